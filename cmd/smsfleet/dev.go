@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/logging"
+	"github.com/smsfleet/smsfleet/internal/simulator"
+)
+
+const devHelp = `Runs every role in one process with an embedded Redis (miniredis, in memory:
+everything is gone when it stops) and the provider simulator mounted at
+/simulator/. It seeds the application SMSFLEET_DEV_APPLICATION (default
+DEMO0-00000) with the server token SMSFLEET_DEV_AUTH (default dev-token) and
+accepts device calls without a token. Stop it with Ctrl-C.`
+
+func runDev(ctx context.Context, stdout io.Writer) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	mr, err := miniredis.Run()
+	if err != nil {
+		return fmt.Errorf("embedded redis: %w", err)
+	}
+	defer mr.Close()
+	cfg.Redis = config.Redis{Addr: mr.Addr()}
+	dev := config.Application{Code: cfg.DevApplication, ServerToken: cfg.DevAuth, OpenDevices: true}
+	apps := config.Applications{dev}
+	for _, a := range cfg.Applications {
+		if a.Code != dev.Code {
+			apps = append(apps, a)
+		}
+	}
+	cfg.Applications = apps
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log, err := logging.New(cfg.LogLevel, orDefault(cfg.LogFormat, "console"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	sim := simulator.New("simulator", 100_000)
+	opts := fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true}, Log: log, Simulator: sim}
+	return serve(ctx, cfg, opts, func(addr string) {
+		fmt.Fprintf(stdout, `
+  smsfleet dev is running (embedded Redis, provider simulator; nothing is kept)
+
+    API          http://%[1]s/json/1.3/<method>
+    native API   http://%[1]s/api/v1/messages
+    simulator    http://%[1]s/simulator/messages
+    application  %[2]s
+    auth token   %[3]s
+
+  Try: curl -s http://%[1]s/json/1.3/createMessage -d '{"request":{"application":"%[2]s","auth":"%[3]s","notifications":[{"send_date":"now","content":"Hello","devices":["+447700900123"],"use_auto_registration":true}]}}'
+
+`, addr, dev.Code, dev.ServerToken)
+	})
+}

@@ -1,0 +1,104 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/tasks"
+)
+
+// Enqueuer turns stored messages into Asynq tasks.
+type Enqueuer struct {
+	store       *store.Store
+	queue       *asynq.Client
+	maxAttempts int
+	sendTimeout time.Duration
+	now         func() time.Time
+}
+
+// NewEnqueuer returns an Enqueuer; now is the clock send dates are read on.
+func NewEnqueuer(st *store.Store, q *asynq.Client, maxAttempts int, sendTimeout time.Duration, now func() time.Time) *Enqueuer {
+	if now == nil {
+		now = time.Now
+	}
+	return &Enqueuer{store: st, queue: q, maxAttempts: maxAttempts, sendTimeout: sendTimeout, now: now}
+}
+
+// Enqueue enqueues m's task (its one send, or its dispatch at its send
+// date) and clears its outbox entry. Enqueueing twice is harmless: task ids
+// are deterministic.
+func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
+	var t *asynq.Task
+	if m.Direct {
+		if m.To == "" {
+			return errors.New("direct message without its recipient")
+		}
+		t = e.SendTask(sms.SMSID(m.Code, m.To), m.Type)
+	} else {
+		t = tasks.Dispatch(m.Code, m.SendAt.Sub(e.now()))
+	}
+	if err := tasks.Enqueue(e.queue, t); err != nil {
+		return err
+	}
+	return e.store.OutboxDone(ctx, m.Code)
+}
+
+// SendTask builds the send task of one SMS.
+func (e *Enqueuer) SendTask(id string, typ sms.Type) *asynq.Task {
+	// asynq counts retries after the first try.
+	return tasks.Send(id, typ, e.maxAttempts-1, e.sendTimeout)
+}
+
+// SweepOutbox enqueues messages that were stored more than grace ago but
+// whose enqueue was never confirmed: the intake crashed (or Redis failed)
+// between writing a message and enqueueing it. It returns how many it
+// repaired.
+func (e *Enqueuer) SweepOutbox(ctx context.Context, grace time.Duration, log *zap.Logger) (int, error) {
+	codes, err := e.store.OutboxDue(ctx, time.Now().Add(-grace), 500)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, code := range codes {
+		m, err := e.store.GetMessage(ctx, "", code)
+		if errors.Is(err, store.ErrNotFound) {
+			_ = e.store.OutboxDone(ctx, code)
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m.Recipients == 0 || m.Canceled {
+			_ = e.store.OutboxDone(ctx, code)
+			continue
+		}
+		if err := e.Enqueue(ctx, m); err != nil {
+			return n, err
+		}
+		log.Warn("outbox: enqueued a message the intake had not", zap.String("message", code))
+		n++
+	}
+	return n, nil
+}
+
+// RunOutbox sweeps the outbox every interval until ctx is done.
+func (e *Enqueuer) RunOutbox(ctx context.Context, interval time.Duration, log *zap.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := e.SweepOutbox(ctx, interval, log); err != nil && ctx.Err() == nil {
+				log.Error("outbox sweep", zap.Error(err))
+			}
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package dispatcher
+
+import "reflect"
+
+var typeStringSlice = reflect.TypeOf([]string{})

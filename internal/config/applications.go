@@ -1,0 +1,80 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Application is one tenant: its code, its server token (full API access
+// to its own data) and optionally a device token for device calls.
+type Application struct {
+	Code        string
+	ServerToken string
+	DeviceToken string
+	// OpenDevices lets device calls (registerDevice, setTags, ...) through
+	// without any token: Pushwoosh's legacy behaviour older clients rely on.
+	OpenDevices bool
+}
+
+// Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:
+// entries separated by commas, each CODE:SERVER_TOKEN[:DEVICE_TOKEN[:open]],
+// for example "SHOP1-00001:s3cret:dev1,BANK0-00002:t0ken::open".
+type Applications []Application
+
+var appCode = regexp.MustCompile(`^[A-Za-z0-9]{5}-[A-Za-z0-9]{5}$`)
+
+// UnmarshalText implements encoding.TextUnmarshaler for env parsing.
+func (a *Applications) UnmarshalText(b []byte) error {
+	var out Applications
+	seenCode, seenToken := map[string]bool{}, map[string]bool{}
+	for i, entry := range strings.Split(string(b), ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		f := strings.Split(entry, ":")
+		if len(f) < 2 || len(f) > 4 {
+			return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: want CODE:SERVER_TOKEN[:DEVICE_TOKEN[:open]]", i+1)
+		}
+		app := Application{Code: f[0], ServerToken: f[1]}
+		if len(f) > 2 {
+			app.DeviceToken = f[2]
+		}
+		if len(f) > 3 {
+			if f[3] != "open" {
+				return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: fourth field must be \"open\" or absent, got %q", i+1, f[3])
+			}
+			app.OpenDevices = true
+		}
+		if err := app.validate(); err != nil {
+			return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: %w", i+1, err)
+		}
+		if seenCode[app.Code] {
+			return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: application %s listed twice", i+1, app.Code)
+		}
+		for _, t := range []string{app.ServerToken, app.DeviceToken} {
+			if t != "" && seenToken[t] {
+				return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: a token is shared with another entry; every token must be unique", i+1)
+			}
+			seenToken[t] = true
+		}
+		seenCode[app.Code] = true
+		out = append(out, app)
+	}
+	*a = out
+	return nil
+}
+
+func (a Application) validate() error {
+	if !appCode.MatchString(a.Code) {
+		return fmt.Errorf("application code %q must look like XXXXX-XXXXX", a.Code)
+	}
+	if len(a.ServerToken) < 8 {
+		return fmt.Errorf("server token of %s must be at least 8 characters", a.Code)
+	}
+	if a.DeviceToken != "" && a.DeviceToken == a.ServerToken {
+		return fmt.Errorf("device token of %s must differ from its server token", a.Code)
+	}
+	return nil
+}

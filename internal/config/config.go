@@ -1,0 +1,97 @@
+// Package config reads smsfleet's configuration from SMSFLEET_* environment
+// variables. Every variable is listed, with its default, in the README.
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the whole configuration of one smsfleet process.
+type Config struct {
+	HTTPAddr       string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	LogLevel       string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat      string        `env:"LOG_FORMAT"` // json or console; empty: console in dev, json elsewhere
+	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"25s"`
+	MaxBodyBytes   int64         `env:"MAX_BODY_BYTES" envDefault:"16777216"`
+	MaxRecipients  int           `env:"MAX_RECIPIENTS" envDefault:"1000000"`
+	DefaultRegion  string        `env:"DEFAULT_REGION"` // ISO country for numbers without +; empty: + required
+	Retention      time.Duration `env:"RETENTION" envDefault:"720h"`
+	DispatchChunk  int           `env:"DISPATCH_CHUNK" envDefault:"1000"`
+	Applications   Applications  `env:"APPLICATIONS"`
+	DevApplication string        `env:"DEV_APPLICATION" envDefault:"DEMO0-00000"`
+	DevAuth        string        `env:"DEV_AUTH" envDefault:"dev-token"`
+	SimulatorURL   string        `env:"SIMULATOR_URL"`
+
+	Redis  Redis  `envPrefix:"REDIS_"`
+	Worker Worker `envPrefix:"WORKER_"`
+}
+
+// Redis is how to reach the fleet's Redis (standalone or a Sentinel-less
+// primary; asynq does not support Cluster).
+type Redis struct {
+	Addr     string `env:"ADDR" envDefault:"127.0.0.1:6379"`
+	Username string `env:"USERNAME"`
+	Password string `env:"PASSWORD"`
+	DB       int    `env:"DB" envDefault:"0"`
+	TLS      bool   `env:"TLS" envDefault:"false"`
+	// TLSInsecure skips certificate verification; for test clusters only.
+	TLSInsecure bool `env:"TLS_INSECURE" envDefault:"false"`
+}
+
+// Worker tunes the asynq server that runs sends and fan-outs.
+type Worker struct {
+	Concurrency int `env:"CONCURRENCY" envDefault:"50"`
+	// TaskCheckInterval bounds the extra latency of an idle lane: asynq sleeps
+	// this long when every queue was empty (DESIGN.md decision 2).
+	TaskCheckInterval time.Duration `env:"TASK_CHECK_INTERVAL" envDefault:"100ms"`
+	// DelayedCheckInterval is how often scheduled tasks are moved to their
+	// lane; it bounds how late a scheduled message starts.
+	DelayedCheckInterval time.Duration `env:"DELAYED_CHECK_INTERVAL" envDefault:"1s"`
+	MaxAttempts          int           `env:"MAX_ATTEMPTS" envDefault:"8"`
+	RetryBase            time.Duration `env:"RETRY_BASE" envDefault:"1s"`
+	RetryMax             time.Duration `env:"RETRY_MAX" envDefault:"10m"`
+	SendTimeout          time.Duration `env:"SEND_TIMEOUT" envDefault:"30s"`
+	OutboxInterval       time.Duration `env:"OUTBOX_INTERVAL" envDefault:"15s"`
+}
+
+// Load reads the environment. It fails on values that cannot work, so a bad
+// deployment stops at start-up rather than at the first SMS.
+func Load() (Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Prefix: "SMSFLEET_"}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate checks the values that env parsing cannot.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxBodyBytes < 1024:
+		return fmt.Errorf("config: SMSFLEET_MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes)
+	case c.MaxRecipients < 1:
+		return fmt.Errorf("config: SMSFLEET_MAX_RECIPIENTS must be positive, got %d", c.MaxRecipients)
+	case c.DispatchChunk < 1:
+		return fmt.Errorf("config: SMSFLEET_DISPATCH_CHUNK must be positive, got %d", c.DispatchChunk)
+	case c.Worker.Concurrency < 1:
+		return fmt.Errorf("config: SMSFLEET_WORKER_CONCURRENCY must be positive, got %d", c.Worker.Concurrency)
+	case c.Worker.MaxAttempts < 1:
+		return fmt.Errorf("config: SMSFLEET_WORKER_MAX_ATTEMPTS must be positive, got %d", c.Worker.MaxAttempts)
+	case c.Worker.RetryBase <= 0 || c.Worker.RetryMax < c.Worker.RetryBase:
+		return fmt.Errorf("config: SMSFLEET_WORKER_RETRY_BASE must be positive and at most SMSFLEET_WORKER_RETRY_MAX")
+	case c.Retention < time.Hour:
+		return fmt.Errorf("config: SMSFLEET_RETENTION must be at least 1h, got %s", c.Retention)
+	}
+	switch c.LogFormat {
+	case "", "json", "console":
+	default:
+		return fmt.Errorf("config: SMSFLEET_LOG_FORMAT must be json or console, got %q", c.LogFormat)
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+// Package fleet wires smsfleet's roles (intake API, worker) onto one Redis
+// and one HTTP listener. The subcommands and the end-to-end tests start the
+// fleet through it, so tests run the same wiring as production.
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/dispatcher"
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/redisx"
+	"github.com/smsfleet/smsfleet/internal/simulator"
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/worker"
+	"github.com/smsfleet/smsfleet/worker/provider"
+)
+
+// Roles says which parts run in this process.
+type Roles struct {
+	API    bool
+	Worker bool
+}
+
+// Options configure a fleet process.
+type Options struct {
+	Config config.Config
+	Roles  Roles
+	Log    *zap.Logger
+	// Redis is the client to use; nil builds one from Config.Redis.
+	Redis redis.UniversalClient
+	// Provider sends the SMS; nil uses the simulator at
+	// Config.SimulatorURL, or the in-process Simulator.
+	Provider provider.Provider
+	// Simulator, when set, is mounted at /simulator/ on the HTTP listener.
+	Simulator *simulator.Simulator
+	// Now is the intake's clock (tests schedule a few seconds ahead with it).
+	Now func() time.Time
+}
+
+// Fleet is a running (or ready to run) smsfleet process.
+type Fleet struct {
+	opts     Options
+	log      *zap.Logger
+	rdb      redis.UniversalClient
+	ownRedis bool
+	store    *store.Store
+	client   *asynq.Client
+	insp     *asynq.Inspector
+	server   *asynq.Server
+	enq      *dispatcher.Enqueuer
+	mux      *http.ServeMux
+	http     *http.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a fleet. It checks Redis and loads the store's scripts.
+func New(ctx context.Context, o Options) (*Fleet, error) {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis, mux: http.NewServeMux()}
+	if f.rdb == nil {
+		f.rdb = redisx.New(o.Config.Redis)
+		f.ownRedis = true
+	}
+	if err := redisx.Ping(ctx, f.rdb); err != nil {
+		f.close()
+		return nil, fmt.Errorf("redis at %s: %w", o.Config.Redis.Addr, err)
+	}
+	f.store = store.New(f.rdb, o.Config.Retention)
+	if err := f.store.LoadScripts(ctx); err != nil {
+		f.close()
+		return nil, err
+	}
+	f.client = asynq.NewClientFromRedisClient(f.rdb)
+	f.insp = asynq.NewInspectorFromRedisClient(f.rdb)
+	wc := o.Config.Worker
+	f.enq = dispatcher.NewEnqueuer(f.store, f.client, wc.MaxAttempts, wc.SendTimeout, o.Now)
+
+	f.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	f.mux.HandleFunc("GET /readyz", f.ready)
+	if o.Simulator != nil {
+		f.mux.Handle("/simulator/", o.Simulator.Handler())
+	}
+	if o.Roles.API {
+		dispatcher.NewAPI(dispatcher.Options{
+			Store: f.store, Queue: f.client, Inspector: f.insp, Apps: o.Config.Applications,
+			MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
+			ChunkSize: o.Config.DispatchChunk, MaxAttempts: wc.MaxAttempts, SendTimeout: wc.SendTimeout,
+			Logger: o.Log.Named("api"), Now: o.Now,
+		}).Register(f.mux)
+	}
+	if o.Roles.Worker {
+		prov := o.Provider
+		if prov == nil {
+			url := o.Config.SimulatorURL
+			if url == "" {
+				if o.Simulator == nil {
+					f.close()
+					return nil, errors.New("worker: no provider: set SMSFLEET_SIMULATOR_URL")
+				}
+				url = "http://" + o.Config.HTTPAddr + "/simulator"
+			}
+			prov = provider.NewSimulator("simulator", url, nil)
+		}
+		f.server = worker.NewServer(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
+		f.opts.Provider = prov
+	}
+	return f, nil
+}
+
+// Handler is the HTTP handler of every route this process serves.
+func (f *Fleet) Handler() http.Handler { return f.mux }
+
+// Store is the fleet's delivery state (tests and benchmarks read it).
+func (f *Fleet) Store() *store.Store { return f.store }
+
+// Redis is the fleet's Redis client.
+func (f *Fleet) Redis() redis.UniversalClient { return f.rdb }
+
+// Enqueuer is the fleet's task enqueuer.
+func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
+
+// Start runs the worker (if this process has that role) and the outbox
+// sweeper in the background.
+func (f *Fleet) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	if f.server == nil {
+		return nil
+	}
+	send := &worker.Sender{Store: f.store, Provider: f.opts.Provider, Log: f.log.Named("worker")}
+	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
+	if err := f.server.Start(worker.NewMux(send, fan)); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		f.enq.RunOutbox(ctx, f.opts.Config.Worker.OutboxInterval, f.log.Named("outbox"))
+	}()
+	return nil
+}
+
+// Serve listens on the configured address until ctx is done, then shuts
+// everything down within the grace period.
+func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
+	f.http = &http.Server{Handler: f.mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- f.http.Serve(ln) }()
+	select {
+	case err := <-errc:
+		f.Shutdown(context.Background())
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), f.opts.Config.ShutdownGrace)
+	defer cancel()
+	f.Shutdown(sctx)
+	return nil
+}
+
+// Shutdown stops intake first (no new requests), then lets the worker
+// finish its in-flight tasks, then closes Redis.
+func (f *Fleet) Shutdown(ctx context.Context) {
+	if f.http != nil {
+		if err := f.http.Shutdown(ctx); err != nil {
+			f.log.Warn("http shutdown", zap.Error(err))
+		}
+	}
+	if f.cancel != nil {
+		f.cancel()
+	}
+	if f.server != nil {
+		f.server.Shutdown()
+	}
+	f.wg.Wait()
+	f.close()
+}
+
+func (f *Fleet) close() {
+	if f.client != nil {
+		_ = f.client.Close()
+	}
+	if f.ownRedis && f.rdb != nil {
+		_ = f.rdb.Close()
+	}
+}
+
+func (f *Fleet) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := redisx.Ping(ctx, f.rdb); err != nil {
+		http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}

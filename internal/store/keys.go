@@ -1,0 +1,50 @@
+// Package store keeps smsfleet's delivery state in Redis: devices and their
+// tags, messages with their recipient lists and counters, one record per
+// SMS, and the provider-reference index. Every status change goes through
+// one Lua script that enforces the monotonic status machine and moves the
+// message counters in the same atomic step (DESIGN.md decision 4).
+package store
+
+// Key layout. Keys are short because a scheduled message's recipient list
+// is paid for per recipient until it is due (DESIGN.md decision 1).
+//
+//	sf:d:{app}:{phone}   hash   device: u user, l language, tz, ct created, up updated, t:<tag> JSON value
+//	sf:ds:{app}          set    registered phones of an application
+//	sf:u:{app}:{user}    set    phones registered for a user id
+//	sf:m:{code}          hash   message header, c:<status> counters, h:<action>:<YYYYMMDDHH> hourly counts
+//	sf:mr:{code}:{i}     string recipient chunk i: E.164 numbers joined by "\n"
+//	sf:ml:{app}          zset   the application's messages, scored by a per-application sequence
+//	sf:mseq:{app}        string that sequence
+//	sf:tx:{app}:{txn}    string message code of a transactionId (24 h)
+//	sf:outbox            zset   message codes written but maybe not yet enqueued, scored by unix ms
+//	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts
+//	sf:ref:{prov}:{ref}  string SMS id of a provider reference
+//	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
+const (
+	pDevice    = "sf:d:"
+	pDevices   = "sf:ds:"
+	pUser      = "sf:u:"
+	pMsg       = "sf:m:"
+	pChunk     = "sf:mr:"
+	pMsgList   = "sf:ml:"
+	pMsgSeq    = "sf:mseq:"
+	pTxn       = "sf:tx:"
+	keyOutbox  = "sf:outbox"
+	pSMS       = "sf:s:"
+	pRef       = "sf:ref:"
+	pStatsReq  = "sf:rq:"
+	chunkSep   = "\n"
+	fieldCount = "c:"
+)
+
+func deviceKey(app, phone string) string { return pDevice + app + ":" + phone }
+func devicesKey(app string) string       { return pDevices + app }
+func userPrefix(app string) string       { return pUser + app + ":" }
+func msgKey(code string) string          { return pMsg + code }
+func chunkPrefix(code string) string     { return pChunk + code + ":" }
+func msgListKey(app string) string       { return pMsgList + app }
+func msgSeqKey(app string) string        { return pMsgSeq + app }
+func txnKey(app, txn string) string      { return pTxn + app + ":" + txn }
+func smsKey(id string) string            { return pSMS + id }
+func refKey(prov, ref string) string     { return pRef + prov + ":" + ref }
+func statsReqKey(id string) string       { return pStatsReq + id }

@@ -1,0 +1,50 @@
+package worker
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/tasks"
+)
+
+// NewServer returns the asynq server of a worker, polling the lanes with
+// OTP first (sms.QueuePriorities).
+func NewServer(rdb redis.UniversalClient, cfg config.Worker, grace time.Duration, log *zap.Logger) *asynq.Server {
+	return asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   sms.QueuePriorities(),
+		TaskCheckInterval:        cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
+		RetryDelayFunc:           Backoff(cfg.RetryBase, cfg.RetryMax),
+		ShutdownTimeout:          grace,
+		Logger:                   log.Sugar().Named("asynq"),
+		LogLevel:                 asynq.WarnLevel,
+	})
+}
+
+// Backoff is exponential backoff with jitter: retry n waits between half
+// and all of base·2ⁿ (capped at maxDelay), so a provider outage does not
+// bring every retry back at the same instant.
+func Backoff(base, maxDelay time.Duration) asynq.RetryDelayFunc {
+	return func(n int, _ error, _ *asynq.Task) time.Duration {
+		d := base << min(n, 30)
+		if d <= 0 || d > maxDelay {
+			d = maxDelay
+		}
+		return d/2 + rand.N(d/2+1)
+	}
+}
+
+// NewMux routes the task types to their handlers.
+func NewMux(send, dispatch asynq.Handler) *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.Handle(tasks.TypeSend, send)
+	mux.Handle(tasks.TypeDispatch, dispatch)
+	return mux
+}
