@@ -35,7 +35,7 @@ func (a *Applications) UnmarshalText(b []byte) error {
 		}
 		f := strings.Split(entry, ":")
 		if len(f) < 2 || len(f) > 4 {
-			return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: want CODE:SERVER_TOKEN[:DEVICE_TOKEN[:open]]", i+1)
+			return fmt.Errorf("entry %d: want CODE:SERVER_TOKEN[:DEVICE_TOKEN[:open]]", i+1)
 		}
 		app := Application{Code: f[0], ServerToken: f[1]}
 		if len(f) > 2 {
@@ -43,19 +43,19 @@ func (a *Applications) UnmarshalText(b []byte) error {
 		}
 		if len(f) > 3 {
 			if f[3] != "open" {
-				return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: fourth field must be \"open\" or absent, got %q", i+1, f[3])
+				return fmt.Errorf("entry %d: fourth field must be \"open\" or absent, got %q", i+1, f[3])
 			}
 			app.OpenDevices = true
 		}
 		if err := app.validate(); err != nil {
-			return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: %w", i+1, err)
+			return fmt.Errorf("entry %d: %w", i+1, err)
 		}
 		if seenCode[app.Code] {
-			return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: application %s listed twice", i+1, app.Code)
+			return fmt.Errorf("entry %d: application %s listed twice", i+1, app.Code)
 		}
 		for _, t := range []string{app.ServerToken, app.DeviceToken} {
 			if t != "" && seenToken[t] {
-				return fmt.Errorf("SMSFLEET_APPLICATIONS entry %d: a token is shared with another entry; every token must be unique", i+1)
+				return fmt.Errorf("entry %d: a token is shared with another entry; every token must be unique", i+1)
 			}
 			seenToken[t] = true
 		}

@@ -3,7 +3,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -61,8 +64,8 @@ type Worker struct {
 // deployment stops at start-up rather than at the first SMS.
 func Load() (Config, error) {
 	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Prefix: "SMSFLEET_"}); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", nameVariables(err))
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -94,4 +97,40 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: SMSFLEET_LOG_FORMAT must be json or console, got %q", c.LogFormat)
 	}
 	return nil
+}
+
+const envPrefix = "SMSFLEET_"
+
+// nameVariables rewrites env's parse errors, which name the Go field
+// ("DB"), to name the environment variable an operator must fix.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	vars := map[string][]string{}
+	collectVars(reflect.TypeOf(Config{}), envPrefix, vars)
+	msgs := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", strings.Join(vars[pe.Name], " or "), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func collectVars(t reflect.Type, prefix string, out map[string][]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if p, ok := f.Tag.Lookup("envPrefix"); ok {
+			collectVars(f.Type, prefix+p, out)
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			out[f.Name] = append(out[f.Name], prefix+name)
+		}
+	}
 }

@@ -1,0 +1,81 @@
+package sms
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNormalizePhone(t *testing.T) {
+	tests := []struct {
+		in, region, want string
+		wantErr          bool
+	}{
+		{"+4915112345678", "", "+4915112345678", false},
+		{"+49 151 1234 5678", "", "+4915112345678", false},
+		{"+49 (0)151-1234-5678", "", "+4915112345678", false},
+		{"015112345678", "DE", "+4915112345678", false},
+		{"015112345678", "de", "+4915112345678", false},
+		{"015112345678", "", "", true}, // no country: never guess
+		{"+1 415 555 0123", "", "+14155550123", false},
+		{"+44 7911 123456", "", "+447911123456", false},
+		{"+4915", "", "", true},
+		{"hello", "", "", true},
+		{"", "", "", true},
+		{"+999123456789", "", "", true},
+	}
+	for _, tt := range tests {
+		got, err := NormalizePhone(tt.in, tt.region)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("NormalizePhone(%q, %q) = %q, %v; want %q", tt.in, tt.region, got, err, tt.want)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidPhone) {
+			t.Errorf("NormalizePhone(%q): error %v is not ErrInvalidPhone", tt.in, err)
+		}
+	}
+}
+
+func TestMaskPhone(t *testing.T) {
+	tests := map[string]string{
+		"+447912345656":  "+4479******56",
+		"+4915112345678": "+4915*******78",
+		"+1415":          "*****",
+		"":               "",
+	}
+	for in, want := range tests {
+		got := MaskPhone(in)
+		if got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
+		}
+		if len(in) > 6 && strings.Contains(got, in[5:len(in)-2]) {
+			t.Errorf("MaskPhone(%q) leaks the middle digits: %q", in, got)
+		}
+	}
+}
+
+func TestSMSIDIsDeterministicPerMessageAndPhone(t *testing.T) {
+	a := SMSID("AAAA-00000000-00000000", "+4915112345678")
+	if a != SMSID("AAAA-00000000-00000000", "+4915112345678") {
+		t.Fatal("same message and phone gave two ids")
+	}
+	if a == SMSID("AAAA-00000000-00000000", "+4915112345679") || a == SMSID("BBBB-00000000-00000000", "+4915112345678") {
+		t.Fatal("different recipients share an id")
+	}
+	if MessageCodeOf(a) != "AAAA-00000000-00000000" {
+		t.Fatalf("MessageCodeOf(%q) = %q", a, MessageCodeOf(a))
+	}
+}
+
+func TestNewMessageCodeShape(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		c, err := NewMessageCode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c) != 22 || c[4] != '-' || c[13] != '-' || strings.ToUpper(c) != c || seen[c] {
+			t.Fatalf("bad or repeated code %q", c)
+		}
+		seen[c] = true
+	}
+}
