@@ -49,10 +49,12 @@ func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
 	return e.store.OutboxDone(ctx, m.Code)
 }
 
-// SendTask builds the send task of one SMS.
+// SendTask builds the send task of one SMS. asynq may retry it twice as
+// often as the SMS has attempts: the worker's claim counts provider
+// attempts and fails the SMS itself, so asynq's budget only has to outlast
+// crashes and Redis hiccups that happen before an attempt is counted.
 func (e *Enqueuer) SendTask(id string, typ sms.Type) *asynq.Task {
-	// asynq counts retries after the first try.
-	return tasks.Send(id, typ, e.maxAttempts-1, e.sendTimeout)
+	return tasks.Send(id, typ, 2*e.maxAttempts, e.sendTimeout)
 }
 
 // SweepOutbox enqueues messages that were stored more than grace ago but

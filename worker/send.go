@@ -22,6 +22,12 @@ type Sender struct {
 	Store    *store.Store
 	Provider provider.Provider
 	Log      *zap.Logger
+	// MaxAttempts is how many provider attempts an SMS gets. It is counted
+	// by the claim in Redis, not by asynq: a worker that crashes mid-send
+	// still used an attempt, and asynq's own retry budget is larger (see
+	// dispatcher.Enqueuer.SendTask) so the last attempt is always ours to
+	// record as failed rather than asynq's to archive silently.
+	MaxAttempts int
 }
 
 // ProcessTask implements asynq.Handler. It is idempotent: the claim refuses
@@ -35,6 +41,7 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if !ok {
+		// Not queued or sending: canceled, already sent, or never created.
 		s.Log.Debug("send skipped", zap.String("sms", id), zap.String("status", string(status)))
 		return nil
 	}
@@ -60,7 +67,7 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	class := provider.ClassOf(err)
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	final := class == provider.Permanent || retried >= maxRetry
+	final := class == provider.Permanent || claim.Attempts >= s.MaxAttempts || retried >= maxRetry
 	log := s.Log.With(zap.String("sms", id), zap.String("to", sms.MaskPhone(claim.To)), zap.String("provider", s.Provider.Name()),
 		zap.String("class", class.String()), zap.Int("attempt", claim.Attempts), zap.Error(err))
 	if final {

@@ -144,7 +144,7 @@ func (f *Fleet) Start() error {
 	if f.server == nil {
 		return nil
 	}
-	send := &worker.Sender{Store: f.store, Provider: f.opts.Provider, Log: f.log.Named("worker")}
+	send := &worker.Sender{Store: f.store, Provider: f.opts.Provider, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
 	if err := f.server.Start(worker.NewMux(send, fan)); err != nil {
 		return fmt.Errorf("start worker: %w", err)
