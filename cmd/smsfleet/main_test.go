@@ -57,29 +57,70 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestDevModeSendsAnSMS runs `smsfleet dev` (embedded Redis, simulator) as
-// the README's first command does and walks the curl walk-through.
-func TestDevModeSendsAnSMS(t *testing.T) {
+// startDev runs `smsfleet dev` in-process on a free port, as the README's
+// first command does, and returns its base URL; the fleet is stopped (and
+// must stop cleanly) at cleanup.
+func startDev(t *testing.T) string {
+	t.Helper()
 	t.Setenv("SMSFLEET_HTTP_ADDR", "127.0.0.1:0")
 	t.Setenv("SMSFLEET_LOG_LEVEL", "warn")
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- runDev(ctx, &out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dev did not stop cleanly: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("dev did not stop within 30 s")
+		}
+	})
 
 	re := regexp.MustCompile(`API\s+http://(\S+)/json/1.3`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; {
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
-			base = "http://" + m[1]
-		} else if time.Now().After(deadline) {
+			if !strings.Contains(out.String(), "DEMO0-00000") || !strings.Contains(out.String(), "dev-token") {
+				t.Fatalf("banner lacks the application or token: %s", out.String())
+			}
+			return "http://" + m[1]
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("no banner: %s", out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(out.String(), "DEMO0-00000") || !strings.Contains(out.String(), "dev-token") {
-		t.Fatalf("banner lacks the application or token: %s", out.String())
+}
+
+// waitSent polls the native API until message code's one SMS is sent.
+func waitSent(t *testing.T, base, code string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/messages/"+code, nil)
+		req.Header.Set("Authorization", "Token dev-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Recipients []struct{ Status string } }
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if len(v.Recipients) == 1 && v.Recipients[0].Status == "sent" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SMS of %s not sent in dev mode: %+v", code, v)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestDevModeSendsAnSMS walks the README's curl walk-through against dev.
+func TestDevModeSendsAnSMS(t *testing.T) {
+	base := startDev(t)
 	post := func(method, body string) map[string]any {
 		resp, err := http.Post(base+"/json/1.3/"+method, "application/json", strings.NewReader(body))
 		if err != nil {
@@ -96,25 +137,8 @@ func TestDevModeSendsAnSMS(t *testing.T) {
 	post("registerDevice", `{"request":{"application":"DEMO0-00000","hwid":"+447911123456","device_type":18}}`)
 	env := post("createMessage", `{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"Hello from dev","devices":["+447911123456"]}]}}`)
 	code := env["response"].(map[string]any)["Messages"].([]any)[0].(string)
+	waitSent(t, base, code)
 
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/messages/"+code, nil)
-		req.Header.Set("Authorization", "Token dev-token")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v struct{ Recipients []struct{ Status string } }
-		_ = json.NewDecoder(resp.Body).Decode(&v)
-		resp.Body.Close()
-		if len(v.Recipients) == 1 && v.Recipients[0].Status == "sent" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("SMS not sent in dev mode: %+v", v)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	resp, err := http.Get(base + "/simulator/messages?to=%2B447911123456")
 	if err != nil {
 		t.Fatal(err)
@@ -123,14 +147,5 @@ func TestDevModeSendsAnSMS(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), "Hello from dev") {
 		t.Fatalf("simulator: %s", body)
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("dev did not stop cleanly: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("dev did not stop within 30 s")
 	}
 }

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestPushwooshNodeClientUnchanged points the unmodified pushwoosh-client
+// library from npm at `smsfleet dev`: it registers a phone, tags it, reads
+// the tags and sends it an SMS, which must then be sent. .ci/run installs
+// the library (npm ci); without node or the library the test is skipped.
+func TestPushwooshNodeClientUnchanged(t *testing.T) {
+	dir, _ := filepath.Abs("../../internal/compat/pushwoosh-node")
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "pushwoosh-client")); err != nil {
+		t.Skip("pushwoosh-client not installed: run npm ci in internal/compat/pushwoosh-node (.ci/run does)")
+	}
+	base := startDev(t)
+	cmd := exec.Command(node, "smoke.js", base, "DEMO0-00000", "dev-token", "+447911123456")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("pushwoosh-client: %v\n%s%s", err, out, stderr)
+	}
+	var res struct {
+		GetTags     struct{ Result map[string]any }
+		SendMessage struct{ Messages []string }
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("client output %s: %v", out, err)
+	}
+	if res.GetTags.Result["City"] != "London" {
+		t.Fatalf("getTags through the client: %s", out)
+	}
+	if len(res.SendMessage.Messages) != 1 {
+		t.Fatalf("sendMessage through the client returned no message code: %s", out)
+	}
+	waitSent(t, base, res.SendMessage.Messages[0])
+}
