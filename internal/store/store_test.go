@@ -1,0 +1,233 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/testenv"
+)
+
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	r := testenv.NewRedis(t)
+	s := store.New(r.Client(t), 24*time.Hour)
+	if err := s.LoadScripts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func direct(t *testing.T, s *store.Store, code, to string) {
+	t.Helper()
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: "hi", SendAt: time.Now(), Direct: true, ChunkSize: 10}
+	if _, created, err := s.CreateMessage(context.Background(), m, []string{to}); err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+}
+
+func counts(t *testing.T, s *store.Store, code string) map[sms.Status]int64 {
+	t.Helper()
+	m, err := s.GetMessage(context.Background(), "", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Counts
+}
+
+func TestReplayedTransitionsCountOnce(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	code, to := "AAAA-00000000-00000001", "+4915112000001"
+	id := sms.SMSID(code, to)
+	direct(t, s, code, to)
+
+	if _, _, ok, err := s.ClaimSMS(ctx, id); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	for i := range 3 { // an asynq redelivery replays the result
+		moved, err := s.MarkSent(ctx, id, store.Outcome{Provider: "p", ProviderRef: "R1", Segments: 1})
+		if err != nil || moved != (i == 0) {
+			t.Fatalf("MarkSent #%d: moved=%v err=%v", i, moved, err)
+		}
+	}
+	if moved, _ := s.MarkFailed(ctx, id, store.Outcome{Error: "late"}); moved {
+		t.Fatal("a sent SMS moved to failed")
+	}
+	if _, st, ok, _ := s.ClaimSMS(ctx, id); ok || st != sms.Sent {
+		t.Fatalf("claim of a sent SMS: ok=%v status=%s", ok, st)
+	}
+	got := counts(t, s, code)
+	if got[sms.Sent] != 1 || got[sms.Queued] != 0 || got[sms.Sending] != 0 || got[sms.Failed] != 0 {
+		t.Fatalf("counts %v, want sent 1 only", got)
+	}
+	rec, err := s.GetSMS(ctx, id)
+	if err != nil || rec.ProviderRef != "R1" || rec.Attempts != 1 {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	m, _ := s.GetMessage(ctx, "", code)
+	if m.Hourly["send"][time.Now().UTC().Format("2006010215")] != 1 {
+		t.Fatalf("hourly send bucket %v", m.Hourly)
+	}
+}
+
+func TestMaterializeIsIdempotentUnderConcurrency(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	code := "AAAA-00000000-00000002"
+	phones := []string{"+4915112000001", "+4915112000002", "+4915112000003"}
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Marketing, Content: "x", SendAt: time.Now().Add(time.Hour), ChunkSize: 2}
+	if _, _, err := s.CreateMessage(ctx, m, phones); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(t, s, code); got[sms.Scheduled] != 3 {
+		t.Fatalf("counts %v", got)
+	}
+	var wg sync.WaitGroup
+	for range 8 { // eight fan-outs at once: each recipient materializes once
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Materialize(ctx, code, phones); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := counts(t, s, code); got[sms.Queued] != 3 || got[sms.Scheduled] != 0 {
+		t.Fatalf("counts %v, want 3 queued", got)
+	}
+	chunk, err := s.RecipientChunk(ctx, code, 1)
+	if err != nil || len(chunk) != 1 || chunk[0] != phones[2] {
+		t.Fatalf("chunk 1 = %v %v", chunk, err)
+	}
+}
+
+func TestConcurrentClaimsTakeAQueuedSMSOnce(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	code, to := "AAAA-00000000-00000003", "+4915112000003"
+	direct(t, s, code, to)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	attempts := map[int]bool{}
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, ok, err := s.ClaimSMS(ctx, sms.SMSID(code, to))
+			if err != nil || !ok {
+				t.Errorf("claim: %v %v", ok, err)
+				return
+			}
+			mu.Lock()
+			attempts[c.Attempts] = true
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(attempts) != 10 {
+		t.Fatalf("attempt numbers %v: two claims saw the same attempt", attempts)
+	}
+	if got := counts(t, s, code); got[sms.Sending] != 1 || got[sms.Queued] != 0 {
+		t.Fatalf("counts %v, want sending 1 (the queued→sending move counted once)", got)
+	}
+}
+
+func TestTransactionIDReturnsFirstMessage(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	mk := func(code string) (string, bool) {
+		m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: "x", SendAt: time.Now(), TransactionID: "t-1", Direct: true, ChunkSize: 10}
+		got, created, err := s.CreateMessage(ctx, m, []string{"+4915112000009"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, created
+	}
+	if c, created := mk("AAAA-00000000-00000004"); !created || c != "AAAA-00000000-00000004" {
+		t.Fatalf("first: %s %v", c, created)
+	}
+	if c, created := mk("AAAA-00000000-00000005"); created || c != "AAAA-00000000-00000004" {
+		t.Fatalf("replay: %s %v, want the first code and nothing created", c, created)
+	}
+	if _, err := s.GetMessage(ctx, "", "AAAA-00000000-00000005"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the replayed request wrote a message: %v", err)
+	}
+}
+
+func TestDevicesAndUsers(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	app := "SHOP1-00001"
+	reg := func(phone, user string, tags map[string]json.RawMessage) {
+		if _, err := s.RegisterDevice(ctx, app, store.Device{Phone: phone, UserID: user, Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg("+4915112000001", "alice", map[string]json.RawMessage{"City": json.RawMessage(`"Berlin"`)})
+	reg("+4915112000002", "alice", nil)
+	reg("+4915112000003", "", nil) // no user id: its own phone, as Pushwoosh does
+	reg("+4915112000002", "bob", nil)
+	got, err := s.PhonesOfUsers(ctx, app, []string{"alice", "bob", "+4915112000003", "nobody"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"+4915112000001"}, {"+4915112000002"}, {"+4915112000003"}, nil}
+	for i := range want {
+		if len(got[i]) != len(want[i]) || (len(want[i]) > 0 && got[i][0] != want[i][0]) {
+			t.Fatalf("users resolve to %v, want %v", got, want)
+		}
+	}
+	if err := s.SetTags(ctx, app, "+4915112000001", map[string]json.RawMessage{"City": json.RawMessage("null"), "Plan": json.RawMessage(`"gold"`)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.GetDevice(ctx, app, "+4915112000001")
+	if err != nil || string(d.Tags["Plan"]) != `"gold"` || d.Tags["City"] != nil || d.UserID != "alice" {
+		t.Fatalf("device %+v %v", d, err)
+	}
+	if err := s.SetTags(ctx, "BANK1-00002", "+4915112000001", map[string]json.RawMessage{"x": json.RawMessage(`1`)}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another application's device was tagged: %v", err)
+	}
+	if ok, _ := s.UnregisterDevice(ctx, app, "+4915112000001"); !ok {
+		t.Fatal("unregister")
+	}
+	known, _ := s.KnownPhones(ctx, app, []string{"+4915112000001", "+4915112000002"})
+	if known[0] || !known[1] {
+		t.Fatalf("known %v", known)
+	}
+	if got, _ := s.PhonesOfUsers(ctx, app, []string{"alice"}); len(got[0]) != 0 {
+		t.Fatalf("unregistered phone still resolves from alice: %v", got)
+	}
+}
+
+func TestScriptsSurviveAScriptFlush(t *testing.T) {
+	r := testenv.NewRedis(t)
+	c := r.Client(t)
+	s := store.New(c, 24*time.Hour)
+	ctx := context.Background()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Pipelined EVALSHA meets NOSCRIPT, reloads and runs again.
+	code := "AAAA-00000000-00000006"
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: "x", SendAt: time.Now(), ChunkSize: 10}
+	if _, _, err := s.CreateMessage(ctx, m, []string{"+4915112000001", "+4915112000002"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Materialize(ctx, code, []string{"+4915112000001", "+4915112000002"})
+	if err != nil || len(st) != 2 || st[0] != sms.Queued {
+		t.Fatalf("materialize after SCRIPT FLUSH: %v %v", st, err)
+	}
+}
