@@ -167,20 +167,20 @@ func (a *API) authorize(r *http.Request, raw json.RawMessage, need access) (stri
 		token = tokenFromHeader(h)
 	}
 	appCode := c.Application
-	if appCode != "" {
-		if _, ok := a.apps[appCode]; !ok {
-			return "", argError("application", "unknown application code %q", appCode)
-		}
-	}
+	app, known := a.apps[appCode]
 	if token == "" {
-		if need == deviceToken && appCode != "" && a.apps[appCode].OpenDevices {
+		if need == deviceToken && known && app.OpenDevices {
 			return appCode, nil
 		}
+		// Without a token nobody learns which application codes exist.
 		return "", httpError(http.StatusUnauthorized, "missing auth token (request.auth or Authorization: Token ...)")
 	}
 	ti, ok := a.tokens[token]
 	if !ok {
 		return "", httpError(http.StatusUnauthorized, "invalid auth token")
+	}
+	if appCode != "" && !known {
+		return "", argError("application", "unknown application code %q", appCode)
 	}
 	if appCode == "" {
 		if need == deviceToken {
@@ -235,8 +235,11 @@ func argErrorFromJSON(err error, prefix string) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		field := te.Field
-		if prefix != "" {
+		switch {
+		case prefix != "" && field != "":
 			field = prefix + "." + field
+		case prefix != "":
+			field = prefix
 		}
 		if field == "" {
 			field = "request"

@@ -42,6 +42,9 @@ func (a *API) deleteMessage(ctx context.Context, app string, raw json.RawMessage
 	}
 	res, err := a.Store.CancelMessage(ctx, m)
 	if errors.Is(err, store.ErrAlreadySent) {
+		if m.Canceled {
+			return nil, argError("message", "message %s is already canceled", m.Code)
+		}
 		return nil, argError("message", "message %s was already sent; nothing is left to cancel", m.Code)
 	}
 	if err != nil {

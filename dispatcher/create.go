@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,11 +22,20 @@ const sendDateLayout = "2006-01-02 15:04"
 // 12:01:00 should not get an error.
 const pastTolerance = time.Minute
 
+// maxScheduleAhead is the furthest a message may be scheduled. Beyond it a
+// date is almost surely a typo (2062 for 2026), and it keeps every expiry
+// and delay well inside time.Duration.
+const maxScheduleAhead = 366 * 24 * time.Hour
+
 // stringList accepts a JSON array of strings or a single string (some
 // Pushwoosh clients send one device as a plain string).
 type stringList []string
 
 func (l *stringList) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" { // absent, not one empty entry
+		*l = nil
+		return nil
+	}
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
 		*l = []string{one}
@@ -263,6 +273,9 @@ func parseSendDate(sendDate, timezone string, now time.Time, field string) (time
 	}
 	if t.Before(now.Add(-pastTolerance)) {
 		return time.Time{}, "", argError(field+".send_date", "%s is in the past", sendDate)
+	}
+	if t.After(now.Add(maxScheduleAhead)) {
+		return time.Time{}, "", argError(field+".send_date", "%s is more than a year ahead", sendDate)
 	}
 	if t.Before(now) {
 		t = now

@@ -266,11 +266,14 @@ func TestBadInput(t *testing.T) {
 		{name: "registerDevice device_type 3", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "device_type": 3}), http: 200, code: 210, field: "device_type"},
 		{name: "registerDevice device_type missing", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "device_type": nil}), http: 200, code: 210, field: "device_type"},
 		{name: "registerDevice device_type a string", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "device_type": "18"}), http: 200, code: 210, field: "device_type"},
+		{name: "registerDevice bad timezone", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "timezone": "Europe/Nowhere"}), http: 200, code: 210, field: "timezone"},
+		{name: "registerDevice userId too long", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "userId": strings.Repeat("u", 257)}), http: 200, code: 210, field: "userId"},
 		{name: "registerDevice bad tag value", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "tags": map[string]any{"nested": map[string]any{"a": 1}}}), http: 200, code: 210, field: "tags.nested"},
 
 		// createMessage notifications.
 		{name: "no notifications", req: map[string]any{"application": shopApp, "auth": shopToken}, http: 200, code: 210, field: "notifications"},
 		{name: "empty notifications", req: create(), http: 200, code: 210, field: "notifications"},
+		{name: "notification not an object", req: create(42), http: 200, code: 210, field: "notifications[0]"},
 		{name: "notifications not an array", req: map[string]any{"application": shopApp, "auth": shopToken, "notifications": "hello"}, http: 200, code: 210, field: "notifications"},
 		{name: "content missing", req: one(map[string]any{"content": nil}), http: 200, code: 210, field: "notifications[0].content"},
 		{name: "content null", req: create(map[string]any{"send_date": "now", "devices": reg[:1], "content": nil}), http: 200, code: 210, field: "notifications[0].content"},
@@ -279,6 +282,7 @@ func TestBadInput(t *testing.T) {
 		{name: "content a number", req: one(map[string]any{"content": 42}), http: 200, code: 210, field: "notifications[0].content"},
 		{name: "content a list", req: one(map[string]any{"content": []string{"a", "b"}}), http: 200, code: 210, field: "notifications[0].content"},
 		{name: "no devices and no users", req: one(map[string]any{"devices": []string{}, "users": []string{}}), http: 200, code: 210, field: "notifications[0].devices"},
+		{name: "devices and users null", req: one(map[string]any{"devices": json.RawMessage("null"), "users": json.RawMessage("null")}), http: 200, code: 210, field: "notifications[0].devices"},
 		{name: "devices not strings", req: one(map[string]any{"devices": []any{4915112000100}}), http: 200, code: 210, field: "notifications[0].devices"},
 		{name: "empty user id", req: one(map[string]any{"devices": nil, "users": []string{"crowd", ""}}), http: 200, code: 210, field: "notifications[0].users[1]"},
 		{name: "send_date missing", req: one(map[string]any{"send_date": nil}), http: 200, code: 210, field: "notifications[0].send_date"},
@@ -286,8 +290,10 @@ func TestBadInput(t *testing.T) {
 		{name: "send_date with seconds", req: one(map[string]any{"send_date": "2031-01-02 10:00:00"}), http: 200, code: 210, field: "notifications[0].send_date"},
 		{name: "send_date impossible", req: one(map[string]any{"send_date": "2031-02-30 25:61"}), http: 200, code: 210, field: "notifications[0].send_date"},
 		{name: "send_date yesterday", req: one(map[string]any{"send_date": yesterday}), http: 200, code: 210, field: "notifications[0].send_date"},
-		{name: "bad timezone", req: one(map[string]any{"send_date": "2031-01-02 10:00", "timezone": "Mars/Olympus_Mons"}), http: 200, code: 210, field: "notifications[0].timezone"},
-		{name: "timezone Local", req: one(map[string]any{"send_date": "2031-01-02 10:00", "timezone": "Local"}), http: 200, code: 210, field: "notifications[0].timezone"},
+		{name: "bad timezone", req: one(map[string]any{"send_date": later, "timezone": "Mars/Olympus_Mons"}), http: 200, code: 210, field: "notifications[0].timezone"},
+		{name: "timezone Local", req: one(map[string]any{"send_date": later, "timezone": "Local"}), http: 200, code: 210, field: "notifications[0].timezone"},
+		{name: "transactionId too long", req: one(map[string]any{"transactionId": strings.Repeat("t", 129)}), http: 200, code: 210, field: "notifications[0].transactionId"},
+		{name: "platforms not a list", req: one(map[string]any{"platforms": "sms"}), http: 200, code: 210, field: "notifications[0].platforms"},
 		{name: "unknown message_type", req: one(map[string]any{"message_type": "bulk"}), http: 200, code: 210, field: "notifications[0].message_type"},
 		{name: "more devices than the maximum", req: one(map[string]any{"devices": phones(100, badInputMaxRecipients+1)}), http: 200, code: 210, field: "notifications[0].devices"},
 		{name: "users resolving to more than the maximum", req: one(map[string]any{"devices": nil, "users": []string{"crowd"}}), http: 200, code: 210, field: "notifications[0].users"},
@@ -296,7 +302,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "second notification bad, first good",
 			req: create(
-				goodNotification(unreg, map[string]any{"use_auto_registration": true, "send_date": "2031-01-02 10:00", "transactionId": "first-of-two"}),
+				goodNotification(unreg, map[string]any{"use_auto_registration": true, "send_date": later, "transactionId": "first-of-two"}),
 				goodNotification(reg[0], map[string]any{"content": ""}),
 			),
 			http: 200, code: 210, field: "notifications[1].content",
@@ -388,5 +394,43 @@ func TestBadInput(t *testing.T) {
 	}
 	if n := len(e.sim.Messages("", 100)); n != 1 {
 		t.Errorf("the simulator received %d SMS, want only the one sent on purpose", n)
+	}
+}
+
+// later is a send_date two months ahead: scheduled, well inside the
+// one-year horizon.
+var later = time.Now().UTC().Add(60 * 24 * time.Hour).Format("2006-01-02 15:04")
+
+// TestBadInputFarFutureSendDate: a send_date more than a year ahead is a
+// 210 naming it, with nothing stored (and never an internal error from an
+// expiry that overflows); one just inside the horizon is accepted.
+func TestBadInputFarFutureSendDate(t *testing.T) {
+	e := newEnv(t)
+	to := phones(700, 1)[0]
+	e.register(shopApp, shopToken, to)
+	inside := time.Now().UTC().Add(360 * 24 * time.Hour).Format("2006-01-02 15:04")
+	outside := time.Now().UTC().Add(370 * 24 * time.Hour).Format("2006-01-02 15:04")
+	for _, date := range []string{outside, "2099-12-31 23:59", "2400-01-01 00:00", "9999-12-31 23:59"} {
+		t.Run(date, func(t *testing.T) {
+			e.t = t
+			before := e.keyspace()
+			r := e.call("createMessage", map[string]any{"application": shopApp, "auth": shopToken, "notifications": []any{goodNotification(to, map[string]any{"send_date": date})}}, "")
+			if r.HTTP != 200 || r.StatusCode != 210 || !strings.HasPrefix(r.StatusMessage, "notifications[0].send_date: ") {
+				t.Fatalf("send_date %s: HTTP %d status %d %q, want a 210 naming notifications[0].send_date", date, r.HTTP, r.StatusCode, r.StatusMessage)
+			}
+			if d := before.diff(e.keyspace()); d != "" {
+				t.Errorf("a refused request changed the store: %s", d)
+			}
+		})
+	}
+	e.t = t
+	code := e.send(goodNotification(to, map[string]any{"send_date": inside}))
+	v := e.message(code)
+	if v.Message.Recipients != 1 || !countsEqual(v.Message.Counts, map[string]int64{"scheduled": 1}) {
+		t.Fatalf("message 360 days ahead: recipients %d, counts %v", v.Message.Recipients, nonZero(v.Message.Counts))
+	}
+	ttl, err := e.rdb.TTL(context.Background(), "sf:m:"+code).Result()
+	if err != nil || ttl < 360*24*time.Hour {
+		t.Fatalf("message 360 days ahead expires in %s (%v); it must outlive its send date", ttl, err)
 	}
 }
