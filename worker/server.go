@@ -13,12 +13,29 @@ import (
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
-// NewServer returns the asynq server of a worker, polling the lanes with
-// OTP first (sms.QueuePriorities).
-func NewServer(rdb redis.UniversalClient, cfg config.Worker, grace time.Duration, log *zap.Logger) *asynq.Server {
+// NewServers returns the asynq servers of one worker process: one per
+// lane. A server per lane means a marketing backlog can never hold the
+// concurrency slots OTP needs, and each server's fetch loop polls only its
+// own queue (one asynq server fetches serially, trying empty lanes in turn,
+// which halved throughput when all four lanes shared one).
+func NewServers(rdb redis.UniversalClient, cfg config.Worker, grace time.Duration, log *zap.Logger) []*asynq.Server {
+	servers := make([]*asynq.Server, 0, len(sms.Lanes))
+	for _, lane := range sms.Lanes {
+		conc := cfg.Concurrency
+		if lane == sms.DispatchQueue {
+			conc = cfg.DispatchConcurrency
+		}
+		servers = append(servers, NewServer(rdb, cfg, conc, map[string]int{lane: 1}, grace, log))
+	}
+	return servers
+}
+
+// NewServer returns one asynq server over queues with the worker's retry
+// and polling settings.
+func NewServer(rdb redis.UniversalClient, cfg config.Worker, concurrency int, queues map[string]int, grace time.Duration, log *zap.Logger) *asynq.Server {
 	return asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:              cfg.Concurrency,
-		Queues:                   sms.QueuePriorities(),
+		Concurrency:              concurrency,
+		Queues:                   queues,
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
 		RetryDelayFunc:           Backoff(cfg.RetryBase, cfg.RetryMax),

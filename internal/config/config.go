@@ -46,7 +46,11 @@ type Redis struct {
 
 // Worker tunes the asynq server that runs sends and fan-outs.
 type Worker struct {
+	// Concurrency is per send lane (otp, transactional, marketing): each lane
+	// has its own asynq server, so lanes never take each other's slots.
 	Concurrency int `env:"CONCURRENCY" envDefault:"50"`
+	// DispatchConcurrency is how many fan-outs run at once.
+	DispatchConcurrency int `env:"DISPATCH_CONCURRENCY" envDefault:"4"`
 	// TaskCheckInterval bounds the extra latency of an idle lane: asynq sleeps
 	// this long when every queue was empty (DESIGN.md decision 2).
 	TaskCheckInterval time.Duration `env:"TASK_CHECK_INTERVAL" envDefault:"100ms"`
@@ -84,6 +88,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: SMSFLEET_DISPATCH_CHUNK must be positive, got %d", c.DispatchChunk)
 	case c.Worker.Concurrency < 1:
 		return fmt.Errorf("config: SMSFLEET_WORKER_CONCURRENCY must be positive, got %d", c.Worker.Concurrency)
+	case c.Worker.DispatchConcurrency < 1:
+		return fmt.Errorf("config: SMSFLEET_WORKER_DISPATCH_CONCURRENCY must be positive, got %d", c.Worker.DispatchConcurrency)
 	case c.Worker.MaxAttempts < 1:
 		return fmt.Errorf("config: SMSFLEET_WORKER_MAX_ATTEMPTS must be positive, got %d", c.Worker.MaxAttempts)
 	case c.Worker.RetryBase <= 0 || c.Worker.RetryMax < c.Worker.RetryBase:

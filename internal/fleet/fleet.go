@@ -56,7 +56,7 @@ type Fleet struct {
 	store    *store.Store
 	client   *asynq.Client
 	insp     *asynq.Inspector
-	server   *asynq.Server
+	servers  []*asynq.Server
 	enq      *dispatcher.Enqueuer
 	mux      *http.ServeMux
 	http     *http.Server
@@ -118,7 +118,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			}
 			prov = provider.NewSimulator("simulator", url, nil)
 		}
-		f.server = worker.NewServer(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
+		f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
 		f.opts.Provider = prov
 	}
 	return f, nil
@@ -141,13 +141,19 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 func (f *Fleet) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
-	if f.server == nil {
+	if len(f.servers) == 0 {
 		return nil
 	}
 	send := &worker.Sender{Store: f.store, Provider: f.opts.Provider, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
-	if err := f.server.Start(worker.NewMux(send, fan)); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	mux := worker.NewMux(send, fan)
+	for i, srv := range f.servers {
+		if err := srv.Start(mux); err != nil {
+			for _, started := range f.servers[:i] {
+				started.Shutdown()
+			}
+			return fmt.Errorf("start worker: %w", err)
+		}
 	}
 	f.wg.Add(1)
 	go func() {
@@ -186,9 +192,12 @@ func (f *Fleet) Shutdown(ctx context.Context) {
 	if f.cancel != nil {
 		f.cancel()
 	}
-	if f.server != nil {
-		f.server.Shutdown()
+	// The lanes drain in parallel, so the grace period holds for all.
+	var drain sync.WaitGroup
+	for _, srv := range f.servers {
+		drain.Go(srv.Shutdown)
 	}
+	drain.Wait()
 	f.wg.Wait()
 	f.close()
 }

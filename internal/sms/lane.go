@@ -30,9 +30,5 @@ func ParseType(s string) (Type, error) {
 // Queue is the Asynq queue that carries sends of this type.
 func (t Type) Queue() string { return string(t) }
 
-// QueuePriorities are the weights the worker polls the lanes with: OTP is
-// checked far more often than marketing, and dispatch (fan-out, cheap per
-// task but producing many sends) sits between.
-func QueuePriorities() map[string]int {
-	return map[string]int{string(OTP): 10, string(Transactional): 5, DispatchQueue: 3, string(Marketing): 2}
-}
+// Lanes are every Asynq queue a worker serves, OTP first.
+var Lanes = []string{string(OTP), string(Transactional), string(Marketing), DispatchQueue}

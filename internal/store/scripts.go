@@ -56,11 +56,14 @@ end
 return {1, cur}
 `)
 
-// scriptClaim: KEYS sms, msg; ARGV now. Takes an SMS for sending: queued
-// moves to sending; an SMS already sending (a retry after a transient error
-// or a crash) is taken again. Returns {1, to, content, sender, type,
-// attempts} or {0, status}.
+// scriptClaim: KEYS sms, msg, outbox; ARGV now, message code. Takes an SMS
+// for sending: queued moves to sending; an SMS already sending (a retry
+// after a transient error or a crash) is taken again. A running task proves
+// its message was enqueued, so the message's outbox entry goes too (for a
+// direct send this saves the intake a round trip). Returns {1, to, content,
+// sender, type, attempts} or {0, status}.
 var scriptClaim = newScript(`
+redis.call('ZREM', KEYS[3], ARGV[2])
 local st = redis.call('HGET', KEYS[1], 'st')
 if st == 'queued' then
   move(KEYS[1], KEYS[2], 'sending', ARGV[1])

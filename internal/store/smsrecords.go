@@ -79,7 +79,8 @@ type Claim struct {
 // sending, sending (a retry) is taken again. ok is false when the SMS is in
 // any other status (canceled, already sent, ...): the task is then done.
 func (s *Store) ClaimSMS(ctx context.Context, id string) (c Claim, status sms.Status, ok bool, err error) {
-	res, err := scriptClaim.Run(ctx, s.rdb, []string{smsKey(id), msgKey(sms.MessageCodeOf(id))}, ms(s.now())).Slice()
+	code := sms.MessageCodeOf(id)
+	res, err := scriptClaim.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, ms(s.now()), code).Slice()
 	if err != nil {
 		return Claim{}, "", false, fmt.Errorf("claim sms %s: %w", id, err)
 	}

@@ -20,11 +20,10 @@ type Simulator struct {
 }
 
 // NewSimulator returns a client for the simulator at baseURL (for example
-// http://127.0.0.1:8080/simulator). A nil hc gets a client with a 10 s
-// timeout.
+// http://127.0.0.1:8080/simulator). A nil hc gets NewHTTPClient().
 func NewSimulator(name, baseURL string, hc *http.Client) *Simulator {
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		hc = NewHTTPClient()
 	}
 	return &Simulator{name: name, url: strings.TrimRight(baseURL, "/") + "/messages", hc: hc}
 }
@@ -79,4 +78,17 @@ func orStatus(msg string, resp *http.Response) string {
 		return msg
 	}
 	return fmt.Sprintf("HTTP %d", resp.StatusCode)
+}
+
+// NewHTTPClient returns the HTTP client provider calls use: a 10 s
+// deadline, and a connection pool that keeps as many idle connections per
+// provider as a worker sends at once. Go's default keeps two, so 50
+// concurrent sends would open and close connections (and TLS sessions)
+// all the time.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Timeout: 10 * time.Second, Transport: t}
 }
