@@ -24,6 +24,7 @@ import (
 
 // Received is one SMS the simulator accepted.
 type Received struct {
+	key        string    // the idempotency key it was accepted under
 	ID         string    `json:"id"`
 	Ref        string    `json:"ref"`
 	Provider   string    `json:"provider"`
@@ -103,11 +104,12 @@ func (s *Simulator) accept(w http.ResponseWriter, r *http.Request) {
 		s.byKey[key] = ref
 	}
 	s.received = append(s.received, Received{
-		ID: req.ID, Ref: ref, Provider: s.name, To: req.To, From: req.From, Text: req.Text, ReceivedAt: time.Now().UTC(),
+		key: key, ID: req.ID, Ref: ref, Provider: s.name, To: req.To, From: req.From, Text: req.Text, ReceivedAt: time.Now().UTC(),
 	})
 	if len(s.received) > s.cap {
 		drop := s.received[0]
-		delete(s.byKey, drop.ID)
+		delete(s.byKey, drop.key)
+		delete(s.failedKey, drop.key)
 		s.received = s.received[1:]
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"ref": ref, "provider": s.name})

@@ -170,8 +170,9 @@ return {1, code}
 `)
 
 // scriptRegisterDevice: KEYS device, devices set; ARGV phone, user prefix,
-// user id (” keeps the current one, or the phone for a new device),
-// now ms, #pairs, pairs (fields to set; a tag with value ” is deleted).
+// user id (empty keeps the current one, or the phone for a new device),
+// now ms, #pairs, pairs (fields to set; a tag with an empty value is
+// deleted).
 var scriptRegisterDevice = redis.NewScript(`
 local phone, prefix, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local old = redis.call('HGET', KEYS[1], 'u')
