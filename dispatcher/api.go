@@ -29,7 +29,9 @@ type Options struct {
 	ChunkSize     int
 	MaxAttempts   int
 	SendTimeout   time.Duration
-	Logger        *zap.Logger
+	// Policy returns an application's resolved content and policy settings.
+	Policy func(app string) config.Resolved
+	Logger *zap.Logger
 	// Now is the clock; tests inject one to schedule a few seconds ahead.
 	Now func() time.Time
 }
@@ -86,6 +88,10 @@ func NewAPI(o Options) *API {
 		"deleteMessage":    {serverToken, a.deleteMessage},
 		"getMsgStats":      {serverToken, a.getMsgStats},
 		"getResults":       {serverToken, a.getResults},
+		"createPreset":     {serverToken, a.createPreset},
+		"getPreset":        {serverToken, a.getPreset},
+		"listPresets":      {serverToken, a.listPresets},
+		"deletePreset":     {serverToken, a.deletePreset},
 	}
 	return a
 }
@@ -95,6 +101,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /json/1.3/{method}", a.serveJSON)
 	mux.HandleFunc("GET /api/v1/messages", a.listMessages)
 	mux.HandleFunc("GET /api/v1/messages/{code}", a.getMessage)
+	mux.HandleFunc("POST /api/v1/optouts", a.addOptOut)
+	mux.HandleFunc("GET /api/v1/optouts", a.listOptOuts)
+	mux.HandleFunc("DELETE /api/v1/optouts/{phone}", a.removeOptOut)
 }
 
 // common holds the fields every Pushwoosh request may carry.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
 type messageRequest struct {
@@ -50,13 +51,17 @@ func (a *API) deleteMessage(ctx context.Context, app string, raw json.RawMessage
 	if err != nil {
 		return nil, err
 	}
-	if res.BeforeFanout && a.Inspector != nil {
-		// The fan-out would find the message canceled and do nothing; deleting
-		// its task just keeps the scheduled list clean for on-call.
-		if err := a.Inspector.DeleteTask(sms.DispatchQueue, m.Code); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
-			a.log.Warn("could not delete the dispatch task of a canceled message", zap.String("message", m.Code), zap.Error(err))
+	for _, g := range res.Unstarted {
+		if a.Inspector == nil {
+			break
+		}
+		// The fan-out would find its group canceled and do nothing; deleting
+		// the task just keeps the scheduled list clean for on-call.
+		id := tasks.DispatchID(m.Code, g)
+		if err := a.Inspector.DeleteTask(sms.DispatchQueue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			a.log.Warn("could not delete the dispatch task of a canceled message", zap.String("task", id), zap.Error(err))
 		}
 	}
-	a.log.Info("message canceled", zap.String("message", m.Code), zap.Int64("canceled", res.Canceled))
+	a.log.Info("message canceled", zap.String("message", m.Code), zap.Int("groups_before_fanout", len(res.Unstarted)), zap.Int64("swept", res.Swept))
 	return nil, nil
 }

@@ -50,15 +50,22 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 }
 
 type notification struct {
-	SendDate            string          `json:"send_date"`
-	Timezone            string          `json:"timezone"`
-	Content             json.RawMessage `json:"content"`
-	Devices             stringList      `json:"devices"`
-	Users               stringList      `json:"users"`
-	TransactionID       string          `json:"transactionId"`
-	UseAutoRegistration bool            `json:"use_auto_registration"`
-	MessageType         string          `json:"message_type"`
-	Platforms           []int           `json:"platforms"`
+	SendDate                   string          `json:"send_date"`
+	Timezone                   string          `json:"timezone"`
+	IgnoreUserTimezone         *bool           `json:"ignore_user_timezone"`
+	Content                    json.RawMessage `json:"content"`
+	Preset                     string          `json:"preset"`
+	DynamicContentPlaceholders json.RawMessage `json:"dynamic_content_placeholders"`
+	Devices                    stringList      `json:"devices"`
+	Users                      stringList      `json:"users"`
+	TransactionID              string          `json:"transactionId"`
+	UseAutoRegistration        bool            `json:"use_auto_registration"`
+	MessageType                string          `json:"message_type"`
+	Sender                     string          `json:"sender"`
+	Validity                   *int64          `json:"validity"`
+	CappingDays                *int            `json:"capping_days"`
+	CappingCount               *int            `json:"capping_count"`
+	Platforms                  []int           `json:"platforms"`
 }
 
 type createRequest struct {
@@ -67,10 +74,10 @@ type createRequest struct {
 
 // plan is a validated notification, ready to be written.
 type plan struct {
-	msg        store.Message
-	recipients []string
-	unknown    []string // devices not registered (skipped unless auto-registered)
-	register   []string // devices to auto-register before writing
+	msg       store.Message
+	audiences []store.Audience
+	unknown   []string // devices not registered (skipped unless auto-registered)
+	register  []string // devices to auto-register before writing
 }
 
 type createResponse struct {
@@ -113,93 +120,9 @@ func (a *API) createMessage(ctx context.Context, app string, raw json.RawMessage
 	return resp, nil
 }
 
-func (a *API) planNotification(ctx context.Context, app, field string, raw json.RawMessage) (plan, error) {
-	var n notification
-	if err := decodeArgs(raw, &n, field); err != nil {
-		return plan{}, err
-	}
-	typ, err := sms.ParseType(n.MessageType)
-	if err != nil {
-		return plan{}, argError(field+".message_type", "%v", err)
-	}
-	content, err := parseContent(n.Content, field+".content")
-	if err != nil {
-		return plan{}, err
-	}
-	now := a.Now()
-	sendAt, tz, err := parseSendDate(n.SendDate, n.Timezone, now, field)
-	if err != nil {
-		return plan{}, err
-	}
-	if len(n.TransactionID) > 128 {
-		return plan{}, argError(field+".transactionId", "longer than 128 characters")
-	}
-	if len(n.Devices) == 0 && len(n.Users) == 0 {
-		return plan{}, argError(field+".devices", "devices or users required (at least one phone number or user id)")
-	}
-	if len(n.Devices)+len(n.Users) > a.MaxRecipients {
-		return plan{}, argError(field+".devices", "more than %d recipients", a.MaxRecipients)
-	}
-
-	p := plan{msg: store.Message{App: app, Type: typ, Content: content, SendAt: sendAt, Timezone: tz, TransactionID: n.TransactionID, ChunkSize: a.ChunkSize}}
-	seen := make(map[string]bool, len(n.Devices))
-	var devices []string
-	for i, d := range n.Devices {
-		ph, err := sms.NormalizePhone(d, a.DefaultRegion)
-		if err != nil {
-			return plan{}, argError(fmt.Sprintf("%s.devices[%d]", field, i), "%v", err)
-		}
-		if !seen[ph] {
-			seen[ph] = true
-			devices = append(devices, ph)
-		}
-	}
-	known, err := a.Store.KnownPhones(ctx, app, devices)
-	if err != nil {
-		return plan{}, err
-	}
-	for i, ph := range devices {
-		switch {
-		case known[i]:
-			p.recipients = append(p.recipients, ph)
-		case n.UseAutoRegistration:
-			p.register = append(p.register, ph)
-			p.recipients = append(p.recipients, ph)
-		default:
-			p.unknown = append(p.unknown, ph)
-		}
-	}
-	if len(n.Users) > 0 {
-		for i, u := range n.Users {
-			if u == "" {
-				return plan{}, argError(fmt.Sprintf("%s.users[%d]", field, i), "empty user id")
-			}
-		}
-		phones, err := a.Store.PhonesOfUsers(ctx, app, n.Users)
-		if err != nil {
-			return plan{}, err
-		}
-		for _, list := range phones {
-			for _, ph := range list {
-				if !seen[ph] {
-					seen[ph] = true
-					p.recipients = append(p.recipients, ph)
-				}
-			}
-		}
-	}
-	if len(p.recipients) > a.MaxRecipients {
-		return plan{}, argError(field+".users", "resolves to %d recipients, more than the maximum of %d", len(p.recipients), a.MaxRecipients)
-	}
-	// One recipient sent now goes straight to its lane; anything else is one
-	// dispatch task at its send date (DESIGN.md decision 1).
-	p.msg.Direct = len(p.recipients) == 1 && !sendAt.After(now)
-	return p, nil
-}
-
-// write stores one planned message and enqueues its task. A stored message
-// sits in the outbox until its task is enqueued, so a crash between the two
-// is repaired by the outbox sweeper rather than losing the message.
+// write stores one planned message and enqueues its tasks. A stored message
+// sits in the outbox until its tasks are enqueued, so a crash between the
+// two is repaired by the outbox sweeper rather than losing the message.
 func (a *API) write(ctx context.Context, p plan) (string, error) {
 	if len(p.register) > 0 {
 		if err := a.Store.RegisterDevices(ctx, p.msg.App, p.register); err != nil {
@@ -211,7 +134,7 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 		return "", err
 	}
 	p.msg.Code = code
-	code, created, err := a.Store.CreateMessage(ctx, &p.msg, p.recipients)
+	code, created, err := a.Store.CreateMessage(ctx, &p.msg, p.audiences)
 	if err != nil {
 		return "", err
 	}
@@ -219,7 +142,7 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 		a.log.Info("transactionId seen before: returning its message", zap.String("message", code), zap.String("application", p.msg.App))
 		return code, nil
 	}
-	if len(p.recipients) == 0 {
+	if p.msg.Recipients == 0 {
 		_ = a.Store.OutboxDone(ctx, code)
 		return code, nil
 	}
@@ -229,25 +152,9 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 		a.log.Error("enqueue failed; the outbox will retry", zap.String("message", code), zap.Error(err))
 	}
 	a.log.Info("message accepted", zap.String("message", code), zap.String("application", p.msg.App),
-		zap.String("type", string(p.msg.Type)), zap.Int("recipients", len(p.recipients)),
-		zap.Bool("direct", p.msg.Direct), zap.Time("send_at", p.msg.SendAt))
+		zap.String("type", string(p.msg.Type)), zap.Int("recipients", p.msg.Recipients),
+		zap.Bool("direct", p.msg.Direct), zap.Int("groups", len(p.msg.Groups)), zap.Time("send_at", p.msg.SendAt))
 	return code, nil
-}
-
-// parseContent accepts a non-empty string. Localised content objects come
-// with presets and languages (issue 3).
-func parseContent(raw json.RawMessage, field string) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", argError(field, "required (the SMS text)")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", argError(field, "must be a string")
-	}
-	if strings.TrimSpace(s) == "" {
-		return "", argError(field, "must not be empty")
-	}
-	return s, nil
 }
 
 // parseSendDate reads send_date ("now" or "YYYY-MM-DD HH:mm" in timezone,

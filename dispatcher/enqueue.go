@@ -36,21 +36,19 @@ func NewEnqueuer(st *store.Store, q *asynq.Client, maxAttempts int, sendTimeout 
 // a direct send's is cleared by the worker's claim, which saves the intake
 // a round trip on the hot path.
 func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
-	var t *asynq.Task
 	if m.Direct {
 		if m.To == "" {
 			return errors.New("direct message without its recipient")
 		}
-		t = e.SendTask(sms.SMSID(m.Code, m.To), m.Type)
-	} else {
-		t = tasks.Dispatch(m.Code, m.SendAt.Sub(e.now()))
+		return tasks.Enqueue(e.queue, e.SendTask(sms.SMSID(m.Code, m.To), m.Type))
 	}
-	if err := tasks.Enqueue(e.queue, t); err != nil {
-		return err
+	for g, grp := range m.Groups {
+		if err := tasks.Enqueue(e.queue, tasks.Dispatch(m.Code, g, grp.SendAt.Sub(e.now()))); err != nil {
+			return err
+		}
 	}
-	if m.Direct {
-		return nil
-	}
+	// Every group's task exists now; until then the outbox entry stays, so
+	// a crash between two groups is repaired too.
 	return e.store.OutboxDone(ctx, m.Code)
 }
 

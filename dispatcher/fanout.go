@@ -27,32 +27,40 @@ type Fanout struct {
 	Parallel int
 }
 
-// ProcessTask implements asynq.Handler.
+// ProcessTask implements asynq.Handler. One task fans out one time zone
+// group of a message.
 func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	code := string(t.Payload())
-	started, err := f.Store.StartFanout(ctx, code)
+	code, g, err := tasks.ParseDispatchID(string(t.Payload()))
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	}
+	started, err := f.Store.StartFanout(ctx, code, g)
 	if errors.Is(err, store.ErrNotFound) {
-		f.Log.Warn("dispatch of a message that no longer exists", zap.String("message", code))
+		f.Log.Warn("dispatch of a message that no longer exists", zap.String("message", code), zap.Int("group", g))
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if !started {
-		f.Log.Info("dispatch skipped: message canceled", zap.String("message", code))
+		f.Log.Info("dispatch skipped: message canceled", zap.String("message", code), zap.Int("group", g))
 		return nil
 	}
 	m, err := f.Store.GetMessage(ctx, "", code)
 	if err != nil {
 		return fmt.Errorf("dispatch %s: %w", code, err)
 	}
+	if g >= len(m.Groups) {
+		return fmt.Errorf("dispatch %s: no group %d: %w", code, g, asynq.SkipRetry)
+	}
+	deadline := m.Deadline(g)
 	enqueued := 0
-	for c := 0; c < m.Chunks(); c++ {
-		phones, err := f.Store.RecipientChunk(ctx, code, c)
+	for c := 0; c < m.Chunks(g); c++ {
+		phones, err := f.Store.RecipientChunk(ctx, code, m.Groups[g].FirstChunk+c)
 		if err != nil {
 			return err
 		}
-		statuses, err := f.Store.Materialize(ctx, code, phones)
+		statuses, err := f.Store.Materialize(ctx, code, phones, deadline)
 		if err != nil {
 			return err
 		}
@@ -60,7 +68,7 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		for i, st := range statuses {
 			// Queued covers a re-run after a crash that wrote the record but
 			// not the task; a duplicate id is refused by asynq, and the
-			// worker's claim refuses anything no longer queued.
+			// worker refuses anything no longer queued.
 			if st == sms.Queued {
 				ids = append(ids, sms.SMSID(code, phones[i]))
 			}
@@ -70,10 +78,11 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		enqueued += len(ids)
 	}
-	if err := f.Store.FinishFanout(ctx, code); err != nil {
+	if err := f.Store.FinishFanout(ctx, code, g); err != nil {
 		return err
 	}
-	f.Log.Info("message dispatched", zap.String("message", code), zap.Int("recipients", m.Recipients), zap.Int("enqueued", enqueued), zap.String("lane", m.Type.Queue()))
+	f.Log.Info("message dispatched", zap.String("message", code), zap.Int("group", g), zap.String("zone", m.Groups[g].Zone),
+		zap.Int("recipients", m.Groups[g].Recipients), zap.Int("enqueued", enqueued), zap.String("lane", m.Type.Queue()))
 	return nil
 }
 

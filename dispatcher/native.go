@@ -26,7 +26,16 @@ type messageView struct {
 	Timezone   string           `json:"timezone"`
 	Canceled   bool             `json:"canceled"`
 	Recipients int              `json:"recipients"`
+	Segments   int64            `json:"segments"`
 	Counts     map[string]int64 `json:"counts"`
+	Groups     []groupView      `json:"groups,omitempty"`
+}
+
+// groupView is one time zone group of a local-time send.
+type groupView struct {
+	Zone       string    `json:"zone"`
+	SendAt     time.Time `json:"send_at"`
+	Recipients int       `json:"recipients"`
 }
 
 type recipientView struct {
@@ -38,15 +47,22 @@ type recipientView struct {
 	Segments    int        `json:"segments,omitempty"`
 	Encoding    string     `json:"encoding,omitempty"`
 	Error       string     `json:"error,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
 	Attempts    int        `json:"attempts,omitempty"`
 	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
 }
 
 func viewOf(m store.Message) messageView {
-	return messageView{
+	v := messageView{
 		Code: m.Code, Type: string(m.Type), CreatedAt: m.CreatedAt, SendAt: m.SendAt, Timezone: m.Timezone,
-		Canceled: m.Canceled, Recipients: m.Recipients, Counts: statusCounts(m),
+		Canceled: m.Canceled, Recipients: m.Recipients, Segments: m.Segments, Counts: statusCounts(m),
 	}
+	if len(m.Groups) > 1 {
+		for _, g := range m.Groups {
+			v.Groups = append(v.Groups, groupView{Zone: g.Zone, SendAt: g.SendAt, Recipients: g.Recipients})
+		}
+	}
+	return v
 }
 
 func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +93,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
 	items := make([]recipientView, len(recs))
 	for i, rec := range recs {
 		items[i] = recipientView{ID: rec.ID, To: rec.To, Status: string(rec.Status), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
-			Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Attempts: rec.Attempts}
+			Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Reason: rec.Reason, Attempts: rec.Attempts}
 		if !rec.UpdatedAt.IsZero() {
 			t := rec.UpdatedAt
 			items[i].UpdatedAt = &t

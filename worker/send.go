@@ -1,21 +1,35 @@
 // Package worker runs the send pipeline: Asynq handlers that take an SMS,
+// judge it against the application's policy, render it for its recipient,
 // hand it to a provider and record what happened.
 package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/worker/provider"
+	"github.com/smsfleet/smsfleet/worker/render"
 )
 
-// DefaultSender is the From of an SMS whose message names none.
+// DefaultSender is the From of an SMS when neither the notification nor
+// the application names one.
 const DefaultSender = "smsfleet"
+
+// Reasons an SMS is suppressed or failed by smsfleet itself.
+const (
+	ReasonOptedOut   = "opted_out"
+	ReasonNoConsent  = "no_consent"
+	ReasonMissingTag = "missing_tag"
+	ErrorTooLong     = "too_long"
+)
 
 // Sender handles sms:send tasks.
 type Sender struct {
@@ -23,63 +37,165 @@ type Sender struct {
 	Provider provider.Provider
 	Log      *zap.Logger
 	// MaxAttempts is how many provider attempts an SMS gets. It is counted
-	// by the claim in Redis, not by asynq: a worker that crashes mid-send
-	// still used an attempt, and asynq's own retry budget is larger (see
+	// in Redis by Begin, not by asynq: a worker that crashes mid-send still
+	// used an attempt, and asynq's own retry budget is larger (see
 	// dispatcher.Enqueuer.SendTask) so the last attempt is always ours to
 	// record as failed rather than asynq's to archive silently.
 	MaxAttempts int
+	// Policy returns an application's resolved policy.
+	Policy func(app string) config.Resolved
+	// Now is the clock policy is judged on (quiet hours, validity).
+	Now func() time.Time
+
+	Texts *TextCache
 }
 
-// ProcessTask implements asynq.Handler. It is idempotent: the claim refuses
-// an SMS that is no longer queued or sending, so a duplicate task (a re-run
-// fan-out, an asynq redelivery) sends nothing; a retry of an SMS that stayed
-// sending reuses its id as the provider's idempotency key.
+// ProcessTask implements asynq.Handler. It is idempotent: Load and Begin
+// refuse an SMS that is no longer queued or sending, so a duplicate task
+// (a re-run fan-out, an asynq redelivery) sends nothing, and a retry of an
+// SMS that stayed sending reuses its id as the provider's idempotency key.
 func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	id := string(t.Payload())
-	claim, status, ok, err := s.Store.ClaimSMS(ctx, id)
+	l, ok, err := s.Store.LoadSMS(ctx, id)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		// Not queued or sending: canceled, already sent, or never created.
-		s.Log.Debug("send skipped", zap.String("sms", id), zap.String("status", string(status)))
+		s.Log.Debug("send skipped", zap.String("sms", id), zap.String("status", string(l.Status)))
 		return nil
 	}
-	segs, enc, err := sms.Segments(claim.Content)
-	if err != nil {
-		_, ferr := s.Store.MarkFailed(ctx, id, store.Outcome{Error: "unencodable: " + err.Error()})
-		return ferr
+	log := s.Log.With(zap.String("sms", id), zap.String("to", sms.MaskPhone(l.To)), zap.String("type", string(l.Type)))
+	pol := s.Policy(l.App)
+	now := s.Now()
+	tz := ""
+	if l.Device != nil {
+		tz = l.Device.Timezone
 	}
-	from := claim.Sender
+	zone := sms.Zone(tz, l.To, time.UTC)
+
+	if !l.Deadline.IsZero() && now.After(l.Deadline) {
+		return s.expire(ctx, id, log, "validity ended before a provider took it")
+	}
+	if reason := suppression(l, pol); reason != "" {
+		return s.suppress(ctx, id, log, reason)
+	}
+	if l.Type == sms.Marketing {
+		if quiet, end := pol.Quiet.Holds(now.In(zone)); quiet {
+			if !l.Deadline.IsZero() && end.After(l.Deadline) {
+				return s.expire(ctx, id, log, "validity ends inside quiet hours")
+			}
+			log.Info("marketing SMS held for quiet hours", zap.String("zone", zone.String()), zap.Time("until", end))
+			return &Deferred{Delay: end.Sub(now), Reason: "quiet hours " + pol.Quiet.String() + " in " + zone.String()}
+		}
+	}
+
+	text, err := s.render(l, zone)
+	if errors.Is(err, render.ErrMissingTag) {
+		return s.suppress(ctx, id, log, ReasonMissingTag)
+	}
+	if err != nil {
+		return s.fail(ctx, id, l, log, store.Outcome{Error: "render: " + err.Error()})
+	}
+	enc, err := sms.Encode(text, pol.SmartEncoding)
+	if err != nil {
+		return s.fail(ctx, id, l, log, store.Outcome{Error: "encode: " + err.Error()})
+	}
+	if enc.Parts > pol.MaxSegments {
+		return s.fail(ctx, id, l, log, store.Outcome{Error: ErrorTooLong, Segments: enc.Parts, Encoding: enc.Encoding})
+	}
+
+	attempts, capped, ok, err := s.Store.Begin(ctx, id, l)
+	switch {
+	case err != nil:
+		return err
+	case capped:
+		log.Info("sms suppressed", zap.String("reason", "frequency_cap"))
+		return nil
+	case !ok:
+		return nil
+	}
+	from := l.Sender
+	if from == "" {
+		from = pol.Sender
+	}
 	if from == "" {
 		from = DefaultSender
 	}
-	res, err := s.Provider.Send(ctx, provider.Request{ID: id, To: claim.To, From: from, Text: claim.Content})
+	res, err := s.Provider.Send(ctx, provider.Request{ID: id, To: l.To, From: from, Text: enc.Text})
 	if err == nil {
-		if _, err := s.Store.MarkSent(ctx, id, store.Outcome{Provider: res.Provider, ProviderRef: res.Ref, Segments: segs, Encoding: enc}); err != nil {
+		if _, err := s.Store.MarkSent(ctx, id, store.Outcome{Provider: res.Provider, ProviderRef: res.Ref, Segments: enc.Parts, Encoding: enc.Encoding}); err != nil {
 			// The provider has it; asynq retries and the provider's idempotency
 			// key turns the retry into the same reference.
 			return fmt.Errorf("record sent: %w", err)
 		}
-		s.Log.Info("sms sent", zap.String("sms", id), zap.String("to", sms.MaskPhone(claim.To)), zap.String("provider", res.Provider), zap.Int("segments", segs))
+		log.Info("sms sent", zap.String("provider", res.Provider), zap.Int("segments", enc.Parts), zap.String("encoding", enc.Encoding))
 		return nil
 	}
 	class := provider.ClassOf(err)
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	final := class == provider.Permanent || claim.Attempts >= s.MaxAttempts || retried >= maxRetry
-	log := s.Log.With(zap.String("sms", id), zap.String("to", sms.MaskPhone(claim.To)), zap.String("provider", s.Provider.Name()),
-		zap.String("class", class.String()), zap.Int("attempt", claim.Attempts), zap.Error(err))
-	if final {
-		if _, ferr := s.Store.MarkFailed(ctx, id, store.Outcome{Provider: s.Provider.Name(), Error: err.Error(), Segments: segs, Encoding: enc}); ferr != nil {
-			return ferr
-		}
-		log.Warn("sms failed")
-		return nil
+	log = log.With(zap.String("provider", s.Provider.Name()), zap.String("class", class.String()), zap.Int("attempt", attempts), zap.Error(err))
+	if class == provider.Permanent || attempts >= s.MaxAttempts || retried >= maxRetry || (!l.Deadline.IsZero() && s.Now().After(l.Deadline)) {
+		return s.fail(ctx, id, l, log, store.Outcome{Provider: s.Provider.Name(), Error: err.Error(), Segments: enc.Parts, Encoding: enc.Encoding})
 	}
 	if rerr := s.Store.RecordAttemptError(ctx, id, s.Provider.Name(), err.Error()); rerr != nil {
 		log.Error("could not record attempt error", zap.NamedError("record_error", rerr))
 	}
 	log.Info("sms send will be retried")
 	return err
+}
+
+// suppression says why policy keeps this SMS from its recipient, or "".
+func suppression(l store.Loaded, pol config.Resolved) string {
+	if l.OptedOut && (l.Type != sms.OTP || !pol.OTPIgnoresOptOut) {
+		return ReasonOptedOut
+	}
+	if l.Type == sms.Marketing && !consented(l.Device, pol.ConsentTag) {
+		return ReasonNoConsent
+	}
+	return ""
+}
+
+// consented reports whether the device's consent tag is true (true, "true",
+// "yes", 1).
+func consented(d *store.Device, tag string) bool {
+	if d == nil {
+		return false
+	}
+	switch string(d.Tags[tag]) {
+	case "true", `"true"`, `"TRUE"`, `"True"`, `"yes"`, `"Yes"`, "1", `"1"`:
+		return true
+	}
+	return false
+}
+
+func (s *Sender) suppress(ctx context.Context, id string, log *zap.Logger, reason string) error {
+	if _, err := s.Store.MarkSuppressed(ctx, id, reason); err != nil {
+		return err
+	}
+	log.Info("sms suppressed", zap.String("reason", reason))
+	return nil
+}
+
+func (s *Sender) expire(ctx context.Context, id string, log *zap.Logger, why string) error {
+	if _, err := s.Store.MarkExpired(ctx, id, why); err != nil {
+		return err
+	}
+	log.Info("sms expired", zap.String("why", why))
+	return nil
+}
+
+func (s *Sender) fail(ctx context.Context, id string, l store.Loaded, log *zap.Logger, o store.Outcome) error {
+	if _, err := s.Store.MarkFailed(ctx, id, o); err != nil {
+		return err
+	}
+	if l.Type == sms.Marketing {
+		// It never reached the phone: it must not count against the cap.
+		if err := s.Store.ForgetFrequency(ctx, l.App, l.To, id); err != nil {
+			log.Warn("could not release the frequency-capping slot", zap.NamedError("release_error", err))
+		}
+	}
+	log.Warn("sms failed", zap.String("error", o.Error))
+	return nil
 }

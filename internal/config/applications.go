@@ -15,6 +15,9 @@ type Application struct {
 	// OpenDevices lets device calls (registerDevice, setTags, ...) through
 	// without any token: Pushwoosh's legacy behaviour older clients rely on.
 	OpenDevices bool
+	// Policy overrides the fleet-wide content and policy defaults; only the
+	// configuration file (SMSFLEET_CONFIG) sets it.
+	Policy Policy
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

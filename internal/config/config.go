@@ -27,6 +27,13 @@ type Config struct {
 	DevApplication string        `env:"DEV_APPLICATION" envDefault:"DEMO0-00000"`
 	DevAuth        string        `env:"DEV_AUTH" envDefault:"dev-token"`
 	SimulatorURL   string        `env:"SIMULATOR_URL"`
+	// ConfigFile is an optional YAML file (see File) adding applications
+	// with their policies.
+	ConfigFile string `env:"CONFIG"`
+
+	Defaults Defaults
+	// policies holds each application's resolved policy (see PolicyOf).
+	policies map[string]Resolved
 
 	Redis  Redis  `envPrefix:"REDIS_"`
 	Worker Worker `envPrefix:"WORKER_"`
@@ -71,14 +78,53 @@ func Load() (Config, error) {
 	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
 		return Config{}, fmt.Errorf("config: %w", nameVariables(err))
 	}
+	if c.ConfigFile != "" {
+		f, err := readFile(c.ConfigFile)
+		if err != nil {
+			return Config{}, err
+		}
+		for i, fa := range f.Applications {
+			app, err := fa.application()
+			if err != nil {
+				return Config{}, fmt.Errorf("config: SMSFLEET_CONFIG applications[%d]: %w", i, err)
+			}
+			c.Applications = append(c.Applications, app)
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
 }
 
-// Validate checks the values that env parsing cannot.
-func (c Config) Validate() error {
+// PolicyOf returns an application's resolved policy (the fleet-wide
+// defaults for an application that sets none). Validate must have run.
+func (c Config) PolicyOf(app string) Resolved {
+	if r, ok := c.policies[app]; ok {
+		return r
+	}
+	r, _ := Policy{}.resolve(c.Defaults, "defaults")
+	return r
+}
+
+// Validate checks the values that env parsing cannot and resolves every
+// application's policy.
+func (c *Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	c.policies = make(map[string]Resolved, len(c.Applications))
+	for _, app := range c.Applications {
+		r, err := app.Policy.resolve(c.Defaults, "config: application "+app.Code)
+		if err != nil {
+			return err
+		}
+		c.policies[app.Code] = r
+	}
+	return nil
+}
+
+func (c Config) validate() error {
 	switch {
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("config: SMSFLEET_MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes)
@@ -96,6 +142,25 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: SMSFLEET_WORKER_RETRY_BASE must be positive and at most SMSFLEET_WORKER_RETRY_MAX")
 	case c.Retention < time.Hour:
 		return fmt.Errorf("config: SMSFLEET_RETENTION must be at least 1h, got %s", c.Retention)
+	}
+	seen, tokens := map[string]bool{}, map[string]bool{}
+	for _, app := range c.Applications {
+		if seen[app.Code] {
+			return fmt.Errorf("config: application %s is configured twice (SMSFLEET_APPLICATIONS and SMSFLEET_CONFIG?)", app.Code)
+		}
+		seen[app.Code] = true
+		for _, t := range []string{app.ServerToken, app.DeviceToken} {
+			if t != "" && tokens[t] {
+				return fmt.Errorf("config: application %s shares a token with another application; every token must be unique", app.Code)
+			}
+			tokens[t] = true
+		}
+	}
+	if err := c.Defaults.Validity.validate(); err != nil {
+		return err
+	}
+	if _, err := (Policy{}).resolve(c.Defaults, "config: SMSFLEET_* defaults"); err != nil {
+		return err
 	}
 	switch c.LogFormat {
 	case "", "json", "console":
@@ -133,6 +198,10 @@ func collectVars(t reflect.Type, prefix string, out map[string][]string) {
 		f := t.Field(i)
 		if p, ok := f.Tag.Lookup("envPrefix"); ok {
 			collectVars(f.Type, prefix+p, out)
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" && f.IsExported() {
+			collectVars(f.Type, prefix, out)
 			continue
 		}
 		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {

@@ -441,12 +441,12 @@ func measureScheduledMemory(b *testing.B) scheduledMemoryResult {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if m.Recipients != recipients || m.Counts[sms.Scheduled] != recipients || m.Direct || m.Fanout != "" {
-		b.Fatalf("message %s: %d recipients, counts %v, direct %v, fan-out %q", code, m.Recipients, m.Counts, m.Direct, m.Fanout)
+	if m.Recipients != recipients || m.Counts[sms.Scheduled] != recipients || m.Direct || m.Groups[0].Fanout != "" {
+		b.Fatalf("message %s: %d recipients, counts %v, direct %v, fan-out %q", code, m.Recipients, m.Counts, m.Direct, m.Groups[0].Fanout)
 	}
-	keyBytes := benchMemoryUsage(b, e.rdb, append([]string{"sf:m:" + code}, benchChunkKeys(code, m.Chunks())...))
+	keyBytes := benchMemoryUsage(b, e.rdb, append([]string{"sf:m:" + code}, benchChunkKeys(code, m.Chunks(0))...))
 	b.Logf("used_memory %d -> %d (+%d bytes) for %d recipients in %d chunks; message keys %d bytes; createMessage took %v",
-		before, after, after-before, recipients, m.Chunks(), keyBytes, created.Round(time.Millisecond))
+		before, after, after-before, recipients, m.Chunks(0), keyBytes, created.Round(time.Millisecond))
 	return scheduledMemoryResult{
 		bytesPerRecipient:    float64(after-before) / recipients,
 		keyBytesPerRecipient: float64(keyBytes) / recipients,

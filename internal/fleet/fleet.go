@@ -20,6 +20,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/simulator"
+	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/worker"
 	"github.com/smsfleet/smsfleet/worker/provider"
@@ -73,6 +74,13 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	for _, app := range o.Config.Applications {
+		if sender := o.Config.PolicyOf(app.Code).Sender; sender != "" {
+			if _, err := sms.NormalizeSender(sender); err != nil {
+				return nil, fmt.Errorf("config: application %s: sender: %w", app.Code, err)
+			}
+		}
+	}
 	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis, mux: http.NewServeMux()}
 	if f.rdb == nil {
 		f.rdb = redisx.New(o.Config.Redis)
@@ -102,7 +110,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			Store: f.store, Queue: f.client, Inspector: f.insp, Apps: o.Config.Applications,
 			MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 			ChunkSize: o.Config.DispatchChunk, MaxAttempts: wc.MaxAttempts, SendTimeout: wc.SendTimeout,
-			Logger: o.Log.Named("api"), Now: o.Now,
+			Policy: o.Config.PolicyOf, Logger: o.Log.Named("api"), Now: o.Now,
 		}).Register(f.mux)
 	}
 	if o.Roles.Worker {
@@ -144,7 +152,10 @@ func (f *Fleet) Start() error {
 	if len(f.servers) == 0 {
 		return nil
 	}
-	send := &worker.Sender{Store: f.store, Provider: f.opts.Provider, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts}
+	send := &worker.Sender{
+		Store: f.store, Provider: f.opts.Provider, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
+		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096),
+	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
 	mux := worker.NewMux(send, fan)
 	for i, srv := range f.servers {

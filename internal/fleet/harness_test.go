@@ -62,7 +62,7 @@ func testConfig(t testing.TB) config.Config {
 	}
 	return config.Config{
 		HTTPAddr: "127.0.0.1:0", ShutdownGrace: 5 * time.Second, MaxBodyBytes: 16 << 20, MaxRecipients: 200_000,
-		Retention: 24 * time.Hour, DispatchChunk: 1000, Applications: apps,
+		Retention: 24 * time.Hour, DispatchChunk: 1000, Applications: apps, Defaults: config.NewDefaults(),
 		Worker: config.Worker{
 			Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
 			MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,

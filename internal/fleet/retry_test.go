@@ -65,9 +65,7 @@ func TestTransientErrorsFailAfterMaxAttempts(t *testing.T) {
 			code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
 			id := sms.SMSID(code, to)
 			for range tt.crashed {
-				if _, _, ok, err := e.fleet.Store().ClaimSMS(context.Background(), id); !ok || err != nil {
-					t.Fatalf("claim: %v %v", ok, err)
-				}
+				claim(t, e.fleet.Store(), id)
 			}
 			srv, calls := down(t)
 			startWorker(t, e, srv.URL)

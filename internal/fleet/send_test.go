@@ -102,7 +102,7 @@ func TestCancelScheduledMessage(t *testing.T) {
 		}
 	}
 	insp := asynq.NewInspectorFromRedisClient(e.rdb)
-	if _, err := insp.GetTaskInfo(sms.DispatchQueue, code); err == nil {
+	if _, err := insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(code, 0)); err == nil {
 		t.Fatalf("the dispatch task of a canceled message is still scheduled")
 	}
 	// Cancelling twice: nothing is left pending.
@@ -111,7 +111,7 @@ func TestCancelScheduledMessage(t *testing.T) {
 		t.Fatalf("second cancel: %d %q", r.StatusCode, r.StatusMessage)
 	}
 	// Even if the dispatch task ran (a race with the cancel), nothing goes out.
-	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.rdb), tasks.Dispatch(code, 0)); err != nil {
+	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.rdb), tasks.Dispatch(code, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -132,9 +132,7 @@ func TestCancelAfterFanoutCancelsOnlyPendingSMS(t *testing.T) {
 	e.waitCounts(code, map[string]int64{"queued": 4}, time.Second)
 	// One SMS is already with a provider (sending): it must not be canceled.
 	st := e.fleet.Store()
-	if _, _, ok, err := st.ClaimSMS(context.Background(), sms.SMSID(code, to[0])); err != nil || !ok {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
+	claim(t, st, sms.SMSID(code, to[0]))
 	e.mustOK("deleteMessage", map[string]any{"application": shopApp, "auth": shopToken, "message": code})
 	e.waitCounts(code, map[string]int64{"sending": 1, "canceled": 3}, time.Second)
 }
@@ -148,7 +146,7 @@ func TestFanoutOf10000(t *testing.T) {
 	if err := e.fleet.Store().RegisterDevices(context.Background(), shopApp, to); err != nil {
 		t.Fatal(err)
 	}
-	code := e.send(map[string]any{"send_date": "now", "content": "Flash sale", "devices": to, "message_type": "marketing"})
+	code := e.send(map[string]any{"send_date": "now", "content": "Your parcel ships today", "devices": to})
 	e.waitCounts(code, map[string]int64{"sent": 9999, "failed": 1}, 90*time.Second)
 	if n := e.sim.Count(); n != 9999 {
 		t.Fatalf("simulator accepted %d SMS, want 9999 (no duplicates)", n)
@@ -212,10 +210,10 @@ func TestDispatchRunTwiceSendsOnce(t *testing.T) {
 	// A crash half way: the first run is stopped after its first records,
 	// then the task runs again in full, twice.
 	st := e.fleet.Store()
-	if _, err := st.StartFanout(context.Background(), code); err != nil {
+	if _, err := st.StartFanout(context.Background(), code, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Materialize(context.Background(), code, to[:20]); err != nil {
+	if _, err := st.Materialize(context.Background(), code, to[:20], time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	runDispatch(t, e, code)

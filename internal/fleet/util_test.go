@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/worker/provider"
 )
@@ -20,7 +21,7 @@ import (
 func runDispatch(t *testing.T, e *env, code string) {
 	t.Helper()
 	f := &dispatcher.Fanout{Store: e.fleet.Store(), Enqueuer: e.fleet.Enqueuer(), Log: zap.NewNop(), Parallel: 4}
-	if err := f.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeDispatch, []byte(code))); err != nil {
+	if err := f.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeDispatch, []byte(tasks.DispatchID(code, 0)))); err != nil {
 		t.Fatalf("dispatch %s: %v", code, err)
 	}
 }
@@ -49,3 +50,18 @@ func newWorkerOn(t *testing.T, e *env) func() {
 func redisZ(code string) redis.Z { return redis.Z{Score: 0, Member: code} }
 
 func zapNop() *zap.Logger { return zap.NewNop() }
+
+// claim takes an SMS for sending as a worker would (load, then begin),
+// standing for an attempt that never reached the provider.
+func claim(t *testing.T, st *store.Store, id string) int {
+	t.Helper()
+	l, ok, err := st.LoadSMS(context.Background(), id)
+	if err != nil || !ok {
+		t.Fatalf("load %s: %v %v", id, ok, err)
+	}
+	attempts, _, ok, err := st.Begin(context.Background(), id, l)
+	if err != nil || !ok {
+		t.Fatalf("begin %s: %v %v", id, ok, err)
+	}
+	return attempts
+}

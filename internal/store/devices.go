@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -73,13 +74,40 @@ func (s *Store) GetDevice(ctx context.Context, app, phone string) (Device, error
 	if len(h) == 0 {
 		return Device{}, ErrNotFound
 	}
+	return deviceFromHash(phone, h), nil
+}
+
+func deviceFromHash(phone string, h map[string]string) Device {
 	d := Device{Phone: phone, UserID: h["u"], Language: h["l"], Timezone: h["tz"], Tags: map[string]json.RawMessage{}}
 	for k, v := range h {
 		if name, ok := strings.CutPrefix(k, tagPrefix); ok {
 			d.Tags[name] = json.RawMessage(v)
 		}
 	}
-	return d, nil
+	return d
+}
+
+// DeviceZones returns each phone's device time zone ("" when the device has
+// none or is not registered), pipelined.
+func (s *Store) DeviceZones(ctx context.Context, app string, phones []string) ([]string, error) {
+	out := make([]string, len(phones))
+	const batch = 5000
+	for i := 0; i < len(phones); i += batch {
+		part := phones[i:min(i+batch, len(phones))]
+		cmds := make([]*redis.StringCmd, len(part))
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j, ph := range part {
+				cmds[j] = p.HGet(ctx, deviceKey(app, ph), "tz")
+			}
+			return nil
+		}); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("device zones: %w", err)
+		}
+		for j, c := range cmds {
+			out[i+j] = c.Val()
+		}
+	}
+	return out, nil
 }
 
 // KnownPhones reports, for each phone, whether it is registered, in one

@@ -20,6 +20,10 @@ package store
 //	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
+//	sf:oo:{app}          zset   opted-out phones, scored by when they opted out (unix ms)
+//	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
+//	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
+//	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
@@ -33,6 +37,10 @@ const (
 	pSMS       = "sf:s:"
 	pRef       = "sf:ref:"
 	pStatsReq  = "sf:rq:"
+	pOptOut    = "sf:oo:"
+	pFrequency = "sf:fc:"
+	pPreset    = "sf:p:"
+	pPresets   = "sf:pl:"
 	chunkSep   = "\n"
 	fieldCount = "c:"
 )
@@ -48,3 +56,9 @@ func txnKey(app, txn string) string      { return pTxn + app + ":" + txn }
 func smsKey(id string) string            { return pSMS + id }
 func refKey(prov, ref string) string     { return pRef + prov + ":" + ref }
 func statsReqKey(id string) string       { return pStatsReq + id }
+func optOutKey(app string) string        { return pOptOut + app }
+func frequencyKey(app, phone string) string {
+	return pFrequency + app + ":" + phone
+}
+func presetKey(app, code string) string { return pPreset + app + ":" + code }
+func presetsKey(app string) string      { return pPresets + app }

@@ -15,15 +15,23 @@ import (
 
 // Message is one createMessage notification and what became of it.
 type Message struct {
-	App           string
-	Code          string
-	Type          sms.Type
-	Content       string
+	App  string
+	Code string
+	Type sms.Type
+	// Content is the notification's text as JSON: a string, or an object of
+	// language code to text. Templates are rendered per recipient.
+	Content string
+	// Placeholders is dynamic_content_placeholders as a JSON object ("" for
+	// none).
+	Placeholders  string
 	Sender        string
 	CreatedAt     time.Time
-	SendAt        time.Time
+	SendAt        time.Time // the earliest group's send time
 	Timezone      string
 	TransactionID string
+	Validity      time.Duration
+	CappingDays   int
+	CappingCount  int
 	Recipients    int
 	ChunkSize     int
 	// Direct is a single recipient sent now: its SMS record is written with
@@ -32,68 +40,109 @@ type Message struct {
 	// To is the one recipient of a direct message.
 	To       string
 	Canceled bool
-	// Fanout is "" (not started), "started", "done", "canceled" or "direct".
-	Fanout string
-	Counts map[sms.Status]int64
+	// Groups are the message's time zone groups, each with its own send time
+	// and dispatch task: one group unless ignore_user_timezone is false.
+	Groups   []Group
+	Segments int64
+	Counts   map[sms.Status]int64
 	// Hourly holds counts by action ("send", ...) and UTC hour (YYYYMMDDHH).
 	Hourly map[string]map[string]int64
+}
+
+// Group is a slice of a message's recipients due at one instant: everyone
+// whose local time reaches send_date then.
+type Group struct {
+	Zone       string
+	SendAt     time.Time
+	Recipients int
+	FirstChunk int
+	// Fanout is "" (not started), "started", "done" or "canceled".
+	Fanout string
+}
+
+// Audience is one group's recipients, as CreateMessage takes them.
+type Audience struct {
+	Zone   string
+	SendAt time.Time
+	Phones []string
 }
 
 // Pending reports how many SMS of the message can still be canceled.
 func (m Message) Pending() int64 { return m.Counts[sms.Scheduled] + m.Counts[sms.Queued] }
 
-// Chunks is how many recipient chunks the message has.
-func (m Message) Chunks() int {
-	if m.ChunkSize == 0 {
-		return 0
-	}
-	return (m.Recipients + m.ChunkSize - 1) / m.ChunkSize
+// Chunks is how many recipient chunks group g has.
+func (m Message) Chunks(g int) int {
+	return (m.Groups[g].Recipients + m.ChunkSize - 1) / m.ChunkSize
 }
 
-// CreateMessage writes m with its recipients (E.164, deduplicated) in one
-// atomic step. With a transactionId seen in the last 24 hours it writes
-// nothing and returns the earlier code and created=false.
-func (s *Store) CreateMessage(ctx context.Context, m *Message, recipients []string) (code string, created bool, err error) {
+// Deadline is when an SMS of group g (or of a direct message, g = 0) stops
+// being worth sending.
+func (m Message) Deadline(g int) time.Time {
+	at := m.SendAt
+	if g < len(m.Groups) {
+		at = m.Groups[g].SendAt
+	}
+	return at.Add(m.Validity)
+}
+
+// CreateMessage writes m with its audiences (E.164, deduplicated across
+// all of them) in one atomic step. A direct message has one audience of one
+// phone. With a transactionId seen in the last 24 hours it writes nothing
+// and returns the earlier code and created=false.
+func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audience) (code string, created bool, err error) {
 	now := s.now()
 	m.CreatedAt = now
-	m.Recipients = len(recipients)
-	fanout := ""
-	if m.Direct {
-		if len(recipients) != 1 {
-			return "", false, fmt.Errorf("create message: direct send needs exactly one recipient, got %d", len(recipients))
-		}
-		fanout = "direct"
-		m.To = recipients[0]
+	m.Recipients = 0
+	for _, a := range audiences {
+		m.Recipients += len(a.Phones)
 	}
 	msgPairs := []any{
-		"app", m.App, "type", string(m.Type), "content", m.Content, "sender", m.Sender,
-		"ct", ms(now), "sa", ms(m.SendAt), "tz", m.Timezone, "txn", m.TransactionID,
-		"n", m.Recipients, "cs", m.ChunkSize, "fo", fanout,
+		"app", m.App, "type", string(m.Type), "content", m.Content, "dcp", m.Placeholders, "sender", m.Sender,
+		"ct", ms(now), "sa", ms(m.SendAt), "tz", m.Timezone, "txn", m.TransactionID, "vs", int64(m.Validity / time.Second),
+		"cd", m.CappingDays, "cc", m.CappingCount, "n", m.Recipients, "cs", m.ChunkSize,
 	}
 	var smsPairs []any
+	var chunks []any
 	smsK := ""
+	latest := m.SendAt
 	if m.Direct {
-		msgPairs = append(msgPairs, fieldCount+string(sms.Queued), 1, "to", recipients[0])
-		smsK = smsKey(sms.SMSID(m.Code, recipients[0]))
-		smsPairs = []any{"m", m.Code, "to", recipients[0], "st", string(sms.Queued), "up", ms(now)}
-	} else if len(recipients) > 0 {
-		msgPairs = append(msgPairs, fieldCount+string(sms.Scheduled), len(recipients))
+		if len(audiences) != 1 || len(audiences[0].Phones) != 1 {
+			return "", false, fmt.Errorf("create message: direct send needs exactly one recipient, got %d", m.Recipients)
+		}
+		m.To = audiences[0].Phones[0]
+		msgPairs = append(msgPairs, "d", 1, "g", 0, "to", m.To, fieldCount+string(sms.Queued), 1)
+		smsK = smsKey(sms.SMSID(m.Code, m.To))
+		smsPairs = []any{"m", m.Code, "to", m.To, "st", string(sms.Queued), "up", ms(now), "dl", ms(m.SendAt.Add(m.Validity))}
+	} else {
+		m.Groups = m.Groups[:0]
+		msgPairs = append(msgPairs, "g", len(audiences))
+		if m.Recipients > 0 {
+			msgPairs = append(msgPairs, fieldCount+string(sms.Scheduled), m.Recipients)
+		}
+		for i, a := range audiences {
+			g := Group{Zone: a.Zone, SendAt: a.SendAt, Recipients: len(a.Phones), FirstChunk: len(chunks)}
+			m.Groups = append(m.Groups, g)
+			is := strconv.Itoa(i)
+			msgPairs = append(msgPairs, "gz:"+is, a.Zone, "ga:"+is, ms(a.SendAt), "gn:"+is, len(a.Phones), "gc:"+is, g.FirstChunk, "fo:"+is, "")
+			for j := 0; j < len(a.Phones); j += m.ChunkSize {
+				chunks = append(chunks, joinChunk(a.Phones[j:min(j+m.ChunkSize, len(a.Phones))]))
+			}
+			if a.SendAt.After(latest) {
+				latest = a.SendAt
+			}
+		}
 	}
 	txK := ""
 	if m.TransactionID != "" {
 		txK = txnKey(m.App, m.TransactionID)
 	}
-	// Keep the message for the retention period after it is due, however far
-	// ahead it is scheduled.
-	ttl := ttlSeconds(s.retention + max(m.SendAt.Sub(now), 0))
+	// Keep the message for the retention period after its last group is
+	// due, however far ahead that is.
+	ttl := ttlSeconds(s.retention + max(latest.Sub(now), 0))
 	args := []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), chunkPrefix(m.Code), len(msgPairs) / 2, len(smsPairs) / 2}
 	args = append(args, msgPairs...)
 	args = append(args, smsPairs...)
-	if !m.Direct {
-		for i := 0; i < len(recipients); i += m.ChunkSize {
-			args = append(args, joinChunk(recipients[i:min(i+m.ChunkSize, len(recipients))]))
-		}
-	}
+	args = append(args, chunks...)
 	keys := []string{msgKey(m.Code), msgListKey(m.App), msgSeqKey(m.App), keyOutbox, txK, smsK}
 	res, err := scriptCreateMessage.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
@@ -102,20 +151,8 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, recipients []stri
 	return res[1].(string), res[0].(int64) == 1, nil
 }
 
-// MessageCodeForTransaction returns the code stored for a transactionId.
-func (s *Store) MessageCodeForTransaction(ctx context.Context, app, txn string) (string, error) {
-	code, err := s.rdb.Get(ctx, txnKey(app, txn)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("transaction lookup: %w", err)
-	}
-	return code, nil
-}
-
-// GetMessage loads a message of app. Another application's message is
-// ErrNotFound.
+// GetMessage loads a message of app ("" for any). Another application's
+// message is ErrNotFound.
 func (s *Store) GetMessage(ctx context.Context, app, code string) (Message, error) {
 	h, err := s.rdb.HGetAll(ctx, msgKey(code)).Result()
 	if err != nil {
@@ -130,10 +167,18 @@ func (s *Store) GetMessage(ctx context.Context, app, code string) (Message, erro
 func parseMessage(code string, h map[string]string) Message {
 	atoi := func(k string) int { n, _ := strconv.Atoi(h[k]); return n }
 	m := Message{
-		App: h["app"], Code: code, Type: sms.Type(h["type"]), Content: h["content"], Sender: h["sender"],
+		App: h["app"], Code: code, Type: sms.Type(h["type"]), Content: h["content"], Placeholders: h["dcp"], Sender: h["sender"],
 		CreatedAt: fromMS(h["ct"]), SendAt: fromMS(h["sa"]), Timezone: h["tz"], TransactionID: h["txn"],
-		Recipients: atoi("n"), To: h["to"], ChunkSize: atoi("cs"), Direct: h["fo"] == "direct", Canceled: h["canceled"] == "1",
-		Fanout: h["fo"], Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
+		Validity: time.Duration(atoi("vs")) * time.Second, CappingDays: atoi("cd"), CappingCount: atoi("cc"),
+		Recipients: atoi("n"), ChunkSize: atoi("cs"), Direct: h["d"] == "1", To: h["to"], Canceled: h["canceled"] == "1",
+		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
+	}
+	m.Segments, _ = strconv.ParseInt(h["segs"], 10, 64)
+	for i := range atoi("g") {
+		is := strconv.Itoa(i)
+		m.Groups = append(m.Groups, Group{
+			Zone: h["gz:"+is], SendAt: fromMS(h["ga:"+is]), Recipients: atoi("gn:" + is), FirstChunk: atoi("gc:" + is), Fanout: h["fo:"+is],
+		})
 	}
 	for k, v := range h {
 		n, _ := strconv.ParseInt(v, 10, 64)
@@ -150,6 +195,18 @@ func parseMessage(code string, h map[string]string) Message {
 		}
 	}
 	return m
+}
+
+// MessageCodeForTransaction returns the code stored for a transactionId.
+func (s *Store) MessageCodeForTransaction(ctx context.Context, app, txn string) (string, error) {
+	code, err := s.rdb.Get(ctx, txnKey(app, txn)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("transaction lookup: %w", err)
+	}
+	return code, nil
 }
 
 // ListMessages returns app's messages newest first, at most limit, starting
@@ -193,31 +250,37 @@ func (s *Store) ListMessages(ctx context.Context, app string, limit int, cursor 
 
 // Recipients returns up to limit recipients of m from offset on, with their
 // SMS records; a recipient whose record does not exist yet is reported
-// scheduled (or canceled). next is -1 on the last page.
+// scheduled (or canceled, when its group was canceled before its fan-out).
+// next is -1 on the last page.
 func (s *Store) Recipients(ctx context.Context, m Message, offset, limit int) (out []SMS, next int, err error) {
 	if offset >= m.Recipients || limit <= 0 {
 		return nil, -1, nil
 	}
 	end := min(offset+limit, m.Recipients)
 	var phones []string
+	var missing []sms.Status // the status of a recipient without a record
 	if m.Direct {
-		phones = []string{m.To}
+		phones, missing = []string{m.To}, []sms.Status{sms.Queued}
 	} else {
-		first, last := offset/m.ChunkSize, (end-1)/m.ChunkSize
-		keys := make([]string, 0, last-first+1)
-		for c := first; c <= last; c++ {
-			keys = append(keys, chunkPrefix(m.Code)+strconv.Itoa(c))
+		start := 0 // index of the group's first recipient
+		for _, g := range m.Groups {
+			lo, hi := max(offset, start), min(end, start+g.Recipients)
+			if lo < hi {
+				got, err := s.groupRecipients(ctx, m, g, lo-start, hi-start)
+				if err != nil {
+					return nil, -1, err
+				}
+				st := sms.Scheduled
+				if g.Fanout == "canceled" {
+					st = sms.Canceled
+				}
+				phones = append(phones, got...)
+				for range got {
+					missing = append(missing, st)
+				}
+			}
+			start += g.Recipients
 		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, -1, fmt.Errorf("recipients: %w", err)
-		}
-		for _, v := range vals {
-			str, _ := v.(string)
-			phones = append(phones, splitChunk(str)...)
-		}
-		base := first * m.ChunkSize
-		phones = phones[min(offset-base, len(phones)):min(end-base, len(phones))]
 	}
 	ids := make([]string, len(phones))
 	for i, p := range phones {
@@ -229,11 +292,7 @@ func (s *Store) Recipients(ctx context.Context, m Message, offset, limit int) (o
 	}
 	for i, r := range recs {
 		if r.ID == "" {
-			st := sms.Scheduled
-			if m.Fanout == "canceled" {
-				st = sms.Canceled
-			}
-			r = SMS{ID: ids[i], Code: m.Code, To: phones[i], Status: st}
+			r = SMS{ID: ids[i], Code: m.Code, To: phones[i], Status: missing[i]}
 		}
 		out = append(out, r)
 	}
@@ -244,7 +303,27 @@ func (s *Store) Recipients(ctx context.Context, m Message, offset, limit int) (o
 	return out, next, nil
 }
 
-// RecipientChunk returns chunk i of a fanned-out message.
+// groupRecipients returns recipients [lo, hi) of group g.
+func (s *Store) groupRecipients(ctx context.Context, m Message, g Group, lo, hi int) ([]string, error) {
+	first, last := lo/m.ChunkSize, (hi-1)/m.ChunkSize
+	keys := make([]string, 0, last-first+1)
+	for c := first; c <= last; c++ {
+		keys = append(keys, chunkPrefix(m.Code)+strconv.Itoa(g.FirstChunk+c))
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
+	var phones []string
+	for _, v := range vals {
+		str, _ := v.(string)
+		phones = append(phones, splitChunk(str)...)
+	}
+	base := first * m.ChunkSize
+	return phones[min(lo-base, len(phones)):min(hi-base, len(phones))], nil
+}
+
+// RecipientChunk returns chunk i (counted across all groups) of a message.
 func (s *Store) RecipientChunk(ctx context.Context, code string, i int) ([]string, error) {
 	v, err := s.rdb.Get(ctx, chunkPrefix(code)+strconv.Itoa(i)).Result()
 	if errors.Is(err, redis.Nil) {
@@ -256,11 +335,11 @@ func (s *Store) RecipientChunk(ctx context.Context, code string, i int) ([]strin
 	return splitChunk(v), nil
 }
 
-// StartFanout marks the fan-out of code as started and clears its outbox
-// entry. It returns false when the message was canceled before it started
-// (nothing to do) and ErrNotFound when it does not exist.
-func (s *Store) StartFanout(ctx context.Context, code string) (bool, error) {
-	r, err := scriptFanoutStart.Run(ctx, s.rdb, []string{msgKey(code), keyOutbox}, code).Text()
+// StartFanout marks the fan-out of group g of code as started. It returns
+// false when a cancel got there first (nothing to do) and ErrNotFound when
+// the message or group does not exist.
+func (s *Store) StartFanout(ctx context.Context, code string, g int) (bool, error) {
+	r, err := scriptFanoutStart.Run(ctx, s.rdb, []string{msgKey(code)}, g).Text()
 	if err != nil {
 		return false, fmt.Errorf("start fan-out: %w", err)
 	}
@@ -273,9 +352,9 @@ func (s *Store) StartFanout(ctx context.Context, code string) (bool, error) {
 	return true, nil
 }
 
-// FinishFanout records that every recipient of code has a record.
-func (s *Store) FinishFanout(ctx context.Context, code string) error {
-	if err := s.rdb.HSet(ctx, msgKey(code), "fo", "done").Err(); err != nil {
+// FinishFanout records that every recipient of group g has a record.
+func (s *Store) FinishFanout(ctx context.Context, code string, g int) error {
+	if err := s.rdb.HSet(ctx, msgKey(code), "fo:"+strconv.Itoa(g), "done").Err(); err != nil {
 		return fmt.Errorf("finish fan-out: %w", err)
 	}
 	return nil
@@ -286,27 +365,36 @@ var ErrAlreadySent = errors.New("message already sent")
 
 // CancelResult says what CancelMessage did.
 type CancelResult struct {
-	// BeforeFanout is true when the fan-out had not started: every
-	// recipient was canceled at once and the dispatch task is moot.
-	BeforeFanout bool
-	Canceled     int64
+	// Unstarted are the groups canceled before their fan-out: their dispatch
+	// tasks are moot.
+	Unstarted []int
+	// Swept counts records canceled one by one.
+	Swept int64
 }
 
 // CancelMessage cancels every SMS of m not yet handed to a provider.
 func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, error) {
-	r, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(m.Code)}, ms(s.now())).Text()
+	res, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(m.Code)}, ms(s.now())).StringSlice()
 	if err != nil {
 		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
 	}
-	switch r {
-	case "sent":
+	if res[0] == "sent" {
 		return CancelResult{}, ErrAlreadySent
-	case "unmaterialized":
-		return CancelResult{BeforeFanout: true, Canceled: m.Counts[sms.Scheduled]}, nil
 	}
-	// Records exist: cancel them one by one, chunk by chunk, creating the
-	// ones the fan-out has not reached yet as canceled.
-	var canceled int64
+	started := map[int]bool{}
+	for _, g := range res[1:] {
+		n, _ := strconv.Atoi(g)
+		started[n] = true
+	}
+	var out CancelResult
+	for g := range m.Groups {
+		if !started[g] {
+			out.Unstarted = append(out.Unstarted, g)
+		}
+	}
+	// Records exist (or are being created) in the started groups: cancel
+	// them one by one, creating those the fan-out has not reached yet as
+	// canceled.
 	now, ttl := ms(s.now()), ttlSeconds(s.retention)
 	cancelBatch := func(phones []string) error {
 		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
@@ -321,25 +409,26 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 		}
 		for _, c := range cmds {
 			if n, _ := c.Int(); n == 1 {
-				canceled++
+				out.Swept++
 			}
 		}
 		return nil
 	}
 	if m.Direct {
-		err = cancelBatch([]string{m.To})
-		return CancelResult{Canceled: canceled}, err
+		return out, cancelBatch([]string{m.To})
 	}
-	for c := 0; c < m.Chunks(); c++ {
-		phones, err := s.RecipientChunk(ctx, m.Code, c)
-		if err != nil {
-			return CancelResult{Canceled: canceled}, err
-		}
-		if err := cancelBatch(phones); err != nil {
-			return CancelResult{Canceled: canceled}, err
+	for g := range started {
+		for c := 0; c < m.Chunks(g); c++ {
+			phones, err := s.RecipientChunk(ctx, m.Code, m.Groups[g].FirstChunk+c)
+			if err != nil {
+				return out, err
+			}
+			if err := cancelBatch(phones); err != nil {
+				return out, err
+			}
 		}
 	}
-	return CancelResult{Canceled: canceled}, nil
+	return out, nil
 }
 
 // OutboxDue returns message codes written before cutoff whose enqueue was

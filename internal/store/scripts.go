@@ -42,84 +42,128 @@ end
 func newScript(body string) *redis.Script { return redis.NewScript(luaAllowed + luaMove + body) }
 
 // scriptTransition: KEYS sms, msg; ARGV to, now ms, hour (YYYYMMDDHH),
-// then field/value pairs to set when the move happens. A move to sent also
-// counts the hourly "send" bucket; ARGV[4]/[5] name a ref key and its TTL.
+// ref key (” for none), ttl, segments, #pairs, then field/value pairs to
+// set when the move happens. A move to sent counts the hourly "send" bucket
+// and the message's total segments, and indexes the provider reference.
 var scriptTransition = newScript(`
 local ok, cur = move(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 if not ok then return {0, cur or ''} end
-local n = tonumber(ARGV[6])
-for i = 7, 6 + n * 2, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if ARGV[1] == 'sent' then redis.call('HINCRBY', KEYS[2], 'h:send:' .. ARGV[3], 1) end
+local n = tonumber(ARGV[7])
+for i = 8, 7 + n * 2, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[1] == 'sent' then
+  redis.call('HINCRBY', KEYS[2], 'h:send:' .. ARGV[3], 1)
+  redis.call('HINCRBY', KEYS[2], 'segs', tonumber(ARGV[6]))
+end
 if ARGV[4] ~= '' then
   redis.call('SET', ARGV[4], string.sub(KEYS[1], 6), 'EX', ARGV[5])
 end
 return {1, cur}
 `)
 
-// scriptClaim: KEYS sms, msg, outbox; ARGV now, message code. Takes an SMS
-// for sending: queued moves to sending; an SMS already sending (a retry
-// after a transient error or a crash) is taken again. A running task proves
-// its message was enqueued, so the message's outbox entry goes too (for a
-// direct send this saves the intake a round trip). Returns {1, to, content,
-// sender, type, attempts} or {0, status}.
-var scriptClaim = newScript(`
-redis.call('ZREM', KEYS[3], ARGV[2])
+// scriptLoad: KEYS sms, msg, outbox; ARGV code, device key prefix, opt-out
+// key prefix. Reads everything the worker needs to judge and render one
+// SMS, in one round trip, without changing its status: {1, status, to,
+// attempts, deadline, app, type, content, sender, placeholders, capping
+// days, capping count, opted out (0/1), device hash as a flat list}, or
+// {0, status} when it is not queued or sending. A running task proves its
+// message was enqueued, so the message's outbox entry goes (for a direct
+// send this saves the intake a round trip).
+var scriptLoad = redis.NewScript(`
+redis.call('ZREM', KEYS[3], ARGV[1])
+local s = redis.call('HMGET', KEYS[1], 'st', 'to', 'a', 'dl')
+if not s[1] then return {0, ''} end
+if s[1] ~= 'queued' and s[1] ~= 'sending' then return {0, s[1]} end
+local m = redis.call('HMGET', KEYS[2], 'app', 'type', 'content', 'sender', 'dcp', 'cd', 'cc')
+local app = m[1] or ''
+local dev = redis.call('HGETALL', ARGV[2] .. app .. ':' .. s[2])
+local oo = 0
+if redis.call('ZSCORE', ARGV[3] .. app, s[2]) then oo = 1 end
+return {1, s[1], s[2], s[3] or '0', s[4] or '0', app, m[2] or '', m[3] or '', m[4] or '', m[5] or '', m[6] or '0', m[7] or '0', oo, dev}
+`)
+
+// scriptBegin: KEYS sms, msg, frequency zset (” unless marketing); ARGV
+// now ms, capping days, capping count, sms id, frequency window ms. Takes
+// the SMS for sending: queued moves to sending; sending (a retry, or a crash
+// mid-attempt) is taken again; the attempt is counted. A marketing SMS is
+// recorded in the device's frequency set; with capping, a device that had
+// `capping count` marketing SMS within `capping days` makes it suppressed
+// (frequency_cap) instead, atomically, so concurrent sends cannot overshoot
+// the cap. Returns {1, attempts}, {2} (capped) or {0, status}.
+var scriptBegin = newScript(`
 local st = redis.call('HGET', KEYS[1], 'st')
 if st == 'queued' then
   move(KEYS[1], KEYS[2], 'sending', ARGV[1])
 elseif st ~= 'sending' then
   return {0, st or ''}
 end
-local a = redis.call('HINCRBY', KEYS[1], 'a', 1)
-local s = redis.call('HMGET', KEYS[1], 'to')
-local m = redis.call('HMGET', KEYS[2], 'content', 'sender', 'type')
-return {1, s[1], m[1] or '', m[2] or '', m[3] or '', a}
+if KEYS[3] ~= '' then
+  local now, days, count, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+  if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then
+    if count > 0 and redis.call('ZCOUNT', KEYS[3], now - days * 86400000, '+inf') >= count then
+      move(KEYS[1], KEYS[2], 'suppressed', ARGV[1])
+      redis.call('HSET', KEYS[1], 'rs', 'frequency_cap')
+      return {2}
+    end
+    redis.call('ZADD', KEYS[3], now, ARGV[4])
+    redis.call('PEXPIRE', KEYS[3], window)
+  end
+end
+return {1, redis.call('HINCRBY', KEYS[1], 'a', 1)}
 `)
 
-// scriptMaterialize: KEYS sms, msg; ARGV to, now, ttl. Creates the record of
-// one recipient of a fanned-out message if it does not exist yet: queued, or
-// canceled when the message was canceled meanwhile. The scheduled counter
-// moves to the new status. Returns the record's status.
+// scriptMaterialize: KEYS sms, msg; ARGV to, now, ttl, deadline ms. Creates
+// the record of one recipient of a fanned-out message if it does not exist
+// yet: queued, or canceled when the message was canceled meanwhile. The
+// scheduled counter moves to the new status. Returns the record's status.
 var scriptMaterialize = newScript(`
 local st = redis.call('HGET', KEYS[1], 'st')
 if st then return st end
 st = 'queued'
 if redis.call('HGET', KEYS[2], 'canceled') == '1' then st = 'canceled' end
-redis.call('HSET', KEYS[1], 'm', string.sub(KEYS[2], 6), 'to', ARGV[1], 'st', st, 'up', ARGV[2])
+redis.call('HSET', KEYS[1], 'm', string.sub(KEYS[2], 6), 'to', ARGV[1], 'st', st, 'up', ARGV[2], 'dl', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'c:scheduled', -1)
 redis.call('HINCRBY', KEYS[2], 'c:' .. st, 1)
 return st
 `)
 
-// scriptFanoutStart: KEYS msg, outbox; ARGV code. Marks a message's fan-out
-// as started unless a cancel got there first; clears its outbox entry.
+// scriptFanoutStart: KEYS msg; ARGV group. Marks the fan-out of one time
+// zone group as started unless a cancel got there first.
 var scriptFanoutStart = newScript(`
-redis.call('ZREM', KEYS[2], ARGV[1])
-local fo = redis.call('HGET', KEYS[1], 'fo')
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local f = 'fo:' .. ARGV[1]
+local fo = redis.call('HGET', KEYS[1], f)
 if fo == false then return 'missing' end
 if fo == 'canceled' then return 'canceled' end
-if fo == '' then redis.call('HSET', KEYS[1], 'fo', 'started') end
+if fo == '' then redis.call('HSET', KEYS[1], f, 'started') end
 return 'ok'
 `)
 
 // scriptCancel: KEYS msg; ARGV now. Marks a message canceled if anything of
-// it is still pending. If its fan-out has not started, every recipient that
-// has no record yet is canceled in one counter move and the fan-out is told
-// to do nothing. Returns 'sent' (nothing pending), 'unmaterialized' (done
-// here) or 'sweep' (records exist that the caller must cancel one by one).
+// it is still pending. Every time zone group whose fan-out has not started
+// is canceled whole, in one counter move (its recipients have no records
+// yet), and its fan-out is told to do nothing. Returns {'sent'} when
+// nothing was pending, else {'ok', started groups...}: the caller cancels
+// the records of those groups one by one.
 var scriptCancel = newScript(`
-local h = redis.call('HMGET', KEYS[1], 'c:scheduled', 'c:queued', 'fo')
-local sched, queued, fo = tonumber(h[1] or '0'), tonumber(h[2] or '0'), h[3]
-if sched + queued <= 0 then return 'sent' end
+local h = redis.call('HMGET', KEYS[1], 'c:scheduled', 'c:queued', 'g')
+local sched, queued, groups = tonumber(h[1] or '0'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
+if sched + queued <= 0 then return {'sent'} end
 redis.call('HSET', KEYS[1], 'canceled', '1', 'canceled_at', ARGV[1])
-if fo == '' then
-  redis.call('HSET', KEYS[1], 'fo', 'canceled')
-  redis.call('HINCRBY', KEYS[1], 'c:scheduled', -sched)
-  redis.call('HINCRBY', KEYS[1], 'c:canceled', sched)
-  return 'unmaterialized'
+local out = {'ok'}
+for i = 0, groups - 1 do
+  local f = 'fo:' .. i
+  if redis.call('HGET', KEYS[1], f) == '' then
+    redis.call('HSET', KEYS[1], f, 'canceled')
+    local n = tonumber(redis.call('HGET', KEYS[1], 'gn:' .. i) or '0')
+    redis.call('HINCRBY', KEYS[1], 'c:scheduled', -n)
+    redis.call('HINCRBY', KEYS[1], 'c:canceled', n)
+  else
+    table.insert(out, tostring(i))
+  end
 end
-return 'sweep'
+return out
 `)
 
 // scriptCancelSMS: KEYS sms, msg; ARGV to, now, ttl. Cancels one recipient
@@ -169,47 +213,7 @@ if KEYS[5] ~= '' then redis.call('SET', KEYS[5], code, 'EX', ARGV[4]) end
 return {1, code}
 `)
 
-// scriptRegisterDevice: KEYS device, devices set; ARGV phone, user prefix,
-// user id (empty keeps the current one, or the phone for a new device),
-// now ms, #pairs, pairs (fields to set; a tag with an empty value is
-// deleted).
-var scriptRegisterDevice = redis.NewScript(`
-local phone, prefix, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local old = redis.call('HGET', KEYS[1], 'u')
-if user == '' then user = old or phone end
-if old and old ~= user then redis.call('SREM', prefix .. old, phone) end
-redis.call('HSET', KEYS[1], 'u', user, 'up', now)
-redis.call('HSETNX', KEYS[1], 'ct', now)
-local n = tonumber(ARGV[5])
-for i = 6, 5 + n * 2, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
-redis.call('SADD', prefix .. user, phone)
-redis.call('SADD', KEYS[2], phone)
-return old and 0 or 1
-`)
-
-// scriptUnregisterDevice: KEYS device, devices set; ARGV phone, user prefix.
-var scriptUnregisterDevice = redis.NewScript(`
-local old = redis.call('HGET', KEYS[1], 'u')
-if not old then return 0 end
-redis.call('SREM', ARGV[2] .. old, ARGV[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[1])
-return 1
-`)
-
-// scriptSetTags: KEYS device; ARGV now, pairs. Only for a registered device.
-var scriptSetTags = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'up', ARGV[1])
-for i = 2, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
-return 1
-`)
-
 var allScripts = []*redis.Script{
-	scriptTransition, scriptClaim, scriptMaterialize, scriptFanoutStart, scriptCancel,
+	scriptTransition, scriptLoad, scriptBegin, scriptMaterialize, scriptFanoutStart, scriptCancel,
 	scriptCancelSMS, scriptCreateMessage, scriptRegisterDevice, scriptUnregisterDevice, scriptSetTags,
 }

@@ -22,8 +22,11 @@ type SMS struct {
 	Segments    int
 	Encoding    string
 	Error       string
-	Attempts    int
-	UpdatedAt   time.Time
+	// Reason says why an SMS was suppressed.
+	Reason    string
+	Attempts  int
+	Deadline  time.Time
+	UpdatedAt time.Time
 }
 
 // GetSMS loads one SMS record.
@@ -60,37 +63,87 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 		att, _ := strconv.Atoi(h["a"])
 		out[i] = SMS{
 			ID: ids[i], Code: h["m"], To: h["to"], Status: sms.Status(h["st"]), Provider: h["p"],
-			ProviderRef: h["r"], Segments: seg, Encoding: h["enc"], Error: h["e"], Attempts: att, UpdatedAt: fromMS(h["up"]),
+			ProviderRef: h["r"], Segments: seg, Encoding: h["enc"], Error: h["e"], Reason: h["rs"], Attempts: att,
+			Deadline: fromMS(h["dl"]), UpdatedAt: fromMS(h["up"]),
 		}
 	}
 	return out, nil
 }
 
-// Claim is what a worker needs to send an SMS it has taken.
-type Claim struct {
+// Loaded is everything the worker needs to judge, render and send one
+// SMS, read in one round trip (LoadSMS).
+type Loaded struct {
+	Status   sms.Status
 	To       string
-	Content  string
-	Sender   string
-	Type     sms.Type
 	Attempts int
+	Deadline time.Time
+	App      string
+	Type     sms.Type
+	// Content and Placeholders are the message's JSON (see Message).
+	Content      string
+	Placeholders string
+	Sender       string
+	CappingDays  int
+	CappingCount int
+	OptedOut     bool
+	// Device is the recipient's device, when it is registered.
+	Device *Device
 }
 
-// ClaimSMS takes an SMS for sending in one round trip: queued moves to
-// sending, sending (a retry) is taken again. ok is false when the SMS is in
-// any other status (canceled, already sent, ...): the task is then done.
-func (s *Store) ClaimSMS(ctx context.Context, id string) (c Claim, status sms.Status, ok bool, err error) {
+// LoadSMS reads an SMS with its message and the recipient's device and
+// opt-out state. ok is false when the SMS is not queued or sending
+// (canceled, already sent, never created): its task is then done.
+func (s *Store) LoadSMS(ctx context.Context, id string) (l Loaded, ok bool, err error) {
 	code := sms.MessageCodeOf(id)
-	res, err := scriptClaim.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, ms(s.now()), code).Slice()
+	res, err := scriptLoad.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, code, pDevice, pOptOut).Slice()
 	if err != nil {
-		return Claim{}, "", false, fmt.Errorf("claim sms %s: %w", id, err)
+		return Loaded{}, false, fmt.Errorf("load sms %s: %w", id, err)
 	}
 	if res[0].(int64) == 0 {
-		return Claim{}, sms.Status(res[1].(string)), false, nil
+		return Loaded{Status: sms.Status(res[1].(string))}, false, nil
 	}
-	return Claim{
-		To: res[1].(string), Content: res[2].(string), Sender: res[3].(string),
-		Type: sms.Type(res[4].(string)), Attempts: int(res[5].(int64)),
-	}, sms.Sending, true, nil
+	str := func(i int) string { v, _ := res[i].(string); return v }
+	num := func(i int) int { n, _ := strconv.Atoi(str(i)); return n }
+	l = Loaded{
+		Status: sms.Status(str(1)), To: str(2), Attempts: num(3), Deadline: fromMS(str(4)), App: str(5), Type: sms.Type(str(6)),
+		Content: str(7), Sender: str(8), Placeholders: str(9), CappingDays: num(10), CappingCount: num(11), OptedOut: res[12].(int64) == 1,
+	}
+	if flat, _ := res[13].([]any); len(flat) > 0 {
+		h := make(map[string]string, len(flat)/2)
+		for i := 0; i+1 < len(flat); i += 2 {
+			h[flat[i].(string)] = flat[i+1].(string)
+		}
+		d := deviceFromHash(l.To, h)
+		l.Device = &d
+	}
+	return l, true, nil
+}
+
+// FrequencyWindow is how long marketing sends are remembered per device
+// for frequency capping: the longest capping_days.
+const FrequencyWindow = 30 * 24 * time.Hour
+
+// Begin takes a loaded SMS for sending and counts the attempt (see
+// scriptBegin). A marketing SMS with capping may come back capped: it is
+// then suppressed with reason frequency_cap and must not be sent.
+func (s *Store) Begin(ctx context.Context, id string, l Loaded) (attempts int, capped, ok bool, err error) {
+	fk := ""
+	if l.Type == sms.Marketing {
+		fk = frequencyKey(l.App, l.To)
+	}
+	code := sms.MessageCodeOf(id)
+	res, err := scriptBegin.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), fk},
+		ms(s.now()), l.CappingDays, l.CappingCount, id, FrequencyWindow.Milliseconds()).Slice()
+	if err != nil {
+		return 0, false, false, fmt.Errorf("begin sms %s: %w", id, err)
+	}
+	switch res[0].(int64) {
+	case 1:
+		return int(res[1].(int64)), false, true, nil
+	case 2:
+		return 0, true, false, nil
+	}
+	return 0, false, false, nil
 }
 
 // Outcome is what a send attempt ended with.
@@ -105,13 +158,35 @@ type Outcome struct {
 // MarkSent records that a provider accepted the SMS, and indexes its
 // provider reference for receipts. It reports whether the status moved.
 func (s *Store) MarkSent(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Sent, refKey(o.Provider, o.ProviderRef),
+	return s.transition(ctx, id, sms.Sent, refKey(o.Provider, o.ProviderRef), o.Segments,
 		"p", o.Provider, "r", o.ProviderRef, "sg", o.Segments, "enc", o.Encoding, "e", "")
 }
 
-// MarkFailed records a final failure with the provider's error.
+// MarkFailed records a final failure: the provider's error, or a reason
+// of smsfleet's own (too_long, ...).
 func (s *Store) MarkFailed(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Failed, "", "p", o.Provider, "e", o.Error, "sg", o.Segments, "enc", o.Encoding)
+	return s.transition(ctx, id, sms.Failed, "", 0, "p", o.Provider, "e", o.Error, "sg", o.Segments, "enc", o.Encoding)
+}
+
+// MarkSuppressed records that policy kept the SMS from being sent
+// (no_consent, opted_out, frequency_cap, missing_tag).
+func (s *Store) MarkSuppressed(ctx context.Context, id, reason string) (bool, error) {
+	return s.transition(ctx, id, sms.Suppressed, "", 0, "rs", reason)
+}
+
+// MarkExpired records that the SMS was not handed to a provider before its
+// deadline (its validity ran out), with why.
+func (s *Store) MarkExpired(ctx context.Context, id, why string) (bool, error) {
+	return s.transition(ctx, id, sms.Expired, "", 0, "e", why)
+}
+
+// ForgetFrequency removes a marketing SMS that never reached its phone from
+// the device's frequency-capping window.
+func (s *Store) ForgetFrequency(ctx context.Context, app, phone, id string) error {
+	if err := s.rdb.ZRem(ctx, frequencyKey(app, phone), id).Err(); err != nil {
+		return fmt.Errorf("forget frequency: %w", err)
+	}
+	return nil
 }
 
 // RecordAttemptError notes the last transient error on an SMS that stays
@@ -123,9 +198,9 @@ func (s *Store) RecordAttemptError(ctx context.Context, id, provider, msg string
 	return nil
 }
 
-func (s *Store) transition(ctx context.Context, id string, to sms.Status, ref string, pairs ...any) (bool, error) {
+func (s *Store) transition(ctx context.Context, id string, to sms.Status, ref string, segments int, pairs ...any) (bool, error) {
 	now := s.now()
-	args := append([]any{string(to), ms(now), hourBucket(now), ref, ttlSeconds(s.retention), len(pairs) / 2}, pairs...)
+	args := append([]any{string(to), ms(now), hourBucket(now), ref, ttlSeconds(s.retention), segments, len(pairs) / 2}, pairs...)
 	res, err := scriptTransition.Run(ctx, s.rdb, []string{smsKey(id), msgKey(sms.MessageCodeOf(id))}, args...).Slice()
 	if err != nil {
 		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)
@@ -134,14 +209,14 @@ func (s *Store) transition(ctx context.Context, id string, to sms.Status, ref st
 }
 
 // Materialize creates the records of phones (recipients of a fanned-out
-// message) that do not have one yet, in one round trip, and returns each
-// one's status: queued ones need a send task.
-func (s *Store) Materialize(ctx context.Context, code string, phones []string) ([]sms.Status, error) {
-	now, ttl := ms(s.now()), ttlSeconds(s.retention)
+// message, due by deadline) that do not have one yet, in one round trip,
+// and returns each one's status: queued ones need a send task.
+func (s *Store) Materialize(ctx context.Context, code string, phones []string, deadline time.Time) ([]sms.Status, error) {
+	now, ttl, dl := ms(s.now()), ttlSeconds(s.retention), ms(deadline)
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(sms.SMSID(code, ph)), msgKey(code)}, ph, now, ttl)
+			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(sms.SMSID(code, ph)), msgKey(code)}, ph, now, ttl, dl)
 		}
 		return cmds
 	})

@@ -25,10 +25,32 @@ func newStore(t *testing.T) *store.Store {
 
 func direct(t *testing.T, s *store.Store, code, to string) {
 	t.Helper()
-	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: "hi", SendAt: time.Now(), Direct: true, ChunkSize: 10}
-	if _, created, err := s.CreateMessage(context.Background(), m, []string{to}); err != nil || !created {
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"hi"`, SendAt: time.Now(), Validity: time.Hour, Direct: true, ChunkSize: 10}
+	if _, created, err := s.CreateMessage(context.Background(), m, audience(to)); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
+}
+
+// audience is one group of phones due now.
+func audience(phones ...string) []store.Audience {
+	return []store.Audience{{Zone: "UTC", SendAt: time.Now(), Phones: phones}}
+}
+
+// claim loads and begins an SMS as the worker does.
+func claim(t *testing.T, s *store.Store, id string) (int, sms.Status, bool) {
+	t.Helper()
+	l, ok, err := s.LoadSMS(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return 0, l.Status, false
+	}
+	n, _, ok, err := s.Begin(context.Background(), id, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, sms.Sending, ok
 }
 
 func counts(t *testing.T, s *store.Store, code string) map[sms.Status]int64 {
@@ -47,8 +69,8 @@ func TestReplayedTransitionsCountOnce(t *testing.T) {
 	id := sms.SMSID(code, to)
 	direct(t, s, code, to)
 
-	if _, _, ok, err := s.ClaimSMS(ctx, id); !ok || err != nil {
-		t.Fatalf("claim: %v %v", ok, err)
+	if _, _, ok := claim(t, s, id); !ok {
+		t.Fatal("claim refused")
 	}
 	for i := range 3 { // an asynq redelivery replays the result
 		moved, err := s.MarkSent(ctx, id, store.Outcome{Provider: "p", ProviderRef: "R1", Segments: 1})
@@ -59,7 +81,7 @@ func TestReplayedTransitionsCountOnce(t *testing.T) {
 	if moved, _ := s.MarkFailed(ctx, id, store.Outcome{Error: "late"}); moved {
 		t.Fatal("a sent SMS moved to failed")
 	}
-	if _, st, ok, _ := s.ClaimSMS(ctx, id); ok || st != sms.Sent {
+	if _, st, ok := claim(t, s, id); ok || st != sms.Sent {
 		t.Fatalf("claim of a sent SMS: ok=%v status=%s", ok, st)
 	}
 	got := counts(t, s, code)
@@ -81,8 +103,8 @@ func TestMaterializeIsIdempotentUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
 	code := "AAAA-00000000-00000002"
 	phones := []string{"+4915112000001", "+4915112000002", "+4915112000003"}
-	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Marketing, Content: "x", SendAt: time.Now().Add(time.Hour), ChunkSize: 2}
-	if _, _, err := s.CreateMessage(ctx, m, phones); err != nil {
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Marketing, Content: `"x"`, SendAt: time.Now().Add(time.Hour), ChunkSize: 2}
+	if _, _, err := s.CreateMessage(ctx, m, audience(phones...)); err != nil {
 		t.Fatal(err)
 	}
 	if got := counts(t, s, code); got[sms.Scheduled] != 3 {
@@ -93,7 +115,7 @@ func TestMaterializeIsIdempotentUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Materialize(ctx, code, phones); err != nil {
+			if _, err := s.Materialize(ctx, code, phones, time.Now().Add(time.Hour)); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -120,13 +142,18 @@ func TestConcurrentClaimsTakeAQueuedSMSOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, _, ok, err := s.ClaimSMS(ctx, sms.SMSID(code, to))
+			l, ok, err := s.LoadSMS(ctx, sms.SMSID(code, to))
 			if err != nil || !ok {
-				t.Errorf("claim: %v %v", ok, err)
+				t.Errorf("load: %v %v", ok, err)
+				return
+			}
+			n, _, ok, err := s.Begin(ctx, sms.SMSID(code, to), l)
+			if err != nil || !ok {
+				t.Errorf("begin: %v %v", ok, err)
 				return
 			}
 			mu.Lock()
-			attempts[c.Attempts] = true
+			attempts[n] = true
 			mu.Unlock()
 		}()
 	}
@@ -143,8 +170,8 @@ func TestTransactionIDReturnsFirstMessage(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	mk := func(code string) (string, bool) {
-		m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: "x", SendAt: time.Now(), TransactionID: "t-1", Direct: true, ChunkSize: 10}
-		got, created, err := s.CreateMessage(ctx, m, []string{"+4915112000009"})
+		m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), TransactionID: "t-1", Direct: true, ChunkSize: 10}
+		got, created, err := s.CreateMessage(ctx, m, audience("+4915112000009"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,14 +246,14 @@ func TestScriptsSurviveAScriptFlush(t *testing.T) {
 	}
 	// Pipelined EVALSHA meets NOSCRIPT, reloads and runs again.
 	code := "AAAA-00000000-00000006"
-	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: "x", SendAt: time.Now(), ChunkSize: 10}
-	if _, _, err := s.CreateMessage(ctx, m, []string{"+4915112000001", "+4915112000002"}); err != nil {
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), ChunkSize: 10}
+	if _, _, err := s.CreateMessage(ctx, m, audience("+4915112000001", "+4915112000002")); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.Materialize(ctx, code, []string{"+4915112000001", "+4915112000002"})
+	st, err := s.Materialize(ctx, code, []string{"+4915112000001", "+4915112000002"}, time.Now().Add(time.Hour))
 	if err != nil || len(st) != 2 || st[0] != sms.Queued {
 		t.Fatalf("materialize after SCRIPT FLUSH: %v %v", st, err)
 	}

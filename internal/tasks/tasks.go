@@ -7,6 +7,8 @@ package tasks
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -27,13 +29,30 @@ func Send(id string, typ sms.Type, maxRetry int, timeout time.Duration) *asynq.T
 		asynq.TaskID(id), asynq.Queue(typ.Queue()), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
 }
 
-// Dispatch returns the one fan-out task of a message, due in delay (a
-// duration, not a time, so an injected clock in tests maps onto asynq's real
-// one). Its id is the message code.
-func Dispatch(code string, delay time.Duration) *asynq.Task {
-	return asynq.NewTask(TypeDispatch, []byte(code),
-		asynq.TaskID(code), asynq.Queue(sms.DispatchQueue), asynq.ProcessIn(max(delay, 0)),
+// Dispatch returns the fan-out task of one time zone group of a message,
+// due in delay (a duration, not a time, so an injected clock in tests maps
+// onto asynq's real one). Its id and payload are DispatchID(code, group).
+func Dispatch(code string, group int, delay time.Duration) *asynq.Task {
+	id := DispatchID(code, group)
+	return asynq.NewTask(TypeDispatch, []byte(id),
+		asynq.TaskID(id), asynq.Queue(sms.DispatchQueue), asynq.ProcessIn(max(delay, 0)),
 		asynq.MaxRetry(25), asynq.Timeout(30*time.Minute))
+}
+
+// DispatchID names the dispatch task of group g of a message.
+func DispatchID(code string, group int) string { return code + "#" + strconv.Itoa(group) }
+
+// ParseDispatchID splits a dispatch task's payload.
+func ParseDispatchID(id string) (code string, group int, err error) {
+	code, g, ok := strings.Cut(id, "#")
+	if !ok {
+		return "", 0, fmt.Errorf("dispatch payload %q: want CODE#GROUP", id)
+	}
+	group, err = strconv.Atoi(g)
+	if err != nil || group < 0 {
+		return "", 0, fmt.Errorf("dispatch payload %q: bad group", id)
+	}
+	return code, group, nil
 }
 
 // Enqueue enqueues t, treating "a task with this id already exists" as

@@ -1,0 +1,71 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// File is the optional YAML configuration named by SMSFLEET_CONFIG: what
+// does not fit an environment variable, such as each application's
+// policy. Example:
+//
+//	applications:
+//	  - code: SHOP1-00001
+//	    server_token: shop-server-token   # or server_token_env: SHOP_TOKEN
+//	    device_token: shop-device-token
+//	    open_devices: false
+//	    sender: ACME
+//	    max_segments: 6
+//	    quiet_hours: "21:00-09:00"
+type File struct {
+	Applications []FileApplication `yaml:"applications"`
+}
+
+// FileApplication is one application in the file.
+type FileApplication struct {
+	Code        string `yaml:"code"`
+	ServerToken string `yaml:"server_token"`
+	// ServerTokenEnv names an environment variable holding the server token,
+	// so the file can live in a ConfigMap and the token in a Secret.
+	ServerTokenEnv string `yaml:"server_token_env"`
+	DeviceToken    string `yaml:"device_token"`
+	DeviceTokenEnv string `yaml:"device_token_env"`
+	OpenDevices    bool   `yaml:"open_devices"`
+	Policy         `yaml:",inline"`
+}
+
+// readFile reads and strictly decodes path: an unknown key is an error, so
+// a typo does not silently fall back to a default.
+func readFile(path string) (File, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return File{}, fmt.Errorf("config: SMSFLEET_CONFIG: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return File{}, fmt.Errorf("config: SMSFLEET_CONFIG %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func (fa FileApplication) application() (Application, error) {
+	app := Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices, Policy: fa.Policy}
+	if fa.ServerTokenEnv != "" {
+		app.ServerToken = os.Getenv(fa.ServerTokenEnv)
+		if app.ServerToken == "" {
+			return Application{}, fmt.Errorf("application %s: server_token_env %s is empty", fa.Code, fa.ServerTokenEnv)
+		}
+	}
+	if fa.DeviceTokenEnv != "" {
+		app.DeviceToken = os.Getenv(fa.DeviceTokenEnv)
+	}
+	if err := app.validate(); err != nil {
+		return Application{}, err
+	}
+	return app, nil
+}
