@@ -178,7 +178,7 @@ func (e *env) send(n map[string]any) string {
 }
 
 type recipientView struct {
-	ID, To, Status, Provider, Error string
+	ID, To, Status, Provider, Error, Reason string
 	ProviderRef                     string `json:"provider_ref"`
 	Segments                        int
 	Encoding                        string
@@ -190,8 +190,14 @@ type messageView struct {
 		Code       string
 		Type       string
 		Recipients int
+		Segments   int64
 		Canceled   bool
 		Counts     map[string]int64
+		Groups     []struct {
+			Zone       string
+			SendAt     time.Time `json:"send_at"`
+			Recipients int
+		}
 	}
 	Recipients []recipientView
 	NextCursor string `json:"next_cursor"`

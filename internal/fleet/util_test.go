@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/dispatcher"
+	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -65,3 +66,9 @@ func claim(t *testing.T, st *store.Store, id string) int {
 	}
 	return attempts
 }
+
+// Short names for newEnv's mutators.
+type (
+	configT = config.Config
+	rolesT  = fleet.Roles
+)
