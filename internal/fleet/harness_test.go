@@ -179,10 +179,10 @@ func (e *env) send(n map[string]any) string {
 
 type recipientView struct {
 	ID, To, Status, Provider, Error, Reason string
-	ProviderRef                     string `json:"provider_ref"`
-	Segments                        int
-	Encoding                        string
-	Attempts                        int
+	ProviderRef                             string `json:"provider_ref"`
+	Segments                                int
+	Encoding                                string
+	Attempts                                int
 }
 
 type messageView struct {
