@@ -72,3 +72,24 @@ type (
 	configT = config.Config
 	rolesT  = fleet.Roles
 )
+
+// startWorkerClock starts a worker-only fleet on e's Redis, simulator and
+// clock; it stops at cleanup.
+func startWorkerClock(t *testing.T, e *env) {
+	t.Helper()
+	f, err := fleet.New(context.Background(), fleet.Options{
+		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Now: e.clock.Now,
+		Provider: provider.NewSimulator("simulator", e.simSrv.URL+"/simulator", nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		f.Shutdown(ctx)
+	})
+}
