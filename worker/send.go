@@ -68,11 +68,19 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log := s.Log.With(zap.String("sms", id), zap.String("to", sms.MaskPhone(l.To)), zap.String("type", string(l.Type)))
 	pol := s.Policy(l.App)
 	now := s.Now()
-	tz := ""
-	if l.Device != nil {
-		tz = l.Device.Timezone
+	// The recipient's zone costs a phone-number parse: look it up only for
+	// quiet hours or a template that renders dates.
+	var zone *time.Location
+	zoneOf := func() *time.Location {
+		if zone == nil {
+			tz := ""
+			if l.Device != nil {
+				tz = l.Device.Timezone
+			}
+			zone = sms.Zone(tz, l.To, time.UTC)
+		}
+		return zone
 	}
-	zone := sms.Zone(tz, l.To, time.UTC)
 
 	if !l.Deadline.IsZero() && now.After(l.Deadline) {
 		return s.expire(ctx, id, log, "validity ended before a provider took it")
@@ -80,8 +88,8 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if reason := suppression(l, pol); reason != "" {
 		return s.suppress(ctx, id, log, reason)
 	}
-	if l.Type == sms.Marketing {
-		if quiet, end := pol.Quiet.Holds(now.In(zone)); quiet {
+	if l.Type == sms.Marketing && pol.Quiet.Set {
+		if quiet, end := pol.Quiet.Holds(now.In(zoneOf())); quiet {
 			if !l.Deadline.IsZero() && end.After(l.Deadline) {
 				return s.expire(ctx, id, log, "validity ends inside quiet hours")
 			}
@@ -90,7 +98,7 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
-	text, err := s.render(l, zone)
+	text, err := s.render(l, zoneOf)
 	if errors.Is(err, render.ErrMissingTag) {
 		return s.suppress(ctx, id, log, ReasonMissingTag)
 	}

@@ -61,15 +61,18 @@ func (tc *TextCache) get(raw, placeholders string) (*compiled, error) {
 // render picks the recipient's language and fills its placeholders:
 // dynamic_content_placeholders first, then the device's tags (exact name,
 // then any case), read now so tags set after the request count.
-func (s *Sender) render(l store.Loaded, zone *time.Location) (string, error) {
+func (s *Sender) render(l store.Loaded, zone func() *time.Location) (string, error) {
 	c, err := s.Texts.get(l.Content, l.Placeholders)
 	if err != nil {
 		return "", err
 	}
-	lang := ""
+	t := c.templates[c.langs.For(deviceLanguage(l))]
+	if t.Static() {
+		return t.Render(nil, nil)
+	}
 	var tags map[string]json.RawMessage
 	if l.Device != nil {
-		lang, tags = l.Device.Language, l.Device.Tags
+		tags = l.Device.Tags
 	}
 	lookup := func(tag string) (string, bool) {
 		if v, ok := c.placeholders[tag]; ok {
@@ -85,5 +88,12 @@ func (s *Sender) render(l store.Loaded, zone *time.Location) (string, error) {
 		}
 		return "", false
 	}
-	return c.templates[c.langs.For(lang)].Render(lookup, zone)
+	return t.Render(lookup, zone())
+}
+
+func deviceLanguage(l store.Loaded) string {
+	if l.Device == nil {
+		return ""
+	}
+	return l.Device.Language
 }

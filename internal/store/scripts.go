@@ -61,14 +61,17 @@ return {1, cur}
 `)
 
 // scriptLoad: KEYS sms, msg, outbox; ARGV code, device key prefix, opt-out
-// key prefix. Reads everything the worker needs to judge and render one
-// SMS, in one round trip, without changing its status: {1, status, to,
-// attempts, deadline, app, type, content, sender, placeholders, capping
-// days, capping count, opted out (0/1), device hash as a flat list}, or
-// {0, status} when it is not queued or sending. A running task proves its
-// message was enqueued, so the message's outbox entry goes (for a direct
-// send this saves the intake a round trip).
-var scriptLoad = redis.NewScript(`
+// key prefix, now ms. Reads everything the worker needs to judge and render
+// one SMS, in one round trip: {1, status, to, attempts, deadline, app,
+// type, content, sender, placeholders, capping days, capping count, opted
+// out (0/1), device hash as a flat list, began (0/1)}, or {0, status} when
+// it is not queued or sending. When nothing Lua can see could stop the SMS
+// (not marketing, not opted out, deadline ahead) it also begins it, as
+// scriptBegin would, saving the common OTP and transactional send a round
+// trip; rendering may still suppress or fail it from sending. A running
+// task proves its message was enqueued, so the message's outbox entry goes
+// (for a direct send this saves the intake a round trip).
+var scriptLoad = newScript(`
 redis.call('ZREM', KEYS[3], ARGV[1])
 local s = redis.call('HMGET', KEYS[1], 'st', 'to', 'a', 'dl')
 if not s[1] then return {0, ''} end
@@ -78,7 +81,13 @@ local app = m[1] or ''
 local dev = redis.call('HGETALL', ARGV[2] .. app .. ':' .. s[2])
 local oo = 0
 if redis.call('ZSCORE', ARGV[3] .. app, s[2]) then oo = 1 end
-return {1, s[1], s[2], s[3] or '0', s[4] or '0', app, m[2] or '', m[3] or '', m[4] or '', m[5] or '', m[6] or '0', m[7] or '0', oo, dev}
+local attempts, began = s[3] or '0', 0
+local dl, now = tonumber(s[4] or '0'), tonumber(ARGV[4])
+if m[2] ~= 'marketing' and oo == 0 and (dl == 0 or now <= dl) then
+  if s[1] == 'queued' then move(KEYS[1], KEYS[2], 'sending', ARGV[4]) end
+  attempts, began = tostring(redis.call('HINCRBY', KEYS[1], 'a', 1)), 1
+end
+return {1, s[1], s[2], attempts, s[4] or '0', app, m[2] or '', m[3] or '', m[4] or '', m[5] or '', m[6] or '0', m[7] or '0', oo, dev, began}
 `)
 
 // scriptBegin: KEYS sms, msg, frequency zset (” unless marketing); ARGV

@@ -88,6 +88,9 @@ type Loaded struct {
 	OptedOut     bool
 	// Device is the recipient's device, when it is registered.
 	Device *Device
+	// Began is true when the load already took the SMS for sending (see
+	// scriptLoad); Attempts then counts this attempt.
+	Began bool
 }
 
 // LoadSMS reads an SMS with its message and the recipient's device and
@@ -95,7 +98,7 @@ type Loaded struct {
 // (canceled, already sent, never created): its task is then done.
 func (s *Store) LoadSMS(ctx context.Context, id string) (l Loaded, ok bool, err error) {
 	code := sms.MessageCodeOf(id)
-	res, err := scriptLoad.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, code, pDevice, pOptOut).Slice()
+	res, err := scriptLoad.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, code, pDevice, pOptOut, ms(s.now())).Slice()
 	if err != nil {
 		return Loaded{}, false, fmt.Errorf("load sms %s: %w", id, err)
 	}
@@ -107,6 +110,7 @@ func (s *Store) LoadSMS(ctx context.Context, id string) (l Loaded, ok bool, err 
 	l = Loaded{
 		Status: sms.Status(str(1)), To: str(2), Attempts: num(3), Deadline: fromMS(str(4)), App: str(5), Type: sms.Type(str(6)),
 		Content: str(7), Sender: str(8), Placeholders: str(9), CappingDays: num(10), CappingCount: num(11), OptedOut: res[12].(int64) == 1,
+		Began: res[14].(int64) == 1,
 	}
 	if flat, _ := res[13].([]any); len(flat) > 0 {
 		h := make(map[string]string, len(flat)/2)
@@ -125,8 +129,12 @@ const FrequencyWindow = 30 * 24 * time.Hour
 
 // Begin takes a loaded SMS for sending and counts the attempt (see
 // scriptBegin). A marketing SMS with capping may come back capped: it is
-// then suppressed with reason frequency_cap and must not be sent.
+// then suppressed with reason frequency_cap and must not be sent. An SMS
+// the load already began costs no round trip.
 func (s *Store) Begin(ctx context.Context, id string, l Loaded) (attempts int, capped, ok bool, err error) {
+	if l.Began {
+		return l.Attempts, false, true, nil
+	}
 	fk := ""
 	if l.Type == sms.Marketing {
 		fk = frequencyKey(l.App, l.To)
