@@ -50,6 +50,9 @@ type recipientView struct {
 	Reason      string     `json:"reason,omitempty"`
 	Attempts    int        `json:"attempts,omitempty"`
 	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
+	// History is every provider call, oldest first: provider, time,
+	// outcome ("sent", "transient", "throttled", "permanent"), error.
+	History []store.Attempt `json:"history,omitempty"`
 }
 
 func viewOf(m store.Message) messageView {
@@ -93,7 +96,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
 	items := make([]recipientView, len(recs))
 	for i, rec := range recs {
 		items[i] = recipientView{ID: rec.ID, To: rec.To, Status: string(rec.Status), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
-			Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Reason: rec.Reason, Attempts: rec.Attempts}
+			Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Reason: rec.Reason, Attempts: rec.Attempts, History: rec.History}
 		if !rec.UpdatedAt.IsZero() {
 			t := rec.UpdatedAt
 			items[i].UpdatedAt = &t

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -17,6 +18,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/worker/provider"
 	"github.com/smsfleet/smsfleet/worker/render"
+	"github.com/smsfleet/smsfleet/worker/route"
 )
 
 // DefaultSender is the From of an SMS when neither the notification nor
@@ -33,9 +35,9 @@ const (
 
 // Sender handles sms:send tasks.
 type Sender struct {
-	Store    *store.Store
-	Provider provider.Provider
-	Log      *zap.Logger
+	Store  *store.Store
+	Router *route.Router
+	Log    *zap.Logger
 	// MaxAttempts is how many provider attempts an SMS gets. It is counted
 	// in Redis by Begin, not by asynq: a worker that crashes mid-send still
 	// used an attempt, and asynq's own retry budget is larger (see
@@ -46,6 +48,9 @@ type Sender struct {
 	Policy func(app string) config.Resolved
 	// Now is the clock policy is judged on (quiet hours, validity).
 	Now func() time.Time
+	// WaitUnavailable is how long an SMS waits (uncounted) when every
+	// provider of its route is refused by its breaker or throttles.
+	WaitUnavailable time.Duration
 
 	Texts *TextCache
 }
@@ -56,7 +61,9 @@ type Sender struct {
 // SMS that stayed sending reuses its id as the provider's idempotency key.
 func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	id := string(t.Payload())
-	l, ok, err := s.Store.LoadSMS(ctx, id)
+	// While a breaker is open the load must not begin the SMS: if no
+	// provider of its route can take it, it stays queued.
+	l, ok, err := s.Store.LoadSMS(ctx, id, !s.Router.AnyOpen())
 	if err != nil {
 		return err
 	}
@@ -113,6 +120,19 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return s.fail(ctx, id, l, log, store.Outcome{Error: ErrorTooLong, Segments: enc.Parts, Encoding: enc.Encoding})
 	}
 
+	sticky := ""
+	if l.LastAmbiguous {
+		sticky = l.LastProvider
+	}
+	cands := s.Router.Candidates(l.App, l.To, sticky)
+	if !anyAvailable(cands) {
+		if l.Began {
+			if err := s.Store.Unbegin(ctx, id); err != nil {
+				return err
+			}
+		}
+		return s.wait("every provider of the route is refused by its breaker")
+	}
 	attempts, capped, ok, err := s.Store.Begin(ctx, id, l)
 	switch {
 	case err != nil:
@@ -130,28 +150,114 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if from == "" {
 		from = DefaultSender
 	}
-	res, err := s.Provider.Send(ctx, provider.Request{ID: id, To: l.To, From: from, Text: enc.Text})
-	if err == nil {
-		if _, err := s.Store.MarkSent(ctx, id, store.Outcome{Provider: res.Provider, ProviderRef: res.Ref, Segments: enc.Parts, Encoding: enc.Encoding}); err != nil {
-			// The provider has it; asynq retries and the provider's idempotency
-			// key turns the retry into the same reference.
+	log = log.With(zap.Int("attempt", attempts))
+	out := s.send(ctx, cands, provider.Request{ID: id, To: l.To, From: from, Text: enc.Text})
+	sent := store.Outcome{Segments: enc.Parts, Encoding: enc.Encoding, Attempts: out.records}
+	switch {
+	case out.err == nil:
+		sent.Provider, sent.ProviderRef = out.res.Provider, out.res.Ref
+		if _, err := s.Store.MarkSent(ctx, id, sent); err != nil {
+			// The provider has it; asynq retries, the claim refuses nothing
+			// (still sending), and the idempotency key makes the provider
+			// answer with the same reference.
 			return fmt.Errorf("record sent: %w", err)
 		}
-		log.Info("sms sent", zap.String("provider", res.Provider), zap.Int("segments", enc.Parts), zap.String("encoding", enc.Encoding))
+		log.Info("sms sent", zap.String("provider", out.res.Provider), zap.Int("segments", enc.Parts), zap.String("encoding", enc.Encoding))
 		return nil
+	case out.called == 0 || !out.transient && provider.ClassOf(out.err) == provider.Throttled:
+		// Nobody took the call (breakers opened meanwhile) or every provider
+		// asked us to slow down: wait, without using an attempt.
+		if err := s.Store.Unbegin(ctx, id); err != nil {
+			return err
+		}
+		if len(out.records) > 0 {
+			if err := s.Store.RecordAttempts(ctx, id, out.provider, out.err.Error(), false, out.records); err != nil {
+				return err
+			}
+		}
+		return s.wait("every provider of the route is unavailable or throttling")
 	}
-	class := provider.ClassOf(err)
+	sent.Provider, sent.Error = out.provider, out.err.Error()
+	class := provider.ClassOf(out.err)
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	log = log.With(zap.String("provider", s.Provider.Name()), zap.String("class", class.String()), zap.Int("attempt", attempts), zap.Error(err))
+	log = log.With(zap.String("provider", out.provider), zap.String("class", class.String()), zap.Error(out.err))
 	if class == provider.Permanent || attempts >= s.MaxAttempts || retried >= maxRetry || (!l.Deadline.IsZero() && s.Now().After(l.Deadline)) {
-		return s.fail(ctx, id, l, log, store.Outcome{Provider: s.Provider.Name(), Error: err.Error(), Segments: enc.Parts, Encoding: enc.Encoding})
+		return s.fail(ctx, id, l, log, sent)
 	}
-	if rerr := s.Store.RecordAttemptError(ctx, id, s.Provider.Name(), err.Error()); rerr != nil {
-		log.Error("could not record attempt error", zap.NamedError("record_error", rerr))
+	if err := s.Store.RecordAttempts(ctx, id, out.provider, out.err.Error(), provider.IsAmbiguous(out.err), out.records); err != nil {
+		log.Error("could not record attempts", zap.NamedError("record_error", err))
 	}
-	log.Info("sms send will be retried")
-	return err
+	log.Info("sms send will be retried", zap.Bool("ambiguous", provider.IsAmbiguous(out.err)))
+	return out.err
+}
+
+// sendResult is what one pass over a route's providers came to.
+type sendResult struct {
+	res       provider.Result
+	err       error  // the last failure, when nothing accepted the SMS
+	provider  string // who gave it
+	called    int    // providers actually called (not refused by a breaker)
+	transient bool   // some call failed transiently
+	records   []store.Attempt
+}
+
+// send tries the route's providers in order. An open breaker or a clean
+// failure (nothing was accepted: refused connection, 5xx, throttle) moves
+// on to the next provider at once; success, a permanent rejection or an
+// ambiguous failure ends the pass: after an ambiguous one only the same
+// provider may be asked again, under the same idempotency key, or the
+// phone could get the SMS twice.
+func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.Request) sendResult {
+	var out sendResult
+	for _, m := range cands {
+		res, err := m.Send(ctx, req)
+		if errors.Is(err, route.ErrOpen) {
+			if out.err == nil {
+				out.err = err
+			}
+			continue
+		}
+		out.called++
+		rec := store.Attempt{Provider: m.Name(), At: s.Now().UTC(), Outcome: "sent"}
+		if err != nil {
+			rec.Outcome, rec.Error = provider.ClassOf(err).String(), err.Error()
+		}
+		out.records = append(out.records, rec)
+		if err == nil {
+			out.res, out.err = res, nil
+			return out
+		}
+		out.err, out.provider = err, m.Name()
+		switch provider.ClassOf(err) {
+		case provider.Permanent:
+			return out
+		case provider.Transient:
+			out.transient = true
+			if provider.IsAmbiguous(err) {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+func anyAvailable(cands []*route.Member) bool {
+	for _, m := range cands {
+		if !m.Open() {
+			return true
+		}
+	}
+	return false
+}
+
+// wait defers the task without counting an attempt.
+func (s *Sender) wait(why string) error {
+	d := s.WaitUnavailable
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	return &Deferred{Delay: d/2 + rand.N(d/2+1), Reason: why}
 }
 
 // suppression says why policy keeps this SMS from its recipient, or "".

@@ -15,7 +15,7 @@ import (
 
 const devHelp = `Runs every role in one process with an embedded Redis (miniredis, in memory:
 everything is gone when it stops) and the provider simulator mounted at
-/simulator/. It seeds the application SMSFLEET_DEV_APPLICATION (default
+/simulator/, as two providers: sim-a (primary) and sim-b (fallback). It seeds the application SMSFLEET_DEV_APPLICATION (default
 DEMO0-00000) with the server token SMSFLEET_DEV_AUTH (default dev-token) and
 accepts device calls without a token. Stop it with Ctrl-C.`
 
@@ -38,6 +38,14 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 	cfg.Applications = apps
+	if len(cfg.Providers) == 0 {
+		// Two simulated providers, so a newcomer can take the primary down
+		// and watch traffic fail over to the fallback and come back.
+		cfg.Providers = []config.Provider{{Name: "sim-a", Kind: config.KindSimulator}, {Name: "sim-b", Kind: config.KindSimulator}}
+		if len(cfg.DefaultRoute.Providers) == 0 {
+			cfg.DefaultRoute = config.Route{Providers: []string{"sim-a", "sim-b"}}
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -54,9 +62,13 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 
     API          http://%[1]s/json/1.3/<method>
     native API   http://%[1]s/api/v1/messages
-    simulator    http://%[1]s/simulator/messages
+    simulator    http://%[1]s/simulator/messages   (providers sim-a, then sim-b)
     application  %[2]s
     auth token   %[3]s
+
+  Take sim-a down (traffic moves to sim-b) and back up:
+    curl -s http://%[1]s/simulator/sim-a/faults -d '{"down":true}'
+    curl -s http://%[1]s/simulator/sim-a/faults -d '{"down":false}'
 
   Try: curl -s http://%[1]s/json/1.3/createMessage -d '{"request":{"application":"%[2]s","auth":"%[3]s","notifications":[{"send_date":"now","content":"Hello","devices":["+447700900123"],"use_auto_registration":true}]}}'
 

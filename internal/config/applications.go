@@ -18,6 +18,8 @@ type Application struct {
 	// Policy overrides the fleet-wide content and policy defaults; only the
 	// configuration file (SMSFLEET_CONFIG) sets it.
 	Policy Policy
+	// Route overrides the fleet-wide route (file only); nil: the default.
+	Route *Route
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

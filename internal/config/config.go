@@ -32,6 +32,13 @@ type Config struct {
 	ConfigFile string `env:"CONFIG"`
 
 	Defaults Defaults
+	Breaker  Breaker `envPrefix:"BREAKER_"`
+	// RouteList is SMSFLEET_ROUTE, the default route's providers in order.
+	RouteList string `env:"ROUTE"`
+	// Providers and DefaultRoute come from the configuration file (and
+	// RouteList); with none, the fleet sends through one simulator.
+	Providers    []Provider
+	DefaultRoute Route
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
 
@@ -83,6 +90,10 @@ func Load() (Config, error) {
 		if err != nil {
 			return Config{}, err
 		}
+		c.Providers = f.Providers
+		if f.Route != nil {
+			c.DefaultRoute = *f.Route
+		}
 		for i, fa := range f.Applications {
 			app, err := fa.application()
 			if err != nil {
@@ -91,10 +102,23 @@ func Load() (Config, error) {
 			c.Applications = append(c.Applications, app)
 		}
 	}
+	if c.RouteList != "" {
+		c.DefaultRoute = parseRoute(c.RouteList)
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// RouteOf returns an application's route: its own, else the default.
+func (c Config) RouteOf(app string) Route {
+	for _, a := range c.Applications {
+		if a.Code == app && a.Route != nil {
+			return *a.Route
+		}
+	}
+	return c.DefaultRoute
 }
 
 // PolicyOf returns an application's resolved policy (the fleet-wide
@@ -159,6 +183,9 @@ func (c Config) validate() error {
 	if err := c.Defaults.Validity.validate(); err != nil {
 		return err
 	}
+	if err := c.validateProviders(); err != nil {
+		return err
+	}
 	if _, err := (Policy{}).resolve(c.Defaults, "config: SMSFLEET_* defaults"); err != nil {
 		return err
 	}
@@ -208,4 +235,41 @@ func collectVars(t reflect.Type, prefix string, out map[string][]string) {
 			out[f.Name] = append(out[f.Name], prefix+name)
 		}
 	}
+}
+
+// validateProviders checks the providers and every route. With no
+// providers configured, the fleet sends through one simulator named
+// "simulator" and routes must name only it.
+func (c Config) validateProviders() error {
+	if c.Breaker != (Breaker{}) {
+		if err := c.Breaker.validate(); err != nil {
+			return err
+		}
+	}
+	known := map[string]bool{}
+	for _, p := range c.Providers {
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("config: SMSFLEET_CONFIG %w", err)
+		}
+		if known[p.Name] {
+			return fmt.Errorf("config: SMSFLEET_CONFIG provider %s is listed twice", p.Name)
+		}
+		known[p.Name] = true
+	}
+	if len(c.Providers) == 0 {
+		known["simulator"] = true
+	}
+	if len(c.DefaultRoute.Providers) > 0 {
+		if err := c.DefaultRoute.validate("config: the default route (SMSFLEET_ROUTE or route:)", known); err != nil {
+			return err
+		}
+	}
+	for _, a := range c.Applications {
+		if a.Route != nil {
+			if err := a.Route.validate("config: application "+a.Code, known); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -21,6 +21,8 @@ import (
 //	    max_segments: 6
 //	    quiet_hours: "21:00-09:00"
 type File struct {
+	Providers    []Provider        `yaml:"providers"`
+	Route        *Route            `yaml:"route"`
 	Applications []FileApplication `yaml:"applications"`
 }
 
@@ -34,6 +36,7 @@ type FileApplication struct {
 	DeviceToken    string `yaml:"device_token"`
 	DeviceTokenEnv string `yaml:"device_token_env"`
 	OpenDevices    bool   `yaml:"open_devices"`
+	Route          *Route `yaml:"route"`
 	Policy         `yaml:",inline"`
 }
 
@@ -54,7 +57,7 @@ func readFile(path string) (File, error) {
 }
 
 func (fa FileApplication) application() (Application, error) {
-	app := Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices, Policy: fa.Policy}
+	app := Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices, Policy: fa.Policy, Route: fa.Route}
 	if fa.ServerTokenEnv != "" {
 		app.ServerToken = os.Getenv(fa.ServerTokenEnv)
 		if app.ServerToken == "" {

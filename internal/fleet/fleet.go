@@ -5,8 +5,8 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -24,6 +24,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/worker"
 	"github.com/smsfleet/smsfleet/worker/provider"
+	"github.com/smsfleet/smsfleet/worker/route"
 )
 
 // Roles says which parts run in this process.
@@ -39,9 +40,12 @@ type Options struct {
 	Log    *zap.Logger
 	// Redis is the client to use; nil builds one from Config.Redis.
 	Redis redis.UniversalClient
-	// Provider sends the SMS; nil uses the simulator at
-	// Config.SimulatorURL, or the in-process Simulator.
-	Provider provider.Provider
+	// Providers send the SMS; nil builds them from Config (see
+	// buildProviders).
+	Providers []provider.Provider
+	// NoBreakers calls providers bare (benchmarks measure the breaker's
+	// cost this way).
+	NoBreakers bool
 	// Simulator, when set, is mounted at /simulator/ on the HTTP listener.
 	Simulator *simulator.Simulator
 	// Now is the intake's clock (tests schedule a few seconds ahead with it).
@@ -58,6 +62,8 @@ type Fleet struct {
 	client   *asynq.Client
 	insp     *asynq.Inspector
 	servers  []*asynq.Server
+	router   *route.Router
+	closers  []io.Closer
 	enq      *dispatcher.Enqueuer
 	mux      *http.ServeMux
 	http     *http.Server
@@ -114,20 +120,25 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		}).Register(f.mux)
 	}
 	if o.Roles.Worker {
-		prov := o.Provider
-		if prov == nil {
-			url := o.Config.SimulatorURL
-			if url == "" {
-				if o.Simulator == nil {
-					f.close()
-					return nil, errors.New("worker: no provider: set SMSFLEET_SIMULATOR_URL")
-				}
-				url = "http://" + o.Config.HTTPAddr + "/simulator"
+		provs := o.Providers
+		if provs == nil {
+			simBase := ""
+			if o.Simulator != nil {
+				simBase = "http://" + o.Config.HTTPAddr + "/simulator"
 			}
-			prov = provider.NewSimulator("simulator", url, nil)
+			var err error
+			provs, f.closers, err = buildProviders(o.Config, simBase, f.store, o.Log)
+			if err != nil {
+				f.close()
+				return nil, err
+			}
 		}
+		breaker := o.Config.Breaker
+		if breaker == (config.Breaker{}) {
+			breaker = config.NewBreaker()
+		}
+		f.router = route.New(provs, o.Config.RouteOf, breaker, !o.NoBreakers, o.Log.Named("route"))
 		f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
-		f.opts.Provider = prov
 	}
 	return f, nil
 }
@@ -152,9 +163,13 @@ func (f *Fleet) Start() error {
 	if len(f.servers) == 0 {
 		return nil
 	}
+	breaker := f.opts.Config.Breaker
+	if breaker == (config.Breaker{}) {
+		breaker = config.NewBreaker()
+	}
 	send := &worker.Sender{
-		Store: f.store, Provider: f.opts.Provider, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
-		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096),
+		Store: f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
+		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: breaker.OpenTimeout,
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
 	mux := worker.NewMux(send, fan)
@@ -213,7 +228,13 @@ func (f *Fleet) Shutdown(ctx context.Context) {
 	f.close()
 }
 
+// Router is the worker's provider router (nil without the worker role).
+func (f *Fleet) Router() *route.Router { return f.router }
+
 func (f *Fleet) close() {
+	for _, c := range f.closers {
+		_ = c.Close()
+	}
 	if f.client != nil {
 		_ = f.client.Close()
 	}

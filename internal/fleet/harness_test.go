@@ -88,8 +88,7 @@ func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
 	e.simSrv = httptest.NewServer(e.sim.Handler())
 	t.Cleanup(e.simSrv.Close)
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: roles, Redis: e.rdb, Now: e.clock.Now,
-		Provider: provider.NewSimulator("simulator", e.simSrv.URL+"/simulator", nil),
+		Config: e.cfg, Roles: roles, Redis: e.rdb, Now: e.clock.Now, Providers: e.providers(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +105,20 @@ func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
 		f.Shutdown(ctx)
 	})
 	return e
+}
+
+// providers are simulator clients on e's simulator server: one per
+// provider the configuration names (each a separate simulated provider
+// with its own faults), or a single "simulator".
+func (e *env) providers() []provider.Provider {
+	if len(e.cfg.Providers) == 0 {
+		return []provider.Provider{provider.NewSimulator("simulator", e.simSrv.URL+"/simulator", nil)}
+	}
+	out := make([]provider.Provider, len(e.cfg.Providers))
+	for i, p := range e.cfg.Providers {
+		out[i] = provider.NewSimulator(p.Name, e.simSrv.URL+"/simulator", nil)
+	}
+	return out
 }
 
 // reply is a decoded Pushwoosh envelope.
@@ -179,10 +192,14 @@ func (e *env) send(n map[string]any) string {
 
 type recipientView struct {
 	ID, To, Status, Provider, Error, Reason string
-	ProviderRef                             string `json:"provider_ref"`
-	Segments                                int
-	Encoding                                string
-	Attempts                                int
+	History                                 []struct {
+		Provider, Outcome, Error string
+		At                       time.Time
+	}
+	ProviderRef string `json:"provider_ref"`
+	Segments    int
+	Encoding    string
+	Attempts    int
 }
 
 type messageView struct {

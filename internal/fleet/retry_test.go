@@ -31,7 +31,7 @@ func startWorker(t *testing.T, e *env, url string) {
 	t.Helper()
 	f, err := fleet.New(context.Background(), fleet.Options{
 		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb,
-		Provider: provider.NewSimulator("flaky", url+"/simulator", nil),
+		Providers: []provider.Provider{provider.NewSimulator("flaky", url+"/simulator", nil)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 // runDispatch runs the fan-out handler of code synchronously, as the worker
@@ -32,8 +31,7 @@ func runDispatch(t *testing.T, e *env, code string) {
 func newWorkerOn(t *testing.T, e *env) func() {
 	t.Helper()
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb,
-		Provider: provider.NewSimulator("simulator", e.simSrv.URL+"/simulator", nil),
+		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Providers: e.providers(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +54,7 @@ func zapNop() *zap.Logger { return zap.NewNop() }
 // standing for an attempt that never reached the provider.
 func claim(t *testing.T, st *store.Store, id string) int {
 	t.Helper()
-	l, ok, err := st.LoadSMS(context.Background(), id)
+	l, ok, err := st.LoadSMS(context.Background(), id, true)
 	if err != nil || !ok {
 		t.Fatalf("load %s: %v %v", id, ok, err)
 	}
@@ -78,8 +76,7 @@ type (
 func startWorkerClock(t *testing.T, e *env) {
 	t.Helper()
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Now: e.clock.Now,
-		Provider: provider.NewSimulator("simulator", e.simSrv.URL+"/simulator", nil),
+		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Now: e.clock.Now, Providers: e.providers(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ package store
 //	sf:tx:{app}:{txn}    string message code of a transactionId (24 h)
 //	sf:outbox            zset   message codes written but maybe not yet enqueued, scored by unix ms
 //	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts
+//	sf:sa:{id}           list   attempt history of one SMS: JSON records (provider, time, outcome)
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
 //	sf:oo:{app}          zset   opted-out phones, scored by when they opted out (unix ms)
@@ -36,6 +37,7 @@ const (
 	keyOutbox  = "sf:outbox"
 	pSMS       = "sf:s:"
 	pRef       = "sf:ref:"
+	pAttempts  = "sf:sa:"
 	pStatsReq  = "sf:rq:"
 	pOptOut    = "sf:oo:"
 	pFrequency = "sf:fc:"
@@ -55,6 +57,7 @@ func msgSeqKey(app string) string        { return pMsgSeq + app }
 func txnKey(app, txn string) string      { return pTxn + app + ":" + txn }
 func smsKey(id string) string            { return pSMS + id }
 func refKey(prov, ref string) string     { return pRef + prov + ":" + ref }
+func attemptsKey(id string) string       { return pAttempts + id }
 func statsReqKey(id string) string       { return pStatsReq + id }
 func optOutKey(app string) string        { return pOptOut + app }
 func frequencyKey(app, phone string) string {

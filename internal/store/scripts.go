@@ -41,30 +41,67 @@ end
 
 func newScript(body string) *redis.Script { return redis.NewScript(luaAllowed + luaMove + body) }
 
-// scriptTransition: KEYS sms, msg; ARGV to, now ms, hour (YYYYMMDDHH),
-// ref key (” for none), ttl, segments, #pairs, then field/value pairs to
-// set when the move happens. A move to sent counts the hourly "send" bucket
-// and the message's total segments, and indexes the provider reference.
+// scriptTransition: KEYS sms, msg, attempt history (” for none); ARGV to,
+// now ms, hour (YYYYMMDDHH), ref key (” for none), ttl, segments, #pairs,
+// field/value pairs to set when the move happens, then attempt records to
+// append to the history. A move to sent counts the hourly "send" bucket
+// and the message's total segments, and indexes the provider reference; a
+// move to delivered counts the hourly "delivery" bucket.
 var scriptTransition = newScript(`
 local ok, cur = move(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 if not ok then return {0, cur or ''} end
 local n = tonumber(ARGV[7])
-for i = 8, 7 + n * 2, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local last = 7 + n * 2
+for i = 8, last, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[1] == 'sent' then
   redis.call('HINCRBY', KEYS[2], 'h:send:' .. ARGV[3], 1)
   redis.call('HINCRBY', KEYS[2], 'segs', tonumber(ARGV[6]))
+elseif ARGV[1] == 'delivered' then
+  redis.call('HINCRBY', KEYS[2], 'h:delivery:' .. ARGV[3], 1)
 end
 if ARGV[4] ~= '' then
   redis.call('SET', ARGV[4], string.sub(KEYS[1], 6), 'EX', ARGV[5])
 end
+if KEYS[3] ~= '' and #ARGV > last then
+  for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+end
+return {1, cur}
+`)
+
+// scriptAttempt: KEYS sms, attempt history; ARGV now, provider, error,
+// ambiguous (0/1), ttl, attempt records. Notes a failed attempt on an SMS
+// that stays sending and will be retried: its last provider (a retry after
+// an ambiguous failure goes back to it), its error and its history.
+var scriptAttempt = redis.NewScript(`
+if not redis.call('HGET', KEYS[1], 'st') then return 0 end
+redis.call('HSET', KEYS[1], 'up', ARGV[1], 'p', ARGV[2], 'e', ARGV[3], 'amb', ARGV[4])
+for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+`)
+
+// scriptReceipt: KEYS ref key; ARGV to (delivered/undelivered), now ms,
+// hour, error code, ttl. Applies a delivery receipt to the SMS its provider
+// reference names. Returns {0, ”} for an unknown reference, else what the
+// move did.
+var scriptReceipt = newScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return {0, ''} end
+local skey, mkey = 'sf:s:' .. id, 'sf:m:' .. string.match(id, '^(.*)%.')
+local ok, cur = move(skey, mkey, ARGV[1], ARGV[2])
+if not ok then return {2, cur or ''} end
+if ARGV[1] == 'delivered' then redis.call('HINCRBY', mkey, 'h:delivery:' .. ARGV[3], 1) end
+if ARGV[4] ~= '' then redis.call('HSET', skey, 'dlr', ARGV[4]) end
 return {1, cur}
 `)
 
 // scriptLoad: KEYS sms, msg, outbox; ARGV code, device key prefix, opt-out
-// key prefix, now ms. Reads everything the worker needs to judge and render
+// key prefix, now ms, may begin (0/1). Reads everything the worker needs to judge and render
 // one SMS, in one round trip: {1, status, to, attempts, deadline, app,
 // type, content, sender, placeholders, capping days, capping count, opted
-// out (0/1), device hash as a flat list, began (0/1)}, or {0, status} when
+// out (0/1), device hash as a flat list, began (0/1), last provider, last
+// failure ambiguous (0/1)}, or {0, status} when
 // it is not queued or sending. When nothing Lua can see could stop the SMS
 // (not marketing, not opted out, deadline ahead) it also begins it, as
 // scriptBegin would, saving the common OTP and transactional send a round
@@ -73,7 +110,7 @@ return {1, cur}
 // (for a direct send this saves the intake a round trip).
 var scriptLoad = newScript(`
 redis.call('ZREM', KEYS[3], ARGV[1])
-local s = redis.call('HMGET', KEYS[1], 'st', 'to', 'a', 'dl')
+local s = redis.call('HMGET', KEYS[1], 'st', 'to', 'a', 'dl', 'p', 'amb')
 if not s[1] then return {0, ''} end
 if s[1] ~= 'queued' and s[1] ~= 'sending' then return {0, s[1]} end
 local m = redis.call('HMGET', KEYS[2], 'app', 'type', 'content', 'sender', 'dcp', 'cd', 'cc')
@@ -83,11 +120,11 @@ local oo = 0
 if redis.call('ZSCORE', ARGV[3] .. app, s[2]) then oo = 1 end
 local attempts, began = s[3] or '0', 0
 local dl, now = tonumber(s[4] or '0'), tonumber(ARGV[4])
-if m[2] ~= 'marketing' and oo == 0 and (dl == 0 or now <= dl) then
+if ARGV[5] == '1' and m[2] ~= 'marketing' and oo == 0 and (dl == 0 or now <= dl) then
   if s[1] == 'queued' then move(KEYS[1], KEYS[2], 'sending', ARGV[4]) end
   attempts, began = tostring(redis.call('HINCRBY', KEYS[1], 'a', 1)), 1
 end
-return {1, s[1], s[2], attempts, s[4] or '0', app, m[2] or '', m[3] or '', m[4] or '', m[5] or '', m[6] or '0', m[7] or '0', oo, dev, began}
+return {1, s[1], s[2], attempts, s[4] or '0', app, m[2] or '', m[3] or '', m[4] or '', m[5] or '', m[6] or '0', m[7] or '0', oo, dev, began, s[5] or '', s[6] or '0'}
 `)
 
 // scriptBegin: KEYS sms, msg, frequency zset (” unless marketing); ARGV
@@ -223,6 +260,6 @@ return {1, code}
 `)
 
 var allScripts = []*redis.Script{
-	scriptTransition, scriptLoad, scriptBegin, scriptMaterialize, scriptFanoutStart, scriptCancel,
+	scriptTransition, scriptAttempt, scriptReceipt, scriptLoad, scriptBegin, scriptMaterialize, scriptFanoutStart, scriptCancel,
 	scriptCancelSMS, scriptCreateMessage, scriptRegisterDevice, scriptUnregisterDevice, scriptSetTags,
 }

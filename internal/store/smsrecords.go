@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -27,6 +29,27 @@ type SMS struct {
 	Attempts  int
 	Deadline  time.Time
 	UpdatedAt time.Time
+	// History is every provider call made for the SMS, oldest first.
+	History []Attempt
+}
+
+// Attempt is one provider call for an SMS.
+type Attempt struct {
+	Provider string    `json:"provider"`
+	At       time.Time `json:"at"`
+	// Outcome is "sent", or the failure's class: "transient", "throttled",
+	// "permanent".
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+}
+
+func attemptArgs(list []Attempt) []any {
+	out := make([]any, 0, len(list))
+	for _, a := range list {
+		b, _ := json.Marshal(a)
+		out = append(out, string(b))
+	}
+	return out
 }
 
 // GetSMS loads one SMS record.
@@ -45,9 +68,11 @@ func (s *Store) GetSMS(ctx context.Context, id string) (SMS, error) {
 // returned as the zero SMS.
 func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	hist := make([]*redis.StringSliceCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			cmds[i] = p.HGetAll(ctx, smsKey(id))
+			hist[i] = p.LRange(ctx, attemptsKey(id), 0, -1)
 		}
 		return nil
 	}); err != nil {
@@ -65,6 +90,12 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 			ID: ids[i], Code: h["m"], To: h["to"], Status: sms.Status(h["st"]), Provider: h["p"],
 			ProviderRef: h["r"], Segments: seg, Encoding: h["enc"], Error: h["e"], Reason: h["rs"], Attempts: att,
 			Deadline: fromMS(h["dl"]), UpdatedAt: fromMS(h["up"]),
+		}
+		for _, raw := range hist[i].Val() {
+			var a Attempt
+			if json.Unmarshal([]byte(raw), &a) == nil {
+				out[i].History = append(out[i].History, a)
+			}
 		}
 	}
 	return out, nil
@@ -91,14 +122,25 @@ type Loaded struct {
 	// Began is true when the load already took the SMS for sending (see
 	// scriptLoad); Attempts then counts this attempt.
 	Began bool
+	// LastProvider took the previous attempt; LastAmbiguous says that
+	// attempt may have been accepted (a retry must go back to it).
+	LastProvider  string
+	LastAmbiguous bool
 }
 
 // LoadSMS reads an SMS with its message and the recipient's device and
 // opt-out state. ok is false when the SMS is not queued or sending
-// (canceled, already sent, never created): its task is then done.
-func (s *Store) LoadSMS(ctx context.Context, id string) (l Loaded, ok bool, err error) {
+// (canceled, already sent, never created): its task is then done. With
+// mayBegin the load also begins an SMS nothing visible to Lua could stop
+// (see scriptLoad); the worker passes false while a provider's breaker is
+// open, so an SMS no provider can take stays queued.
+func (s *Store) LoadSMS(ctx context.Context, id string, mayBegin bool) (l Loaded, ok bool, err error) {
 	code := sms.MessageCodeOf(id)
-	res, err := scriptLoad.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, code, pDevice, pOptOut, ms(s.now())).Slice()
+	begin := 0
+	if mayBegin {
+		begin = 1
+	}
+	res, err := scriptLoad.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, code, pDevice, pOptOut, ms(s.now()), begin).Slice()
 	if err != nil {
 		return Loaded{}, false, fmt.Errorf("load sms %s: %w", id, err)
 	}
@@ -110,7 +152,7 @@ func (s *Store) LoadSMS(ctx context.Context, id string) (l Loaded, ok bool, err 
 	l = Loaded{
 		Status: sms.Status(str(1)), To: str(2), Attempts: num(3), Deadline: fromMS(str(4)), App: str(5), Type: sms.Type(str(6)),
 		Content: str(7), Sender: str(8), Placeholders: str(9), CappingDays: num(10), CappingCount: num(11), OptedOut: res[12].(int64) == 1,
-		Began: res[14].(int64) == 1,
+		Began: res[14].(int64) == 1, LastProvider: str(15), LastAmbiguous: str(16) == "1",
 	}
 	if flat, _ := res[13].([]any); len(flat) > 0 {
 		h := make(map[string]string, len(flat)/2)
@@ -161,31 +203,34 @@ type Outcome struct {
 	Segments    int
 	Encoding    string
 	Error       string
+	// Attempts are the provider calls of this task run, appended to the
+	// SMS's history in the same step.
+	Attempts []Attempt
 }
 
 // MarkSent records that a provider accepted the SMS, and indexes its
 // provider reference for receipts. It reports whether the status moved.
 func (s *Store) MarkSent(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Sent, refKey(o.Provider, o.ProviderRef), o.Segments,
-		"p", o.Provider, "r", o.ProviderRef, "sg", o.Segments, "enc", o.Encoding, "e", "")
+	return s.transition(ctx, id, sms.Sent, refKey(o.Provider, o.ProviderRef), o.Segments, o.Attempts,
+		"p", o.Provider, "r", o.ProviderRef, "sg", o.Segments, "enc", o.Encoding, "e", "", "amb", "0")
 }
 
 // MarkFailed records a final failure: the provider's error, or a reason
 // of smsfleet's own (too_long, ...).
 func (s *Store) MarkFailed(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Failed, "", 0, "p", o.Provider, "e", o.Error, "sg", o.Segments, "enc", o.Encoding)
+	return s.transition(ctx, id, sms.Failed, "", 0, o.Attempts, "p", o.Provider, "e", o.Error, "sg", o.Segments, "enc", o.Encoding)
 }
 
 // MarkSuppressed records that policy kept the SMS from being sent
 // (no_consent, opted_out, frequency_cap, missing_tag).
 func (s *Store) MarkSuppressed(ctx context.Context, id, reason string) (bool, error) {
-	return s.transition(ctx, id, sms.Suppressed, "", 0, "rs", reason)
+	return s.transition(ctx, id, sms.Suppressed, "", 0, nil, "rs", reason)
 }
 
 // MarkExpired records that the SMS was not handed to a provider before its
 // deadline (its validity ran out), with why.
 func (s *Store) MarkExpired(ctx context.Context, id, why string) (bool, error) {
-	return s.transition(ctx, id, sms.Expired, "", 0, "e", why)
+	return s.transition(ctx, id, sms.Expired, "", 0, nil, "e", why)
 }
 
 // ForgetFrequency removes a marketing SMS that never reached its phone from
@@ -197,19 +242,61 @@ func (s *Store) ForgetFrequency(ctx context.Context, app, phone, id string) erro
 	return nil
 }
 
-// RecordAttemptError notes the last transient error on an SMS that stays
-// sending and will be retried; it does not change the status.
-func (s *Store) RecordAttemptError(ctx context.Context, id, provider, msg string) error {
-	if err := s.rdb.HSet(ctx, smsKey(id), "p", provider, "e", msg, "up", ms(s.now())).Err(); err != nil {
-		return fmt.Errorf("record attempt error: %w", err)
+// RecordAttempts notes failed provider calls on an SMS that stays sending
+// and will be retried: the last provider and whether its failure was
+// ambiguous (the retry then goes back to it), the error, the history.
+func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, ambiguous bool, attempts []Attempt) error {
+	amb := 0
+	if ambiguous {
+		amb = 1
+	}
+	args := append([]any{ms(s.now()), provider, msg, amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
+	if err := scriptAttempt.Run(ctx, s.rdb, []string{smsKey(id), attemptsKey(id)}, args...).Err(); err != nil {
+		return fmt.Errorf("record attempts: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) transition(ctx context.Context, id string, to sms.Status, ref string, segments int, pairs ...any) (bool, error) {
+// Unbegin takes back the attempt Begin (or the load) counted, for an SMS
+// that no provider was called for: every breaker was open, or every
+// provider throttled. Such waits must not use up the SMS's attempts.
+func (s *Store) Unbegin(ctx context.Context, id string) error {
+	if err := s.rdb.HIncrBy(ctx, smsKey(id), "a", -1).Err(); err != nil {
+		return fmt.Errorf("unbegin: %w", err)
+	}
+	return nil
+}
+
+// ErrUnknownRef is returned by ApplyReceipt for a reference no SMS has (yet).
+var ErrUnknownRef = errors.New("unknown provider reference")
+
+// ApplyReceipt moves the SMS a provider reference names to delivered or
+// undelivered (with the provider's error code). It reports whether the
+// status moved; a receipt for an SMS already final moves nothing.
+func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.Status, code string) (bool, error) {
+	now := s.now()
+	res, err := scriptReceipt.Run(ctx, s.rdb, []string{refKey(provider, ref)}, string(to), ms(now), hourBucket(now), code, ttlSeconds(s.retention)).Slice()
+	if err != nil {
+		return false, fmt.Errorf("apply receipt: %w", err)
+	}
+	switch res[0].(int64) {
+	case 0:
+		return false, ErrUnknownRef
+	case 1:
+		return true, nil
+	}
+	return false, nil
+}
+
+func (s *Store) transition(ctx context.Context, id string, to sms.Status, ref string, segments int, attempts []Attempt, pairs ...any) (bool, error) {
 	now := s.now()
 	args := append([]any{string(to), ms(now), hourBucket(now), ref, ttlSeconds(s.retention), segments, len(pairs) / 2}, pairs...)
-	res, err := scriptTransition.Run(ctx, s.rdb, []string{smsKey(id), msgKey(sms.MessageCodeOf(id))}, args...).Slice()
+	args = append(args, attemptArgs(attempts)...)
+	hk := ""
+	if len(attempts) > 0 {
+		hk = attemptsKey(id)
+	}
+	res, err := scriptTransition.Run(ctx, s.rdb, []string{smsKey(id), msgKey(sms.MessageCodeOf(id)), hk}, args...).Slice()
 	if err != nil {
 		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"time"
 )
 
 // Request is one SMS to send. ID is the deterministic SMS id, which
@@ -58,7 +60,14 @@ type Error struct {
 	Class    Class
 	Code     string // the provider's own error code, when it gave one
 	Message  string
-	Err      error
+	// Ambiguous marks a transient failure after which the provider may
+	// still have accepted the SMS: a timeout or a connection lost after the
+	// request was written. Failing over to another provider then risks a
+	// duplicate on the phone, so the worker retries the same provider with
+	// the same idempotency key instead. A refused connection or an HTTP 5xx
+	// answer is not ambiguous: nothing was accepted.
+	Ambiguous bool
+	Err       error
 }
 
 func (e *Error) Error() string {
@@ -76,6 +85,53 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// IsAmbiguous reports whether err may hide an accepted SMS (see Error).
+// An unclassified error is ambiguous, the safe side.
+func IsAmbiguous(err error) bool {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Ambiguous
+	}
+	return err != nil
+}
+
+// NetworkError classifies an error from sending a request: a failure to
+// connect is clean (nothing reached the provider), anything after that is
+// ambiguous. A canceled context is transient and ambiguous too: the worker
+// is shutting down and the task will be redelivered with the same key.
+func NetworkError(name string, err error) *Error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return &Error{Provider: name, Class: Transient, Message: "cannot connect", Err: err}
+	}
+	return &Error{Provider: name, Class: Transient, Ambiguous: true, Message: "request failed", Err: err}
+}
+
+// StatusClass maps an HTTP status to a class: 2xx is no error; 429
+// throttled; 5xx transient; 401 and 403 transient too, because bad
+// credentials fail every SMS alike and must trip the breaker so traffic
+// fails over (they are not the recipient's fault); other 4xx permanent.
+func StatusClass(status int) Class {
+	switch {
+	case status == 429:
+		return Throttled
+	case status >= 500, status == 401, status == 403, status == 408:
+		return Transient
+	}
+	return Permanent
+}
+
+// Receipt is a delivery report from a provider, normalised.
+type Receipt struct {
+	Provider string
+	Ref      string // the provider's message reference, as Result.Ref
+	// Status is "delivered", "undelivered", or an intermediate provider
+	// status ("accepted", "enroute", ...) that moves nothing.
+	Status    string
+	ErrorCode string
+	At        time.Time
+}
 
 // ClassOf returns the class of err; an unclassified error is transient, the
 // safe side (retry rather than drop).

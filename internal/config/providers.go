@@ -1,0 +1,210 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Provider kinds.
+const (
+	KindSimulator = "simulator" // smsfleet's simulator (Twilio-style API)
+	KindTwilio    = "twilio"
+	KindJSON      = "json"
+	KindSMPP      = "smpp"
+)
+
+// Provider is one SMS provider the workers can send through, from the
+// configuration file. Secrets are read from the environment variables the
+// *_env keys name, so the file can sit in a ConfigMap and the secrets in a
+// Secret; they are never logged.
+type Provider struct {
+	Name    string        `yaml:"name"`
+	Kind    string        `yaml:"kind"`
+	Timeout time.Duration `yaml:"timeout"`
+
+	// simulator, twilio, json
+	URL string `yaml:"url"`
+	// twilio
+	AccountSID          string `yaml:"account_sid"`
+	AccountSIDEnv       string `yaml:"account_sid_env"`
+	AuthTokenEnv        string `yaml:"auth_token_env"`
+	MessagingServiceSID string `yaml:"messaging_service_sid"`
+	StatusCallback      string `yaml:"status_callback"`
+	// json
+	Method          string `yaml:"method"`
+	AuthHeader      string `yaml:"auth_header"`
+	AuthValueEnv    string `yaml:"auth_value_env"`
+	RequestTemplate string `yaml:"request_template"`
+	RefField        string `yaml:"ref_field"`
+	// smpp
+	Addr        string        `yaml:"addr"`
+	SystemID    string        `yaml:"system_id"`
+	PasswordEnv string        `yaml:"password_env"`
+	SystemType  string        `yaml:"system_type"`
+	TLS         bool          `yaml:"tls"`
+	Window      int           `yaml:"window"`
+	EnquireLink time.Duration `yaml:"enquire_link"`
+}
+
+// Secret reads a secret from the environment variable named by name ("" if
+// none is named).
+func Secret(name string) string {
+	if name == "" {
+		return ""
+	}
+	return os.Getenv(name)
+}
+
+var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+func (p Provider) validate() error {
+	if !providerName.MatchString(p.Name) {
+		return fmt.Errorf("provider %q: names are 1 to 32 of a-z, 0-9 and -", p.Name)
+	}
+	need := func(field, v string) error {
+		if v == "" {
+			return fmt.Errorf("provider %s (%s): %s is required", p.Name, p.Kind, field)
+		}
+		return nil
+	}
+	switch p.Kind {
+	case KindSimulator:
+		return nil // an empty url means the in-process simulator
+	case KindTwilio:
+		if err := need("url", p.URL); err != nil {
+			return err
+		}
+		if p.AccountSID == "" && Secret(p.AccountSIDEnv) == "" {
+			return fmt.Errorf("provider %s (twilio): account_sid or a set account_sid_env is required", p.Name)
+		}
+		if Secret(p.AuthTokenEnv) == "" {
+			return fmt.Errorf("provider %s (twilio): auth_token_env must name a set environment variable", p.Name)
+		}
+	case KindJSON:
+		return need("url", p.URL)
+	case KindSMPP:
+		if err := need("addr", p.Addr); err != nil {
+			return err
+		}
+		if err := need("system_id", p.SystemID); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("provider %s: kind must be simulator, twilio, json or smpp, got %q", p.Name, p.Kind)
+	}
+	return nil
+}
+
+// Route is where an application's SMS go: providers in order (the first
+// healthy one takes the send, the next ones are fallbacks), optionally a
+// weighted split of first choices among the healthy ones, and overrides
+// for countries (ISO code, "NG") or number prefixes ("+234803"); the
+// longest matching prefix wins, then the country.
+type Route struct {
+	Providers []string            `yaml:"providers"`
+	Weights   map[string]int      `yaml:"weights"`
+	Overrides map[string][]string `yaml:"overrides"`
+}
+
+var (
+	countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
+	prefixCode  = regexp.MustCompile(`^\+[0-9]{1,15}$`)
+)
+
+func (r Route) validate(where string, known map[string]bool) error {
+	if len(r.Providers) == 0 {
+		return fmt.Errorf("%s: route has no providers", where)
+	}
+	check := func(list []string, what string) error {
+		seen := map[string]bool{}
+		for _, p := range list {
+			if !known[p] {
+				return fmt.Errorf("%s: %s names unknown provider %q", where, what, p)
+			}
+			if seen[p] {
+				return fmt.Errorf("%s: %s lists %q twice", where, what, p)
+			}
+			seen[p] = true
+		}
+		return nil
+	}
+	if err := check(r.Providers, "providers"); err != nil {
+		return err
+	}
+	for p, w := range r.Weights {
+		if !known[p] {
+			return fmt.Errorf("%s: weights name unknown provider %q", where, p)
+		}
+		if w < 0 {
+			return fmt.Errorf("%s: weight of %s must not be negative", where, p)
+		}
+	}
+	for key, list := range r.Overrides {
+		if !countryCode.MatchString(key) && !prefixCode.MatchString(key) {
+			return fmt.Errorf("%s: override key %q must be a country (NG) or a number prefix (+234)", where, key)
+		}
+		if len(list) == 0 {
+			return fmt.Errorf("%s: override %s has no providers", where, key)
+		}
+		if err := check(list, "override "+key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Breaker tunes the circuit breaker in front of each provider (one per
+// provider per process).
+type Breaker struct {
+	// Window is the rolling window failures are counted over.
+	Window time.Duration `env:"WINDOW" envDefault:"30s"`
+	// MinRequests is how many calls the window needs before it may trip.
+	MinRequests uint32 `env:"MIN_REQUESTS" envDefault:"10"`
+	// FailureRatio trips the breaker (transient failures / calls).
+	FailureRatio float64 `env:"FAILURE_RATIO" envDefault:"0.5"`
+	// OpenTimeout is how long an open breaker refuses calls before it lets
+	// probes through.
+	OpenTimeout time.Duration `env:"OPEN_TIMEOUT" envDefault:"10s"`
+	// Probes is how many calls a half-open breaker lets through; all must
+	// succeed to close it.
+	Probes uint32 `env:"PROBES" envDefault:"3"`
+}
+
+func (b Breaker) validate() error {
+	switch {
+	case b.Window < time.Second:
+		return fmt.Errorf("config: SMSFLEET_BREAKER_WINDOW must be at least 1s, got %s", b.Window)
+	case b.MinRequests < 1:
+		return fmt.Errorf("config: SMSFLEET_BREAKER_MIN_REQUESTS must be positive")
+	case b.FailureRatio <= 0 || b.FailureRatio > 1:
+		return fmt.Errorf("config: SMSFLEET_BREAKER_FAILURE_RATIO must be in (0, 1], got %v", b.FailureRatio)
+	case b.OpenTimeout <= 0:
+		return fmt.Errorf("config: SMSFLEET_BREAKER_OPEN_TIMEOUT must be positive")
+	case b.Probes < 1:
+		return fmt.Errorf("config: SMSFLEET_BREAKER_PROBES must be positive")
+	}
+	return nil
+}
+
+// parseRoute reads SMSFLEET_ROUTE: provider names in order, comma-separated.
+func parseRoute(s string) Route {
+	var r Route
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			r.Providers = append(r.Providers, p)
+		}
+	}
+	return r
+}
+
+// NewBreaker returns the documented breaker defaults.
+func NewBreaker() Breaker {
+	var b Breaker
+	_ = env.ParseWithOptions(&b, env.Options{Environment: map[string]string{}})
+	return b
+}

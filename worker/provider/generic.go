@@ -1,0 +1,203 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// GenericConfig configures a client of a JSON-over-HTTP SMS API whose shape
+// is described here rather than in code, so a new gateway needs
+// configuration, not a release.
+type GenericConfig struct {
+	// Name is the provider's name in results, errors and logs.
+	Name string
+	// URL is where SMS are sent.
+	URL string
+	// Method defaults to POST.
+	Method string
+	// AuthHeader and AuthValue are one header carrying the credential, e.g.
+	// "Authorization" and "Bearer xyz". AuthHeader defaults to
+	// Authorization when AuthValue is set.
+	AuthHeader string
+	AuthValue  string
+	// RequestTemplate is a text/template producing the JSON body from the
+	// fields .ID .To .From .Text. Values must go through the json function,
+	// which writes them as JSON (quoted and escaped):
+	//   {"to": {{json .To}}, "text": {{json .Text}}}
+	// Empty means DefaultGenericTemplate.
+	RequestTemplate string
+	// RefField is the dot path of the message reference in the JSON answer,
+	// e.g. "data.message_id"; a string or a number. Empty means "id".
+	RefField string
+	// Timeout bounds one send; 0 leaves only the HTTP client's deadline.
+	Timeout time.Duration
+}
+
+// String leaves the auth value out, so a config that ends up in a log line
+// or an error message does not leak the credential.
+func (c GenericConfig) String() string {
+	return fmt.Sprintf("generic %s (%s %s)", c.Name, c.Method, c.URL)
+}
+
+// DefaultGenericTemplate is the request body when GenericConfig has none.
+const DefaultGenericTemplate = `{"id":{{json .ID}},"to":{{json .To}},"from":{{json .From}},"text":{{json .Text}}}`
+
+// Generic sends SMS to a JSON API described by a GenericConfig, with the
+// SMS id as Idempotency-Key.
+type Generic struct {
+	cfg  GenericConfig
+	tmpl *template.Template
+	ref  []string
+	hc   *http.Client
+}
+
+// NewGeneric checks cfg and returns its client. A nil hc gets
+// NewHTTPClient(). The template is parsed and tried on a sample SMS now,
+// so a broken one stops the process at start-up instead of failing every
+// SMS later.
+func NewGeneric(cfg GenericConfig, hc *http.Client) (*Generic, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("generic provider: Name is required")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("generic provider %s: URL %q is not an http(s) URL", cfg.Name, cfg.URL)
+	}
+	cfg.Method = strings.ToUpper(cfg.Method)
+	if cfg.Method == "" {
+		cfg.Method = http.MethodPost
+	}
+	if cfg.AuthValue != "" && cfg.AuthHeader == "" {
+		cfg.AuthHeader = "Authorization"
+	}
+	if cfg.RequestTemplate == "" {
+		cfg.RequestTemplate = DefaultGenericTemplate
+	}
+	if cfg.RefField == "" {
+		cfg.RefField = "id"
+	}
+	ref := strings.Split(cfg.RefField, ".")
+	for _, p := range ref {
+		if p == "" {
+			return nil, fmt.Errorf("generic provider %s: RefField %q has an empty segment", cfg.Name, cfg.RefField)
+		}
+	}
+	tmpl, err := template.New(cfg.Name + " request template").
+		Option("missingkey=error").
+		Funcs(template.FuncMap{"json": jsonValue}).
+		Parse(cfg.RequestTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("generic provider %s: RequestTemplate: %w", cfg.Name, err)
+	}
+	if hc == nil {
+		hc = NewHTTPClient()
+	}
+	g := &Generic{cfg: cfg, tmpl: tmpl, ref: ref, hc: hc}
+	// Characters that need escaping catch a value written without json.
+	sample := Request{ID: `sample"id`, To: "+15550000000", From: "Sender", Text: "line \"one\"\nline two"}
+	if _, err := g.body(sample); err != nil {
+		return nil, fmt.Errorf("generic provider %s: RequestTemplate: %w", cfg.Name, err)
+	}
+	return g, nil
+}
+
+// jsonValue writes v as JSON for a template. HTML escaping is off: the
+// body is JSON for an API, not a web page, and "<" should reach the phone
+// as "<", not depend on the gateway decoding \u003c.
+func jsonValue(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// body renders the request body and checks that it is JSON.
+func (g *Generic) body(req Request) ([]byte, error) {
+	var b bytes.Buffer
+	if err := g.tmpl.Execute(&b, req); err != nil {
+		return nil, err
+	}
+	if !json.Valid(b.Bytes()) {
+		return nil, fmt.Errorf("renders invalid JSON (write values as {{json .Field}}): %.200s", b.String())
+	}
+	return b.Bytes(), nil
+}
+
+// Name implements Provider.
+func (g *Generic) Name() string { return g.cfg.Name }
+
+// String leaves the auth value out (see GenericConfig.String).
+func (g *Generic) String() string { return g.cfg.String() }
+
+// Send implements Provider.
+func (g *Generic) Send(ctx context.Context, req Request) (Result, error) {
+	body, err := g.body(req)
+	if err != nil {
+		// The template was tried at start-up, so this is this SMS's content
+		// (text/template fails only on values it cannot render): permanent.
+		return Result{}, &Error{Provider: g.cfg.Name, Class: Permanent, Message: "render request", Err: err}
+	}
+	ctx, cancel := withTimeout(ctx, g.cfg.Timeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, g.cfg.Method, g.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return Result{}, &Error{Provider: g.cfg.Name, Class: Transient, Message: "build request", Err: err}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
+	if req.ID != "" {
+		hr.Header.Set("Idempotency-Key", req.ID)
+	}
+	if g.cfg.AuthHeader != "" {
+		hr.Header.Set(g.cfg.AuthHeader, g.cfg.AuthValue)
+	}
+	resp, err := g.hc.Do(hr)
+	if err != nil {
+		return Result{}, NetworkError(g.cfg.Name, err)
+	}
+	raw, rerr := readBody(resp)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if rerr != nil {
+			return Result{}, NetworkError(g.cfg.Name, rerr)
+		}
+		if ref := lookupRef(raw, g.ref); ref != "" {
+			return Result{Provider: g.cfg.Name, Ref: ref}, nil
+		}
+		// Perhaps accepted, but untrackable: retry the same provider with
+		// the same idempotency key rather than risk a duplicate elsewhere.
+		return Result{}, &Error{Provider: g.cfg.Name, Class: Transient, Ambiguous: true,
+			Message: fmt.Sprintf("HTTP %d without %s in the answer", resp.StatusCode, g.cfg.RefField)}
+	}
+	code, msg := errorDetails(raw)
+	return Result{}, &Error{Provider: g.cfg.Name, Class: StatusClass(resp.StatusCode), Code: code,
+		Message: statusMessage(msg, resp.StatusCode)}
+}
+
+// lookupRef follows path through a JSON document and returns the string or
+// number found there, or "".
+func lookupRef(raw []byte, path []string) string {
+	cur := json.RawMessage(raw)
+	for _, key := range path {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(cur, &obj) != nil {
+			return ""
+		}
+		next, ok := obj[key]
+		if !ok {
+			return ""
+		}
+		cur = next
+	}
+	return scalar(cur)
+}

@@ -1,0 +1,160 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// TwilioConfig configures a client of Twilio's Messages API, or of any
+// gateway speaking it (smsfleet's simulator among them).
+type TwilioConfig struct {
+	// Name is the provider's name in results, errors and logs.
+	Name string
+	// BaseURL is the API root, without /2010-04-01; empty means
+	// https://api.twilio.com.
+	BaseURL    string
+	AccountSID string
+	AuthToken  string
+	// MessagingServiceSID is sent as MessagingServiceSid when an SMS has no
+	// From, so Twilio picks the sender from the service's number pool.
+	MessagingServiceSID string
+	// StatusCallback is the URL Twilio posts delivery receipts to.
+	StatusCallback string
+	// Timeout bounds one send; 0 leaves only the HTTP client's deadline.
+	Timeout time.Duration
+}
+
+// String leaves the auth token out, so a config that ends up in a log line
+// or an error message does not leak the credential.
+func (c TwilioConfig) String() string {
+	return fmt.Sprintf("twilio %s (%s, account %s)", c.Name, c.BaseURL, c.AccountSID)
+}
+
+// TwilioDefaultBaseURL is the API root used when TwilioConfig.BaseURL is empty.
+const TwilioDefaultBaseURL = "https://api.twilio.com"
+
+// twilioPermanent are the Twilio error codes that say this SMS can never be
+// delivered as sent, so retrying or failing over would only repeat the
+// rejection: the number is invalid (21211), not a mobile number (21614),
+// not reachable by SMS (21612), has unsubscribed (21610), is in a region
+// the account may not send to (21408), or the carrier rejected the handset
+// or content (30003 unreachable, 30004 blocked, 30005 unknown handset, 30006
+// landline or unreachable carrier, 30007 filtered, 30008 unknown delivery
+// error).
+var twilioPermanent = map[string]bool{
+	"21211": true, "21614": true, "21612": true, "21610": true, "21408": true,
+	"30003": true, "30004": true, "30005": true, "30006": true, "30007": true, "30008": true,
+}
+
+// twilioThrottled is Twilio's "too many requests" code; some gateways send
+// it with a status other than 429.
+const twilioThrottled = "20429"
+
+// Twilio sends SMS through Twilio's Messages API (form POST, basic auth).
+// The SMS id goes along as Idempotency-Key: Twilio itself ignores it, but
+// Twilio-compatible gateways and smsfleet's simulator honour it, so a retry
+// after an ambiguous failure is not a second SMS there.
+type Twilio struct {
+	cfg TwilioConfig
+	url string
+	hc  *http.Client
+}
+
+// NewTwilio returns a Twilio client. A nil hc gets NewHTTPClient().
+func NewTwilio(cfg TwilioConfig, hc *http.Client) *Twilio {
+	if hc == nil {
+		hc = NewHTTPClient()
+	}
+	if cfg.Name == "" {
+		cfg.Name = "twilio"
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	if base == "" {
+		base = TwilioDefaultBaseURL
+	}
+	u := base + "/2010-04-01/Accounts/" + url.PathEscape(cfg.AccountSID) + "/Messages.json"
+	return &Twilio{cfg: cfg, url: u, hc: hc}
+}
+
+// Name implements Provider.
+func (t *Twilio) Name() string { return t.cfg.Name }
+
+// String leaves the auth token out (see TwilioConfig.String).
+func (t *Twilio) String() string { return t.cfg.String() }
+
+// Send implements Provider.
+func (t *Twilio) Send(ctx context.Context, req Request) (Result, error) {
+	form := url.Values{}
+	form.Set("To", req.To)
+	switch {
+	case req.From != "":
+		form.Set("From", req.From)
+	case t.cfg.MessagingServiceSID != "":
+		form.Set("MessagingServiceSid", t.cfg.MessagingServiceSID)
+	}
+	form.Set("Body", req.Text)
+	if t.cfg.StatusCallback != "" {
+		form.Set("StatusCallback", t.cfg.StatusCallback)
+	}
+
+	ctx, cancel := withTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, strings.NewReader(form.Encode()))
+	if err != nil {
+		// A malformed BaseURL: every SMS would fail alike, so it is the
+		// provider's problem (transient, trips the breaker), not the SMS's.
+		return Result{}, &Error{Provider: t.cfg.Name, Class: Transient, Message: "build request", Err: err}
+	}
+	hr.SetBasicAuth(t.cfg.AccountSID, t.cfg.AuthToken)
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hr.Header.Set("Accept", "application/json")
+	if req.ID != "" {
+		hr.Header.Set("Idempotency-Key", req.ID)
+	}
+	resp, err := t.hc.Do(hr)
+	if err != nil {
+		// The client strips credentials from the URL in its errors, and the
+		// token travels only in the Authorization header, so err is safe to
+		// keep and log.
+		return Result{}, NetworkError(t.cfg.Name, err)
+	}
+	raw, rerr := readBody(resp)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if rerr != nil {
+			// The provider said yes but we lost the reference on the way.
+			return Result{}, NetworkError(t.cfg.Name, rerr)
+		}
+		var ok struct {
+			SID json.RawMessage `json:"sid"`
+		}
+		_ = json.Unmarshal(raw, &ok)
+		if sid := scalar(ok.SID); sid != "" {
+			return Result{Provider: t.cfg.Name, Ref: sid}, nil
+		}
+		// Accepted, perhaps, but without a sid no receipt can ever be
+		// matched to it; retry on the same provider with the same key.
+		return Result{}, &Error{Provider: t.cfg.Name, Class: Transient, Ambiguous: true,
+			Message: fmt.Sprintf("HTTP %d without a message sid", resp.StatusCode)}
+	}
+	// An unreadable or non-JSON error body still has a status to classify.
+	code, msg := errorDetails(raw)
+	return Result{}, &Error{Provider: t.cfg.Name, Class: twilioClass(resp.StatusCode, code), Code: code,
+		Message: statusMessage(msg, resp.StatusCode)}
+}
+
+// twilioClass classifies a non-2xx answer: Twilio's own code first (it is
+// more precise than the status), then the status.
+func twilioClass(status int, code string) Class {
+	switch {
+	case status == http.StatusTooManyRequests || code == twilioThrottled:
+		return Throttled
+	case twilioPermanent[code]:
+		return Permanent
+	}
+	return StatusClass(status)
+}
