@@ -464,6 +464,12 @@ func (s *SMPP) Send(ctx context.Context, req Request) (Result, error) {
 
 // submit writes one submit_sm and waits for its answer.
 func (s *SMPP) submit(ctx context.Context, p *pdu.SubmitSM, first string) (string, *Error) {
+	// Checked first, and again once a slot is ours, because select picks at
+	// random among ready cases: a done ctx must not get a submit_sm written
+	// only to come back ambiguous.
+	if err := ctx.Err(); err != nil {
+		return "", s.fail(Transient, "", "not sent", err, false)
+	}
 	select {
 	case s.window <- struct{}{}:
 	case <-ctx.Done():
@@ -472,6 +478,9 @@ func (s *SMPP) submit(ctx context.Context, p *pdu.SubmitSM, first string) (strin
 		return "", s.fail(Transient, "", "client closed", nil, false)
 	}
 	defer func() { <-s.window }()
+	if err := ctx.Err(); err != nil {
+		return "", s.fail(Transient, "", "not sent", err, false)
+	}
 
 	sess := s.sess.Load()
 	if sess == nil || !s.Bound() {
@@ -515,7 +524,11 @@ func (s *SMPP) submit(ctx context.Context, p *pdu.SubmitSM, first string) (strin
 // result turns a submit_sm's outcome into its message_id or an error.
 func (s *SMPP) result(o outcome) (string, *Error) {
 	if o.err != nil {
-		return "", s.fail(Transient, "", "no answer", o.err, o.written)
+		msg := "submit_sm not written"
+		if o.written {
+			msg = "no answer"
+		}
+		return "", s.fail(Transient, "", msg, o.err, o.written)
 	}
 	if o.status == data.ESME_ROK && !o.nack {
 		return o.messageID, nil
@@ -527,19 +540,19 @@ func (s *SMPP) result(o outcome) (string, *Error) {
 	if d := o.status.Desc(); d != "" {
 		msg += ": " + d
 	}
-	return "", s.fail(SMPPStatusClass(o.status), fmt.Sprintf("0x%08X", uint32(o.status)), msg, nil, false)
+	return "", s.fail(smppStatusClass(o.status), fmt.Sprintf("0x%08X", uint32(o.status)), msg, nil, false)
 }
 
 func (s *SMPP) fail(c Class, code, msg string, err error, ambiguous bool) *Error {
 	return &Error{Provider: s.cfg.Name, Class: c, Code: code, Message: msg, Ambiguous: ambiguous, Err: err}
 }
 
-// SMPPStatusClass maps a submit_sm_resp command_status to a class. The
+// smppStatusClass maps a submit_sm_resp command_status to a class. The
 // SMSC's own load is throttling; what is wrong with this SMS (address,
 // length, coding, content) is permanent; everything else, the SMSC's
 // failures, bind problems and vendor codes we cannot read, is transient,
 // the safe side, as provider.ClassOf.
-func SMPPStatusClass(st data.CommandStatusType) Class {
+func smppStatusClass(st data.CommandStatusType) Class {
 	switch st {
 	case data.ESME_RTHROTTLED, data.ESME_RMSGQFUL:
 		return Throttled

@@ -56,7 +56,10 @@ func (s *SMPP) onReceipt(esm, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field
 	}
 	r, ok := smppReceipt(s.cfg.Name, coding, sm, tlvs, time.Now())
 	if !ok {
-		s.log.Warn("smpp receipt unreadable", zap.ByteString("short_message", sm))
+		// The text echoes the start of the SMS: personal data, so only at
+		// debug level.
+		s.log.Warn("smpp receipt unreadable", zap.Int("length", len(sm)))
+		s.log.Debug("smpp receipt unreadable", zap.ByteString("short_message", sm))
 		return
 	}
 	r.Ref = s.parts.first(r.Ref)

@@ -618,6 +618,13 @@ func TestSMPPBadRequest(t *testing.T) {
 			t.Errorf("%+v: %+v, want permanent", req, pe)
 		}
 	}
+	// A context already done writes nothing, so it is not ambiguous.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Send(ctx, Request{To: "+4915112345678", Text: "x"})
+	if pe := asError(t, err); pe.Class != Transient || pe.Ambiguous {
+		t.Errorf("canceled: %+v, want transient not ambiguous", pe)
+	}
 	select {
 	case sub := <-smsc.submits:
 		t.Errorf("a bad request reached the SMSC: %+v", sub)
