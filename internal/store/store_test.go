@@ -258,3 +258,50 @@ func TestScriptsSurviveAScriptFlush(t *testing.T) {
 		t.Fatalf("materialize after SCRIPT FLUSH: %v %v", st, err)
 	}
 }
+
+func TestApplyReceipt(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	code, to := "AAAA-00000000-00000007", "+4915112000007"
+	id := sms.SMSID(code, to)
+	direct(t, s, code, to)
+	if _, _, ok := claim(t, s, id); !ok {
+		t.Fatal("claim refused")
+	}
+	if _, err := s.ApplyReceipt(ctx, "smsc", "R7", sms.Delivered, ""); !errors.Is(err, store.ErrUnknownRef) {
+		t.Fatalf("receipt before sent: %v, want ErrUnknownRef", err)
+	}
+	if _, err := s.MarkSent(ctx, id, store.Outcome{Provider: "smsc", ProviderRef: "R7", Segments: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} { // a redelivered receipt moves nothing
+		moved, err := s.ApplyReceipt(ctx, "smsc", "R7", sms.Delivered, "")
+		if err != nil || moved != want {
+			t.Fatalf("receipt %d: moved=%v err=%v", i, moved, err)
+		}
+	}
+	if moved, _ := s.ApplyReceipt(ctx, "smsc", "R7", sms.Undelivered, "001"); moved {
+		t.Fatal("a late undelivered receipt moved a delivered SMS")
+	}
+	got := counts(t, s, code)
+	if got[sms.Delivered] != 1 || got[sms.Sent] != 0 {
+		t.Fatalf("counts %v, want delivered 1", got)
+	}
+	m, _ := s.GetMessage(ctx, "", code)
+	if m.Hourly["delivery"][time.Now().UTC().Format("2006010215")] != 1 {
+		t.Fatalf("hourly delivery %v", m.Hourly)
+	}
+	// The same reference at another provider is another SMS.
+	if _, err := s.ApplyReceipt(ctx, "other", "R7", sms.Delivered, ""); !errors.Is(err, store.ErrUnknownRef) {
+		t.Fatalf("another provider's ref: %v", err)
+	}
+	// Undelivered keeps the provider's error code.
+	code2, to2 := "AAAA-00000000-00000008", "+4915112000008"
+	id2 := sms.SMSID(code2, to2)
+	direct(t, s, code2, to2)
+	claim(t, s, id2)
+	_, _ = s.MarkSent(ctx, id2, store.Outcome{Provider: "smsc", ProviderRef: "R8"})
+	if moved, err := s.ApplyReceipt(ctx, "smsc", "R8", sms.Undelivered, "0x0000000B"); !moved || err != nil {
+		t.Fatalf("undelivered: %v %v", moved, err)
+	}
+}
