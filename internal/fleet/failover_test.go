@@ -80,7 +80,12 @@ func TestPrimaryDownFailsOverAndComesBack(t *testing.T) {
 	}
 	e.fault("sim-a", map[string]any{"down": false})
 	time.Sleep(700 * time.Millisecond) // past the open timeout: probes go to sim-a
-	codes = e.sendMany(to[40:], nil)
+	// A half-open breaker admits only its probes at once (others fail over
+	// meanwhile), so the probes go one by one; then the breaker is closed.
+	for _, ph := range to[40:42] {
+		e.waitAll(e.sendMany([]string{ph}, nil), "sent", 5*time.Second)
+	}
+	codes = e.sendMany(to[42:], nil)
 	e.waitAll(codes, "sent", 10*time.Second)
 	if a := e.sim.CountBy("sim-a"); a != 20 {
 		t.Fatalf("after recovery sim-a took %d of 20", a)
