@@ -99,11 +99,11 @@ func NewAPI(o Options) *API {
 // Register mounts the API's routes on mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /json/1.3/{method}", a.serveJSON)
-	mux.HandleFunc("GET /api/v1/messages", a.listMessages)
-	mux.HandleFunc("GET /api/v1/messages/{code}", a.getMessage)
-	mux.HandleFunc("POST /api/v1/optouts", a.addOptOut)
-	mux.HandleFunc("GET /api/v1/optouts", a.listOptOuts)
-	mux.HandleFunc("DELETE /api/v1/optouts/{phone}", a.removeOptOut)
+	mux.Handle("GET /api/v1/messages", a.native(a.listMessages))
+	mux.Handle("GET /api/v1/messages/{code}", a.native(a.getMessage))
+	mux.Handle("POST /api/v1/optouts", a.native(a.addOptOut))
+	mux.Handle("GET /api/v1/optouts", a.native(a.listOptOuts))
+	mux.Handle("DELETE /api/v1/optouts/{phone}", a.native(a.removeOptOut))
 }
 
 // common holds the fields every Pushwoosh request may carry.

@@ -23,6 +23,16 @@ type deviceRequest struct {
 	PushToken  string                     `json:"push_token"` // accepted and ignored: an SMS device is its phone
 }
 
+// deviceArgs decodes a device call and validates its hwid.
+func (a *API) deviceArgs(raw json.RawMessage) (deviceRequest, string, error) {
+	var req deviceRequest
+	if err := decodeArgs(raw, &req, ""); err != nil {
+		return req, "", err
+	}
+	phone, err := a.phone(req.HWID)
+	return req, phone, err
+}
+
 // phone validates the hwid of a device call.
 func (a *API) phone(hwid string) (string, error) {
 	if hwid == "" {
@@ -70,11 +80,7 @@ func (a *API) registerDevice(ctx context.Context, app string, raw json.RawMessag
 }
 
 func (a *API) unregisterDevice(ctx context.Context, app string, raw json.RawMessage) (any, error) {
-	var req deviceRequest
-	if err := decodeArgs(raw, &req, ""); err != nil {
-		return nil, err
-	}
-	phone, err := a.phone(req.HWID)
+	_, phone, err := a.deviceArgs(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +91,7 @@ func (a *API) unregisterDevice(ctx context.Context, app string, raw json.RawMess
 }
 
 func (a *API) setTags(ctx context.Context, app string, raw json.RawMessage) (any, error) {
-	var req deviceRequest
-	if err := decodeArgs(raw, &req, ""); err != nil {
-		return nil, err
-	}
-	phone, err := a.phone(req.HWID)
+	req, phone, err := a.deviceArgs(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +110,7 @@ func (a *API) setTags(ctx context.Context, app string, raw json.RawMessage) (any
 }
 
 func (a *API) getTags(ctx context.Context, app string, raw json.RawMessage) (any, error) {
-	var req deviceRequest
-	if err := decodeArgs(raw, &req, ""); err != nil {
-		return nil, err
-	}
-	phone, err := a.phone(req.HWID)
+	_, phone, err := a.deviceArgs(raw)
 	if err != nil {
 		return nil, err
 	}

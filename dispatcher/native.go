@@ -68,30 +68,50 @@ func viewOf(m store.Message) messageView {
 	return v
 }
 
-func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
-	app, err := a.appFromHeader(r)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
+// page is a native request's paging: at most limit items from cursor on.
+type page struct {
+	limit  int
+	cursor int64
+}
+
+// nativeFunc handles one native API call for app; it returns the JSON body
+// and HTTP status, or an error (an *apiError keeps its status).
+type nativeFunc func(r *http.Request, app string, p page) (any, int, error)
+
+// native wraps a nativeFunc with what every native call shares: the server
+// token in Authorization: Token ..., the paging parameters, and the answer.
+func (a *API) native(h nativeFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		app, err := a.appFromHeader(r)
+		if err != nil {
+			a.writeNativeErr(w, r, err)
+			return
+		}
+		limit, cursor, err := pageParams(r)
+		if err != nil {
+			a.writeNativeErr(w, r, err)
+			return
+		}
+		body, status, err := h(r, app, page{limit: limit, cursor: cursor})
+		if err != nil {
+			a.writeNativeErr(w, r, err)
+			return
+		}
+		writeJSON(w, status, body)
 	}
-	limit, cursor, err := pageParams(r)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
-	}
+}
+
+func (a *API) getMessage(r *http.Request, app string, p page) (any, int, error) {
 	m, err := a.Store.GetMessage(r.Context(), app, r.PathValue("code"))
 	if errors.Is(err, store.ErrNotFound) {
-		a.writeNativeErr(w, r, httpError(http.StatusNotFound, "no message %q", r.PathValue("code")))
-		return
+		return nil, 0, httpError(http.StatusNotFound, "no message %q", r.PathValue("code"))
 	}
 	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
+		return nil, 0, err
 	}
-	recs, next, err := a.Store.Recipients(r.Context(), m, int(cursor), limit)
+	recs, next, err := a.Store.Recipients(r.Context(), m, int(p.cursor), p.limit)
 	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
+		return nil, 0, err
 	}
 	items := make([]recipientView, len(recs))
 	for i, rec := range recs {
@@ -106,24 +126,13 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
 	if next >= 0 {
 		out["next_cursor"] = strconv.Itoa(next)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, http.StatusOK, nil
 }
 
-func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
-	app, err := a.appFromHeader(r)
+func (a *API) listMessages(r *http.Request, app string, p page) (any, int, error) {
+	msgs, next, err := a.Store.ListMessages(r.Context(), app, p.limit, p.cursor)
 	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
-	}
-	limit, cursor, err := pageParams(r)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
-	}
-	msgs, next, err := a.Store.ListMessages(r.Context(), app, limit, cursor)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
+		return nil, 0, err
 	}
 	views := make([]messageView, len(msgs))
 	for i, m := range msgs {
@@ -133,7 +142,7 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
 	if next > 0 {
 		out["next_cursor"] = strconv.FormatInt(next, 10)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, http.StatusOK, nil
 }
 
 func pageParams(r *http.Request) (limit int, cursor int64, err error) {

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,74 +14,47 @@ import (
 // transactional SMS of an application (security codes still go unless the
 // application says otherwise). Inbound STOP replies feed it too (receipts).
 
-func (a *API) addOptOut(w http.ResponseWriter, r *http.Request) {
-	app, err := a.appFromHeader(r)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
-	}
+func (a *API) addOptOut(r *http.Request, app string, _ page) (any, int, error) {
 	var req struct {
 		Phone string `json:"phone"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-		a.writeNativeErr(w, r, httpError(http.StatusBadRequest, `malformed JSON: want {"phone": "+..."}`))
-		return
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+		return nil, 0, httpError(http.StatusBadRequest, `malformed JSON: want {"phone": "+..."}`)
 	}
 	phone, err := sms.NormalizePhone(req.Phone, a.DefaultRegion)
 	if err != nil {
-		a.writeNativeErr(w, r, httpError(http.StatusBadRequest, "phone: %v", err))
-		return
+		return nil, 0, httpError(http.StatusBadRequest, "phone: %v", err)
 	}
 	added, err := a.Store.AddOptOut(r.Context(), app, phone)
 	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
+		return nil, 0, err
 	}
 	status := http.StatusOK
 	if added {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, map[string]any{"phone": phone, "opted_out": true})
+	return map[string]any{"phone": phone, "opted_out": true}, status, nil
 }
 
-func (a *API) removeOptOut(w http.ResponseWriter, r *http.Request) {
-	app, err := a.appFromHeader(r)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
-	}
+func (a *API) removeOptOut(r *http.Request, app string, _ page) (any, int, error) {
 	phone, err := sms.NormalizePhone(r.PathValue("phone"), a.DefaultRegion)
 	if err != nil {
-		a.writeNativeErr(w, r, httpError(http.StatusBadRequest, "phone: %v", err))
-		return
+		return nil, 0, httpError(http.StatusBadRequest, "phone: %v", err)
 	}
 	removed, err := a.Store.RemoveOptOut(r.Context(), app, phone)
 	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
+		return nil, 0, err
 	}
 	if !removed {
-		a.writeNativeErr(w, r, httpError(http.StatusNotFound, "%s is not opted out", phone))
-		return
+		return nil, 0, httpError(http.StatusNotFound, "%s is not opted out", phone)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"phone": phone, "opted_out": false})
+	return map[string]any{"phone": phone, "opted_out": false}, http.StatusOK, nil
 }
 
-func (a *API) listOptOuts(w http.ResponseWriter, r *http.Request) {
-	app, err := a.appFromHeader(r)
+func (a *API) listOptOuts(r *http.Request, app string, p page) (any, int, error) {
+	list, next, err := a.Store.ListOptOuts(r.Context(), app, int(p.cursor), p.limit)
 	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
-	}
-	limit, cursor, err := pageParams(r)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
-	}
-	list, next, err := a.Store.ListOptOuts(r.Context(), app, int(cursor), limit)
-	if err != nil {
-		a.writeNativeErr(w, r, err)
-		return
+		return nil, 0, err
 	}
 	type item struct {
 		Phone string    `json:"phone"`
@@ -94,5 +68,5 @@ func (a *API) listOptOuts(w http.ResponseWriter, r *http.Request) {
 	if next >= 0 {
 		out["next_cursor"] = strconv.Itoa(next)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, http.StatusOK, nil
 }

@@ -188,7 +188,7 @@ func TestRedeliveryAfterACrashReusesTheIdempotencyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// asynq redelivers the task to another worker.
-	startWorkerClock(t, e)
+	startWorker(t, e)
 	v := e.waitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
 	if r := v.Recipients[0]; r.ProviderRef != first.Ref || r.Attempts != 2 {
 		t.Fatalf("redelivered: %+v, want the first reference %s on attempt 2", r, first.Ref)

@@ -213,7 +213,7 @@ func TestExpiredWhenNoProviderTookItInTime(t *testing.T) {
 	long := e.send(map[string]any{"send_date": "now", "content": "receipt", "devices": []string{to[1]}})
 	// The workers were down for a minute.
 	e.clock.Advance(time.Minute)
-	startWorkerClock(t, e)
+	startWorker(t, e)
 	v := e.waitCounts(short, map[string]int64{"expired": 1}, 5*time.Second)
 	if !strings.Contains(v.Recipients[0].Error, "validity") {
 		t.Fatalf("expired with %q", v.Recipients[0].Error)

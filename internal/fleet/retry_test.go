@@ -1,7 +1,6 @@
 package fleet_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,25 +26,6 @@ func down(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &calls
 }
 
-func startWorker(t *testing.T, e *env, url string) {
-	t.Helper()
-	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb,
-		Providers: []provider.Provider{provider.NewSimulator("flaky", url+"/simulator", nil)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		f.Shutdown(ctx)
-	})
-}
-
 func TestTransientErrorsFailAfterMaxAttempts(t *testing.T) {
 	tests := []struct {
 		name string
@@ -68,7 +48,7 @@ func TestTransientErrorsFailAfterMaxAttempts(t *testing.T) {
 				claim(t, e.fleet.Store(), id)
 			}
 			srv, calls := down(t)
-			startWorker(t, e, srv.URL)
+			startWorker(t, e, provider.NewSimulator("flaky", srv.URL+"/simulator", nil))
 			v := e.waitCounts(code, map[string]int64{"failed": 1}, 10*time.Second)
 			r := v.Recipients[0]
 			if r.Attempts != 4 || !strings.Contains(r.Error, "maintenance") || r.Provider != "flaky" {

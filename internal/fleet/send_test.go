@@ -225,8 +225,7 @@ func TestDispatchRunTwiceSendsOnce(t *testing.T) {
 		t.Fatalf("%d send tasks pending (%v), want 50", len(pending), err)
 	}
 	// Now let a worker run them: 50 SMS, each once.
-	w := newWorkerOn(t, e)
-	defer w()
+	startWorker(t, e)
 	e.waitCounts(code, map[string]int64{"sent": 50}, 10*time.Second)
 	if c := e.sim.Count(); c != 50 {
 		t.Fatalf("provider got %d SMS, want 50", c)
@@ -289,7 +288,6 @@ func TestOutboxRepairsAnEnqueueLostInACrash(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("sweep repaired %d (%v), want 1", n, err)
 	}
-	w := newWorkerOn(t, e)
-	defer w()
+	startWorker(t, e)
 	e.waitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
+	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 // runDispatch runs the fan-out handler of code synchronously, as the worker
@@ -23,26 +24,6 @@ func runDispatch(t *testing.T, e *env, code string) {
 	f := &dispatcher.Fanout{Store: e.fleet.Store(), Enqueuer: e.fleet.Enqueuer(), Log: zap.NewNop(), Parallel: 4}
 	if err := f.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeDispatch, []byte(tasks.DispatchID(code, 0)))); err != nil {
 		t.Fatalf("dispatch %s: %v", code, err)
-	}
-}
-
-// newWorkerOn starts a worker-only fleet on e's Redis and simulator; the
-// returned func stops it.
-func newWorkerOn(t *testing.T, e *env) func() {
-	t.Helper()
-	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Providers: e.providers(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		f.Shutdown(ctx)
 	}
 }
 
@@ -71,12 +52,15 @@ type (
 	rolesT  = fleet.Roles
 )
 
-// startWorkerClock starts a worker-only fleet on e's Redis, simulator and
-// clock; it stops at cleanup.
-func startWorkerClock(t *testing.T, e *env) {
+// startWorker starts a worker-only fleet on e's Redis and clock, sending
+// through provs (default: e's simulator providers); it stops at cleanup.
+func startWorker(t *testing.T, e *env, provs ...provider.Provider) {
 	t.Helper()
+	if len(provs) == 0 {
+		provs = e.providers()
+	}
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Now: e.clock.Now, Providers: e.providers(),
+		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Now: e.clock.Now, Providers: provs,
 	})
 	if err != nil {
 		t.Fatal(err)
