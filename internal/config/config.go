@@ -33,6 +33,7 @@ type Config struct {
 
 	Defaults Defaults
 	Breaker  Breaker `envPrefix:"BREAKER_"`
+	Rate     Rate    `envPrefix:"RATE_"`
 	// RouteList is SMSFLEET_ROUTE, the default route's providers in order.
 	RouteList string `env:"ROUTE"`
 	// Providers and DefaultRoute come from the configuration file (and
@@ -91,6 +92,14 @@ func Load() (Config, error) {
 			return Config{}, err
 		}
 		c.Providers = f.Providers
+		if c.Rate.Limits == "" {
+			c.Rate.Limits = f.RateLimits
+		}
+		if c.Rate.OperatorOverrides == "" {
+			for prefix, op := range f.OperatorOverrides {
+				c.Rate.OperatorOverrides += prefix + "=" + op + ","
+			}
+		}
 		if f.Route != nil {
 			c.DefaultRoute = *f.Route
 		}
@@ -185,6 +194,11 @@ func (c Config) validate() error {
 	}
 	if err := c.validateProviders(); err != nil {
 		return err
+	}
+	if c.Rate != (Rate{}) {
+		if err := c.Rate.validate(); err != nil {
+			return err
+		}
 	}
 	if _, err := (Policy{}).resolve(c.Defaults, "config: SMSFLEET_* defaults"); err != nil {
 		return err

@@ -23,7 +23,11 @@ import (
 //	    max_segments: 6
 //	    quiet_hours: "21:00-09:00"
 type File struct {
-	Providers    []Provider        `yaml:"providers"`
+	// RateLimits is in SMSFLEET_RATE_LIMITS' syntax, which wins when set.
+	RateLimits string `yaml:"rate_limits"`
+	// OperatorOverrides maps number prefixes to operator keys.
+	OperatorOverrides map[string]string `yaml:"operator_overrides"`
+	Providers         []Provider        `yaml:"providers"`
 	Route        *Route            `yaml:"route"`
 	Applications []FileApplication `yaml:"applications"`
 }

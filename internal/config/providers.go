@@ -208,3 +208,67 @@ func NewBreaker() Breaker {
 	_ = env.ParseWithOptions(&b, env.Options{Environment: map[string]string{}})
 	return b
 }
+
+// Rate tunes the fleet-wide per-operator rate limiter (ratelimit/).
+type Rate struct {
+	// Limits is SMSFLEET_RATE_LIMITS: "key=rate[/burst]" entries, e.g.
+	// "DE:T-Mobile=50,FR:SFR=20/40,US=100,default=500" (segments/s).
+	Limits string `env:"LIMITS"`
+	// OperatorOverrides maps number prefixes to operators for ported
+	// ranges and MVNOs: "+4915112=DE:Telekom,+234803=NG:MTN".
+	OperatorOverrides string `env:"OPERATOR_OVERRIDES"`
+	// OTPShare of every operator's rate is kept from marketing.
+	OTPShare float64 `env:"OTP_SHARE" envDefault:"0.2"`
+	// On a provider's throttle the effective rate is multiplied by
+	// Decrease, never below Floor × the configured rate, and recovers by
+	// RecoverStep × the configured rate every RecoverEvery.
+	Decrease     float64       `env:"DECREASE" envDefault:"0.5"`
+	Floor        float64       `env:"FLOOR" envDefault:"0.1"`
+	RecoverStep  float64       `env:"RECOVER_STEP" envDefault:"0.1"`
+	RecoverEvery time.Duration `env:"RECOVER_EVERY" envDefault:"1s"`
+	// MaxInlineWait is the longest a worker waits for the limiter while
+	// holding its slot; longer waits put the task back (no head-of-line
+	// blocking).
+	MaxInlineWait time.Duration `env:"MAX_INLINE_WAIT" envDefault:"100ms"`
+}
+
+func (r Rate) validate() error {
+	switch {
+	case r.OTPShare < 0 || r.OTPShare >= 1:
+		return fmt.Errorf("config: SMSFLEET_RATE_OTP_SHARE must be in [0, 1), got %v", r.OTPShare)
+	case r.Decrease <= 0 || r.Decrease >= 1:
+		return fmt.Errorf("config: SMSFLEET_RATE_DECREASE must be in (0, 1), got %v", r.Decrease)
+	case r.Floor <= 0 || r.Floor > 1:
+		return fmt.Errorf("config: SMSFLEET_RATE_FLOOR must be in (0, 1], got %v", r.Floor)
+	case r.RecoverStep <= 0 || r.RecoverStep > 1:
+		return fmt.Errorf("config: SMSFLEET_RATE_RECOVER_STEP must be in (0, 1], got %v", r.RecoverStep)
+	case r.RecoverEvery <= 0:
+		return fmt.Errorf("config: SMSFLEET_RATE_RECOVER_EVERY must be positive")
+	case r.MaxInlineWait < 0 || r.MaxInlineWait > 5*time.Second:
+		return fmt.Errorf("config: SMSFLEET_RATE_MAX_INLINE_WAIT must be from 0 to 5s")
+	}
+	return nil
+}
+
+// NewRate returns the documented rate-limiter defaults.
+func NewRate() Rate {
+	var r Rate
+	_ = env.ParseWithOptions(&r, env.Options{Environment: map[string]string{}})
+	return r
+}
+
+// Overrides parses OperatorOverrides into prefix -> operator key.
+func (r Rate) Overrides() (map[string]string, error) {
+	out := map[string]string{}
+	for i, e := range strings.Split(r.OperatorOverrides, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(e, "=")
+		if !ok {
+			return nil, fmt.Errorf("config: SMSFLEET_RATE_OPERATOR_OVERRIDES entry %d %q: want +PREFIX=OPERATOR", i+1, e)
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
