@@ -28,8 +28,8 @@ type File struct {
 	// OperatorOverrides maps number prefixes to operator keys.
 	OperatorOverrides map[string]string `yaml:"operator_overrides"`
 	Providers         []Provider        `yaml:"providers"`
-	Route        *Route            `yaml:"route"`
-	Applications []FileApplication `yaml:"applications"`
+	Route             *Route            `yaml:"route"`
+	Applications      []FileApplication `yaml:"applications"`
 }
 
 // FileApplication is one application in the file.
