@@ -31,6 +31,8 @@ type Options struct {
 	SendTimeout   time.Duration
 	// Policy returns an application's resolved content and policy settings.
 	Policy func(app string) config.Resolved
+	// Rates reports the fleet's rate limits (nil: none configured).
+	Rates  *RateStatus
 	Logger *zap.Logger
 	// Now is the clock; tests inject one to schedule a few seconds ahead.
 	Now func() time.Time
@@ -104,6 +106,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/optouts", a.native(a.addOptOut))
 	mux.Handle("GET /api/v1/optouts", a.native(a.listOptOuts))
 	mux.Handle("DELETE /api/v1/optouts/{phone}", a.native(a.removeOptOut))
+	mux.Handle("GET /api/v1/ratelimits", a.native(a.rateLimits))
 }
 
 // common holds the fields every Pushwoosh request may carry.

@@ -48,6 +48,7 @@ type recipientView struct {
 	Encoding    string     `json:"encoding,omitempty"`
 	Error       string     `json:"error,omitempty"`
 	Reason      string     `json:"reason,omitempty"`
+	Operator    string     `json:"operator,omitempty"`
 	Attempts    int        `json:"attempts,omitempty"`
 	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
 	// History is every provider call, oldest first: provider, time,
@@ -116,7 +117,7 @@ func (a *API) getMessage(r *http.Request, app string, p page) (any, int, error) 
 	items := make([]recipientView, len(recs))
 	for i, rec := range recs {
 		items[i] = recipientView{ID: rec.ID, To: rec.To, Status: string(rec.Status), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
-			Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Reason: rec.Reason, Attempts: rec.Attempts, History: rec.History}
+			Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Reason: rec.Reason, Operator: rec.Operator, Attempts: rec.Attempts, History: rec.History}
 		if !rec.UpdatedAt.IsZero() {
 			t := rec.UpdatedAt
 			items[i].UpdatedAt = &t

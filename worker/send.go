@@ -51,6 +51,8 @@ type Sender struct {
 	// WaitUnavailable is how long an SMS waits (uncounted) when every
 	// provider of its route is refused by its breaker or throttles.
 	WaitUnavailable time.Duration
+	// Rates limits sends per operator fleet-wide; nil: no limits.
+	Rates *Rates
 
 	Texts *TextCache
 }
@@ -133,6 +135,16 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		return s.wait("every provider of the route is refused by its breaker")
 	}
+	op := s.Rates.operatorOf(l.To)
+	if err := s.Rates.admit(ctx, op, firstAvailable(cands), l.Type, enc.Parts); err != nil {
+		// Waiting for the operator's budget never uses an attempt.
+		if l.Began {
+			if uerr := s.Store.Unbegin(ctx, id); uerr != nil {
+				return uerr
+			}
+		}
+		return err
+	}
 	attempts, capped, ok, err := s.Store.Begin(ctx, id, l)
 	switch {
 	case err != nil:
@@ -152,7 +164,10 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log = log.With(zap.Int("attempt", attempts))
 	out := s.send(ctx, cands, provider.Request{ID: id, To: l.To, From: from, Text: enc.Text})
-	sent := store.Outcome{Segments: enc.Parts, Encoding: enc.Encoding, Attempts: out.records}
+	for _, p := range out.throttledBy {
+		s.Rates.throttled(ctx, op, p, log)
+	}
+	sent := store.Outcome{Segments: enc.Parts, Encoding: enc.Encoding, Operator: op.Key, Attempts: out.records}
 	switch {
 	case out.err == nil:
 		sent.Provider, sent.ProviderRef = out.res.Provider, out.res.Ref
@@ -200,6 +215,9 @@ type sendResult struct {
 	called    int    // providers actually called (not refused by a breaker)
 	transient bool   // some call failed transiently
 	records   []store.Attempt
+	// throttledBy names the providers that throttled the SMS: the
+	// operator's effective rate at each is lowered.
+	throttledBy []string
 }
 
 // send tries the route's providers in order. An open breaker or a clean
@@ -229,6 +247,9 @@ func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.R
 			return out
 		}
 		out.err, out.provider = err, m.Name()
+		if isThrottle(err) {
+			out.throttledBy = append(out.throttledBy, m.Name())
+		}
 		switch provider.ClassOf(err) {
 		case provider.Permanent:
 			return out
@@ -242,13 +263,17 @@ func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.R
 	return out
 }
 
-func anyAvailable(cands []*route.Member) bool {
+func anyAvailable(cands []*route.Member) bool { return firstAvailable(cands) != nil }
+
+// firstAvailable is the provider that will be asked first: the first whose
+// breaker does not refuse calls.
+func firstAvailable(cands []*route.Member) *route.Member {
 	for _, m := range cands {
 		if !m.Open() {
-			return true
+			return m
 		}
 	}
-	return false
+	return nil
 }
 
 // wait defers the task without counting an attempt.

@@ -71,7 +71,7 @@ type Worker struct {
 	TaskCheckInterval time.Duration `env:"TASK_CHECK_INTERVAL" envDefault:"100ms"`
 	// DelayedCheckInterval is how often scheduled tasks are moved to their
 	// lane; it bounds how late a scheduled message starts.
-	DelayedCheckInterval time.Duration `env:"DELAYED_CHECK_INTERVAL" envDefault:"1s"`
+	DelayedCheckInterval time.Duration `env:"DELAYED_CHECK_INTERVAL" envDefault:"250ms"`
 	MaxAttempts          int           `env:"MAX_ATTEMPTS" envDefault:"8"`
 	RetryBase            time.Duration `env:"RETRY_BASE" envDefault:"1s"`
 	RetryMax             time.Duration `env:"RETRY_MAX" envDefault:"10m"`

@@ -227,9 +227,11 @@ type Rate struct {
 	RecoverStep  float64       `env:"RECOVER_STEP" envDefault:"0.1"`
 	RecoverEvery time.Duration `env:"RECOVER_EVERY" envDefault:"1s"`
 	// MaxInlineWait is the longest a worker waits for the limiter while
-	// holding its slot; longer waits put the task back (no head-of-line
-	// blocking).
-	MaxInlineWait time.Duration `env:"MAX_INLINE_WAIT" envDefault:"100ms"`
+	// holding its slot, and Waiters how many of a process's slots may wait
+	// for one operator at once; every other SMS to a saturated operator
+	// goes back to the queue (no head-of-line blocking).
+	MaxInlineWait time.Duration `env:"MAX_INLINE_WAIT" envDefault:"1500ms"`
+	Waiters       int           `env:"WAITERS" envDefault:"8"`
 }
 
 func (r Rate) validate() error {
@@ -246,6 +248,8 @@ func (r Rate) validate() error {
 		return fmt.Errorf("config: SMSFLEET_RATE_RECOVER_EVERY must be positive")
 	case r.MaxInlineWait < 0 || r.MaxInlineWait > 5*time.Second:
 		return fmt.Errorf("config: SMSFLEET_RATE_MAX_INLINE_WAIT must be from 0 to 5s")
+	case r.Waiters < 1:
+		return fmt.Errorf("config: SMSFLEET_RATE_WAITERS must be positive")
 	}
 	return nil
 }

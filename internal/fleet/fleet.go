@@ -63,6 +63,7 @@ type Fleet struct {
 	insp     *asynq.Inspector
 	servers  []*asynq.Server
 	router   *route.Router
+	rates    *worker.Rates
 	closers  []io.Closer
 	enq      *dispatcher.Enqueuer
 	mux      *http.ServeMux
@@ -111,8 +112,15 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if o.Simulator != nil {
 		f.mux.Handle("/simulator/", o.Simulator.Handler())
 	}
+	rates, err := buildRates(o.Config, f.rdb)
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	f.rates = rates
 	if o.Roles.API {
 		dispatcher.NewAPI(dispatcher.Options{
+			Rates: &dispatcher.RateStatus{Limits: rates.Limits, Limiter: rates.Limiter},
 			Store: f.store, Queue: f.client, Inspector: f.insp, Apps: o.Config.Applications,
 			MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 			ChunkSize: o.Config.DispatchChunk, MaxAttempts: wc.MaxAttempts, SendTimeout: wc.SendTimeout,
@@ -170,6 +178,7 @@ func (f *Fleet) Start() error {
 	send := &worker.Sender{
 		Store: f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
 		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: breaker.OpenTimeout,
+		Rates: f.rates,
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
 	mux := worker.NewMux(send, fan)

@@ -191,8 +191,8 @@ func (e *env) send(n map[string]any) string {
 }
 
 type recipientView struct {
-	ID, To, Status, Provider, Error, Reason string
-	History                                 []struct {
+	ID, To, Status, Provider, Error, Reason, Operator string
+	History                                           []struct {
 		Provider, Outcome, Error string
 		At                       time.Time
 	}

@@ -25,7 +25,10 @@ type SMS struct {
 	Encoding    string
 	Error       string
 	// Reason says why an SMS was suppressed.
-	Reason    string
+	Reason string
+	// Operator is the recipient's mobile network ("DE:Telekom"), as rate
+	// limiting saw it when the SMS was sent.
+	Operator  string
 	Attempts  int
 	Deadline  time.Time
 	UpdatedAt time.Time
@@ -88,7 +91,7 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 		att, _ := strconv.Atoi(h["a"])
 		out[i] = SMS{
 			ID: ids[i], Code: h["m"], To: h["to"], Status: sms.Status(h["st"]), Provider: h["p"],
-			ProviderRef: h["r"], Segments: seg, Encoding: h["enc"], Error: h["e"], Reason: h["rs"], Attempts: att,
+			ProviderRef: h["r"], Segments: seg, Encoding: h["enc"], Error: h["e"], Reason: h["rs"], Operator: h["op"], Attempts: att,
 			Deadline: fromMS(h["dl"]), UpdatedAt: fromMS(h["up"]),
 		}
 		for _, raw := range hist[i].Val() {
@@ -203,6 +206,7 @@ type Outcome struct {
 	Segments    int
 	Encoding    string
 	Error       string
+	Operator    string
 	// Attempts are the provider calls of this task run, appended to the
 	// SMS's history in the same step.
 	Attempts []Attempt
@@ -212,13 +216,13 @@ type Outcome struct {
 // provider reference for receipts. It reports whether the status moved.
 func (s *Store) MarkSent(ctx context.Context, id string, o Outcome) (bool, error) {
 	return s.transition(ctx, id, sms.Sent, refKey(o.Provider, o.ProviderRef), o.Segments, o.Attempts,
-		"p", o.Provider, "r", o.ProviderRef, "sg", o.Segments, "enc", o.Encoding, "e", "", "amb", "0")
+		"p", o.Provider, "r", o.ProviderRef, "sg", o.Segments, "enc", o.Encoding, "e", "", "amb", "0", "op", o.Operator)
 }
 
 // MarkFailed records a final failure: the provider's error, or a reason
 // of smsfleet's own (too_long, ...).
 func (s *Store) MarkFailed(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Failed, "", 0, o.Attempts, "p", o.Provider, "e", o.Error, "sg", o.Segments, "enc", o.Encoding)
+	return s.transition(ctx, id, sms.Failed, "", 0, o.Attempts, "p", o.Provider, "e", o.Error, "sg", o.Segments, "enc", o.Encoding, "op", o.Operator)
 }
 
 // MarkSuppressed records that policy kept the SMS from being sent

@@ -1,0 +1,36 @@
+package fleet
+
+import (
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/ratelimit"
+	"github.com/smsfleet/smsfleet/worker"
+)
+
+// buildRates reads the rate-limit configuration; a bad limit or override
+// stops the process at start-up, not at the first SMS.
+func buildRates(cfg config.Config, rdb redis.UniversalClient) (*worker.Rates, error) {
+	rc := cfg.Rate
+	if rc == (config.Rate{}) {
+		rc = config.NewRate()
+	}
+	limits, err := ratelimit.ParseLimits(rc.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("config: SMSFLEET_RATE_LIMITS: %w", err)
+	}
+	overrides, err := rc.Overrides()
+	if err != nil {
+		return nil, err
+	}
+	ops, err := ratelimit.NewOperators(overrides)
+	if err != nil {
+		return nil, fmt.Errorf("config: SMSFLEET_RATE_OPERATOR_OVERRIDES: %w", err)
+	}
+	lim := ratelimit.NewLimiter(rdb, ratelimit.Options{
+		OTPShare: rc.OTPShare, DecreaseFactor: rc.Decrease, Floor: rc.Floor, RecoverStep: rc.RecoverStep, RecoverEvery: rc.RecoverEvery,
+	})
+	return &worker.Rates{Operators: ops, Limits: limits, Limiter: lim, MaxInlineWait: rc.MaxInlineWait, MaxWaiters: rc.Waiters}, nil
+}
