@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -132,5 +133,105 @@ func TestMultiSegmentSMSAreChargedTheirSegments(t *testing.T) {
 	// charging one per SMS would give.
 	if span < 1500*time.Millisecond {
 		t.Fatalf("40 two-segment SMS went out in %s: charged one segment each?", span)
+	}
+}
+
+type rateLimitsView struct {
+	Limits []struct {
+		Key            string
+		ConfiguredRate float64 `json:"configured_rate"`
+		EffectiveRate  float64 `json:"effective_rate"`
+		RecentSegments int64   `json:"recent_segments"`
+	}
+}
+
+func (e *env) rateLimits() rateLimitsView {
+	e.t.Helper()
+	var v rateLimitsView
+	if st := e.native("/api/v1/ratelimits", shopToken, &v); st != 200 {
+		e.t.Fatalf("GET /api/v1/ratelimits: HTTP %d", st)
+	}
+	return v
+}
+
+func TestThrottlingLowersTheEffectiveRateAndItRecovers(t *testing.T) {
+	e := newEnv(t, func(c *config.Config, r *fleet.Roles) {
+		limited("DE:T-Mobile=50/5")(c, r)
+		c.Rate.RecoverEvery = 200 * time.Millisecond
+		c.Breaker = config.Breaker{Window: 2 * time.Second, MinRequests: 5, FailureRatio: 0.5, OpenTimeout: 300 * time.Millisecond, Probes: 2}
+		c.Providers = []config.Provider{{Name: "sim-a", Kind: config.KindSimulator}}
+		c.DefaultRoute = config.Route{Providers: []string{"sim-a"}}
+	})
+	to := phones(6000, 1)[0]
+	e.register(shopApp, shopToken, to)
+	if v := e.rateLimits(); len(v.Limits) != 1 || v.Limits[0].Key == "" || v.Limits[0].EffectiveRate != 50 {
+		t.Fatalf("before: %+v", v)
+	}
+	e.fault("sim-a", map[string]any{"throttle_rate": 1})
+	startPod(t, e)
+	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
+	deadline := time.Now().Add(5 * time.Second)
+	for e.rateLimits().Limits[0].EffectiveRate >= 50 {
+		if time.Now().After(deadline) {
+			t.Fatal("a throttling provider did not lower the effective rate")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	low := e.rateLimits().Limits[0].EffectiveRate
+	e.fault("sim-a", map[string]any{"throttle_rate": 0})
+	e.waitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
+	// Additive recovery back to the configured rate.
+	for deadline = time.Now().Add(10 * time.Second); e.rateLimits().Limits[0].EffectiveRate < 50; {
+		if time.Now().After(deadline) {
+			t.Fatalf("effective rate stuck at %v (lowered to %v)", e.rateLimits().Limits[0].EffectiveRate, low)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := e.rateLimits(); v.Limits[0].RecentSegments < 1 {
+		t.Fatalf("recent usage %+v", v)
+	}
+}
+
+func TestOTPGetsItsShareWhileMarketingSaturatesTheOperator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few seconds of saturated sending")
+	}
+	e := newEnv(t, limited("DE:T-Mobile=50/5"))
+	mkt, otp := phones(6100, 300), phones(6500, 40)
+	ctx := context.Background()
+	if err := e.fleet.Store().RegisterDevices(ctx, shopApp, append(append([]string{}, mkt...), otp...)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range mkt {
+		if err := e.fleet.Store().SetTags(ctx, shopApp, ph, map[string]json.RawMessage{"SMSMarketingConsent": json.RawMessage("true")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.send(map[string]any{"send_date": "now", "content": "sale", "devices": mkt, "message_type": "marketing"})
+	startPod(t, e)
+	time.Sleep(time.Second) // the campaign saturates the operator's marketing share
+	start := time.Now()
+	var codes []string
+	for _, ph := range otp {
+		codes = append(codes, e.send(map[string]any{"send_date": "now", "content": "123456", "devices": []string{ph}, "message_type": "otp"}))
+		time.Sleep(50 * time.Millisecond) // 20 security codes a second: the reserved 20 % of 50/s is 10/s, plus spare
+	}
+	e.waitAll(codes, "sent", 20*time.Second)
+	took := time.Since(start)
+	// 40 OTPs in a 2 s trickle: with 10/s reserved plus whatever marketing
+	// leaves, they finish within a few seconds, not behind 300 marketing SMS
+	// at 40/s (7.5 s).
+	if took > 6*time.Second {
+		t.Fatalf("40 OTPs took %s behind the campaign", took)
+	}
+	mktSent := 0
+	for _, m := range e.sim.Messages("", 1000) {
+		if m.Text == "sale" {
+			mktSent++
+		}
+	}
+	t.Logf("40 OTPs in %s while the campaign had sent %d", took.Round(time.Millisecond), mktSent)
+	if mktSent == 300 {
+		t.Fatal("the campaign was finished before the OTPs: nothing was saturated")
 	}
 }
