@@ -58,9 +58,10 @@ const (
 // use. The zero value works (no overrides, no cache) but is slow; use
 // NewOperators.
 //
-// Parsing a number with libphonenumber costs ~8 µs and the carrier lookup
-// another ~3 µs, too much to pay per SMS. Of therefore caches results keyed by
-// the first 9 digits of the number plus its length:
+// Parsing a number with libphonenumber and looking its carrier up costs
+// ~17 µs and 68 allocations (BenchmarkOperatorOf/uncached), too much to pay
+// per SMS. Of therefore caches results keyed by the first 9 digits of the
+// number plus its length (a hit costs well under 0.1 µs, no allocation):
 //   - the carrier is a function of the first 9 digits (the longest prefix in
 //     libphonenumber's carrier data is 9 digits long);
 //   - the region and whether the number is valid and mobile (GetNameForNumber
@@ -137,6 +138,8 @@ func (o *Operators) Of(e164 string) Operator {
 	if o == nil {
 		return lookup(e164)
 	}
+	// Overrides come before the cache: their prefixes may be longer than
+	// the cached 9 digits.
 	for _, n := range o.ovLens {
 		if n <= len(e164) {
 			if op, ok := o.overrides[e164[:n]]; ok {
