@@ -19,7 +19,7 @@ func buildRates(cfg config.Config, rdb redis.UniversalClient) (*worker.Rates, er
 	}
 	limits, err := ratelimit.ParseLimits(rc.Limits)
 	if err != nil {
-		return nil, fmt.Errorf("config: SMSFLEET_RATE_LIMITS: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	overrides, err := rc.Overrides()
 	if err != nil {
