@@ -88,6 +88,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			}
 		}
 	}
+	if _, err := buildRates(o.Config, nil); err != nil {
+		return nil, err
+	}
 	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis, mux: http.NewServeMux()}
 	if f.rdb == nil {
 		f.rdb = redisx.New(o.Config.Redis)

@@ -11,7 +11,9 @@ import (
 )
 
 // buildRates reads the rate-limit configuration; a bad limit or override
-// stops the process at start-up, not at the first SMS.
+// stops the process at start-up, not at the first SMS. With a nil rdb it
+// only validates (fleet.New does that before it connects, so a bad limit
+// is reported as such even when Redis is down).
 func buildRates(cfg config.Config, rdb redis.UniversalClient) (*worker.Rates, error) {
 	rc := cfg.Rate
 	if rc == (config.Rate{}) {
@@ -28,6 +30,9 @@ func buildRates(cfg config.Config, rdb redis.UniversalClient) (*worker.Rates, er
 	ops, err := ratelimit.NewOperators(overrides)
 	if err != nil {
 		return nil, fmt.Errorf("config: SMSFLEET_RATE_OPERATOR_OVERRIDES: %w", err)
+	}
+	if rdb == nil {
+		return nil, nil
 	}
 	lim := ratelimit.NewLimiter(rdb, ratelimit.Options{
 		OTPShare: rc.OTPShare, DecreaseFactor: rc.Decrease, Floor: rc.Floor, RecoverStep: rc.RecoverStep, RecoverEvery: rc.RecoverEvery,
