@@ -235,3 +235,21 @@ func TestOTPGetsItsShareWhileMarketingSaturatesTheOperator(t *testing.T) {
 		t.Fatal("the campaign was finished before the OTPs: nothing was saturated")
 	}
 }
+
+func TestBadRateLimitsStopStartUpBeforeRedis(t *testing.T) {
+	for _, tt := range []struct{ limits, overrides, want string }{
+		{"US=0", "", `entry 1 "US=0": rate must be positive`},
+		{"DE:T-Mobile=-5", "", "rate must be positive"},
+		{"DE:T-Mobile=abc", "", "entry 1"},
+		{"", "4915112=DE:T-Mobile", "OPERATOR_OVERRIDES"},
+	} {
+		cfg := testConfig(t)
+		cfg.Redis.Addr = "127.0.0.1:1" // nothing listens: the config must fail first
+		cfg.Rate = config.NewRate()
+		cfg.Rate.Limits, cfg.Rate.OperatorOverrides = tt.limits, tt.overrides
+		_, err := fleet.New(context.Background(), fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true}})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("limits %q overrides %q: error %v, want %q", tt.limits, tt.overrides, err, tt.want)
+		}
+	}
+}
