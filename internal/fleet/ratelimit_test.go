@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 )
@@ -23,28 +21,6 @@ func frPhones(from, n int) []string {
 		out[i] = fmt.Sprintf("+336120%05d", from+i)
 	}
 	return out
-}
-
-// startPod starts a worker-only fleet with its own Redis client, as a
-// separate pod would run.
-func startPod(t *testing.T, e *env) {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr, PoolSize: 64})
-	t.Cleanup(func() { _ = rdb.Close() })
-	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: rdb, Now: e.clock.Now, Providers: e.providers(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		f.Shutdown(ctx)
-	})
 }
 
 func limited(limits string) func(*config.Config, *fleet.Roles) {

@@ -52,15 +52,30 @@ type (
 	rolesT  = fleet.Roles
 )
 
-// startWorker starts a worker-only fleet on e's Redis and clock, sending
-// through provs (default: e's simulator providers); it stops at cleanup.
+// startWorker starts a worker-only fleet on e's Redis client and clock,
+// sending through provs (default: e's simulator providers); it stops at
+// cleanup.
 func startWorker(t *testing.T, e *env, provs ...provider.Provider) {
+	t.Helper()
+	startWorkerOn(t, e, e.rdb, provs...)
+}
+
+// startPod starts a worker-only fleet with its own Redis client, as a
+// separate pod would run.
+func startPod(t *testing.T, e *env) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr, PoolSize: 64})
+	t.Cleanup(func() { _ = rdb.Close() })
+	startWorkerOn(t, e, rdb)
+}
+
+func startWorkerOn(t *testing.T, e *env, rdb redis.UniversalClient, provs ...provider.Provider) {
 	t.Helper()
 	if len(provs) == 0 {
 		provs = e.providers()
 	}
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: e.rdb, Now: e.clock.Now, Providers: provs,
+		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: rdb, Now: e.clock.Now, Providers: provs,
 	})
 	if err != nil {
 		t.Fatal(err)
