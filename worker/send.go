@@ -196,7 +196,8 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	class := provider.ClassOf(out.err)
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	log = log.With(zap.String("provider", out.provider), zap.String("class", class.String()), zap.Error(out.err))
+	// Provider messages may quote the number: mask it before logging.
+	log = log.With(zap.String("provider", out.provider), zap.String("class", class.String()), zap.String("error", sms.MaskPhonesIn(out.err.Error())))
 	if class == provider.Permanent || attempts >= s.MaxAttempts || retried >= maxRetry || (!l.Deadline.IsZero() && s.Now().After(l.Deadline)) {
 		return s.fail(ctx, id, l, log, sent)
 	}
@@ -335,6 +336,6 @@ func (s *Sender) fail(ctx context.Context, id string, l store.Loaded, log *zap.L
 			log.Warn("could not release the frequency-capping slot", zap.NamedError("release_error", err))
 		}
 	}
-	log.Warn("sms failed", zap.String("error", o.Error))
+	log.Warn("sms failed", zap.String("error", sms.MaskPhonesIn(o.Error)))
 	return nil
 }

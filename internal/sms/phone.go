@@ -3,6 +3,7 @@ package sms
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers/v2"
@@ -46,4 +47,20 @@ func MaskPhone(p string) string {
 		head = 4
 	}
 	return p[:head] + strings.Repeat("*", len(p)-head-2) + p[len(p)-2:]
+}
+
+// phoneLike matches what may be a phone number inside free text: an
+// optional + and 7 to 15 digits, possibly split by spaces or dashes.
+var phoneLike = regexp.MustCompile(`\+?\d[\d \-]{5,18}\d`)
+
+// MaskPhonesIn masks every phone-like run in free text (provider error
+// messages quote numbers) so it can be logged.
+func MaskPhonesIn(s string) string {
+	return phoneLike.ReplaceAllStringFunc(s, func(m string) string {
+		digits := strings.NewReplacer(" ", "", "-", "").Replace(m)
+		if len(strings.TrimPrefix(digits, "+")) < 7 {
+			return m
+		}
+		return MaskPhone(digits)
+	})
 }

@@ -79,3 +79,18 @@ func TestNewMessageCodeShape(t *testing.T) {
 		seen[c] = true
 	}
 }
+
+func TestMaskPhonesIn(t *testing.T) {
+	tests := map[string]string{
+		"The 'To' number +15005550001 is not a valid phone number.": "The 'To' number +1500*****01 is not a valid phone number.",
+		"HTTP 503 after 30001 ms":                                   "HTTP 503 after 30001 ms",
+		"dest 4915112345678 rejected":                               "dest 4915*******78 rejected",
+		"to +49 151 1234 5678, code 21211":                          "to +4915*******78, code 21211",
+		"no numbers here":                                           "no numbers here",
+	}
+	for in, want := range tests {
+		if got := MaskPhonesIn(in); got != want {
+			t.Errorf("MaskPhonesIn(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
