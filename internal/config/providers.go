@@ -236,8 +236,9 @@ type Rate struct {
 
 func (r Rate) validate() error {
 	switch {
-	case r.OTPShare < 0 || r.OTPShare >= 1:
-		return fmt.Errorf("config: SMSFLEET_RATE_OTP_SHARE must be in [0, 1), got %v", r.OTPShare)
+	case r.OTPShare <= 0 || r.OTPShare >= 1:
+		// The limiter's marketing sub-limit needs a share strictly inside.
+		return fmt.Errorf("config: SMSFLEET_RATE_OTP_SHARE must be in (0, 1), got %v", r.OTPShare)
 	case r.Decrease <= 0 || r.Decrease >= 1:
 		return fmt.Errorf("config: SMSFLEET_RATE_DECREASE must be in (0, 1), got %v", r.Decrease)
 	case r.Floor <= 0 || r.Floor > 1:
