@@ -20,6 +20,7 @@ package store
 //	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts
 //	sf:sa:{id}           list   attempt history of one SMS: JSON records (provider, time, outcome)
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
+//	sf:park:{prov}:{ref} string "status|code" of a receipt that came before its SMS was marked sent
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
 //	sf:oo:{app}          zset   opted-out phones, scored by when they opted out (unix ms)
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
@@ -38,6 +39,7 @@ const (
 	pSMS       = "sf:s:"
 	pRef       = "sf:ref:"
 	pAttempts  = "sf:sa:"
+	pPark      = "sf:park:"
 	pStatsReq  = "sf:rq:"
 	pOptOut    = "sf:oo:"
 	pFrequency = "sf:fc:"
@@ -58,6 +60,7 @@ func txnKey(app, txn string) string      { return pTxn + app + ":" + txn }
 func smsKey(id string) string            { return pSMS + id }
 func refKey(prov, ref string) string     { return pRef + prov + ":" + ref }
 func attemptsKey(id string) string       { return pAttempts + id }
+func parkKey(prov, ref string) string    { return pPark + prov + ":" + ref }
 func statsReqKey(id string) string       { return pStatsReq + id }
 func optOutKey(app string) string        { return pOptOut + app }
 func frequencyKey(app, phone string) string {

@@ -41,12 +41,13 @@ end
 
 func newScript(body string) *redis.Script { return redis.NewScript(luaAllowed + luaMove + body) }
 
-// scriptTransition: KEYS sms, msg, attempt history (” for none); ARGV to,
-// now ms, hour (YYYYMMDDHH), ref key (” for none), ttl, segments, #pairs,
+// scriptTransition: KEYS sms, msg, attempt history (empty for none); ARGV to,
+// now ms, hour (YYYYMMDDHH), ref key (empty for none), ttl, segments, #pairs,
 // field/value pairs to set when the move happens, then attempt records to
 // append to the history. A move to sent counts the hourly "send" bucket
-// and the message's total segments, and indexes the provider reference; a
-// move to delivered counts the hourly "delivery" bucket.
+// and the message's total segments, and indexes the provider reference
+// (applying a receipt parked for it); a move to delivered counts the
+// hourly "delivery" bucket.
 var scriptTransition = newScript(`
 local ok, cur = move(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 if not ok then return {0, cur or ''} end
@@ -61,6 +62,17 @@ elseif ARGV[1] == 'delivered' then
 end
 if ARGV[4] ~= '' then
   redis.call('SET', ARGV[4], string.sub(KEYS[1], 6), 'EX', ARGV[5])
+  -- A receipt parked for this reference (it overtook this write) applies now.
+  local pk = 'sf:park:' .. string.sub(ARGV[4], 8)
+  local parked = redis.call('GET', pk)
+  if parked then
+    local to, code = string.match(parked, '^([^|]*)|(.*)$')
+    if move(KEYS[1], KEYS[2], to, ARGV[2]) then
+      if to == 'delivered' then redis.call('HINCRBY', KEYS[2], 'h:delivery:' .. ARGV[3], 1) end
+      if code ~= '' then redis.call('HSET', KEYS[1], 'dlr', code) end
+    end
+    redis.call('DEL', pk)
+  end
 end
 if KEYS[3] ~= '' and #ARGV > last then
   for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
@@ -81,13 +93,18 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 `)
 
-// scriptReceipt: KEYS ref key; ARGV to (delivered/undelivered), now ms,
-// hour, error code, ttl. Applies a delivery receipt to the SMS its provider
-// reference names. Returns {0, ”} for an unknown reference, else what the
-// move did.
+// scriptReceipt: KEYS ref key, park key; ARGV to (delivered/undelivered),
+// now ms, hour, error code, park ttl (0: do not park). Applies a delivery
+// receipt to the SMS its provider reference names. A receipt for a
+// reference not known yet (it raced the sent write) is parked, unless one
+// is parked already; the sent write applies it. Returns {0} for an unknown
+// (parked) reference, else what the move did.
 var scriptReceipt = newScript(`
 local id = redis.call('GET', KEYS[1])
-if not id then return {0, ''} end
+if not id then
+  if tonumber(ARGV[5]) > 0 then redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[4], 'EX', ARGV[5], 'NX') end
+  return {0, ''}
+end
 local skey, mkey = 'sf:s:' .. id, 'sf:m:' .. string.match(id, '^(.*)%.')
 local ok, cur = move(skey, mkey, ARGV[1], ARGV[2])
 if not ok then return {2, cur or ''} end

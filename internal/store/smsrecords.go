@@ -278,18 +278,67 @@ var ErrUnknownRef = errors.New("unknown provider reference")
 // undelivered (with the provider's error code). It reports whether the
 // status moved; a receipt for an SMS already final moves nothing.
 func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.Status, code string) (bool, error) {
-	now := s.now()
-	res, err := scriptReceipt.Run(ctx, s.rdb, []string{refKey(provider, ref)}, string(to), ms(now), hourBucket(now), code, ttlSeconds(s.retention)).Slice()
+	res, err := s.ApplyReceipts(ctx, []Receipt{{Provider: provider, Ref: ref, Status: to, Code: code}}, 0)
 	if err != nil {
-		return false, fmt.Errorf("apply receipt: %w", err)
+		return false, err
 	}
-	switch res[0].(int64) {
-	case 0:
+	switch res[0] {
+	case ReceiptUnknown:
 		return false, ErrUnknownRef
-	case 1:
+	case ReceiptApplied:
 		return true, nil
 	}
 	return false, nil
+}
+
+// Receipt is a final delivery report to apply.
+type Receipt struct {
+	Provider, Ref string
+	Status        sms.Status // delivered or undelivered
+	Code          string
+}
+
+// ReceiptResult says what applying one receipt did.
+type ReceiptResult int
+
+const (
+	ReceiptApplied   ReceiptResult = iota // the SMS moved
+	ReceiptDuplicate                      // the SMS was already there or beyond: a replay moves nothing
+	ReceiptUnknown                        // no SMS has the reference (yet): parked when parkTTL > 0
+)
+
+// ApplyReceipts applies a batch of receipts in one pipelined round trip.
+// A receipt whose reference is not known yet is parked for parkTTL (0:
+// not parked): the sent write applies it when it comes.
+func (s *Store) ApplyReceipts(ctx context.Context, rs []Receipt, parkTTL time.Duration) ([]ReceiptResult, error) {
+	now := s.now()
+	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+		cmds := make([]*redis.Cmd, len(rs))
+		for i, r := range rs {
+			cmds[i] = scriptReceipt.EvalSha(ctx, p, []string{refKey(r.Provider, r.Ref), parkKey(r.Provider, r.Ref)},
+				string(r.Status), ms(now), hourBucket(now), r.Code, ttlSeconds(parkTTL))
+		}
+		return cmds
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apply receipts: %w", err)
+	}
+	out := make([]ReceiptResult, len(rs))
+	for i, c := range cmds {
+		res, err := c.Slice()
+		if err != nil {
+			return nil, fmt.Errorf("apply receipt %s/%s: %w", rs[i].Provider, rs[i].Ref, err)
+		}
+		switch res[0].(int64) {
+		case 0:
+			out[i] = ReceiptUnknown
+		case 1:
+			out[i] = ReceiptApplied
+		default:
+			out[i] = ReceiptDuplicate
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) transition(ctx context.Context, id string, to sms.Status, ref string, segments int, attempts []Attempt, pairs ...any) (bool, error) {

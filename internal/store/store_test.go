@@ -305,3 +305,27 @@ func TestApplyReceipt(t *testing.T) {
 		t.Fatalf("undelivered: %v %v", moved, err)
 	}
 }
+
+func TestReceiptBeforeSentIsParkedAndApplied(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	code, to := "AAAA-00000000-00000009", "+4915112000009"
+	id := sms.SMSID(code, to)
+	direct(t, s, code, to)
+	claim(t, s, id)
+	// The provider's receipt overtakes our sent write.
+	res, err := s.ApplyReceipts(ctx, []store.Receipt{{Provider: "p", Ref: "R9", Status: sms.Delivered}}, time.Hour)
+	if err != nil || res[0] != store.ReceiptUnknown {
+		t.Fatalf("early receipt: %v %v", res, err)
+	}
+	if _, err := s.MarkSent(ctx, id, store.Outcome{Provider: "p", ProviderRef: "R9", Segments: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(t, s, code); got[sms.Delivered] != 1 || got[sms.Sent] != 0 {
+		t.Fatalf("counts %v: the parked receipt was not applied with the sent write", got)
+	}
+	res, _ = s.ApplyReceipts(ctx, []store.Receipt{{Provider: "p", Ref: "R9", Status: sms.Delivered}}, time.Hour)
+	if res[0] != store.ReceiptDuplicate {
+		t.Fatalf("replay after parking: %v", res)
+	}
+}
