@@ -1,0 +1,155 @@
+package receipts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
+)
+
+// Consumer applies receipts from Kafka to the delivery state, as a member
+// of a consumer group: it reads a batch, applies it with one pipelined
+// round trip, and commits the offsets only after the writes succeeded. A
+// crash between the two replays the batch, which moves nothing twice: the
+// status machine only moves forward.
+type Consumer struct {
+	r       *kafka.Reader
+	dlq     *Producer
+	st      *store.Store
+	parkTTL time.Duration
+	batch   int
+	log     *zap.Logger
+}
+
+// NewConsumer reads topic on brokers in group; unparseable records go to
+// dlq. A receipt for a reference not known yet is parked for parkTTL.
+func NewConsumer(brokers []string, topic, group string, dlq *Producer, st *store.Store, parkTTL time.Duration, log *zap.Logger) *Consumer {
+	return &Consumer{
+		r: kafka.NewReader(kafka.ReaderConfig{
+			Brokers: brokers, Topic: topic, GroupID: group,
+			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond,
+			CommitInterval: 0, // commits are synchronous, after the writes
+		}),
+		dlq: dlq, st: st, parkTTL: parkTTL, batch: 500, log: log,
+	}
+}
+
+// Run consumes until ctx is done.
+func (c *Consumer) Run(ctx context.Context) error {
+	for {
+		msgs, err := c.fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("receipts: fetch: %w", err)
+		}
+		for attempt := 0; ; attempt++ {
+			err := c.apply(ctx, msgs)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil // not committed: the group redelivers the batch
+			}
+			c.log.Warn("receipts batch not applied; retrying", zap.Int("records", len(msgs)), zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(min(time.Duration(1<<min(attempt, 6))*100*time.Millisecond, 5*time.Second)):
+			}
+		}
+		if err := c.r.CommitMessages(ctx, msgs...); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("receipts: commit: %w", err)
+		}
+	}
+}
+
+// fetch waits for one record, then takes whatever else arrives within a
+// few milliseconds, up to the batch size.
+func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
+	m, err := c.r.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []kafka.Message{m}
+	more, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	for len(msgs) < c.batch {
+		m, err := c.r.FetchMessage(more)
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// apply writes a batch: final receipts to the state (one round trip),
+// unparseable ones to the dead-letter topic.
+func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
+	var rs []store.Receipt
+	var dead []kafka.Message
+	for _, m := range msgs {
+		rec, err := decode(m.Value)
+		if err != nil {
+			dead = append(dead, m)
+			continue
+		}
+		if !rec.Final() {
+			continue
+		}
+		to := sms.Delivered
+		if rec.Status == "undelivered" {
+			to = sms.Undelivered
+		}
+		rs = append(rs, store.Receipt{Provider: rec.Provider, Ref: rec.Ref, Status: to, Code: rec.ErrorCode})
+	}
+	if len(dead) > 0 {
+		if err := c.deadLetter(ctx, dead); err != nil {
+			return err
+		}
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	res, err := c.st.ApplyReceipts(ctx, rs, c.parkTTL)
+	if err != nil {
+		return err
+	}
+	parked := 0
+	for _, r := range res {
+		if r == store.ReceiptUnknown {
+			parked++
+		}
+	}
+	c.log.Debug("receipts applied", zap.Int("records", len(msgs)), zap.Int("final", len(rs)), zap.Int("parked", parked))
+	return nil
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, dead []kafka.Message) error {
+	if c.dlq == nil {
+		return errors.New("unparseable receipts and no dead-letter topic")
+	}
+	out := make([]kafka.Message, len(dead))
+	for i, m := range dead {
+		out[i] = kafka.Message{Key: m.Key, Value: m.Value}
+	}
+	if err := c.dlq.w.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("dead-letter: %w", err)
+	}
+	c.log.Warn("unparseable receipts sent to the dead-letter topic", zap.Int("records", len(dead)))
+	return nil
+}
+
+// Close leaves the group.
+func (c *Consumer) Close() error { return c.r.Close() }

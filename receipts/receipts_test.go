@@ -1,0 +1,239 @@
+package receipts
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/testenv"
+)
+
+func ingressServer(t *testing.T, k *testenv.Kafka) *httptest.Server {
+	t.Helper()
+	p := NewProducer([]string{k.Addr}, Topic)
+	t.Cleanup(func() { _ = p.Close() })
+	mux := http.NewServeMux()
+	NewIngress([]Source{{Name: "tw", Kind: "twilio", Secret: "tw-token"}, {Name: "gw", Kind: "json", Secret: "gw-secret"}}, p, zap.NewNop()).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func postTwilio(t *testing.T, srv *httptest.Server, provider string, fields url.Values, token string) int {
+	t.Helper()
+	u := srv.URL + "/webhooks/dlr/" + provider
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(fields.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if token != "" {
+		req.Header.Set("X-Twilio-Signature", TwilioSignature(token, u, fields))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func postJSON(t *testing.T, srv *httptest.Server, body, secret string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/dlr/gw", strings.NewReader(body))
+	if secret != "" {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(body))
+		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// readAll reads up to want records of every partition of topic, from the
+// start, through a fresh consumer group; it waits at most 2 s.
+func readAll(t *testing.T, k *testenv.Kafka, topic string, want int) []Record {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr}, Topic: topic, GroupID: "read-" + t.Name(), MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var out []Record
+	for len(out) < want {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			break
+		}
+		rec, err := decode(m.Value)
+		if err != nil {
+			rec = Record{Status: "unparseable: " + string(m.Value)}
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func TestIngress(t *testing.T) {
+	k := testenv.NewKafka(t, 1, Topic, TopicDLQ)
+	srv := ingressServer(t, k)
+	ok := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}
+	tests := []struct {
+		name string
+		send func() int
+		want int
+	}{
+		{"signed twilio callback", func() int { return postTwilio(t, srv, "tw", ok, "tw-token") }, 204},
+		{"undelivered with its error", func() int {
+			return postTwilio(t, srv, "tw", url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}}, "tw-token")
+		}, 204},
+		{"missing signature", func() int { return postTwilio(t, srv, "tw", ok, "") }, 401},
+		{"wrong signature", func() int { return postTwilio(t, srv, "tw", ok, "other-token") }, 401},
+		{"unknown provider", func() int { return postTwilio(t, srv, "nope", ok, "tw-token") }, 404},
+		{"missing status", func() int { return postTwilio(t, srv, "tw", url.Values{"MessageSid": {"SM3"}}, "tw-token") }, 400},
+		{"signed JSON", func() int { return postJSON(t, srv, `{"ref":"G1","status":"DELIVRD"}`, "gw-secret") }, 204},
+		{"JSON bad signature", func() int { return postJSON(t, srv, `{"ref":"G1","status":"delivered"}`, "nope") }, 401},
+		{"JSON malformed", func() int { return postJSON(t, srv, `{"ref":`, "gw-secret") }, 400},
+	}
+	for _, tt := range tests {
+		if got := tt.send(); got != tt.want {
+			t.Errorf("%s: HTTP %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	recs := readAll(t, k, Topic, 4)
+	if len(recs) != 3 {
+		t.Fatalf("Kafka holds %d records, want 3 (refused requests produce nothing): %+v", len(recs), recs)
+	}
+	if recs[1].Ref != "SM2" || recs[1].Status != "undelivered" || recs[1].ErrorCode != "30003" || recs[2].Status != "delivered" || recs[2].Provider != "gw" {
+		t.Fatalf("records %+v", recs)
+	}
+}
+
+func TestIngressAnswers503WhenKafkaIsDown(t *testing.T) {
+	k, err := testenv.StartKafka(1, Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ingressServer(t, k)
+	k.Close()
+	if got := postTwilio(t, srv, "tw", url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}, "tw-token"); got != 503 {
+		t.Fatalf("with Kafka down: HTTP %d, want 503 so the provider retries", got)
+	}
+}
+
+// sentSMS creates a direct message whose SMS was sent with ref.
+func sentSMS(t *testing.T, st *store.Store, code, to, ref string) {
+	t.Helper()
+	ctx := context.Background()
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), Validity: time.Hour, Direct: true, ChunkSize: 10}
+	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: []string{to}, SendAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	id := sms.SMSID(code, to)
+	l, _, _ := st.LoadSMS(ctx, id, true)
+	if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
+		t.Fatalf("begin: %v %v", ok, err)
+	}
+	if ref != "" {
+		if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: ref, Segments: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func status(t *testing.T, st *store.Store, code string) map[sms.Status]int64 {
+	t.Helper()
+	m, err := st.GetMessage(context.Background(), "", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Counts
+}
+
+func TestConsumerAppliesOnceParksAndDeadLetters(t *testing.T) {
+	k := testenv.NewKafka(t, 3, Topic, TopicDLQ)
+	r := testenv.NewRedis(t)
+	st := store.New(r.Client(t), 24*time.Hour)
+	if err := st.LoadScripts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sentSMS(t, st, "AAAA-00000000-0000000A", "+4915112000010", "R-A")
+	sentSMS(t, st, "AAAA-00000000-0000000B", "+4915112000011", "R-B")
+	sentSMS(t, st, "AAAA-00000000-0000000C", "+4915112000012", "") // its sent write comes later
+
+	p := NewProducer([]string{k.Addr}, Topic)
+	defer p.Close()
+	ctx := context.Background()
+	recs := []Record{
+		{Provider: "tw", Ref: "R-A", Status: "sent"},
+		{Provider: "tw", Ref: "R-A", Status: "delivered"},
+		{Provider: "tw", Ref: "R-B", Status: "undelivered", ErrorCode: "30003"},
+		{Provider: "tw", Ref: "R-B", Status: "delivered"}, // after undelivered: moves nothing
+		{Provider: "tw", Ref: "R-C", Status: "delivered"}, // before its sent write: parked
+	}
+	// Everything twice: a replayed topic changes no counter.
+	if err := p.Produce(ctx, append(recs, recs...)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.w.WriteMessages(ctx, kafka.Message{Key: []byte("x"), Value: []byte("not json")}); err != nil {
+		t.Fatal(err)
+	}
+
+	run := func(d time.Duration) {
+		dlq := NewProducer([]string{k.Addr}, TopicDLQ)
+		defer dlq.Close()
+		c := NewConsumer([]string{k.Addr}, Topic, "smsfleet-receipts", dlq, st, time.Hour, zap.NewNop())
+		defer c.Close()
+		cctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		if err := c.Run(cctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(3 * time.Second)
+	if got := status(t, st, "AAAA-00000000-0000000A"); got[sms.Delivered] != 1 || got[sms.Sent] != 0 {
+		t.Fatalf("A: %v", got)
+	}
+	if got := status(t, st, "AAAA-00000000-0000000B"); got[sms.Undelivered] != 1 || got[sms.Delivered] != 0 {
+		t.Fatalf("B: %v", got)
+	}
+	if got := status(t, st, "AAAA-00000000-0000000C"); got[sms.Delivered] != 0 {
+		t.Fatalf("C before its sent write: %v", got)
+	}
+	// The sent write for C comes: its parked receipt applies with it.
+	id := sms.SMSID("AAAA-00000000-0000000C", "+4915112000012")
+	if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: "R-C", Segments: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, st, "AAAA-00000000-0000000C"); got[sms.Delivered] != 1 {
+		t.Fatalf("C after its sent write: %v", got)
+	}
+	if dead := readAll(t, k, TopicDLQ, 1); len(dead) != 1 {
+		t.Fatalf("dead letters: %d, want 1", len(dead))
+	}
+	// A second consumer of the group resumes after the committed offsets:
+	// new receipts apply, old ones are not re-read into double counts.
+	sentSMS(t, st, "AAAA-00000000-0000000D", "+4915112000013", "R-D")
+	if err := p.Produce(ctx, Record{Provider: "tw", Ref: "R-D", Status: "delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	run(3 * time.Second)
+	if got := status(t, st, "AAAA-00000000-0000000D"); got[sms.Delivered] != 1 {
+		t.Fatalf("D after restart: %v", got)
+	}
+	if got := status(t, st, "AAAA-00000000-0000000A"); got[sms.Delivered] != 1 {
+		t.Fatalf("A double-counted after restart: %v", got)
+	}
+}
