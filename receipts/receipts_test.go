@@ -18,6 +18,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/testenv"
+	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 func ingressServer(t *testing.T, k *testenv.Kafka) *httptest.Server {
@@ -31,13 +32,13 @@ func ingressServer(t *testing.T, k *testenv.Kafka) *httptest.Server {
 	return srv
 }
 
-func postTwilio(t *testing.T, srv *httptest.Server, provider string, fields url.Values, token string) int {
+func postTwilio(t *testing.T, srv *httptest.Server, name string, fields url.Values, token string) int {
 	t.Helper()
-	u := srv.URL + "/webhooks/dlr/" + provider
+	u := srv.URL + "/webhooks/dlr/" + name
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if token != "" {
-		req.Header.Set("X-Twilio-Signature", TwilioSignature(token, u, fields))
+		req.Header.Set("X-Twilio-Signature", provider.TwilioSignature(token, u, fields))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -32,11 +32,14 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 // Received is one SMS the simulator accepted.
@@ -118,6 +121,55 @@ type Simulator struct {
 	mu        sync.Mutex
 	received  []Received
 	providers map[string]*account
+
+	// dlrDelay, when set, makes the simulator post a delivery receipt to an
+	// accepted SMS's StatusCallback after the delay, signed like Twilio's
+	// with dlrToken: by the last four digits of the number, 0002
+	// undelivered (error 30003), 0003 never a receipt, others delivered.
+	dlrDelay time.Duration
+	dlrToken string
+	client   *http.Client
+}
+
+// SendReceipts turns delivery receipts on (see Simulator.dlrDelay).
+func (s *Simulator) SendReceipts(delay time.Duration, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dlrDelay, s.dlrToken = delay, token
+	s.client = &http.Client{Timeout: 5 * time.Second}
+}
+
+// postReceipt posts msg's delivery receipt, retrying a few times as a
+// provider would while the receiver answers 5xx.
+func (s *Simulator) postReceipt(msg Received, delay time.Duration, token string, client *http.Client) {
+	status, code := "delivered", ""
+	switch {
+	case strings.HasSuffix(msg.To, "0003"):
+		return
+	case strings.HasSuffix(msg.To, "0002"):
+		status, code = "undelivered", "30003"
+	}
+	fields := url.Values{"MessageSid": {msg.Ref}, "MessageStatus": {status}, "To": {msg.To}, "AccountSid": {msg.Account}}
+	if code != "" {
+		fields.Set("ErrorCode", code)
+	}
+	time.Sleep(delay)
+	for attempt := range 5 {
+		req, err := http.NewRequest(http.MethodPost, msg.StatusCallback, strings.NewReader(fields.Encode()))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", provider.TwilioSignature(token, msg.StatusCallback, fields))
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return
+			}
+		}
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
 }
 
 // New returns a simulator that keeps at most keep accepted SMS over all its
@@ -266,6 +318,9 @@ func (s *Simulator) decide(a *account, msg Received, f Faults) (status int, body
 	}
 	delete(a.failedKey, failKey)
 	s.received = append(s.received, msg)
+	if s.dlrDelay > 0 && msg.StatusCallback != "" {
+		go s.postReceipt(msg, s.dlrDelay, s.dlrToken, s.client)
+	}
 	a.count++
 	if len(s.received) > s.cap {
 		drop := s.received[0]
