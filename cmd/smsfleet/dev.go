@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/alicebob/miniredis/v2"
 
@@ -11,11 +15,15 @@ import (
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/logging"
 	"github.com/smsfleet/smsfleet/internal/simulator"
+	"github.com/smsfleet/smsfleet/receipts"
+	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 const devHelp = `Runs every role in one process with an embedded Redis (miniredis, in memory:
-everything is gone when it stops) and the provider simulator mounted at
-/simulator/, as two providers: sim-a (primary) and sim-b (fallback). It seeds the application SMSFLEET_DEV_APPLICATION (default
+everything is gone when it stops), an embedded Kafka (kfake, on
+SMSFLEET_DEV_KAFKA_ADDR) and the provider simulator mounted at /simulator/, as
+two providers: sim-a (primary) and sim-b (fallback), which post delivery
+receipts back (numbers ending 0002 undelivered, 0003 never a receipt). It seeds the application SMSFLEET_DEV_APPLICATION (default
 DEMO0-00000) with the server token SMSFLEET_DEV_AUTH (default dev-token) and
 accepts device calls without a token. Stop it with Ctrl-C.`
 
@@ -30,6 +38,12 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	}
 	defer mr.Close()
 	cfg.Redis = config.Redis{Addr: mr.Addr()}
+	kafkaAddr, stopKafka, err := embeddedKafka(cfg.DevKafkaAddr)
+	if err != nil {
+		return err
+	}
+	defer stopKafka()
+	cfg.Kafka.Brokers = []string{kafkaAddr}
 	dev := config.Application{Code: cfg.DevApplication, ServerToken: cfg.DevAuth, OpenDevices: true}
 	apps := config.Applications{dev}
 	for _, a := range cfg.Applications {
@@ -55,7 +69,8 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	}
 	defer func() { _ = log.Sync() }()
 	sim := simulator.New("simulator", 100_000)
-	opts := fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true}, Log: log, Simulator: sim}
+	sim.SendReceipts(cfg.SimDLRDelay, provider.SimulatorAuthToken)
+	opts := fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true, Receipts: true}, Log: log, Simulator: sim}
 	return serve(ctx, cfg, opts, func(addr string) {
 		fmt.Fprintf(stdout, `
   smsfleet dev is running (embedded Redis, provider simulator; nothing is kept)
@@ -65,6 +80,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
     simulator    http://%[1]s/simulator/messages   (providers sim-a, then sim-b)
     application  %[2]s
     auth token   %[3]s
+    kafka        %[4]s   (topics smsfleet.receipts, smsfleet.receipts.dlq)
 
   Take sim-a down (traffic moves to sim-b) and back up:
     curl -s http://%[1]s/simulator/sim-a/faults -d '{"down":true}'
@@ -72,6 +88,24 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 
   Try: curl -s http://%[1]s/json/1.3/createMessage -d '{"request":{"application":"%[2]s","auth":"%[3]s","notifications":[{"send_date":"now","content":"Hello","devices":["+447700900123"],"use_auto_registration":true}]}}'
 
-`, addr, dev.Code, dev.ServerToken)
+`, addr, dev.Code, dev.ServerToken, kafkaAddr)
 	})
+}
+
+// embeddedKafka starts kfake on addr (port 0: any free port) with the
+// receipts topics, and returns where it listens.
+func embeddedKafka(addr string) (string, func(), error) {
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ), kfake.AllowAutoTopicCreation()}
+	_, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("SMSFLEET_DEV_KAFKA_ADDR %q: %w", addr, err)
+	}
+	if port, _ := strconv.Atoi(portStr); port != 0 {
+		opts = append(opts, kfake.Ports(port))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return "", nil, fmt.Errorf("embedded Kafka on %s (set SMSFLEET_DEV_KAFKA_ADDR to another address): %w", addr, err)
+	}
+	return c.ListenAddrs()[0], c.Close, nil
 }

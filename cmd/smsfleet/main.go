@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/smsfleet/smsfleet/internal/fleet"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,6 +28,7 @@ var commands = []command{
 	{"all", "every role in one process against the configured Redis", allHelp, runRoles(true, true)},
 	{"api", "the intake API (Pushwoosh-compatible /json/1.3 and native /api/v1)", apiHelp, runRoles(true, false)},
 	{"worker", "the asynq worker: fan-out of scheduled and bulk messages, and sends", workerHelp, runRoles(false, true)},
+	{"receipts", "delivery-receipt webhooks into Kafka, and the consumer that applies them", receiptsHelp, runFleet(fleet.Roles{Receipts: true}, false)},
 	{"simulator", "a provider simulator speaking the Twilio-style API, with faults set at run time", simulatorHelp, runSimulator},
 	{"version", "print the version", "Prints the version of this binary.", func(_ context.Context, w io.Writer) error {
 		_, err := fmt.Fprintln(w, "smsfleet", version)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +64,7 @@ func (s *syncBuffer) String() string {
 func startDev(t *testing.T) string {
 	t.Helper()
 	t.Setenv("SMSFLEET_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("SMSFLEET_DEV_KAFKA_ADDR", "127.0.0.1:0")
 	t.Setenv("SMSFLEET_LOG_LEVEL", "warn")
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
@@ -95,8 +97,16 @@ func startDev(t *testing.T) string {
 	}
 }
 
-// waitSent polls the native API until message code's one SMS is sent.
+// waitSent polls the native API until message code's one SMS is sent
+// (or, its receipt in, delivered).
 func waitSent(t *testing.T, base, code string) {
+	t.Helper()
+	waitStatus(t, base, code, "sent", "delivered")
+}
+
+// waitStatus polls the native API until message code's one SMS is in one
+// of statuses.
+func waitStatus(t *testing.T, base, code string, statuses ...string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/messages/"+code, nil)
@@ -108,11 +118,11 @@ func waitSent(t *testing.T, base, code string) {
 		var v struct{ Recipients []struct{ Status string } }
 		_ = json.NewDecoder(resp.Body).Decode(&v)
 		resp.Body.Close()
-		if len(v.Recipients) == 1 && v.Recipients[0].Status == "sent" {
+		if len(v.Recipients) == 1 && slices.Contains(statuses, v.Recipients[0].Status) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("SMS of %s not sent in dev mode: %+v", code, v)
+			t.Fatalf("SMS of %s not %v in dev mode: %+v", code, statuses, v)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -138,6 +148,9 @@ func TestDevModeSendsAnSMS(t *testing.T) {
 	env := post("createMessage", `{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"Hello from dev","devices":["+447911123456"]}]}}`)
 	code := env["response"].(map[string]any)["Messages"].([]any)[0].(string)
 	waitSent(t, base, code)
+	// The simulator posts its receipt to the webhook, through Kafka (kfake)
+	// to the consumer: the SMS becomes delivered.
+	waitStatus(t, base, code, "delivered")
 
 	resp, err := http.Get(base + "/simulator/messages?to=%2B447911123456")
 	if err != nil {

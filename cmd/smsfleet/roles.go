@@ -21,16 +21,31 @@ runs in-process and is mounted at /simulator/.`
 	apiHelp = `Serves the intake API on SMSFLEET_HTTP_ADDR: POST /json/1.3/<method>
 (Pushwoosh-compatible), GET /api/v1/messages[/{code}], /healthz, /readyz.
 Needs at least one application in SMSFLEET_APPLICATIONS.`
+	receiptsHelp = `Serves the delivery-receipt webhooks (POST /webhooks/dlr/<provider>) on
+SMSFLEET_HTTP_ADDR, landing every receipt in the Kafka topic smsfleet.receipts
+(answering 503 while Kafka is down, so providers retry), and applies the topic
+to the delivery state as a member of the consumer group SMSFLEET_RECEIPTS_GROUP.
+Needs SMSFLEET_KAFKA_BROKERS.`
 	workerHelp = `Runs the asynq worker over the otp, transactional, dispatch and marketing
 lanes: fans out due messages and sends each SMS through the provider at
 SMSFLEET_SIMULATOR_URL. Serves /healthz and /readyz on SMSFLEET_HTTP_ADDR.`
 )
 
 func runRoles(api, worker bool) func(context.Context, io.Writer) error {
+	return runFleet(fleet.Roles{API: api, Worker: worker}, api && worker)
+}
+
+// runFleet runs roles; with allRoles (`smsfleet all`) the receipts role
+// joins when Kafka is configured.
+func runFleet(roles fleet.Roles, allRoles bool) func(context.Context, io.Writer) error {
 	return func(ctx context.Context, _ io.Writer) error {
+		api, worker := roles.API, roles.Worker
 		cfg, err := config.Load()
 		if err != nil {
 			return err
+		}
+		if allRoles && len(cfg.Kafka.Brokers) > 0 {
+			roles.Receipts = true
 		}
 		if api && len(cfg.Applications) == 0 {
 			return fmt.Errorf("config: SMSFLEET_APPLICATIONS is empty; the API would accept no one")
@@ -44,7 +59,7 @@ func runRoles(api, worker bool) func(context.Context, io.Writer) error {
 		if worker && api && cfg.SimulatorURL == "" {
 			sim = simulator.New("simulator", 0)
 		}
-		return serve(ctx, cfg, fleet.Options{Config: cfg, Roles: fleet.Roles{API: api, Worker: worker}, Log: log, Simulator: sim}, nil)
+		return serve(ctx, cfg, fleet.Options{Config: cfg, Roles: roles, Log: log, Simulator: sim}, nil)
 	}
 }
 
@@ -57,6 +72,10 @@ func serve(ctx context.Context, cfg config.Config, opts fleet.Options, ready fun
 	}
 	// A ":0" address is resolved now so the in-process simulator URL is real.
 	opts.Config.HTTPAddr = ln.Addr().String()
+	if opts.Config.PublicURL == "" && opts.Simulator != nil {
+		// A local demo: the in-process simulator posts receipts back here.
+		opts.Config.PublicURL = "http://" + opts.Config.HTTPAddr
+	}
 	f, err := fleet.New(ctx, opts)
 	if err != nil {
 		_ = ln.Close()

@@ -32,8 +32,17 @@ type Config struct {
 	ConfigFile string `env:"CONFIG"`
 
 	Defaults Defaults
-	Breaker  Breaker `envPrefix:"BREAKER_"`
-	Rate     Rate    `envPrefix:"RATE_"`
+	Breaker  Breaker  `envPrefix:"BREAKER_"`
+	Kafka    Kafka    `envPrefix:"KAFKA_"`
+	Receipts Receipts `envPrefix:"RECEIPTS_"`
+	// PublicURL is the base URL providers reach this fleet's webhooks at
+	// (https://sms.example.com); status callbacks are built from it.
+	PublicURL string `env:"PUBLIC_URL"`
+	// DevKafkaAddr is where `smsfleet dev` listens with its embedded Kafka.
+	DevKafkaAddr string `env:"DEV_KAFKA_ADDR" envDefault:"127.0.0.1:9092"`
+	// SimDLRDelay is how long the simulator waits before posting a receipt.
+	SimDLRDelay time.Duration `env:"SIM_DLR_DELAY" envDefault:"200ms"`
+	Rate        Rate          `envPrefix:"RATE_"`
 	// RouteList is SMSFLEET_ROUTE, the default route's providers in order.
 	RouteList string `env:"ROUTE"`
 	// Providers and DefaultRoute come from the configuration file (and

@@ -41,6 +41,9 @@ type Provider struct {
 	AuthValueEnv    string `yaml:"auth_value_env"`
 	RequestTemplate string `yaml:"request_template"`
 	RefField        string `yaml:"ref_field"`
+	// DLRSecretEnv names the variable holding the HMAC key a json
+	// provider signs its delivery receipts with.
+	DLRSecretEnv string `yaml:"dlr_secret_env"`
 	// smpp
 	Addr        string        `yaml:"addr"`
 	SystemID    string        `yaml:"system_id"`
@@ -276,4 +279,18 @@ func (r Rate) Overrides() (map[string]string, error) {
 		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return out, nil
+}
+
+// Kafka is where receipts travel.
+type Kafka struct {
+	// Brokers, comma-separated; empty: no receipts role.
+	Brokers []string `env:"BROKERS" envSeparator:","`
+}
+
+// Receipts tunes the receipts consumer.
+type Receipts struct {
+	Group string `env:"GROUP" envDefault:"smsfleet-receipts"`
+	// ParkTTL is how long a receipt whose SMS is not marked sent yet waits
+	// for it before it is dropped.
+	ParkTTL time.Duration `env:"PARK_TTL" envDefault:"1h"`
 }

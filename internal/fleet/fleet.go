@@ -29,8 +29,9 @@ import (
 
 // Roles says which parts run in this process.
 type Roles struct {
-	API    bool
-	Worker bool
+	API      bool
+	Worker   bool
+	Receipts bool
 }
 
 // Options configure a fleet process.
@@ -64,6 +65,7 @@ type Fleet struct {
 	servers  []*asynq.Server
 	router   *route.Router
 	rates    *worker.Rates
+	receipts *receiptsRole
 	closers  []io.Closer
 	enq      *dispatcher.Enqueuer
 	mux      *http.ServeMux
@@ -130,6 +132,12 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			Policy: o.Config.PolicyOf, Logger: o.Log.Named("api"), Now: o.Now,
 		}).Register(f.mux)
 	}
+	if o.Roles.Receipts {
+		if err := f.buildReceipts(); err != nil {
+			f.close()
+			return nil, err
+		}
+	}
 	if o.Roles.Worker {
 		provs := o.Providers
 		if provs == nil {
@@ -171,6 +179,13 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 func (f *Fleet) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
+	if f.receipts != nil {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			f.runConsumer(ctx)
+		}()
+	}
 	if len(f.servers) == 0 {
 		return nil
 	}
@@ -244,6 +259,9 @@ func (f *Fleet) Shutdown(ctx context.Context) {
 func (f *Fleet) Router() *route.Router { return f.router }
 
 func (f *Fleet) close() {
+	if f.receipts != nil {
+		f.receipts.close()
+	}
 	for _, c := range f.closers {
 		_ = c.Close()
 	}

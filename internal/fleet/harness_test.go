@@ -87,6 +87,12 @@ func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
 	e.sim = simulator.New("simulator", 0)
 	e.simSrv = httptest.NewServer(e.sim.Handler())
 	t.Cleanup(e.simSrv.Close)
+	// The API's address is known before the fleet exists, so providers can
+	// be told where to post their receipts.
+	e.api = httptest.NewUnstartedServer(nil)
+	if e.cfg.PublicURL == "" {
+		e.cfg.PublicURL = "http://" + e.api.Listener.Addr().String()
+	}
 	f, err := fleet.New(context.Background(), fleet.Options{
 		Config: e.cfg, Roles: roles, Redis: e.rdb, Now: e.clock.Now, Providers: e.providers(),
 	})
@@ -97,7 +103,8 @@ func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
 		t.Fatal(err)
 	}
 	e.fleet = f
-	e.api = httptest.NewServer(f.Handler())
+	e.api.Config.Handler = f.Handler()
+	e.api.Start()
 	t.Cleanup(func() {
 		e.api.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -111,12 +118,18 @@ func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
 // provider the configuration names (each a separate simulated provider
 // with its own faults), or a single "simulator".
 func (e *env) providers() []provider.Provider {
-	if len(e.cfg.Providers) == 0 {
-		return []provider.Provider{provider.NewSimulator("simulator", e.simSrv.URL+"/simulator", nil)}
+	names := []string{"simulator"}
+	if len(e.cfg.Providers) > 0 {
+		names = names[:0]
+		for _, p := range e.cfg.Providers {
+			names = append(names, p.Name)
+		}
 	}
-	out := make([]provider.Provider, len(e.cfg.Providers))
-	for i, p := range e.cfg.Providers {
-		out[i] = provider.NewSimulator(p.Name, e.simSrv.URL+"/simulator", nil)
+	out := make([]provider.Provider, len(names))
+	for i, n := range names {
+		sim := provider.NewSimulator(n, e.simSrv.URL+"/simulator", nil)
+		sim.SetStatusCallback(e.cfg.PublicURL + "/webhooks/dlr/" + n)
+		out[i] = sim
 	}
 	return out
 }

@@ -29,7 +29,9 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap
 		if simURL == "" {
 			return nil, nil, errors.New("worker: no provider: configure providers in SMSFLEET_CONFIG or set SMSFLEET_SIMULATOR_URL")
 		}
-		return []provider.Provider{provider.NewSimulator("simulator", simURL, nil)}, nil, nil
+		sim := provider.NewSimulator("simulator", simURL, nil)
+		sim.SetStatusCallback(statusCallback(cfg, "simulator"))
+		return []provider.Provider{sim}, nil, nil
 	}
 	var out []provider.Provider
 	var closers []io.Closer
@@ -48,7 +50,9 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap
 			if url == "" {
 				return nil, nil, fmt.Errorf("provider %s: a simulator needs a url (no simulator runs in this process)", p.Name)
 			}
-			out = append(out, provider.NewSimulator(p.Name, url, hc))
+			sim := provider.NewSimulator(p.Name, url, hc)
+			sim.SetStatusCallback(statusCallback(cfg, p.Name))
+			out = append(out, sim)
 		case config.KindTwilio:
 			sid := p.AccountSID
 			if sid == "" {
@@ -56,7 +60,7 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap
 			}
 			out = append(out, provider.NewTwilio(provider.TwilioConfig{
 				Name: p.Name, BaseURL: p.URL, AccountSID: sid, AuthToken: config.Secret(p.AuthTokenEnv),
-				MessagingServiceSID: p.MessagingServiceSID, StatusCallback: p.StatusCallback, Timeout: timeout,
+				MessagingServiceSID: p.MessagingServiceSID, StatusCallback: orDefault(p.StatusCallback, statusCallback(cfg, p.Name)), Timeout: timeout,
 			}, hc))
 		case config.KindJSON:
 			g, err := provider.NewGeneric(provider.GenericConfig{
@@ -105,4 +109,11 @@ func applyReceipt(st *store.Store, log *zap.Logger) func(provider.Receipt) {
 			log.Warn("delivery receipt not applied", zap.String("provider", r.Provider), zap.String("ref", r.Ref), zap.Error(err))
 		}
 	}
+}
+
+func orDefault(s, d string) string {
+	if s != "" {
+		return s
+	}
+	return d
 }

@@ -158,3 +158,7 @@ func twilioClass(status int, code string) Class {
 	}
 	return StatusClass(status)
 }
+
+// SetStatusCallback sets the URL delivery receipts are posted to; call it
+// before the first Send (the fleet does, when it knows its public URL).
+func (t *Twilio) SetStatusCallback(url string) { t.cfg.StatusCallback = url }

@@ -1,0 +1,51 @@
+package fleet_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/testenv"
+	"github.com/smsfleet/smsfleet/receipts"
+	"github.com/smsfleet/smsfleet/worker/provider"
+)
+
+// withReceipts adds the receipts role on a kfake broker, and makes the
+// simulator post receipts to the fleet's webhook.
+func withReceipts(t *testing.T) func(*config.Config, *fleet.Roles) {
+	k := testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ)
+	return func(c *config.Config, r *fleet.Roles) {
+		r.Receipts = true
+		c.Kafka.Brokers = []string{k.Addr}
+		c.Receipts = config.Receipts{Group: "smsfleet-receipts", ParkTTL: time.Hour}
+	}
+}
+
+func TestDeliveryReceiptsReachTheirStates(t *testing.T) {
+	e := newEnv(t, withReceipts(t))
+	e.sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	delivered, undelivered, silent := "+4915112340005", "+4915112340002", "+4915112340003"
+	e.register(shopApp, shopToken, delivered, undelivered, silent)
+	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{delivered, undelivered, silent}})
+	v := e.waitCounts(code, map[string]int64{"delivered": 1, "undelivered": 1, "sent": 1}, 20*time.Second)
+	for _, r := range v.Recipients {
+		if r.To == silent && r.Status != "sent" {
+			t.Fatalf("the no-receipt number: %+v", r)
+		}
+	}
+	// getResults counts deliveries.
+	raw := e.mustOK("getMsgStats", map[string]any{"application": shopApp, "auth": shopToken, "message": code})
+	var req struct {
+		RequestID string `json:"request_id"`
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		t.Fatal(err)
+	}
+	raw = e.mustOK("getResults", map[string]any{"auth": shopToken, "request_id": req.RequestID})
+	if !strings.Contains(string(raw), `"action":"delivery","count":1`) {
+		t.Fatalf("getResults: %s", raw)
+	}
+}
