@@ -31,6 +31,8 @@ type Options struct {
 	SendTimeout   time.Duration
 	// Policy returns an application's resolved content and policy settings.
 	Policy func(app string) config.Resolved
+	// DeliveryWait is the default delivery_wait.
+	DeliveryWait time.Duration
 	// Rates reports the fleet's rate limits (nil: none configured).
 	Rates  *RateStatus
 	Logger *zap.Logger

@@ -63,6 +63,7 @@ type notification struct {
 	MessageType                string          `json:"message_type"`
 	Sender                     string          `json:"sender"`
 	Validity                   *int64          `json:"validity"`
+	DeliveryWait               *int64          `json:"delivery_wait"`
 	CappingDays                *int            `json:"capping_days"`
 	CappingCount               *int            `json:"capping_count"`
 	Platforms                  []int           `json:"platforms"`

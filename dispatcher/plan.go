@@ -51,6 +51,13 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	if err != nil {
 		return plan{}, err
 	}
+	wait := a.DeliveryWait
+	if n.DeliveryWait != nil {
+		if *n.DeliveryWait < 1 || *n.DeliveryWait > int64(config.MaxValidity/time.Second) {
+			return plan{}, argError(field+".delivery_wait", "must be from 1 to 604800 seconds (7 days), got %d", *n.DeliveryWait)
+		}
+		wait = time.Duration(*n.DeliveryWait) * time.Second
+	}
 	days, count, err := checkCapping(n.CappingDays, n.CappingCount, field)
 	if err != nil {
 		return plan{}, err
@@ -74,7 +81,7 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	p := plan{
 		msg: store.Message{
 			App: app, Type: typ, Content: text.JSON(), Placeholders: placeholders, Sender: sender, SendAt: sendAt,
-			Timezone: tz, TransactionID: n.TransactionID, Validity: validity, CappingDays: days, CappingCount: count,
+			Timezone: tz, TransactionID: n.TransactionID, Validity: validity, DeliveryWait: wait, CappingDays: days, CappingCount: count,
 			ChunkSize: a.ChunkSize,
 		},
 		unknown: unknown, register: register,

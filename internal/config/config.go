@@ -40,6 +40,9 @@ type Config struct {
 	PublicURL string `env:"PUBLIC_URL"`
 	// DevKafkaAddr is where `smsfleet dev` listens with its embedded Kafka.
 	DevKafkaAddr string `env:"DEV_KAFKA_ADDR" envDefault:"127.0.0.1:9092"`
+	// DeliveryWait is how long a sent SMS waits for its receipt before it
+	// becomes unknown, unless a notification sets delivery_wait.
+	DeliveryWait time.Duration `env:"DELIVERY_WAIT" envDefault:"24h"`
 	// SimDLRDelay is how long the simulator waits before posting a receipt.
 	SimDLRDelay time.Duration `env:"SIM_DLR_DELAY" envDefault:"200ms"`
 	Rate        Rate          `envPrefix:"RATE_"`

@@ -129,7 +129,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			Store: f.store, Queue: f.client, Inspector: f.insp, Apps: o.Config.Applications,
 			MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 			ChunkSize: o.Config.DispatchChunk, MaxAttempts: wc.MaxAttempts, SendTimeout: wc.SendTimeout,
-			Policy: o.Config.PolicyOf, Logger: o.Log.Named("api"), Now: o.Now,
+			Policy: o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, Logger: o.Log.Named("api"), Now: o.Now,
 		}).Register(f.mux)
 	}
 	if o.Roles.Receipts {
@@ -208,10 +208,14 @@ func (f *Fleet) Start() error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 	}
-	f.wg.Add(1)
+	f.wg.Add(2)
 	go func() {
 		defer f.wg.Done()
 		f.enq.RunOutbox(ctx, f.opts.Config.Worker.OutboxInterval, f.log.Named("outbox"))
+	}()
+	go func() {
+		defer f.wg.Done()
+		f.sweepDeliveryWaits(ctx, time.Second)
 	}()
 	return nil
 }
@@ -281,4 +285,34 @@ func (f *Fleet) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+}
+
+// sweepDeliveryWaits moves SMS whose delivery wait ended without a receipt
+// to unknown, every interval, until ctx is done. Every worker sweeps; the
+// script is atomic, so they never move an SMS twice.
+func (f *Fleet) sweepDeliveryWaits(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			moved, ended, err := f.store.ExpireDeliveryWaits(ctx, 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					f.log.Warn("delivery-wait sweep", zap.Error(err))
+				}
+				break
+			}
+			if moved > 0 {
+				f.log.Info("no receipt within the delivery wait: unknown", zap.Int("sms", moved))
+			}
+			if ended < 1000 {
+				break
+			}
+		}
+	}
 }

@@ -42,6 +42,8 @@ func TestBadInputContentAndPolicy(t *testing.T) {
 		{"sender a bad number", "createMessage", create(map[string]any{"sender": "+4900"}), "notifications[0].sender", ""},
 		{"validity zero", "createMessage", create(map[string]any{"validity": 0}), "notifications[0].validity", "1 to 604800"},
 		{"validity over 7 days", "createMessage", create(map[string]any{"validity": 604801}), "notifications[0].validity", "1 to 604800"},
+		{"delivery_wait zero", "createMessage", create(map[string]any{"delivery_wait": 0}), "notifications[0].delivery_wait", "1 to 604800"},
+		{"delivery_wait over 7 days", "createMessage", create(map[string]any{"delivery_wait": 604801}), "notifications[0].delivery_wait", "1 to 604800"},
 		{"capping days alone", "createMessage", create(map[string]any{"capping_days": 3}), "notifications[0].capping_count", "required"},
 		{"capping count alone", "createMessage", create(map[string]any{"capping_count": 3}), "notifications[0].capping_days", "required"},
 		{"capping days over 30", "createMessage", create(map[string]any{"capping_days": 31, "capping_count": 1}), "notifications[0].capping_days", "1 to 30"},

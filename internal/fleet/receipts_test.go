@@ -2,6 +2,8 @@ package fleet_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -48,4 +50,29 @@ func TestDeliveryReceiptsReachTheirStates(t *testing.T) {
 	if !strings.Contains(string(raw), `"action":"delivery","count":1`) {
 		t.Fatalf("getResults: %s", raw)
 	}
+}
+
+func TestNoReceiptWithinTheDeliveryWaitIsUnknownUntilALateOne(t *testing.T) {
+	e := newEnv(t, withReceipts(t))
+	e.sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	silent := "+4915112340003" // the simulator never sends its receipt
+	e.register(shopApp, shopToken, silent)
+	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{silent}, "delivery_wait": 1})
+	v := e.waitCounts(code, map[string]int64{"unknown": 1}, 5*time.Second)
+	ref := v.Recipients[0].ProviderRef
+	// The operator's receipt comes late after all: it still upgrades.
+	cb := e.cfg.PublicURL + "/webhooks/dlr/simulator"
+	fields := url.Values{"MessageSid": {ref}, "MessageStatus": {"delivered"}}
+	req, _ := http.NewRequest(http.MethodPost, cb, strings.NewReader(fields.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", provider.TwilioSignature(provider.SimulatorAuthToken, cb, fields))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("late receipt: HTTP %d", resp.StatusCode)
+	}
+	e.waitCounts(code, map[string]int64{"delivered": 1}, 5*time.Second)
 }

@@ -21,6 +21,7 @@ package store
 //	sf:sa:{id}           list   attempt history of one SMS: JSON records (provider, time, outcome)
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
 //	sf:park:{prov}:{ref} string "status|code" of a receipt that came before its SMS was marked sent
+//	sf:dw                zset   SMS ids in their delivery wait, scored by when it ends (unix ms)
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
 //	sf:oo:{app}          zset   opted-out phones, scored by when they opted out (unix ms)
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
@@ -40,6 +41,7 @@ const (
 	pRef       = "sf:ref:"
 	pAttempts  = "sf:sa:"
 	pPark      = "sf:park:"
+	keyWaits   = "sf:dw"
 	pStatsReq  = "sf:rq:"
 	pOptOut    = "sf:oo:"
 	pFrequency = "sf:fc:"

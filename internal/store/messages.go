@@ -30,10 +30,13 @@ type Message struct {
 	Timezone      string
 	TransactionID string
 	Validity      time.Duration
-	CappingDays   int
-	CappingCount  int
-	Recipients    int
-	ChunkSize     int
+	// DeliveryWait is how long a sent SMS waits for its receipt before it
+	// becomes unknown (0: forever).
+	DeliveryWait time.Duration
+	CappingDays  int
+	CappingCount int
+	Recipients   int
+	ChunkSize    int
 	// Direct is a single recipient sent now: its SMS record is written with
 	// the message and its send task is enqueued straight onto the lane.
 	Direct bool
@@ -98,7 +101,7 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 	}
 	msgPairs := []any{
 		"app", m.App, "type", string(m.Type), "content", m.Content, "dcp", m.Placeholders, "sender", m.Sender,
-		"ct", ms(now), "sa", ms(m.SendAt), "tz", m.Timezone, "txn", m.TransactionID, "vs", int64(m.Validity / time.Second),
+		"ct", ms(now), "sa", ms(m.SendAt), "tz", m.Timezone, "txn", m.TransactionID, "vs", int64(m.Validity / time.Second), "dw", int64(m.DeliveryWait / time.Second),
 		"cd", m.CappingDays, "cc", m.CappingCount, "n", m.Recipients, "cs", m.ChunkSize,
 	}
 	var smsPairs []any
@@ -169,7 +172,7 @@ func parseMessage(code string, h map[string]string) Message {
 	m := Message{
 		App: h["app"], Code: code, Type: sms.Type(h["type"]), Content: h["content"], Placeholders: h["dcp"], Sender: h["sender"],
 		CreatedAt: fromMS(h["ct"]), SendAt: fromMS(h["sa"]), Timezone: h["tz"], TransactionID: h["txn"],
-		Validity: time.Duration(atoi("vs")) * time.Second, CappingDays: atoi("cd"), CappingCount: atoi("cc"),
+		Validity: time.Duration(atoi("vs")) * time.Second, DeliveryWait: time.Duration(atoi("dw")) * time.Second, CappingDays: atoi("cd"), CappingCount: atoi("cc"),
 		Recipients: atoi("n"), ChunkSize: atoi("cs"), Direct: h["d"] == "1", To: h["to"], Canceled: h["canceled"] == "1",
 		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
@@ -471,4 +474,15 @@ func (s *Store) StatsRequest(ctx context.Context, app, id string) (string, error
 		return "", ErrNotFound
 	}
 	return code, nil
+}
+
+// ExpireDeliveryWaits moves SMS whose delivery wait has ended while they
+// were still sent to unknown, at most limit at a time. It returns how many
+// moved and how many waits ended.
+func (s *Store) ExpireDeliveryWaits(ctx context.Context, limit int) (moved, ended int, err error) {
+	res, err := scriptDeliveryWaits.Run(ctx, s.rdb, []string{keyWaits}, ms(s.now()), limit).Slice()
+	if err != nil {
+		return 0, 0, fmt.Errorf("delivery waits: %w", err)
+	}
+	return int(res[0].(int64)), int(res[1].(int64)), nil
 }

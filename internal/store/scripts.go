@@ -57,6 +57,9 @@ for i = 8, last, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[1] == 'sent' then
   redis.call('HINCRBY', KEYS[2], 'h:send:' .. ARGV[3], 1)
   redis.call('HINCRBY', KEYS[2], 'segs', tonumber(ARGV[6]))
+  -- The delivery wait starts: still sent when it ends means unknown.
+  local dw = tonumber(redis.call('HGET', KEYS[2], 'dw') or '0')
+  if dw > 0 then redis.call('ZADD', 'sf:dw', tonumber(ARGV[2]) + dw * 1000, string.sub(KEYS[1], 6)) end
 elseif ARGV[1] == 'delivered' then
   redis.call('HINCRBY', KEYS[2], 'h:delivery:' .. ARGV[3], 1)
 end
@@ -276,7 +279,23 @@ if KEYS[5] ~= '' then redis.call('SET', KEYS[5], code, 'EX', ARGV[4]) end
 return {1, code}
 `)
 
+// scriptDeliveryWaits: KEYS waits zset; ARGV now ms, limit. Moves every SMS
+// whose delivery wait has ended and that is still sent to unknown ("the
+// operator sent no receipt"); a late receipt still upgrades it. Returns how
+// many moved.
+var scriptDeliveryWaits = newScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local moved = 0
+for _, id in ipairs(due) do
+  local code = string.match(id, '^(.*)%.')
+  if code and move('sf:s:' .. id, 'sf:m:' .. code, 'unknown', ARGV[1]) then moved = moved + 1 end
+  redis.call('ZREM', KEYS[1], id)
+end
+return {moved, #due}
+`)
+
 var allScripts = []*redis.Script{
+	scriptDeliveryWaits,
 	scriptTransition, scriptAttempt, scriptReceipt, scriptLoad, scriptBegin, scriptMaterialize, scriptFanoutStart, scriptCancel,
 	scriptCancelSMS, scriptCreateMessage, scriptRegisterDevice, scriptUnregisterDevice, scriptSetTags,
 }
