@@ -94,19 +94,3 @@ func (e *Enqueuer) SweepOutbox(ctx context.Context, grace time.Duration, log *za
 	}
 	return n, nil
 }
-
-// RunOutbox sweeps the outbox every interval until ctx is done.
-func (e *Enqueuer) RunOutbox(ctx context.Context, interval time.Duration, log *zap.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := e.SweepOutbox(ctx, interval, log); err != nil && ctx.Err() == nil {
-				log.Error("outbox sweep", zap.Error(err))
-			}
-		}
-	}
-}

@@ -209,13 +209,18 @@ func (f *Fleet) Start() error {
 		}
 	}
 	f.wg.Add(2)
+	outboxLog, interval := f.log.Named("outbox"), f.opts.Config.Worker.OutboxInterval
 	go func() {
 		defer f.wg.Done()
-		f.enq.RunOutbox(ctx, f.opts.Config.Worker.OutboxInterval, f.log.Named("outbox"))
+		every(ctx, interval, func(ctx context.Context) {
+			if _, err := f.enq.SweepOutbox(ctx, interval, outboxLog); err != nil && ctx.Err() == nil {
+				outboxLog.Error("outbox sweep", zap.Error(err))
+			}
+		})
 	}()
 	go func() {
 		defer f.wg.Done()
-		f.sweepDeliveryWaits(ctx, time.Second)
+		every(ctx, time.Second, f.sweepDeliveryWaits)
 	}()
 	return nil
 }
@@ -287,10 +292,8 @@ func (f *Fleet) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// sweepDeliveryWaits moves SMS whose delivery wait ended without a receipt
-// to unknown, every interval, until ctx is done. Every worker sweeps; the
-// script is atomic, so they never move an SMS twice.
-func (f *Fleet) sweepDeliveryWaits(ctx context.Context, interval time.Duration) {
+// every runs fn every interval until ctx is done.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -298,21 +301,28 @@ func (f *Fleet) sweepDeliveryWaits(ctx context.Context, interval time.Duration) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fn(ctx)
 		}
-		for {
-			moved, ended, err := f.store.ExpireDeliveryWaits(ctx, 1000)
-			if err != nil {
-				if ctx.Err() == nil {
-					f.log.Warn("delivery-wait sweep", zap.Error(err))
-				}
-				break
+	}
+}
+
+// sweepDeliveryWaits moves SMS whose delivery wait ended without a receipt
+// to unknown. Every worker sweeps; the script is atomic, so they never move
+// an SMS twice.
+func (f *Fleet) sweepDeliveryWaits(ctx context.Context) {
+	for {
+		moved, ended, err := f.store.ExpireDeliveryWaits(ctx, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.log.Warn("delivery-wait sweep", zap.Error(err))
 			}
-			if moved > 0 {
-				f.log.Info("no receipt within the delivery wait: unknown", zap.Int("sms", moved))
-			}
-			if ended < 1000 {
-				break
-			}
+			return
+		}
+		if moved > 0 {
+			f.log.Info("no receipt within the delivery wait: unknown", zap.Int("sms", moved))
+		}
+		if ended < 1000 {
+			return
 		}
 	}
 }
