@@ -55,8 +55,22 @@ type Config struct {
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
 
-	Redis  Redis  `envPrefix:"REDIS_"`
-	Worker Worker `envPrefix:"WORKER_"`
+	Redis   Redis   `envPrefix:"REDIS_"`
+	Worker  Worker  `envPrefix:"WORKER_"`
+	Monitor Monitor `envPrefix:"MONITOR_"`
+}
+
+// Monitor configures the Asynq web monitor (`smsfleet monitor`, and
+// /monitoring in dev). asynqmon has no authentication of its own, so the
+// fleet puts HTTP basic auth in front of it unless Auth is "none" (for an
+// operator who runs it behind their own authenticating proxy).
+type Monitor struct {
+	Auth     string `env:"AUTH" envDefault:"basic"`
+	User     string `env:"USER" envDefault:"admin"`
+	Password string `env:"PASSWORD"`
+	// ReadOnly hides and refuses every action that changes a queue
+	// (retry, delete, archive, pause); on-call opt in to them.
+	ReadOnly bool `env:"READ_ONLY" envDefault:"true"`
 }
 
 // Redis is how to reach the fleet's Redis (standalone or a Sentinel-less
@@ -214,6 +228,11 @@ func (c Config) validate() error {
 	}
 	if _, err := (Policy{}).resolve(c.Defaults, "config: SMSFLEET_* defaults"); err != nil {
 		return err
+	}
+	switch c.Monitor.Auth {
+	case "basic", "none":
+	default:
+		return fmt.Errorf("config: SMSFLEET_MONITOR_AUTH must be basic or none, got %q", c.Monitor.Auth)
 	}
 	switch c.LogFormat {
 	case "", "json", "console":

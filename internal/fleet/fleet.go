@@ -49,6 +49,9 @@ type Options struct {
 	NoBreakers bool
 	// Simulator, when set, is mounted at /simulator/ on the HTTP listener.
 	Simulator *simulator.Simulator
+	// Mounts are extra handlers on the HTTP listener by path prefix (the
+	// Asynq web monitor at /monitoring/ in dev).
+	Mounts map[string]http.Handler
 	// Now is the intake's clock (tests schedule a few seconds ahead with it).
 	Now func() time.Time
 }
@@ -116,6 +119,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	f.mux.HandleFunc("GET /readyz", f.ready)
 	if o.Simulator != nil {
 		f.mux.Handle("/simulator/", o.Simulator.Handler())
+	}
+	for prefix, h := range o.Mounts {
+		f.mux.Handle(prefix, h)
 	}
 	rates, err := buildRates(o.Config, f.rdb)
 	if err != nil {
