@@ -33,6 +33,10 @@ type Options struct {
 	Policy func(app string) config.Resolved
 	// DeliveryWait is the default delivery_wait.
 	DeliveryWait time.Duration
+	// CallbackSecret returns the secret an application's status callbacks
+	// are signed with ("" for none: such an application cannot ask for
+	// callbacks, since the receiver could not tell ours from a forgery).
+	CallbackSecret func(app string) string
 	// Rates reports the fleet's rate limits (nil: none configured).
 	Rates  *RateStatus
 	Logger *zap.Logger

@@ -64,6 +64,7 @@ type notification struct {
 	Sender                     string          `json:"sender"`
 	Validity                   *int64          `json:"validity"`
 	DeliveryWait               *int64          `json:"delivery_wait"`
+	StatusCallback             string          `json:"status_callback"`
 	CappingDays                *int            `json:"capping_days"`
 	CappingCount               *int            `json:"capping_count"`
 	Platforms                  []int           `json:"platforms"`

@@ -58,6 +58,10 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 		}
 		wait = time.Duration(*n.DeliveryWait) * time.Second
 	}
+	callback, err := a.checkCallback(app, n.StatusCallback, field+".status_callback")
+	if err != nil {
+		return plan{}, err
+	}
 	days, count, err := checkCapping(n.CappingDays, n.CappingCount, field)
 	if err != nil {
 		return plan{}, err
@@ -82,7 +86,7 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 		msg: store.Message{
 			App: app, Type: typ, Content: text.JSON(), Placeholders: placeholders, Sender: sender, SendAt: sendAt,
 			Timezone: tz, TransactionID: n.TransactionID, Validity: validity, DeliveryWait: wait, CappingDays: days, CappingCount: count,
-			ChunkSize: a.ChunkSize,
+			ChunkSize: a.ChunkSize, StatusCallback: callback,
 		},
 		unknown: unknown, register: register,
 	}

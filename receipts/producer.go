@@ -16,7 +16,14 @@ type Producer struct{ w *kafka.Writer }
 
 // NewProducer returns a producer for topic on brokers.
 func NewProducer(brokers []string, topic string) *Producer {
-	return &Producer{w: &kafka.Writer{
+	return &Producer{w: NewWriter(brokers, topic)}
+}
+
+// NewWriter returns a kafka-go writer for topic that waits for every
+// in-sync replica, keeps one key's records in order, and closes batches
+// after a few milliseconds; the outcomes relay writes with one too.
+func NewWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
 		Balancer:     &kafka.Hash{}, // by key: one SMS's receipts in one partition, in order
@@ -24,7 +31,7 @@ func NewProducer(brokers []string, topic string) *Producer {
 		BatchTimeout: 5 * time.Millisecond,
 		WriteTimeout: 5 * time.Second,
 		MaxAttempts:  3,
-	}}
+	}
 }
 
 // Produce writes records and returns once Kafka has acknowledged them all.

@@ -20,6 +20,9 @@ type Application struct {
 	Policy Policy
 	// Route overrides the fleet-wide route (file only); nil: the default.
 	Route *Route
+	// CallbackSecret signs the application's status callbacks (file only;
+	// SMSFLEET_CALLBACK_SECRETS otherwise).
+	CallbackSecret string
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:
@@ -80,6 +83,29 @@ func (a Application) validate() error {
 	}
 	if a.DeviceToken != "" && a.DeviceToken == a.ServerToken {
 		return fmt.Errorf("device token of %s must differ from its server token", a.Code)
+	}
+	return nil
+}
+
+var inboundWord = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+
+// checkWords makes sure the inbound keywords are single words and that no
+// word both opts out and opts in.
+func checkWords(in Inbound) error {
+	stop := map[string]bool{}
+	for _, w := range in.StopWords {
+		if !inboundWord.MatchString(w) {
+			return fmt.Errorf("config: SMSFLEET_INBOUND_STOP_WORDS: %q is not a single word of letters and digits", w)
+		}
+		stop[strings.ToUpper(w)] = true
+	}
+	for _, w := range in.StartWords {
+		if !inboundWord.MatchString(w) {
+			return fmt.Errorf("config: SMSFLEET_INBOUND_START_WORDS: %q is not a single word of letters and digits", w)
+		}
+		if stop[strings.ToUpper(w)] {
+			return fmt.Errorf("config: %q is in both SMSFLEET_INBOUND_STOP_WORDS and SMSFLEET_INBOUND_START_WORDS", w)
+		}
 	}
 	return nil
 }

@@ -55,9 +55,47 @@ type Config struct {
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
 
+	Callback Callback `envPrefix:"CALLBACK_"`
+	Inbound  Inbound  `envPrefix:"INBOUND_"`
+	// DevCallbackSecret signs the dev application's status callbacks.
+	DevCallbackSecret string `env:"DEV_CALLBACK_SECRET" envDefault:"dev-callback-secret"`
+
 	Redis   Redis   `envPrefix:"REDIS_"`
 	Worker  Worker  `envPrefix:"WORKER_"`
 	Monitor Monitor `envPrefix:"MONITOR_"`
+}
+
+// Callback configures status callbacks: each SMS's outcome POSTed to its
+// notification's status_callback URL, signed with its application's secret.
+type Callback struct {
+	// Secrets maps application codes to callback secrets
+	// (CODE=secret,CODE=secret); the configuration file's callback_secret
+	// wins for its applications.
+	Secrets     map[string]string `env:"SECRETS" envKeyValSeparator:"="`
+	MaxAttempts int               `env:"MAX_ATTEMPTS" envDefault:"12"`
+	Timeout     time.Duration     `env:"TIMEOUT" envDefault:"10s"`
+	// AllowPrivate lets callbacks reach loopback and private addresses
+	// (dev and tests); off, a customer's URL cannot probe the cluster.
+	AllowPrivate bool `env:"ALLOW_PRIVATE" envDefault:"false"`
+}
+
+// Inbound configures replies from phones: a reply that is one of StopWords
+// opts its phone out, one of StartWords opts it back in (case does not
+// matter; surrounding spaces and punctuation are ignored).
+type Inbound struct {
+	StopWords  []string `env:"STOP_WORDS" envDefault:"STOP,STOPALL,UNSUBSCRIBE,END,QUIT,CANCEL,REVOKE,OPTOUT"`
+	StartWords []string `env:"START_WORDS" envDefault:"START,UNSTOP,YES"`
+}
+
+// CallbackSecretOf returns the secret app's status callbacks are signed
+// with ("" for none).
+func (c Config) CallbackSecretOf(app string) string {
+	for _, a := range c.Applications {
+		if a.Code == app && a.CallbackSecret != "" {
+			return a.CallbackSecret
+		}
+	}
+	return c.Callback.Secrets[app]
 }
 
 // Monitor configures the Asynq web monitor (`smsfleet monitor`, and
@@ -229,8 +267,19 @@ func (c Config) validate() error {
 	if _, err := (Policy{}).resolve(c.Defaults, "config: SMSFLEET_* defaults"); err != nil {
 		return err
 	}
+	if c.Callback.MaxAttempts < 0 || c.Callback.Timeout < 0 {
+		return fmt.Errorf("config: SMSFLEET_CALLBACK_MAX_ATTEMPTS and SMSFLEET_CALLBACK_TIMEOUT must be positive")
+	}
+	for app, secret := range c.Callback.Secrets {
+		if len(secret) < 16 {
+			return fmt.Errorf("config: SMSFLEET_CALLBACK_SECRETS: the secret of %s must be at least 16 characters", app)
+		}
+	}
+	if err := checkWords(c.Inbound); err != nil {
+		return err
+	}
 	switch c.Monitor.Auth {
-	case "basic", "none":
+	case "", "basic", "none": // "" is basic, for configurations built in code
 	default:
 		return fmt.Errorf("config: SMSFLEET_MONITOR_AUTH must be basic or none, got %q", c.Monitor.Auth)
 	}

@@ -42,8 +42,12 @@ type FileApplication struct {
 	DeviceToken    string `yaml:"device_token"`
 	DeviceTokenEnv string `yaml:"device_token_env"`
 	OpenDevices    bool   `yaml:"open_devices"`
-	Route          *Route `yaml:"route"`
-	Policy         `yaml:",inline"`
+	// CallbackSecret signs status callbacks; callback_secret_env names an
+	// environment variable holding it instead.
+	CallbackSecret    string `yaml:"callback_secret"`
+	CallbackSecretEnv string `yaml:"callback_secret_env"`
+	Route             *Route `yaml:"route"`
+	Policy            `yaml:",inline"`
 }
 
 // readFile reads and strictly decodes path: an unknown key is an error, so
@@ -72,6 +76,16 @@ func (fa FileApplication) application() (Application, error) {
 	}
 	if fa.DeviceTokenEnv != "" {
 		app.DeviceToken = os.Getenv(fa.DeviceTokenEnv)
+	}
+	app.CallbackSecret = fa.CallbackSecret
+	if fa.CallbackSecretEnv != "" {
+		app.CallbackSecret = os.Getenv(fa.CallbackSecretEnv)
+		if app.CallbackSecret == "" {
+			return Application{}, fmt.Errorf("application %s: callback_secret_env %s is empty", fa.Code, fa.CallbackSecretEnv)
+		}
+	}
+	if app.CallbackSecret != "" && len(app.CallbackSecret) < 16 {
+		return Application{}, fmt.Errorf("application %s: callback_secret must be at least 16 characters", fa.Code)
 	}
 	if err := app.validate(); err != nil {
 		return Application{}, err

@@ -114,6 +114,15 @@ func (e *env) canonicalValue(ctx context.Context, key string) string {
 			e.t.Fatalf("lrange %s: %v", key, err)
 		}
 		return "list:" + strings.Join(l, "\x00")
+	case "stream":
+		xs, err := e.rdb.XRange(ctx, key, "-", "+").Result()
+		if err != nil {
+			e.t.Fatalf("xrange %s: %v", key, err)
+		}
+		for _, x := range xs {
+			parts = append(parts, fmt.Sprintf("%s=%v", x.ID, x.Values))
+		}
+		return "stream:" + strings.Join(parts, "\x00")
 	default:
 		e.t.Fatalf("key %s has unexpected type %s", key, typ)
 	}

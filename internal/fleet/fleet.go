@@ -18,10 +18,12 @@ import (
 
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/worker"
 	"github.com/smsfleet/smsfleet/worker/provider"
 	"github.com/smsfleet/smsfleet/worker/route"
@@ -69,6 +71,7 @@ type Fleet struct {
 	router   *route.Router
 	rates    *worker.Rates
 	receipts *receiptsRole
+	relay    *outcomes.Relay
 	closers  []io.Closer
 	enq      *dispatcher.Enqueuer
 	mux      *http.ServeMux
@@ -135,7 +138,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			Store: f.store, Queue: f.client, Inspector: f.insp, Apps: o.Config.Applications,
 			MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 			ChunkSize: o.Config.DispatchChunk, MaxAttempts: wc.MaxAttempts, SendTimeout: wc.SendTimeout,
-			Policy: o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, Logger: o.Log.Named("api"), Now: o.Now,
+			Policy: o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
 		}).Register(f.mux)
 	}
 	if o.Roles.Receipts {
@@ -164,6 +167,8 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		}
 		f.router = route.New(provs, o.Config.RouteOf, breaker, !o.NoBreakers, o.Log.Named("route"))
 		f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
+		f.servers = append(f.servers, worker.NewServer(f.rdb, wc, callbackConcurrency, map[string]int{tasks.CallbackQueue: 1}, o.Config.ShutdownGrace, o.Log))
+		f.relay = f.buildRelay()
 	}
 	return f, nil
 }
@@ -186,10 +191,14 @@ func (f *Fleet) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	if f.receipts != nil {
-		f.wg.Add(1)
+		f.wg.Add(2)
 		go func() {
 			defer f.wg.Done()
 			f.runConsumer(ctx)
+		}()
+		go func() {
+			defer f.wg.Done()
+			every(ctx, parkedSweepInterval, f.sweepParked)
 		}()
 	}
 	if len(f.servers) == 0 {
@@ -206,6 +215,7 @@ func (f *Fleet) Start() error {
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
 	mux := worker.NewMux(send, fan)
+	mux.Handle(tasks.TypeCallback, f.callbacks())
 	for i, srv := range f.servers {
 		if err := srv.Start(mux); err != nil {
 			for _, started := range f.servers[:i] {
@@ -214,7 +224,11 @@ func (f *Fleet) Start() error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 	}
-	f.wg.Add(2)
+	f.wg.Add(3)
+	go func() {
+		defer f.wg.Done()
+		f.runRelay(ctx)
+	}()
 	outboxLog, interval := f.log.Named("outbox"), f.opts.Config.Worker.OutboxInterval
 	go func() {
 		defer f.wg.Done()
@@ -276,6 +290,9 @@ func (f *Fleet) Router() *route.Router { return f.router }
 func (f *Fleet) close() {
 	if f.receipts != nil {
 		f.receipts.close()
+	}
+	if f.relay != nil && f.relay.Writer != nil {
+		_ = f.relay.Writer.Close()
 	}
 	for _, c := range f.closers {
 		_ = c.Close()

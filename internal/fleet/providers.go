@@ -13,6 +13,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/receipts"
 	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
@@ -35,6 +36,8 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap
 	}
 	var out []provider.Provider
 	var closers []io.Closer
+	var onReceipt func(provider.Receipt)
+	var flush io.Closer
 	hc := provider.NewHTTPClient()
 	for _, p := range cfg.Providers {
 		timeout := p.Timeout
@@ -72,6 +75,9 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap
 			}
 			out = append(out, g)
 		case config.KindSMPP:
+			if onReceipt == nil {
+				onReceipt, flush = smppReceipts(cfg, st, log)
+			}
 			var tc *tls.Config
 			if p.TLS {
 				tc = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -79,7 +85,7 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap
 			c, err := provider.NewSMPP(provider.SMPPConfig{
 				Name: p.Name, Addr: p.Addr, SystemID: p.SystemID, Password: config.Secret(p.PasswordEnv), SystemType: p.SystemType,
 				TLS: tc, Window: p.Window, EnquireLink: p.EnquireLink, SubmitTimeout: timeout,
-				OnReceipt: applyReceipt(st, log), Logger: log.Named("smpp"),
+				OnReceipt: onReceipt, Logger: log.Named("smpp"),
 			})
 			if err != nil {
 				return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
@@ -87,28 +93,49 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap
 			out, closers = append(out, c), append(closers, c)
 		}
 	}
+	if flush != nil {
+		closers = append(closers, flush) // after the SMPP clients: they feed it
+	}
 	return out, closers, nil
 }
 
-// applyReceipt writes a delivery receipt straight to the delivery state.
-// (The receipts issue routes them through Kafka instead.)
-func applyReceipt(st *store.Store, log *zap.Logger) func(provider.Receipt) {
-	return func(r provider.Receipt) {
-		var to sms.Status
-		switch r.Status {
-		case "delivered":
-			to = sms.Delivered
-		case "undelivered":
+// smppReceipts returns where an SMPP connection's receipts go: into
+// Kafka through a forwarder when Kafka is configured (like the webhooks'),
+// else straight to the delivery state. The closer (nil without Kafka)
+// flushes the forwarder; close it after the SMPP clients.
+func smppReceipts(cfg config.Config, st *store.Store, log *zap.Logger) (func(provider.Receipt), io.Closer) {
+	direct := func(ctx context.Context, r receipts.Record) error {
+		to := sms.Delivered
+		if r.Status == "undelivered" {
 			to = sms.Undelivered
-		default:
-			return // intermediate statuses move nothing
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := st.ApplyReceipt(ctx, r.Provider, r.Ref, to, r.ErrorCode); err != nil {
-			log.Warn("delivery receipt not applied", zap.String("provider", r.Provider), zap.String("ref", r.Ref), zap.Error(err))
-		}
+		// Parked like the consumer parks it, should it overtake the sent write.
+		_, err := st.ApplyReceipts(ctx, []store.Receipt{{Provider: r.Provider, Ref: r.Ref, Status: to, Code: r.ErrorCode}}, orDuration(cfg.Receipts.ParkTTL, time.Hour))
+		return err
 	}
+	record := func(r provider.Receipt) (receipts.Record, bool) {
+		rec := receipts.Record{Provider: r.Provider, Ref: r.Ref, Status: r.Status, ErrorCode: r.ErrorCode, At: time.Now().UTC()}
+		return rec, rec.Final() // intermediate statuses move nothing
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		return func(r provider.Receipt) {
+			rec, ok := record(r)
+			if !ok {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := direct(ctx, rec); err != nil {
+				log.Warn("delivery receipt not applied", zap.String("provider", r.Provider), zap.Error(err))
+			}
+		}, nil
+	}
+	fw := receipts.NewForwarder(receipts.NewProducer(cfg.Kafka.Brokers, receipts.Topic), 10_000, direct, log.Named("smpp-receipts"))
+	return func(r provider.Receipt) {
+		if rec, ok := record(r); ok {
+			fw.Submit(rec)
+		}
+	}, fw
 }
 
 func orDefault(s, d string) string {

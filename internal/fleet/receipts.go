@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/receipts"
 	"github.com/smsfleet/smsfleet/worker/provider"
 )
@@ -24,13 +25,13 @@ type receiptsRole struct {
 // with what each signs its receipts with.
 func receiptSources(cfg config.Config) []receipts.Source {
 	if len(cfg.Providers) == 0 {
-		return []receipts.Source{{Name: "simulator", Kind: "twilio", Secret: provider.SimulatorAuthToken}}
+		return []receipts.Source{{Name: "simulator", Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true}}
 	}
 	var out []receipts.Source
 	for _, p := range cfg.Providers {
 		switch p.Kind {
 		case config.KindSimulator:
-			out = append(out, receipts.Source{Name: p.Name, Kind: "twilio", Secret: provider.SimulatorAuthToken})
+			out = append(out, receipts.Source{Name: p.Name, Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true})
 		case config.KindTwilio:
 			out = append(out, receipts.Source{Name: p.Name, Kind: "twilio", Secret: config.Secret(p.AuthTokenEnv)})
 		case config.KindJSON:
@@ -58,6 +59,10 @@ func (f *Fleet) buildReceipts() error {
 	}
 	r.ingress = receipts.NewIngress(receiptSources(cfg), r.producer, f.log.Named("receipts"))
 	r.ingress.Register(f.mux)
+	receipts.NewInbound(receipts.InboundOptions{
+		Sources: receiptSources(cfg), OptOuts: f.store, StopWords: cfg.Inbound.StopWords, StartWords: cfg.Inbound.StartWords,
+		Apps: repliedApps(cfg), DefaultRegion: cfg.DefaultRegion, Log: f.log.Named("inbound"),
+	}).Register(f.mux)
 	r.consumer = receipts.NewConsumer(cfg.Kafka.Brokers, receipts.Topic, rc.Group, r.dlq, f.store, rc.ParkTTL, f.log.Named("receipts"))
 	f.receipts = r
 	return nil
@@ -90,4 +95,47 @@ func statusCallback(cfg config.Config, name string) string {
 		return ""
 	}
 	return cfg.PublicURL + "/webhooks/dlr/" + name
+}
+
+// repliedApps says which applications a reply to the number (or sender
+// id) `to` concerns: those whose sender it is, or, when none is (a shared
+// number, or senders set per notification), every application. A STOP
+// should never be lost to a routing guess.
+func repliedApps(cfg config.Config) func(to string) []string {
+	bySender := map[string][]string{}
+	var all []string
+	for _, a := range cfg.Applications {
+		all = append(all, a.Code)
+		if s := cfg.PolicyOf(a.Code).Sender; s != "" {
+			if n, err := sms.NormalizeSender(s); err == nil {
+				bySender[n] = append(bySender[n], a.Code)
+			}
+		}
+	}
+	return func(to string) []string {
+		if n, err := sms.NormalizeSender(to); err == nil && len(bySender[n]) > 0 {
+			return bySender[n]
+		}
+		return all
+	}
+}
+
+// parkedSweepInterval is how often the receipts role gives up parked
+// receipts whose window ended; a few seconds late is harmless.
+const parkedSweepInterval = 10 * time.Second
+
+// sweepParked drops and counts parked receipts whose SMS never showed up
+// with their reference (a provider's receipt for something we did not
+// send, or a sent write lost to a crash and retried under a new ref).
+func (f *Fleet) sweepParked(ctx context.Context) {
+	n, err := f.store.DropExpiredParked(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			f.log.Warn("parked-receipt sweep", zap.Error(err))
+		}
+		return
+	}
+	if n > 0 {
+		f.log.Warn("parked receipts dropped: no SMS with their reference within the park window", zap.Int("receipts", n))
+	}
 }

@@ -43,6 +43,17 @@ func (s Status) Terminal() bool {
 	return false
 }
 
+// Outcome reports whether reaching s is news for the sender of the SMS: an
+// event on the outcomes topic and a status callback. Canceled is not (the
+// sender did it), and neither is unknown's later upgrade's absence.
+func (s Status) Outcome() bool {
+	switch s {
+	case Delivered, Undelivered, Failed, Expired, Suppressed, Unknown:
+		return true
+	}
+	return false
+}
+
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool { _, ok := rank[s]; return ok }
 

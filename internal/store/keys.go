@@ -22,6 +22,9 @@ package store
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
 //	sf:park:{prov}:{ref} string "status|code" of a receipt that came before its SMS was marked sent
 //	sf:dw                zset   SMS ids in their delivery wait, scored by when it ends (unix ms)
+//	sf:oc                stream outcome events waiting for the relay: id, st status, at unix ms (group "relay")
+//	sf:pz                zset   parked receipts ("prov:ref") scored by when they are given up (unix ms)
+//	sf:cnt               hash   fleet-wide counters: receipts_dropped
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
 //	sf:oo:{app}          zset   opted-out phones, scored by when they opted out (unix ms)
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
@@ -42,6 +45,9 @@ const (
 	pAttempts  = "sf:sa:"
 	pPark      = "sf:park:"
 	keyWaits   = "sf:dw"
+	keyOutcome = "sf:oc"
+	keyParked  = "sf:pz"
+	keyCounts  = "sf:cnt"
 	pStatsReq  = "sf:rq:"
 	pOptOut    = "sf:oo:"
 	pFrequency = "sf:fc:"

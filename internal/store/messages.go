@@ -35,8 +35,10 @@ type Message struct {
 	DeliveryWait time.Duration
 	CappingDays  int
 	CappingCount int
-	Recipients   int
-	ChunkSize    int
+	// StatusCallback is where each SMS's outcome is POSTed ("" for none).
+	StatusCallback string
+	Recipients     int
+	ChunkSize      int
 	// Direct is a single recipient sent now: its SMS record is written with
 	// the message and its send task is enqueued straight onto the lane.
 	Direct bool
@@ -102,7 +104,7 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 	msgPairs := []any{
 		"app", m.App, "type", string(m.Type), "content", m.Content, "dcp", m.Placeholders, "sender", m.Sender,
 		"ct", ms(now), "sa", ms(m.SendAt), "tz", m.Timezone, "txn", m.TransactionID, "vs", int64(m.Validity / time.Second), "dw", int64(m.DeliveryWait / time.Second),
-		"cd", m.CappingDays, "cc", m.CappingCount, "n", m.Recipients, "cs", m.ChunkSize,
+		"cd", m.CappingDays, "cc", m.CappingCount, "n", m.Recipients, "cs", m.ChunkSize, "cb", m.StatusCallback,
 	}
 	var smsPairs []any
 	var chunks []any
@@ -172,7 +174,7 @@ func parseMessage(code string, h map[string]string) Message {
 	m := Message{
 		App: h["app"], Code: code, Type: sms.Type(h["type"]), Content: h["content"], Placeholders: h["dcp"], Sender: h["sender"],
 		CreatedAt: fromMS(h["ct"]), SendAt: fromMS(h["sa"]), Timezone: h["tz"], TransactionID: h["txn"],
-		Validity: time.Duration(atoi("vs")) * time.Second, DeliveryWait: time.Duration(atoi("dw")) * time.Second, CappingDays: atoi("cd"), CappingCount: atoi("cc"),
+		Validity: time.Duration(atoi("vs")) * time.Second, DeliveryWait: time.Duration(atoi("dw")) * time.Second, CappingDays: atoi("cd"), CappingCount: atoi("cc"), StatusCallback: h["cb"],
 		Recipients: atoi("n"), ChunkSize: atoi("cs"), Direct: h["d"] == "1", To: h["to"], Canceled: h["canceled"] == "1",
 		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}

@@ -22,17 +22,28 @@ var luaAllowed = func() string {
 		}
 	}
 	sort.Strings(pairs)
-	return "local allowed = {" + strings.Join(pairs, ",") + "}\n"
+	var outcomes []string
+	for _, st := range sms.AllStatuses {
+		if st.Outcome() {
+			outcomes = append(outcomes, fmt.Sprintf("[%q]=true", st))
+		}
+	}
+	return "local allowed = {" + strings.Join(pairs, ",") + "}\n" +
+		"local outcome = {" + strings.Join(outcomes, ",") + "}\n"
 }()
 
 // luaMove is shared by the scripts below: move the SMS at skey (message at
 // mkey) to status `to` if the table allows it, stamping `up` and moving the
-// counters. It returns the previous status, or false when nothing moved.
+// counters. A move to an outcome status also appends to the outcomes
+// stream in the same atomic step, so an outcome event can be late but never
+// lost or doubled (see outcomes.go). It returns the previous status, or
+// false when nothing moved.
 const luaMove = `
 local function move(skey, mkey, to, now)
   local cur = redis.call('HGET', skey, 'st')
   if not cur or not allowed[cur .. '>' .. to] then return false, cur end
   redis.call('HSET', skey, 'st', to, 'up', now)
+  if outcome[to] then redis.call('XADD', 'sf:oc', '*', 'id', string.sub(skey, 6), 'st', to, 'at', now) end
   redis.call('HINCRBY', mkey, 'c:' .. cur, -1)
   redis.call('HINCRBY', mkey, 'c:' .. to, 1)
   return true, cur
@@ -75,6 +86,7 @@ if ARGV[4] ~= '' then
       if code ~= '' then redis.call('HSET', KEYS[1], 'dlr', code) end
     end
     redis.call('DEL', pk)
+    redis.call('ZREM', 'sf:pz', string.sub(pk, 9))
   end
 end
 if KEYS[3] ~= '' and #ARGV > last then
@@ -105,7 +117,12 @@ return 1
 var scriptReceipt = newScript(`
 local id = redis.call('GET', KEYS[1])
 if not id then
-  if tonumber(ARGV[5]) > 0 then redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[4], 'EX', ARGV[5], 'NX') end
+  local ttl = tonumber(ARGV[5])
+  -- The key outlives its window (so the sweeper, not Redis, gives it up and
+  -- counts it); sf:pz says when the window ends.
+  if ttl > 0 and redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[4], 'EX', ttl * 2 + 60, 'NX') then
+    redis.call('ZADD', 'sf:pz', tonumber(ARGV[2]) + ttl * 1000, string.sub(KEYS[2], 9))
+  end
   return {0, ''}
 end
 local skey, mkey = 'sf:s:' .. id, 'sf:m:' .. string.match(id, '^(.*)%.')
@@ -294,8 +311,22 @@ end
 return {moved, #due}
 `)
 
+// scriptDropParked: KEYS sf:pz, sf:cnt; ARGV now ms, limit. Gives up the
+// parked receipts whose window ended (their SMS was never marked sent with
+// that reference) and counts them. Returns {dropped, examined}.
+var scriptDropParked = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local dropped = 0
+for _, m in ipairs(due) do
+  if redis.call('DEL', 'sf:park:' .. m) == 1 then dropped = dropped + 1 end
+  redis.call('ZREM', KEYS[1], m)
+end
+if dropped > 0 then redis.call('HINCRBY', KEYS[2], 'receipts_dropped', dropped) end
+return {dropped, #due}
+`)
+
 var allScripts = []*redis.Script{
-	scriptDeliveryWaits,
+	scriptDeliveryWaits, scriptDropParked,
 	scriptTransition, scriptAttempt, scriptReceipt, scriptLoad, scriptBegin, scriptMaterialize, scriptFanoutStart, scriptCancel,
 	scriptCancelSMS, scriptCreateMessage, scriptRegisterDevice, scriptUnregisterDevice, scriptSetTags,
 }

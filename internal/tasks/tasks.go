@@ -20,7 +20,12 @@ import (
 const (
 	TypeSend     = "sms:send"
 	TypeDispatch = "sms:dispatch"
+	TypeCallback = "sms:callback"
 )
+
+// CallbackQueue carries status callbacks, away from the send lanes: a slow
+// customer endpoint must never hold a slot an SMS needs.
+const CallbackQueue = "callbacks"
 
 // Send returns the task that sends SMS id on the lane of typ. The payload
 // is the id alone; the state lives in Redis and is read at send time.
@@ -37,6 +42,16 @@ func Dispatch(code string, group int, delay time.Duration) *asynq.Task {
 	return asynq.NewTask(TypeDispatch, []byte(id),
 		asynq.TaskID(id), asynq.Queue(sms.DispatchQueue), asynq.ProcessIn(max(delay, 0)),
 		asynq.MaxRetry(25), asynq.Timeout(30*time.Minute))
+}
+
+// Callback returns the task that POSTs one outcome event to a status
+// callback URL; eventID (SMS id and status) makes it once per outcome.
+func Callback(eventID string, payload []byte, maxRetry int, timeout time.Duration) *asynq.Task {
+	return asynq.NewTask(TypeCallback, payload,
+		asynq.TaskID("cb:"+eventID), asynq.Queue(CallbackQueue), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout),
+		// A completed callback keeps its id for an hour, so an event the
+		// relay publishes again after a crash finds it and POSTs nothing.
+		asynq.Retention(time.Hour))
 }
 
 // DispatchID names the dispatch task of group g of a message.

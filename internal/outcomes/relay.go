@@ -1,0 +1,106 @@
+package outcomes
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/tasks"
+)
+
+// Relay publishes outcome events from the store's stream: each to Kafka
+// (when a writer is set) and, for notifications with a status_callback,
+// as a callback task. Entries are acknowledged only after both, so a
+// crash publishes them again rather than never (at least once; the
+// callback task id keeps the callback itself at most once while the task
+// exists).
+type Relay struct {
+	Store  *store.Store
+	Writer *kafka.Writer // nil: no Kafka configured, callbacks only
+	Queue  *asynq.Client
+	// MaxAttempts and Timeout bound each callback task.
+	MaxAttempts int
+	Timeout     time.Duration
+	Log         *zap.Logger
+	// Batch is how many events one round publishes.
+	Batch int
+	// OrphanAfter is how long another relay's unacknowledged events wait
+	// before this one takes them over (their relay is presumed dead).
+	OrphanAfter time.Duration
+	consumer    string
+}
+
+// Run relays until ctx is done.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.Batch <= 0 {
+		r.Batch = 500
+	}
+	if r.OrphanAfter <= 0 {
+		r.OrphanAfter = 30 * time.Second
+	}
+	host, _ := os.Hostname()
+	r.consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := r.Store.EnsureOutcomeGroup(ctx); err != nil {
+		return err
+	}
+	failures := 0
+	for ctx.Err() == nil {
+		events, err := r.Store.ReadOutcomes(ctx, r.consumer, r.Batch, time.Second, r.OrphanAfter)
+		if err == nil && len(events) > 0 {
+			err = r.publish(ctx, events)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			r.Log.Warn("outcome events not relayed; retrying", zap.Int("failures", failures), zap.Error(err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(time.Duration(failures)*200*time.Millisecond, 5*time.Second)):
+			}
+			continue
+		}
+		failures = 0
+	}
+	return nil
+}
+
+// publish sends one batch everywhere it goes, then acknowledges it. A
+// failure leaves the batch pending: this relay (or another, after
+// OrphanAfter) takes it again.
+func (r *Relay) publish(ctx context.Context, events []store.OutcomeEvent) error {
+	msgs := make([]kafka.Message, 0, len(events))
+	for _, o := range events {
+		e := FromStore(o)
+		body, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("outcome %s: %w", e.EventID, err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(e.SMSID), Value: body})
+		if o.Callback == "" {
+			continue
+		}
+		payload, err := json.Marshal(callbackTask{URL: o.Callback, App: o.App, Body: body})
+		if err != nil {
+			return fmt.Errorf("outcome %s: %w", e.EventID, err)
+		}
+		if err := tasks.Enqueue(r.Queue, tasks.Callback(e.EventID, payload, r.MaxAttempts-1, r.Timeout)); err != nil {
+			return err
+		}
+	}
+	if r.Writer != nil {
+		if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("produce outcomes: %w", err)
+		}
+	}
+	return r.Store.AckOutcomes(ctx, events)
+}

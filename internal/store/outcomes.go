@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+)
+
+// Outcome events. Every move of an SMS to an outcome status appends an
+// entry to the stream sf:oc inside the same Lua step as the move (luaMove),
+// so the event exists exactly when the status does: a crash after the move
+// cannot lose it and a replayed task or receipt, which moves nothing,
+// cannot add a second one. Relays read the stream as the consumer group
+// "relay", publish each event, and only then acknowledge and delete it; a
+// relay that dies leaves its entries pending, and another claims them.
+const outcomeGroup = "relay"
+
+// NotDeliveredWithinWait is the reason an unknown outcome carries: the
+// operator sent no receipt within the delivery wait.
+const NotDeliveredWithinWait = "not_delivered_within_wait"
+
+// OutcomeEvent is one SMS reaching an outcome status, with what its
+// sender needs to act on it.
+type OutcomeEvent struct {
+	// StreamID is the entry's id, for AckOutcomes.
+	StreamID string
+	SMSID    string
+	Code     string
+	App      string
+	Phone    string
+	Status   sms.Status
+	// Reason says why: the suppression or expiry reason, the provider's
+	// error for failed, the receipt's error code for undelivered, and
+	// not_delivered_within_wait for unknown.
+	Reason   string
+	Provider string
+	At       time.Time
+	// Callback is the notification's status_callback URL ("" for none).
+	Callback string
+}
+
+// EnsureOutcomeGroup creates the relays' consumer group (and the stream)
+// if they do not exist yet. Starting at 0 means events appended before the
+// first relay ever ran are still published.
+func (s *Store) EnsureOutcomeGroup(ctx context.Context) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, keyOutcome, outcomeGroup, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("outcomes: create consumer group: %w", err)
+	}
+	return nil
+}
+
+// ReadOutcomes returns up to count events for consumer: first entries
+// other relays left pending for longer than orphanAfter (they died), else
+// new ones, waiting up to block for some to arrive. It returns no events
+// and no error when nothing came.
+func (s *Store) ReadOutcomes(ctx context.Context, consumer string, count int, block, orphanAfter time.Duration) ([]OutcomeEvent, error) {
+	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: keyOutcome, Group: outcomeGroup, Consumer: consumer, MinIdle: orphanAfter, Start: "0", Count: int64(count),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("outcomes: claim: %w", err)
+	}
+	if len(msgs) == 0 {
+		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: outcomeGroup, Consumer: consumer, Streams: []string{keyOutcome, ">"}, Count: int64(count), Block: block,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("outcomes: read: %w", err)
+		}
+		for _, st := range streams {
+			msgs = append(msgs, st.Messages...)
+		}
+	}
+	return s.describeOutcomes(ctx, msgs)
+}
+
+// describeOutcomes reads what each entry's SMS and message say about it,
+// in one pipelined round trip.
+func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]OutcomeEvent, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	out := make([]OutcomeEvent, len(msgs))
+	smsCmds := make([]*redis.SliceCmd, len(msgs))
+	msgCmds := map[string]*redis.SliceCmd{}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range msgs {
+			id, _ := m.Values["id"].(string)
+			st, _ := m.Values["st"].(string)
+			at, _ := m.Values["at"].(string)
+			code := sms.MessageCodeOf(id)
+			out[i] = OutcomeEvent{StreamID: m.ID, SMSID: id, Code: code, Status: sms.Status(st), At: fromMS(at)}
+			smsCmds[i] = p.HMGet(ctx, smsKey(id), "to", "rs", "e", "dlr", "p")
+			if msgCmds[code] == nil {
+				msgCmds[code] = p.HMGet(ctx, msgKey(code), "app", "cb")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outcomes: describe: %w", err)
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	for i := range out {
+		e := &out[i]
+		f := smsCmds[i].Val()
+		e.Phone, e.Provider = str(f[0]), str(f[4])
+		switch e.Status {
+		case sms.Suppressed:
+			e.Reason = str(f[1])
+		case sms.Failed, sms.Expired:
+			e.Reason = str(f[2])
+		case sms.Undelivered:
+			e.Reason = str(f[3])
+		case sms.Unknown:
+			e.Reason = NotDeliveredWithinWait
+		}
+		m := msgCmds[e.Code].Val()
+		e.App, e.Callback = str(m[0]), str(m[1])
+	}
+	return out, nil
+}
+
+// AckOutcomes acknowledges published events and deletes them from the
+// stream, so it holds only what is still to be published.
+func (s *Store) AckOutcomes(ctx context.Context, events []OutcomeEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.StreamID
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, keyOutcome, outcomeGroup, ids...)
+		p.XDel(ctx, keyOutcome, ids...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outcomes: ack: %w", err)
+	}
+	return nil
+}
+
+// OutcomeBacklog is how many outcome events wait to be published.
+func (s *Store) OutcomeBacklog(ctx context.Context) (int64, error) {
+	n, err := s.rdb.XLen(ctx, keyOutcome).Result()
+	if err != nil {
+		return 0, fmt.Errorf("outcomes: backlog: %w", err)
+	}
+	return n, nil
+}
+
+// DropExpiredParked gives up parked receipts whose window has ended and
+// counts them in the fleet-wide receipts_dropped counter. It returns how
+// many it dropped.
+func (s *Store) DropExpiredParked(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		res, err := scriptDropParked.Run(ctx, s.rdb, []string{keyParked, keyCounts}, ms(s.now()), 1000).Int64Slice()
+		if err != nil {
+			return total, fmt.Errorf("drop expired parked receipts: %w", err)
+		}
+		total += int(res[0])
+		if res[1] < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// DroppedReceipts is how many parked receipts were given up, fleet-wide.
+func (s *Store) DroppedReceipts(ctx context.Context) (int64, error) {
+	v, err := s.rdb.HGet(ctx, keyCounts, "receipts_dropped").Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("dropped receipts: %w", err)
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
