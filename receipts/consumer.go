@@ -25,6 +25,9 @@ type Consumer struct {
 	parkTTL time.Duration
 	batch   int
 	log     *zap.Logger
+	// crash, set by tests, is consulted before each batch is applied:
+	// true makes Run return there and then, as if the process died.
+	crash func(msgs []kafka.Message) bool
 }
 
 // NewConsumer reads topic on brokers in group; unparseable records go to
@@ -49,6 +52,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return nil
 			}
 			return fmt.Errorf("receipts: fetch: %w", err)
+		}
+		if c.crash != nil && c.crash(msgs) {
+			return nil
 		}
 		for attempt := 0; ; attempt++ {
 			err := c.apply(ctx, msgs)

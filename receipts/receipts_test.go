@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -236,5 +237,104 @@ func TestConsumerAppliesOnceParksAndDeadLetters(t *testing.T) {
 	}
 	if got := status(t, st, "AAAA-00000000-0000000A"); got[sms.Delivered] != 1 {
 		t.Fatalf("A double-counted after restart: %v", got)
+	}
+}
+
+// TestConsumerKilledMidBatchLosesNothingAndCountsNothingTwice kills a
+// consumer while a batch is half applied (the first half written, the
+// rest not, no offset committed), then starts another member of the
+// group: it gets the whole batch again, and the status machine makes the
+// replayed half move nothing.
+func TestConsumerKilledMidBatchLosesNothingAndCountsNothingTwice(t *testing.T) {
+	k := testenv.NewKafka(t, 3, Topic, TopicDLQ)
+	r := testenv.NewRedis(t)
+	st := store.New(r.Client(t), 24*time.Hour)
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	code := "KILL-00000000-00000000"
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), Validity: time.Hour, ChunkSize: 100}
+	phones := make([]string, n)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("+49151120%05d", i)
+	}
+	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: phones, SendAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Materialize(ctx, code, phones, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var recs []Record
+	for i, ph := range phones {
+		id := sms.SMSID(code, ph)
+		l, _, _ := st.LoadSMS(ctx, id, true)
+		if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
+			t.Fatalf("begin: %v %v", ok, err)
+		}
+		ref := fmt.Sprintf("K-%d", i)
+		if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: ref, Segments: 1}); err != nil {
+			t.Fatal(err)
+		}
+		status := "delivered"
+		if i%10 == 0 {
+			status = "undelivered"
+		}
+		recs = append(recs, Record{Provider: "tw", Ref: ref, Status: status})
+	}
+	p := NewProducer([]string{k.Addr}, Topic)
+	defer p.Close()
+	if err := p.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+
+	consume := func(crash func([]kafka.Message) bool, d time.Duration) {
+		c := NewConsumer([]string{k.Addr}, Topic, "smsfleet-receipts", nil, st, time.Hour, zap.NewNop())
+		defer c.Close()
+		c.batch, c.crash = 40, crash
+		cctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		if err := c.Run(cctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batches, halfApplied := 0, 0
+	consume(func(msgs []kafka.Message) bool {
+		batches++
+		if batches < 3 {
+			return false
+		}
+		// The third batch: half of its writes land, then the process dies.
+		half := msgs[:len(msgs)/2]
+		if err := (&Consumer{st: st, parkTTL: time.Hour, log: zap.NewNop()}).apply(ctx, half); err != nil {
+			t.Fatal(err)
+		}
+		halfApplied = len(half)
+		return true
+	}, 10*time.Second)
+	if batches != 3 || halfApplied == 0 {
+		t.Fatalf("the consumer was not killed mid-batch: %d batches, %d half-applied", batches, halfApplied)
+	}
+	mid := status(t, st, code)
+	if mid[sms.Sent] == 0 {
+		t.Fatalf("every receipt applied before the kill: %v", mid)
+	}
+	// A new member of the group resumes from the last commit.
+	consume(nil, 3*time.Second)
+	got := status(t, st, code)
+	if got[sms.Delivered] != n-n/10 || got[sms.Undelivered] != n/10 || got[sms.Sent] != 0 {
+		t.Fatalf("after the restart: %v, want %d delivered, %d undelivered, none left sent", got, n-n/10, n/10)
+	}
+	hourly := int64(0)
+	mm, err := st.GetMessage(ctx, "", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range mm.Hourly["delivery"] {
+		hourly += c
+	}
+	if hourly != n-n/10 {
+		t.Fatalf("hourly delivery count %d, want %d: a replayed receipt counted twice", hourly, n-n/10)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -14,6 +16,9 @@ import (
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/logging"
+	"github.com/smsfleet/smsfleet/internal/monitor"
+	"github.com/smsfleet/smsfleet/internal/outcomes"
+	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/receipts"
 	"github.com/smsfleet/smsfleet/worker/provider"
@@ -44,7 +49,9 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	}
 	defer stopKafka()
 	cfg.Kafka.Brokers = []string{kafkaAddr}
-	dev := config.Application{Code: cfg.DevApplication, ServerToken: cfg.DevAuth, OpenDevices: true}
+	dev := config.Application{Code: cfg.DevApplication, ServerToken: cfg.DevAuth, OpenDevices: true, CallbackSecret: cfg.DevCallbackSecret}
+	// A demo's callback receiver is usually on the same machine.
+	cfg.Callback.AllowPrivate = true
 	apps := config.Applications{dev}
 	for _, a := range cfg.Applications {
 		if a.Code != dev.Code {
@@ -70,7 +77,20 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	defer func() { _ = log.Sync() }()
 	sim := simulator.New("simulator", 100_000)
 	sim.SendReceipts(cfg.SimDLRDelay, provider.SimulatorAuthToken)
-	opts := fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true, Receipts: true}, Log: log, Simulator: sim}
+	// The Asynq web monitor at /monitoring/ (user admin, password the dev
+	// token unless SMSFLEET_MONITOR_PASSWORD says otherwise), and its asynq
+	// queue metrics at /monitoring/metrics.
+	if cfg.Monitor.Password == "" {
+		cfg.Monitor.Password = cfg.DevAuth
+	}
+	monRedis := redisx.New(cfg.Redis)
+	defer func() { _ = monRedis.Close() }()
+	mon, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: monRedis, Log: log.Named("monitor")})
+	if err != nil {
+		return err
+	}
+	opts := fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true, Receipts: true}, Log: log, Simulator: sim,
+		Mounts: map[string]http.Handler{mon.RootPath() + "/": mon.Handler(), mon.RootPath() + "/metrics": mon.MetricsHandler()}}
 	return serve(ctx, cfg, opts, func(addr string) {
 		fmt.Fprintf(stdout, `
   smsfleet dev is running (embedded Redis, provider simulator; nothing is kept)
@@ -78,9 +98,10 @@ func runDev(ctx context.Context, stdout io.Writer) error {
     API          http://%[1]s/json/1.3/<method>
     native API   http://%[1]s/api/v1/messages
     simulator    http://%[1]s/simulator/messages   (providers sim-a, then sim-b)
+    monitor      http://%[1]s/monitoring/   (%[5]s)
     application  %[2]s
     auth token   %[3]s
-    kafka        %[4]s   (topics smsfleet.receipts, smsfleet.receipts.dlq)
+    kafka        %[4]s   (topics smsfleet.receipts, smsfleet.receipts.dlq, smsfleet.outcomes)
 
   Take sim-a down (traffic moves to sim-b) and back up:
     curl -s http://%[1]s/simulator/sim-a/faults -d '{"down":true}'
@@ -88,14 +109,14 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 
   Try: curl -s http://%[1]s/json/1.3/createMessage -d '{"request":{"application":"%[2]s","auth":"%[3]s","notifications":[{"send_date":"now","content":"Hello","devices":["+447700900123"],"use_auto_registration":true}]}}'
 
-`, addr, dev.Code, dev.ServerToken, kafkaAddr)
+`, addr, dev.Code, dev.ServerToken, kafkaAddr, monitorLogin(cfg.Monitor))
 	})
 }
 
 // embeddedKafka starts kfake on addr (port 0: any free port) with the
 // receipts topics, and returns where it listens.
 func embeddedKafka(addr string) (string, func(), error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ), kfake.AllowAutoTopicCreation()}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic), kfake.AllowAutoTopicCreation()}
 	_, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("SMSFLEET_DEV_KAFKA_ADDR %q: %w", addr, err)
@@ -108,4 +129,20 @@ func embeddedKafka(addr string) (string, func(), error) {
 		return "", nil, fmt.Errorf("embedded Kafka on %s (set SMSFLEET_DEV_KAFKA_ADDR to another address): %w", addr, err)
 	}
 	return c.ListenAddrs()[0], c.Close, nil
+}
+
+// monitorLogin is what the dev banner says about the monitor's login: the
+// dev token it defaults to, never a password set in the environment.
+func monitorLogin(c config.Monitor) string {
+	mode := "read-only"
+	if !c.ReadOnly {
+		mode = "read-write"
+	}
+	switch {
+	case c.Auth == "none":
+		return "no login, " + mode
+	case os.Getenv("SMSFLEET_MONITOR_PASSWORD") != "":
+		return c.User + " / $SMSFLEET_MONITOR_PASSWORD, " + mode
+	}
+	return c.User + " / " + c.Password + ", " + mode
 }

@@ -29,6 +29,7 @@ var commands = []command{
 	{"api", "the intake API (Pushwoosh-compatible /json/1.3 and native /api/v1)", apiHelp, runRoles(true, false)},
 	{"worker", "the asynq worker: fan-out of scheduled and bulk messages, and sends", workerHelp, runRoles(false, true)},
 	{"receipts", "delivery-receipt webhooks into Kafka, and the consumer that applies them", receiptsHelp, runFleet(fleet.Roles{Receipts: true}, false)},
+	{"monitor", "the Asynq web monitor for on-call (/monitoring/) and asynq queue metrics", monitorHelp, runMonitor},
 	{"simulator", "a provider simulator speaking the Twilio-style API, with faults set at run time", simulatorHelp, runSimulator},
 	{"version", "print the version", "Prints the version of this binary.", func(_ context.Context, w io.Writer) error {
 		_, err := fmt.Fprintln(w, "smsfleet", version)

@@ -87,6 +87,13 @@ type Inbound struct {
 	StartWords []string `env:"START_WORDS" envDefault:"START,UNSTOP,YES"`
 }
 
+// The keywords of carriers' and regulators' opt-out rules (CTIA in the US,
+// the same words elsewhere), used when a configuration sets none.
+var (
+	DefaultStopWords  = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT"}
+	DefaultStartWords = []string{"START", "UNSTOP", "YES"}
+)
+
 // CallbackSecretOf returns the secret app's status callbacks are signed
 // with ("" for none).
 func (c Config) CallbackSecretOf(app string) string {
@@ -207,6 +214,12 @@ func (c Config) PolicyOf(app string) Resolved {
 // Validate checks the values that env parsing cannot and resolves every
 // application's policy.
 func (c *Config) Validate() error {
+	if len(c.Inbound.StopWords) == 0 {
+		c.Inbound.StopWords = DefaultStopWords
+	}
+	if len(c.Inbound.StartWords) == 0 {
+		c.Inbound.StartWords = DefaultStartWords
+	}
 	if err := c.validate(); err != nil {
 		return err
 	}

@@ -204,6 +204,12 @@ func (f *Fleet) Start() error {
 	if len(f.servers) == 0 {
 		return nil
 	}
+	// The outcomes stream and its group exist before the first send, so
+	// events appended from now on wait for a relay even if none is up yet.
+	if err := f.store.EnsureOutcomeGroup(ctx); err != nil {
+		cancel()
+		return err
+	}
 	breaker := f.opts.Config.Breaker
 	if breaker == (config.Breaker{}) {
 		breaker = config.NewBreaker()

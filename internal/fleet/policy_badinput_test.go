@@ -13,7 +13,10 @@ import (
 // TestBadInputContentAndPolicy: every bad content or policy argument is a
 // 210 naming the field, and nothing is stored or enqueued.
 func TestBadInputContentAndPolicy(t *testing.T) {
-	e := newEnv(t, func(c *config.Config, _ *fleet.Roles) { c.Defaults.MaxSegments = 3 })
+	e := newEnv(t, func(c *config.Config, _ *fleet.Roles) {
+		c.Defaults.MaxSegments = 3
+		c.Callback.Secrets = map[string]string{shopApp: "shop-callback-secret"}
+	})
 	to := phones(3000, 1)[0]
 	e.register(shopApp, shopToken, to)
 	n := func(overrides map[string]any) map[string]any { return goodNotification(to, overrides) }
@@ -44,6 +47,12 @@ func TestBadInputContentAndPolicy(t *testing.T) {
 		{"validity over 7 days", "createMessage", create(map[string]any{"validity": 604801}), "notifications[0].validity", "1 to 604800"},
 		{"delivery_wait zero", "createMessage", create(map[string]any{"delivery_wait": 0}), "notifications[0].delivery_wait", "1 to 604800"},
 		{"delivery_wait over 7 days", "createMessage", create(map[string]any{"delivery_wait": 604801}), "notifications[0].delivery_wait", "1 to 604800"},
+		{"status_callback not http", "createMessage", create(map[string]any{"status_callback": "ftp://example.com/cb"}), "notifications[0].status_callback", "http or https"},
+		{"status_callback relative", "createMessage", create(map[string]any{"status_callback": "/cb"}), "notifications[0].status_callback", "absolute"},
+		{"status_callback without a host", "createMessage", create(map[string]any{"status_callback": "https:///cb"}), "notifications[0].status_callback", "absolute"},
+		{"status_callback of a wrong type", "createMessage", create(map[string]any{"status_callback": 7}), "notifications[0].status_callback", ""},
+		{"status_callback too long", "createMessage", create(map[string]any{"status_callback": "https://example.com/" + strings.Repeat("a", 2048)}), "notifications[0].status_callback", "2048"},
+		{"status_callback for an application without a callback secret", "createMessage", map[string]any{"application": bankApp, "auth": bankToken, "notifications": []any{goodNotification(to, map[string]any{"status_callback": "https://example.com/cb"})}}, "notifications[0].status_callback", "no callback secret"},
 		{"capping days alone", "createMessage", create(map[string]any{"capping_days": 3}), "notifications[0].capping_count", "required"},
 		{"capping count alone", "createMessage", create(map[string]any{"capping_count": 3}), "notifications[0].capping_days", "required"},
 		{"capping days over 30", "createMessage", create(map[string]any{"capping_days": 31, "capping_count": 1}), "notifications[0].capping_days", "1 to 30"},

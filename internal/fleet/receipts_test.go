@@ -1,6 +1,9 @@
 package fleet_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/receipts"
 	"github.com/smsfleet/smsfleet/worker/provider"
@@ -18,7 +22,11 @@ import (
 // withReceipts adds the receipts role on a kfake broker, and makes the
 // simulator post receipts to the fleet's webhook.
 func withReceipts(t *testing.T) func(*config.Config, *fleet.Roles) {
-	k := testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ)
+	return withReceiptsOn(testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic))
+}
+
+// withReceiptsOn is withReceipts on a broker the test reads too.
+func withReceiptsOn(k *testenv.Kafka) func(*config.Config, *fleet.Roles) {
 	return func(c *config.Config, r *fleet.Roles) {
 		r.Receipts = true
 		c.Kafka.Brokers = []string{k.Addr}
@@ -75,4 +83,38 @@ func TestNoReceiptWithinTheDeliveryWaitIsUnknownUntilALateOne(t *testing.T) {
 		t.Fatalf("late receipt: HTTP %d", resp.StatusCode)
 	}
 	e.waitCounts(code, map[string]int64{"delivered": 1}, 5*time.Second)
+}
+
+// TestInboundStopSuppressesTheNextSMS: a STOP reply through the fleet's
+// webhook opts the phone out, and the next transactional SMS to it is
+// suppressed; START lets the one after through.
+func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
+	e := newEnv(t, withReceipts(t))
+	phone := "+4915112340011"
+	e.register(shopApp, shopToken, phone)
+	reply := func(text string) {
+		t.Helper()
+		body := `{"from":"` + phone + `","to":"SMSFLEET","text":"` + text + `"}`
+		req, _ := http.NewRequest(http.MethodPost, e.api.URL+"/webhooks/inbound/simulator", strings.NewReader(body))
+		mac := hmac.New(sha256.New, []byte(provider.SimulatorAuthToken))
+		mac.Write([]byte(body))
+		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("inbound %s: HTTP %d", text, resp.StatusCode)
+		}
+	}
+	reply("STOP")
+	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{phone}})
+	v := e.waitCounts(code, map[string]int64{"suppressed": 1}, 10*time.Second)
+	if v.Recipients[0].Reason != "opted_out" {
+		t.Fatalf("after STOP: %+v", v.Recipients[0])
+	}
+	reply("start")
+	code = e.send(map[string]any{"send_date": "now", "content": "y", "devices": []string{phone}})
+	e.waitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
 }
