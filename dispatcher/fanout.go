@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -81,6 +82,7 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := f.Store.FinishFanout(ctx, code, g); err != nil {
 		return err
 	}
+	metrics.FanoutSize.Observe(float64(m.Groups[g].Recipients))
 	f.Log.Info("message dispatched", zap.String("message", code), zap.Int("group", g), zap.String("zone", m.Groups[g].Zone),
 		zap.Int("recipients", m.Groups[g].Recipients), zap.Int("enqueued", enqueued), zap.String("lane", m.Type.Queue()))
 	return nil

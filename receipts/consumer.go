@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
@@ -56,28 +57,56 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if c.crash != nil && c.crash(msgs) {
 			return nil
 		}
-		for attempt := 0; ; attempt++ {
-			err := c.apply(ctx, msgs)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return nil // not committed: the group redelivers the batch
-			}
-			c.log.Warn("receipts batch not applied; retrying", zap.Int("records", len(msgs)), zap.Error(err))
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(min(time.Duration(1<<min(attempt, 6))*100*time.Millisecond, 5*time.Second)):
-			}
+		// A batch in hand is finished (applied and committed) even when
+		// shutdown begins meanwhile, for at most finishBound after it, so a
+		// rolling restart does not replay it; while the process runs, a
+		// failing write is retried for as long as it takes: moving on would
+		// let a later commit skip this batch.
+		bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(finishBound, cancel) })
+		committed, err := c.finish(bctx, msgs)
+		stop()
+		cancel()
+		if err != nil {
+			return err
 		}
-		if err := c.r.CommitMessages(ctx, msgs...); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("receipts: commit: %w", err)
+		if !committed || ctx.Err() != nil {
+			return nil // shutting down; anything uncommitted is redelivered
 		}
 	}
+}
+
+// finishBound is how long shutdown waits for the batch in hand.
+const finishBound = 10 * time.Second
+
+// finish applies a batch, retrying until it succeeds or ctx ends, then
+// commits it. It reports whether the batch was committed.
+func (c *Consumer) finish(ctx context.Context, msgs []kafka.Message) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		err := c.apply(ctx, msgs)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		c.log.Warn("receipts batch not applied; retrying", zap.Int("records", len(msgs)), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-time.After(min(time.Duration(1<<min(attempt, 6))*100*time.Millisecond, 5*time.Second)):
+		}
+	}
+	if err := c.r.CommitMessages(ctx, msgs...); err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("receipts: commit: %w", err)
+	}
+	// Reader.Lag is -1 in a consumer group; the stats keep the lag the
+	// partition readers saw last.
+	metrics.ConsumerLag.WithLabelValues(c.r.Config().Topic).Set(float64(c.r.Stats().Lag))
+	return true, nil
 }
 
 // fetch waits for one record, then takes whatever else arrives within a
@@ -133,9 +162,15 @@ func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
 		return err
 	}
 	parked := 0
-	for _, r := range res {
-		if r == store.ReceiptUnknown {
+	for i, r := range res {
+		switch r {
+		case store.ReceiptUnknown:
 			parked++
+			metrics.ReceiptsParked.Inc()
+		case store.ReceiptApplied:
+			metrics.ReceiptsApplied.WithLabelValues(string(rs[i].Status)).Inc()
+		default:
+			metrics.ReceiptsApplied.WithLabelValues("duplicate").Inc()
 		}
 	}
 	c.log.Debug("receipts applied", zap.Int("records", len(msgs)), zap.Int("final", len(rs)), zap.Int("parked", parked))
@@ -153,6 +188,7 @@ func (c *Consumer) deadLetter(ctx context.Context, dead []kafka.Message) error {
 	if err := c.dlq.w.WriteMessages(ctx, out...); err != nil {
 		return fmt.Errorf("dead-letter: %w", err)
 	}
+	metrics.ReceiptsDeadLettered.Add(float64(len(dead)))
 	c.log.Warn("unparseable receipts sent to the dead-letter topic", zap.Int("records", len(dead)))
 	return nil
 }

@@ -52,3 +52,26 @@ func (p *Producer) Produce(ctx context.Context, recs ...Record) error {
 
 // Close flushes and closes the writer.
 func (p *Producer) Close() error { return p.w.Close() }
+
+// Ping checks that a broker answers and knows topic, for readiness: the
+// receipts role is no use while its webhooks would answer 503.
+func Ping(ctx context.Context, brokers []string, topic string) error {
+	var last error
+	for _, b := range brokers {
+		conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", b)
+		if err != nil {
+			last = err
+			continue
+		}
+		_, err = conn.ReadPartitions(topic)
+		_ = conn.Close()
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	if last == nil {
+		return fmt.Errorf("no Kafka brokers configured")
+	}
+	return fmt.Errorf("topic %s: %w", topic, last)
+}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/ratelimit"
 	"github.com/smsfleet/smsfleet/worker/provider"
@@ -87,6 +88,7 @@ func (r *Rates) admit(ctx context.Context, op ratelimit.Operator, first *route.M
 			if release != nil {
 				release()
 			}
+			metrics.RateLimitWait.WithLabelValues(key, "admitted").Observe(waited.Seconds())
 			return nil
 		}
 		// A little jitter keeps the waiters from coming back as one herd.
@@ -94,12 +96,14 @@ func (r *Rates) admit(ctx context.Context, op ratelimit.Operator, first *route.M
 		if release == nil {
 			var ok bool
 			if release, ok = r.waiterSlot(key); !ok {
+				metrics.RateLimitWait.WithLabelValues(key, "deferred").Observe(waited.Seconds())
 				delay := max(wait, deferFloor)
 				return &Deferred{Delay: delay + rand.N(delay/2+time.Millisecond), Reason: "rate limit of " + key}
 			}
 		}
 		if waited+wait > r.MaxInlineWait {
 			release()
+			metrics.RateLimitWait.WithLabelValues(key, "deferred").Observe(waited.Seconds())
 			delay := max(wait, deferFloor)
 			return &Deferred{Delay: delay + rand.N(delay/2+time.Millisecond), Reason: "rate limit of " + key}
 		}

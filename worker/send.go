@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/worker/provider"
@@ -171,11 +172,15 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	switch {
 	case out.err == nil:
 		sent.Provider, sent.ProviderRef = out.res.Provider, out.res.Ref
-		if _, err := s.Store.MarkSent(ctx, id, sent); err != nil {
+		moved, err := s.Store.MarkSent(ctx, id, sent)
+		if err != nil {
 			// The provider has it; asynq retries, the claim refuses nothing
 			// (still sending), and the idempotency key makes the provider
 			// answer with the same reference.
 			return fmt.Errorf("record sent: %w", err)
+		}
+		if moved {
+			metrics.SMS.WithLabelValues(string(sms.Sent), l.Type.Queue(), out.res.Provider, op.Key).Inc()
 		}
 		log.Info("sms sent", zap.String("provider", out.res.Provider), zap.Int("segments", enc.Parts), zap.String("encoding", enc.Encoding))
 		return nil
@@ -205,7 +210,9 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		log.Error("could not record attempts", zap.NamedError("record_error", err))
 	}
 	log.Info("sms send will be retried", zap.Bool("ambiguous", provider.IsAmbiguous(out.err)))
-	return out.err
+	// asynq keeps the error in Redis and on-call read it in the monitor:
+	// provider messages may quote the number.
+	return errors.New(sms.MaskPhonesIn(out.err.Error()))
 }
 
 // sendResult is what one pass over a route's providers came to.

@@ -10,20 +10,24 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
+	"github.com/smsfleet/smsfleet/receipts"
 	"github.com/smsfleet/smsfleet/worker"
 	"github.com/smsfleet/smsfleet/worker/provider"
 	"github.com/smsfleet/smsfleet/worker/route"
@@ -77,8 +81,10 @@ type Fleet struct {
 	mux      *http.ServeMux
 	http     *http.Server
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopping atomic.Bool
+	shutdown sync.Once
 }
 
 // New builds a fleet. It checks Redis and loads the store's scripts.
@@ -132,6 +138,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		return nil, err
 	}
 	f.rates = rates
+	perFleet := prometheus.NewRegistry()
+	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")))
+	f.mux.Handle("GET /metrics", metrics.Handler(perFleet))
 	if o.Roles.API {
 		dispatcher.NewAPI(dispatcher.Options{
 			Rates: &dispatcher.RateStatus{Limits: rates.Limits, Limiter: rates.Limiter},
@@ -272,6 +281,13 @@ func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
 // Shutdown stops intake first (no new requests), then lets the worker
 // finish its in-flight tasks, then closes Redis.
 func (f *Fleet) Shutdown(ctx context.Context) {
+	f.shutdown.Do(func() { f.stop(ctx) })
+}
+
+func (f *Fleet) stop(ctx context.Context) {
+	// Readiness fails first, so a load balancer still probing stops
+	// sending before the listener closes.
+	f.stopping.Store(true)
 	if f.http != nil {
 		if err := f.http.Shutdown(ctx); err != nil {
 			f.log.Warn("http shutdown", zap.Error(err))
@@ -311,12 +327,24 @@ func (f *Fleet) close() {
 	}
 }
 
+// ready answers /readyz: 503 while shutting down, or when a dependency of
+// this process's roles is unreachable (Redis always; Kafka for receipts).
 func (f *Fleet) ready(w http.ResponseWriter, r *http.Request) {
+	if f.stopping.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := redisx.Ping(ctx, f.rdb); err != nil {
 		http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
 		return
+	}
+	if f.receipts != nil {
+		if err := receipts.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic); err != nil {
+			http.Error(w, "kafka: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	_, _ = w.Write([]byte("ready\n"))
 }

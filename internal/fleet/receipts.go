@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/receipts"
 	"github.com/smsfleet/smsfleet/worker/provider"
@@ -135,6 +136,7 @@ func (f *Fleet) sweepParked(ctx context.Context) {
 		}
 		return
 	}
+	metrics.ReceiptsDropped.Add(float64(n))
 	if n > 0 {
 		f.log.Warn("parked receipts dropped: no SMS with their reference within the park window", zap.Int("receipts", n))
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/metrics"
 )
 
 // callbackTask is the payload of one status callback: where to POST and
@@ -55,13 +57,16 @@ func (c *Callbacks) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	start := time.Now()
 	resp, err := c.Client.Do(req)
 	if err != nil {
+		metrics.Callbacks.WithLabelValues("failed").Inc()
 		return fmt.Errorf("callback POST: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		metrics.Callbacks.WithLabelValues("failed").Inc()
 		return fmt.Errorf("callback POST: HTTP %d", resp.StatusCode)
 	}
+	metrics.Callbacks.WithLabelValues("ok").Inc()
 	c.Log.Debug("status callback delivered", zap.String("app", ct.App), zap.Duration("took", time.Since(start)))
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
@@ -53,6 +54,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	failures := 0
 	for ctx.Err() == nil {
+		if n, err := r.Store.OutcomeBacklog(ctx); err == nil {
+			metrics.OutcomeBacklog.Set(float64(n))
+		}
 		events, err := r.Store.ReadOutcomes(ctx, r.consumer, r.Batch, time.Second, r.OrphanAfter)
 		if err == nil && len(events) > 0 {
 			err = r.publish(ctx, events)
@@ -96,11 +100,21 @@ func (r *Relay) publish(ctx context.Context, events []store.OutcomeEvent) error 
 		if err := tasks.Enqueue(r.Queue, tasks.Callback(e.EventID, payload, r.MaxAttempts-1, r.Timeout)); err != nil {
 			return err
 		}
+		metrics.Outcomes.WithLabelValues("callback").Inc()
 	}
 	if r.Writer != nil {
 		if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
 			return fmt.Errorf("produce outcomes: %w", err)
 		}
+		metrics.Outcomes.WithLabelValues("kafka").Add(float64(len(msgs)))
 	}
-	return r.Store.AckOutcomes(ctx, events)
+	if err := r.Store.AckOutcomes(ctx, events); err != nil {
+		return err
+	}
+	// Counted here, once per relayed event, because the relay is the one
+	// place that sees every outcome, whichever role caused it.
+	for _, o := range events {
+		metrics.SMS.WithLabelValues(string(o.Status), o.Lane, o.Provider, o.Operator).Inc()
+	}
+	return nil
 }

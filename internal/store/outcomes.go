@@ -41,6 +41,9 @@ type OutcomeEvent struct {
 	// not_delivered_within_wait for unknown.
 	Reason   string
 	Provider string
+	// Lane and Operator label the outcome in metrics.
+	Lane     string
+	Operator string
 	At       time.Time
 	// Callback is the notification's status_callback URL ("" for none).
 	Callback string
@@ -101,9 +104,9 @@ func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]
 			at, _ := m.Values["at"].(string)
 			code := sms.MessageCodeOf(id)
 			out[i] = OutcomeEvent{StreamID: m.ID, SMSID: id, Code: code, Status: sms.Status(st), At: fromMS(at)}
-			smsCmds[i] = p.HMGet(ctx, smsKey(id), "to", "rs", "e", "dlr", "p")
+			smsCmds[i] = p.HMGet(ctx, smsKey(id), "to", "rs", "e", "dlr", "p", "op")
 			if msgCmds[code] == nil {
-				msgCmds[code] = p.HMGet(ctx, msgKey(code), "app", "cb")
+				msgCmds[code] = p.HMGet(ctx, msgKey(code), "app", "cb", "type")
 			}
 		}
 		return nil
@@ -115,7 +118,7 @@ func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]
 	for i := range out {
 		e := &out[i]
 		f := smsCmds[i].Val()
-		e.Phone, e.Provider = str(f[0]), str(f[4])
+		e.Phone, e.Provider, e.Operator = str(f[0]), str(f[4]), str(f[5])
 		switch e.Status {
 		case sms.Suppressed:
 			e.Reason = str(f[1])
@@ -127,7 +130,7 @@ func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]
 			e.Reason = NotDeliveredWithinWait
 		}
 		m := msgCmds[e.Code].Val()
-		e.App, e.Callback = str(m[0]), str(m[1])
+		e.App, e.Callback, e.Lane = str(m[0]), str(m[1]), str(m[2])
 	}
 	return out, nil
 }

@@ -9,12 +9,14 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers/v2"
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
@@ -33,12 +35,28 @@ type Member struct {
 // nothing about its health, so they are excluded from the window.
 func (m *Member) Send(ctx context.Context, req provider.Request) (provider.Result, error) {
 	if m.cb == nil {
-		return m.Provider.Send(ctx, req)
+		return m.timed(ctx, req)
 	}
-	res, err := m.cb.Execute(func() (provider.Result, error) { return m.Provider.Send(ctx, req) })
+	res, err := m.cb.Execute(func() (provider.Result, error) { return m.timed(ctx, req) })
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return res, ErrOpen
 	}
+	return res, err
+}
+
+// timed calls the provider and observes how long it took and how it ended.
+func (m *Member) timed(ctx context.Context, req provider.Request) (provider.Result, error) {
+	start := time.Now()
+	res, err := m.Provider.Send(ctx, req)
+	result := "ok"
+	switch {
+	case err == nil:
+	case provider.IsAmbiguous(err):
+		result = "ambiguous"
+	default:
+		result = provider.ClassOf(err).String()
+	}
+	metrics.ProviderLatency.WithLabelValues(m.Name(), result).Observe(time.Since(start).Seconds())
 	return res, err
 }
 
@@ -72,6 +90,7 @@ func New(providers []provider.Provider, routeOf func(app string) config.Route, b
 		m := &Member{Provider: p}
 		if breakers {
 			m.cb = gobreaker.NewCircuitBreaker[provider.Result](settings(p.Name(), b, log))
+			metrics.BreakerState.WithLabelValues(p.Name()).Set(0)
 		}
 		r.members[p.Name()] = m
 		r.order = append(r.order, p.Name())
@@ -96,6 +115,7 @@ func settings(name string, b config.Breaker, log *zap.Logger) gobreaker.Settings
 			return c == provider.Permanent || c == provider.Throttled
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
+			metrics.BreakerState.WithLabelValues(name).Set(breakerValue(to))
 			log.Warn("provider breaker changed state", zap.String("provider", name), zap.String("from", from.String()), zap.String("to", to.String()))
 		},
 	}
@@ -212,4 +232,16 @@ func override(overrides map[string][]string, phone string) []string {
 		}
 	}
 	return nil
+}
+
+// breakerValue is the smsfleet_breaker_state value of a state: 0 closed,
+// 1 half-open, 2 open (so "== 2" alerts and max() is the worst).
+func breakerValue(s gobreaker.State) float64 {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return 1
+	case gobreaker.StateOpen:
+		return 2
+	}
+	return 0
 }

@@ -1,0 +1,189 @@
+{{/*
+The roles this chart deploys, in order. Each is a Deployment running `smsfleet <role>`.
+*/}}
+{{- define "smsfleet.roles" -}}
+api worker receipts monitor
+{{- end }}
+
+{{/* The chart name (app.kubernetes.io/name). */}}
+{{- define "smsfleet.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name prefix of every resource. Truncated to 53 characters so that
+"<fullname>-receipts" still fits the 63 characters of a DNS label.
+*/}}
+{{- define "smsfleet.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 53 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 53 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 53 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The name of one role's resources: dict "root" $ "role" "api". */}}
+{{- define "smsfleet.componentName" -}}
+{{- printf "%s-%s" (include "smsfleet.fullname" .root) .role }}
+{{- end }}
+
+{{/* helm.sh/chart */}}
+{{- define "smsfleet.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The image tag (or the chart's appVersion). */}}
+{{- define "smsfleet.version" -}}
+{{- default .Chart.AppVersion .Values.image.tag | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The standard labels of every resource of the release. */}}
+{{- define "smsfleet.labels" -}}
+helm.sh/chart: {{ include "smsfleet.chart" . }}
+app.kubernetes.io/name: {{ include "smsfleet.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ include "smsfleet.version" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: smsfleet
+{{- end }}
+
+{{/* The labels of one role's resources: dict "root" $ "role" "api". */}}
+{{- define "smsfleet.componentLabels" -}}
+{{ include "smsfleet.labels" .root }}
+app.kubernetes.io/component: {{ .role }}
+{{- end }}
+
+{{/* The selector labels of one role: dict "root" $ "role" "api". */}}
+{{- define "smsfleet.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "smsfleet.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .role }}
+{{- end }}
+
+{{/* The ServiceAccount every role runs as. */}}
+{{- define "smsfleet.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "smsfleet.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The image reference: repository@digest, or repository:tag. */}}
+{{- define "smsfleet.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap holding the SMSFLEET_* variables. */}}
+{{- define "smsfleet.configMapName" -}}
+{{- include "smsfleet.fullname" . }}
+{{- end }}
+
+{{/* The ConfigMap holding the configuration file. */}}
+{{- define "smsfleet.fileConfigMapName" -}}
+{{- printf "%s-file" (include "smsfleet.fullname" .) }}
+{{- end }}
+
+{{/* The Secret the roles load: existingSecret, or the one this chart renders. */}}
+{{- define "smsfleet.secretName" -}}
+{{- default (include "smsfleet.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{/* Where the configuration file is mounted. */}}
+{{- define "smsfleet.configFilePath" -}}
+/etc/smsfleet/config.yaml
+{{- end }}
+
+{{/*
+"true" when a role's replica count belongs to an autoscaler (HPA or KEDA), so the
+Deployment leaves spec.replicas out: dict "root" $ "role" "worker".
+*/}}
+{{- define "smsfleet.autoscaled" -}}
+{{- $v := index .root.Values .role }}
+{{- if and (eq .role "worker") $v.keda.enabled }}true
+{{- else if and (hasKey $v "autoscaling") $v.autoscaling.enabled }}true
+{{- end }}
+{{- end }}
+
+{{/*
+Checks the values that the schema cannot: rendering fails with a message naming
+the value to set.
+*/}}
+{{- define "smsfleet.validate" -}}
+{{- $_ := required "config.redis.addr is required: the host:port of the fleet's Redis (SMSFLEET_REDIS_ADDR), e.g. --set config.redis.addr=redis-master:6379" .Values.config.redis.addr }}
+{{- if and .Values.receipts.enabled (empty .Values.config.kafka.brokers) }}
+{{- fail "config.kafka.brokers is required while receipts.enabled is true: the receipts role lands every delivery receipt in Kafka (SMSFLEET_KAFKA_BROKERS), e.g. --set 'config.kafka.brokers={kafka-0.kafka:9092}'; or set receipts.enabled=false" }}
+{{- end }}
+{{- $s := .Values.secrets }}
+{{- if and $s.existingSecret (or $s.applications $s.redisPassword $s.monitorPassword $s.env) }}
+{{- fail "secrets.applications, secrets.redisPassword, secrets.monitorPassword and secrets.env are not used with secrets.existingSecret: put those keys in the existing Secret instead, and leave them empty here" }}
+{{- end }}
+{{- if not .Values.secrets.existingSecret }}
+{{- if and .Values.monitor.enabled (eq .Values.config.monitor.auth "basic") (empty .Values.secrets.monitorPassword) }}
+{{- fail "secrets.monitorPassword is required while monitor.enabled is true and config.monitor.auth is basic (SMSFLEET_MONITOR_PASSWORD); or use secrets.existingSecret" }}
+{{- end }}
+{{- $fileApps := list }}
+{{- if kindIs "string" .Values.config.file }}
+{{- $fileApps = regexFindAll "(?m)^applications:\\s*\\S" .Values.config.file -1 }}
+{{- else if kindIs "map" .Values.config.file }}
+{{- $fileApps = dig "applications" list .Values.config.file }}
+{{- end }}
+{{- if and .Values.api.enabled (empty .Values.secrets.applications) (empty $fileApps) }}
+{{- fail "secrets.applications is required while api.enabled is true: the API accepts no one without an application (SMSFLEET_APPLICATIONS, CODE:SERVER_TOKEN[:DEVICE_TOKEN[:open]]); or list them in config.file.applications, or use secrets.existingSecret" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The restricted security context of every container (Pod Security Standards,
+restricted profile).
+*/}}
+{{- define "smsfleet.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* The restricted security context of every pod. */}}
+{{- define "smsfleet.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+The PromQL label matchers of this release's series: the prometheusRule.selector
+value, or the release namespace and the jobs of its Services.
+*/}}
+{{- define "smsfleet.promSelector" -}}
+{{- if .Values.metrics.prometheusRule.selector }}
+{{- .Values.metrics.prometheusRule.selector }}
+{{- else }}
+{{- printf "namespace=%q, job=~%q" .Release.Namespace (printf "%s-(api|worker|receipts|monitor)" (include "smsfleet.fullname" .)) }}
+{{- end }}
+{{- end }}
+
+{{/* true when the Prometheus Operator API is served. */}}
+{{- define "smsfleet.hasPrometheusOperator" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end }}
+{{- end }}
