@@ -75,16 +75,11 @@ type Reply struct {
 }
 
 func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
-	src, ok := in.sources[r.PathValue("provider")]
+	src, body, ok := readWebhook(w, r, in.sources)
 	if !ok {
-		http.Error(w, "unknown provider "+r.PathValue("provider"), http.StatusNotFound)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReceiptBody))
-	if err != nil {
-		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
+	var err error
 	var rep Reply
 	var status int
 	if src.Kind == "twilio" && !src.Simulator {

@@ -53,17 +53,28 @@ func (in *Ingress) Register(mux *http.ServeMux) {
 
 const maxReceiptBody = 64 << 10
 
-func (in *Ingress) serve(w http.ResponseWriter, r *http.Request) {
-	src, ok := in.sources[r.PathValue("provider")]
+// readWebhook finds the provider a webhook names and reads its body,
+// answering 404 or 400 itself (ok false) when it cannot.
+func readWebhook(w http.ResponseWriter, r *http.Request, sources map[string]Source) (Source, []byte, bool) {
+	src, ok := sources[r.PathValue("provider")]
 	if !ok {
 		http.Error(w, "unknown provider "+r.PathValue("provider"), http.StatusNotFound)
-		return
+		return Source{}, nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReceiptBody))
 	if err != nil {
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		return Source{}, nil, false
+	}
+	return src, body, true
+}
+
+func (in *Ingress) serve(w http.ResponseWriter, r *http.Request) {
+	src, body, ok := readWebhook(w, r, in.sources)
+	if !ok {
 		return
 	}
+	var err error
 	var rec Record
 	var status int
 	switch src.Kind {
