@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,4 +118,32 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 	reply("start")
 	code = e.send(map[string]any{"send_date": "now", "content": "y", "devices": []string{phone}})
 	e.waitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
+}
+
+// TestReadinessFollowsTheRoleDependencies: the receipts role is ready
+// while Redis and Kafka answer, and not once Kafka is gone (its webhooks
+// would only answer 503).
+func TestReadinessFollowsTheRoleDependencies(t *testing.T) {
+	k, err := testenv.StartKafka(1, receipts.Topic, receipts.TopicDLQ, outcomes.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	e := newEnv(t, withReceiptsOn(k))
+	ready := func() (int, string) {
+		resp, err := http.Get(e.api.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := ready(); code != http.StatusOK {
+		t.Fatalf("with Redis and Kafka up: HTTP %d %s", code, body)
+	}
+	k.Close()
+	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, "kafka") {
+		t.Fatalf("with Kafka down: HTTP %d %s, want 503 naming kafka", code, body)
+	}
 }

@@ -1,0 +1,74 @@
+package receipts
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/testenv"
+)
+
+// TestForwarderLandsConnectionReceiptsInKafka: receipts from an SMPP
+// connection go to the receipts topic like the webhooks' do; with Kafka
+// gone they are applied directly instead of being lost.
+func TestForwarderLandsConnectionReceiptsInKafka(t *testing.T) {
+	var mu sync.Mutex
+	var direct []Record
+	fallback := func(_ context.Context, r Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		direct = append(direct, r)
+		return nil
+	}
+	directCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(direct)
+	}
+	tests := []struct {
+		name       string
+		kafkaDown  bool
+		wantTopic  int
+		wantDirect int
+	}{
+		{"kafka up: every receipt in the topic", false, 50, 0},
+		{"kafka down: every receipt applied directly", true, 0, 50},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			direct = nil
+			mu.Unlock()
+			k, err := testenv.StartKafka(3, Topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer k.Close()
+			p := NewProducer([]string{k.Addr}, Topic)
+			p.w.WriteTimeout = time.Second
+			if tt.kafkaDown {
+				k.Close()
+			}
+			fw := NewForwarder(p, 1000, fallback, zap.NewNop())
+			for i := range 50 {
+				fw.Submit(Record{Provider: "smsc", Ref: fmt.Sprintf("M%d", i), Status: "delivered", At: time.Now()})
+			}
+			if err := fw.Close(); err != nil { // flushes what is buffered
+				t.Fatal(err)
+			}
+			_ = p.Close()
+			if got := directCount(); got != tt.wantDirect {
+				t.Fatalf("%d receipts applied directly, want %d", got, tt.wantDirect)
+			}
+			if !tt.kafkaDown {
+				if got := readAll(t, k, Topic, tt.wantTopic); len(got) != tt.wantTopic {
+					t.Fatalf("%d receipts in the topic, want %d", len(got), tt.wantTopic)
+				}
+			}
+		})
+	}
+}
