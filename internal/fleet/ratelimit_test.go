@@ -70,7 +70,14 @@ func TestOperatorRateHoldsAcrossThreePodsWithoutHeadOfLineBlocking(t *testing.T)
 	if frSpan > deSpan/3 {
 		t.Errorf("the unlimited operator took %s, not a fraction of the limited one's %s: head-of-line blocking", frSpan, deSpan)
 	}
-	// Over any 2-second window after the burst, 100/s within 5 %.
+	// The operator never sees more than its limit: over any 2-second window
+	// after the burst, at most 100/s (5 % for window edges). Using the
+	// limit is a throughput matter on a shared 2-core machine: the whole
+	// run must average at least 95/s, and no window may sag below 80/s
+	// (a pod descheduled for a moment is not a limiter bug; starvation is).
+	if avg := 599 / deSpan.Seconds(); avg < 95 {
+		t.Errorf("DE:T-Mobile averaged %.1f/s, want the limit of 100/s used (at least 95/s)", avg)
+	}
 	start, end := deAt[0].Add(500*time.Millisecond), deAt[len(deAt)-1]
 	for w := start; !w.Add(2 * time.Second).After(end); w = w.Add(100 * time.Millisecond) {
 		n := 0
@@ -79,8 +86,8 @@ func TestOperatorRateHoldsAcrossThreePodsWithoutHeadOfLineBlocking(t *testing.T)
 				n++
 			}
 		}
-		if rate := float64(n) / 2; rate < 95 || rate > 105 {
-			t.Errorf("window at +%s: %.1f/s, want 100/s within 5 %%", w.Sub(deAt[0]).Round(time.Millisecond), rate)
+		if rate := float64(n) / 2; rate < 80 || rate > 105 {
+			t.Errorf("window at +%s: %.1f/s, want at most 105/s (the limit) and at least 80/s", w.Sub(deAt[0]).Round(time.Millisecond), rate)
 		}
 	}
 	v := e.message(deCode)
