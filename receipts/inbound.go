@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
@@ -167,7 +168,7 @@ func parseTwilioReply(src Source, r *http.Request, body []byte) (Reply, int, err
 // X-Signature: sha256=<hex HMAC-SHA256 of the body> (the simulator and
 // the generic JSON provider).
 func parseJSONReply(src Source, r *http.Request, body []byte) (Reply, int, error) {
-	if !validHMAC(src.Secret, body, r.Header.Get("X-Signature")) {
+	if !signature.Valid(src.Secret, body, r.Header.Get("X-Signature")) {
 		return Reply{}, http.StatusUnauthorized, badRequest("bad or missing X-Signature")
 	}
 	var rep struct {

@@ -2,8 +2,6 @@ package receipts
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
@@ -122,7 +121,7 @@ func (in *Ingress) parseTwilio(src Source, r *http.Request, body []byte) (Record
 // parseJSON reads {"ref": ..., "status": ..., "error_code": ...} signed
 // with X-Signature: sha256=<hex HMAC-SHA256 of the body>.
 func (in *Ingress) parseJSON(src Source, r *http.Request, body []byte) (Record, int, error) {
-	if !validHMAC(src.Secret, body, r.Header.Get("X-Signature")) {
+	if !signature.Valid(src.Secret, body, r.Header.Get("X-Signature")) {
 		return Record{}, http.StatusUnauthorized, badRequest("bad or missing X-Signature")
 	}
 	var in0 struct {
@@ -187,16 +186,6 @@ func requestURL(r *http.Request) string {
 		host = h
 	}
 	return scheme + "://" + host + r.URL.RequestURI()
-}
-
-// validHMAC checks got is "sha256=<hex HMAC-SHA256 of body>" under secret.
-func validHMAC(secret string, body []byte, got string) bool {
-	if secret == "" {
-		return false
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return hmac.Equal([]byte("sha256="+hex.EncodeToString(mac.Sum(nil))), []byte(got))
 }
 
 func validTwilioSignature(token, url string, f form, got string) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/outcomes"
+	"github.com/smsfleet/smsfleet/internal/signature"
 )
 
 // TestDevModeStatusCallbacks follows the README: a notification with a
@@ -21,7 +22,7 @@ func TestDevModeStatusCallbacks(t *testing.T) {
 	got := make(chan outcomes.Event, 4)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if !outcomes.Verify("dev-callback-secret", body, r.Header.Get(outcomes.SignatureHeader)) {
+		if !signature.Valid("dev-callback-secret", body, r.Header.Get(outcomes.SignatureHeader)) {
 			t.Errorf("callback signature %q does not verify", r.Header.Get(outcomes.SignatureHeader))
 		}
 		var e outcomes.Event

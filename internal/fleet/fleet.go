@@ -170,11 +170,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 				return nil, err
 			}
 		}
-		breaker := o.Config.Breaker
-		if breaker == (config.Breaker{}) {
-			breaker = config.NewBreaker()
-		}
-		f.router = route.New(provs, o.Config.RouteOf, breaker, !o.NoBreakers, o.Log.Named("route"))
+		f.router = route.New(provs, o.Config.RouteOf, breakerSettings(o.Config), !o.NoBreakers, o.Log.Named("route"))
 		f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
 		f.servers = append(f.servers, worker.NewServer(f.rdb, wc, callbackConcurrency, map[string]int{tasks.CallbackQueue: 1}, o.Config.ShutdownGrace, o.Log))
 		f.relay = f.buildRelay()
@@ -219,13 +215,9 @@ func (f *Fleet) Start() error {
 		cancel()
 		return err
 	}
-	breaker := f.opts.Config.Breaker
-	if breaker == (config.Breaker{}) {
-		breaker = config.NewBreaker()
-	}
 	send := &worker.Sender{
 		Store: f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
-		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: breaker.OpenTimeout,
+		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: breakerSettings(f.opts.Config).OpenTimeout,
 		Rates: f.rates,
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
@@ -382,4 +374,13 @@ func (f *Fleet) sweepDeliveryWaits(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// breakerSettings is the configured breaker, or the defaults for a
+// configuration built in code.
+func breakerSettings(cfg config.Config) config.Breaker {
+	if cfg.Breaker == (config.Breaker{}) {
+		return config.NewBreaker()
+	}
+	return cfg.Breaker
 }

@@ -110,7 +110,7 @@ func smppReceipts(cfg config.Config, st *store.Store, log *zap.Logger) (func(pro
 			to = sms.Undelivered
 		}
 		// Parked like the consumer parks it, should it overtake the sent write.
-		_, err := st.ApplyReceipts(ctx, []store.Receipt{{Provider: r.Provider, Ref: r.Ref, Status: to, Code: r.ErrorCode}}, orDuration(cfg.Receipts.ParkTTL, time.Hour))
+		_, err := st.ApplyReceipts(ctx, []store.Receipt{{Provider: r.Provider, Ref: r.Ref, Status: to, Code: r.ErrorCode}}, receiptsSettings(cfg).ParkTTL)
 		return err
 	}
 	record := func(r provider.Receipt) (receipts.Record, bool) {

@@ -47,13 +47,7 @@ func (f *Fleet) buildReceipts() error {
 	if len(cfg.Kafka.Brokers) == 0 {
 		return errors.New("receipts: no Kafka: set SMSFLEET_KAFKA_BROKERS")
 	}
-	rc := cfg.Receipts
-	if rc.Group == "" {
-		rc.Group = "smsfleet-receipts"
-	}
-	if rc.ParkTTL <= 0 {
-		rc.ParkTTL = time.Hour
-	}
+	rc := receiptsSettings(cfg)
 	r := &receiptsRole{
 		producer: receipts.NewProducer(cfg.Kafka.Brokers, receipts.Topic),
 		dlq:      receipts.NewProducer(cfg.Kafka.Brokers, receipts.TopicDLQ),
@@ -140,4 +134,17 @@ func (f *Fleet) sweepParked(ctx context.Context) {
 	if n > 0 {
 		f.log.Warn("parked receipts dropped: no SMS with their reference within the park window", zap.Int("receipts", n))
 	}
+}
+
+// receiptsSettings is the receipts configuration with its defaults filled
+// in, for configurations built in code.
+func receiptsSettings(cfg config.Config) config.Receipts {
+	rc := cfg.Receipts
+	if rc.Group == "" {
+		rc.Group = "smsfleet-receipts"
+	}
+	if rc.ParkTTL <= 0 {
+		rc.ParkTTL = time.Hour
+	}
+	return rc
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/metrics"
+	"github.com/smsfleet/smsfleet/internal/signature"
 )
 
 // callbackTask is the payload of one status callback: where to POST and
@@ -53,7 +54,7 @@ func (c *Callbacks) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "smsfleet-callbacks/1")
-	req.Header.Set(SignatureHeader, Sign(secret, ct.Body))
+	req.Header.Set(SignatureHeader, signature.Sign(secret, ct.Body))
 	start := time.Now()
 	resp, err := c.Client.Do(req)
 	if err != nil {

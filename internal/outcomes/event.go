@@ -12,9 +12,6 @@
 package outcomes
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -50,17 +47,4 @@ func FromStore(o store.OutcomeEvent) Event {
 		EventID: o.SMSID + ":" + string(o.Status), MessageCode: o.Code, SMSID: o.SMSID, Application: o.App,
 		Phone: o.Phone, Status: string(o.Status), Reason: o.Reason, Provider: o.Provider, Time: o.At.UTC(),
 	}
-}
-
-// Sign returns the signature header's value for body.
-func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// Verify reports whether header is body's signature under secret; it is
-// what a receiver does, and the tests do it the same way.
-func Verify(secret string, body []byte, header string) bool {
-	return hmac.Equal([]byte(Sign(secret, body)), []byte(header))
 }
