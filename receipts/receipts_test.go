@@ -16,10 +16,10 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/testenv"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 func ingressServer(t *testing.T, k *testenv.Kafka) *httptest.Server {
@@ -27,7 +27,7 @@ func ingressServer(t *testing.T, k *testenv.Kafka) *httptest.Server {
 	p := NewProducer([]string{k.Addr}, Topic)
 	t.Cleanup(func() { _ = p.Close() })
 	mux := http.NewServeMux()
-	NewIngress([]Source{{Name: "tw", Kind: "twilio", Secret: "tw-token"}, {Name: "gw", Kind: "json", Secret: "gw-secret"}}, p, zap.NewNop()).Register(mux)
+	NewIngress([]provider.Source{{Name: "tw", Kind: "twilio", Secret: "tw-token"}, {Name: "gw", Kind: "json", Secret: "gw-secret"}}, p, zap.NewNop()).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

@@ -10,9 +10,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/metrics"
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/ratelimit"
-	"github.com/smsfleet/smsfleet/worker/provider"
 	"github.com/smsfleet/smsfleet/worker/route"
 )
 

@@ -14,11 +14,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/content/render"
 	"github.com/smsfleet/smsfleet/internal/metrics"
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
-	"github.com/smsfleet/smsfleet/worker/provider"
-	"github.com/smsfleet/smsfleet/worker/render"
 	"github.com/smsfleet/smsfleet/worker/route"
 )
 

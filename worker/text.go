@@ -9,8 +9,8 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/smsfleet/smsfleet/internal/content"
+	"github.com/smsfleet/smsfleet/internal/content/render"
 	"github.com/smsfleet/smsfleet/internal/store"
-	"github.com/smsfleet/smsfleet/worker/render"
 )
 
 // compiled is a message's content parsed once per process: its languages,

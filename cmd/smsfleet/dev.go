@@ -18,10 +18,10 @@ import (
 	"github.com/smsfleet/smsfleet/internal/logging"
 	"github.com/smsfleet/smsfleet/internal/monitor"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/receipts"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 const devHelp = `Runs every role in one process with an embedded Redis (miniredis, in memory:

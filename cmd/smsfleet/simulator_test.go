@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/simulator"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 // simBanner hands what runSimulator prints to the test.

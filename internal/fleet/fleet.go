@@ -19,9 +19,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/dispatcher"
+	"github.com/smsfleet/smsfleet/intake"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/kafkax"
 	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/internal/sms"
@@ -29,7 +32,6 @@ import (
 	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/receipts"
 	"github.com/smsfleet/smsfleet/worker"
-	"github.com/smsfleet/smsfleet/worker/provider"
 	"github.com/smsfleet/smsfleet/worker/route"
 )
 
@@ -142,12 +144,12 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")))
 	f.mux.Handle("GET /metrics", metrics.Handler(perFleet))
 	if o.Roles.API {
-		dispatcher.NewAPI(dispatcher.Options{
-			Rates: &dispatcher.RateStatus{Limits: rates.Limits, Limiter: rates.Limiter},
-			Store: f.store, Queue: f.client, Inspector: f.insp, Apps: o.Config.Applications,
+		intake.NewAPI(intake.Options{
+			Rates: &intake.RateStatus{Limits: rates.Limits, Limiter: rates.Limiter},
+			Store: f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
 			MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
-			ChunkSize: o.Config.DispatchChunk, MaxAttempts: wc.MaxAttempts, SendTimeout: wc.SendTimeout,
-			Policy: o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
+			ChunkSize: o.Config.DispatchChunk,
+			Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
 		}).Register(f.mux)
 	}
 	if o.Roles.Receipts {
@@ -333,7 +335,7 @@ func (f *Fleet) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.receipts != nil {
-		if err := receipts.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic); err != nil {
+		if err := kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic); err != nil {
 			http.Error(w, "kafka: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}

@@ -6,8 +6,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/kafkax"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
-	"github.com/smsfleet/smsfleet/receipts"
 )
 
 // callbackConcurrency is how many status callbacks one worker POSTs at
@@ -24,7 +24,7 @@ func (f *Fleet) buildRelay() *outcomes.Relay {
 		MaxAttempts: orInt(cfg.Callback.MaxAttempts, 12), Timeout: orDuration(cfg.Callback.Timeout, 10*time.Second),
 	}
 	if len(cfg.Kafka.Brokers) > 0 {
-		r.Writer = receipts.NewWriter(cfg.Kafka.Brokers, outcomes.Topic)
+		r.Writer = kafkax.NewWriter(cfg.Kafka.Brokers, outcomes.Topic)
 	}
 	return r
 }

@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/receipts"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 // buildProviders makes a client for every configured provider. With none

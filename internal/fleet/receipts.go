@@ -7,11 +7,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/metrics"
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/receipts"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 // receiptsRole is the webhook ingress and the Kafka consumer.
@@ -24,19 +25,19 @@ type receiptsRole struct {
 
 // receiptSources lists the providers whose webhooks the ingress accepts,
 // with what each signs its receipts with.
-func receiptSources(cfg config.Config) []receipts.Source {
+func receiptSources(cfg config.Config) []provider.Source {
 	if len(cfg.Providers) == 0 {
-		return []receipts.Source{{Name: "simulator", Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true}}
+		return []provider.Source{{Name: "simulator", Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true}}
 	}
-	var out []receipts.Source
+	var out []provider.Source
 	for _, p := range cfg.Providers {
 		switch p.Kind {
 		case config.KindSimulator:
-			out = append(out, receipts.Source{Name: p.Name, Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true})
+			out = append(out, provider.Source{Name: p.Name, Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true})
 		case config.KindTwilio:
-			out = append(out, receipts.Source{Name: p.Name, Kind: "twilio", Secret: config.Secret(p.AuthTokenEnv)})
+			out = append(out, provider.Source{Name: p.Name, Kind: "twilio", Secret: config.Secret(p.AuthTokenEnv)})
 		case config.KindJSON:
-			out = append(out, receipts.Source{Name: p.Name, Kind: "json", Secret: config.Secret(p.DLRSecretEnv)})
+			out = append(out, provider.Source{Name: p.Name, Kind: "json", Secret: config.Secret(p.DLRSecretEnv)})
 		}
 	}
 	return out
@@ -54,7 +55,7 @@ func (f *Fleet) buildReceipts() error {
 	}
 	r.ingress = receipts.NewIngress(receiptSources(cfg), r.producer, f.log.Named("receipts"))
 	r.ingress.Register(f.mux)
-	receipts.NewInbound(receipts.InboundOptions{
+	inbound.NewInbound(inbound.InboundOptions{
 		Sources: receiptSources(cfg), OptOuts: f.store, StopWords: cfg.Inbound.StopWords, StartWords: cfg.Inbound.StartWords,
 		Apps: repliedApps(cfg), DefaultRegion: cfg.DefaultRegion, Log: f.log.Named("inbound"),
 	}).Register(f.mux)

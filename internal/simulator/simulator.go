@@ -39,7 +39,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smsfleet/smsfleet/worker/provider"
+	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
 // Received is one SMS the simulator accepted.

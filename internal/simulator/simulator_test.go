@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/simulator"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 func start(t *testing.T, name string) (*simulator.Simulator, string) {

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/simulator"
-	"github.com/smsfleet/smsfleet/worker/provider"
 )
 
 // BenchmarkSendThroughBreaker measures what the circuit breaker costs on

@@ -17,7 +17,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/metrics"
-	"github.com/smsfleet/smsfleet/worker/provider"
+	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
 // ErrOpen is returned by Member.Send when the provider's breaker refuses

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
-	"github.com/smsfleet/smsfleet/worker/provider"
+	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
 // scripted is a provider whose answer the test sets; the breaker logic is

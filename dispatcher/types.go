@@ -1,5 +1,0 @@
-package dispatcher
-
-import "reflect"
-
-var typeStringSlice = reflect.TypeOf([]string{})

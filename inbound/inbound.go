@@ -1,0 +1,146 @@
+package inbound
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/sms"
+)
+
+// OptOuts is the opt-out list inbound replies feed (the store's).
+type OptOuts interface {
+	AddOptOut(ctx context.Context, app, phone string) (bool, error)
+	RemoveOptOut(ctx context.Context, app, phone string) (bool, error)
+}
+
+// Inbound serves POST /webhooks/inbound/{provider}: replies from phones.
+// A reply that is a stop word opts the phone out, a start word opts it
+// back in; anything else is acknowledged and ignored (smsfleet does not
+// route conversations). Replies are applied to Redis directly, not through
+// Kafka: there is no ordering to keep, and a 503 while Redis is down makes
+// the provider retry.
+type Inbound struct {
+	sources     map[string]provider.Source
+	optOuts     OptOuts
+	stop, start map[string]bool
+	// apps says which applications a reply to `to` concerns.
+	apps   func(to string) []string
+	region string
+	log    *zap.Logger
+}
+
+// InboundOptions configure NewInbound.
+type InboundOptions struct {
+	Sources       []provider.Source
+	OptOuts       OptOuts
+	StopWords     []string
+	StartWords    []string
+	Apps          func(to string) []string
+	DefaultRegion string
+	Log           *zap.Logger
+}
+
+// NewInbound returns the inbound-reply webhook.
+func NewInbound(o InboundOptions) *Inbound {
+	in := &Inbound{sources: map[string]provider.Source{}, optOuts: o.OptOuts, stop: words(o.StopWords), start: words(o.StartWords),
+		apps: o.Apps, region: o.DefaultRegion, log: o.Log}
+	for _, s := range o.Sources {
+		in.sources[s.Name] = s
+	}
+	return in
+}
+
+func words(ws []string) map[string]bool {
+	out := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		out[strings.ToUpper(w)] = true
+	}
+	return out
+}
+
+// Register mounts the webhook on mux.
+func (in *Inbound) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /webhooks/inbound/{provider}", in.serve)
+}
+
+func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
+	src, body, ok := provider.ReadWebhook(w, r, in.sources)
+	if !ok {
+		return
+	}
+	parse := provider.ParseJSONReply
+	if src.Kind == "twilio" && !src.Simulator {
+		parse = provider.ParseTwilioReply
+	}
+	rep, err := parse(src, r, body)
+	if err != nil {
+		status := http.StatusBadRequest
+		var we *provider.WebhookError
+		if errors.As(err, &we) {
+			status = we.Status
+		}
+		http.Error(w, err.Error(), status)
+		return
+	}
+	from, err := sms.NormalizePhone(rep.From, in.region)
+	if err != nil {
+		http.Error(w, "from: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := in.apply(r.Context(), src.Name, from, rep); err != nil {
+		in.log.Error("inbound reply not applied; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
+		http.Error(w, "inbound replies are unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	if src.Kind == "twilio" && !src.Simulator {
+		// Twilio wants TwiML; an empty response sends no reply of ours.
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Keyword is what a reply asks for: "stop", "start" or "" (nothing).
+func (in *Inbound) Keyword(text string) string {
+	w := strings.ToUpper(strings.TrimFunc(text, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) }))
+	switch {
+	case in.stop[w]:
+		return "stop"
+	case in.start[w]:
+		return "start"
+	}
+	return ""
+}
+
+func (in *Inbound) apply(ctx context.Context, provider, from string, rep provider.Reply) error {
+	kw := in.Keyword(rep.Text)
+	if kw == "" {
+		in.log.Debug("inbound reply without a keyword", zap.String("provider", provider), zap.String("from", sms.MaskPhone(from)))
+		return nil
+	}
+	apps := in.apps(rep.To)
+	for _, app := range apps {
+		var changed bool
+		var err error
+		if kw == "stop" {
+			changed, err = in.optOuts.AddOptOut(ctx, app, from)
+		} else {
+			changed, err = in.optOuts.RemoveOptOut(ctx, app, from)
+		}
+		if err != nil {
+			return err
+		}
+		if changed {
+			in.log.Info("inbound reply", zap.String("keyword", kw), zap.String("app", app), zap.String("from", sms.MaskPhone(from)), zap.String("provider", provider))
+		}
+	}
+	return nil
+}

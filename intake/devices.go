@@ -1,0 +1,150 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
+)
+
+// deviceTypeSMS is Pushwoosh's device_type for an SMS "device" (a phone).
+const deviceTypeSMS = 18
+
+type deviceRequest struct {
+	HWID       string                     `json:"hwid"`
+	DeviceType *int                       `json:"device_type"`
+	UserID     string                     `json:"userId"`
+	Tags       map[string]json.RawMessage `json:"tags"`
+	Timezone   string                     `json:"timezone"`
+	Language   string                     `json:"language"`
+	PushToken  string                     `json:"push_token"` // accepted and ignored: an SMS device is its phone
+}
+
+// deviceArgs decodes a device call and validates its hwid.
+func (a *API) deviceArgs(raw json.RawMessage) (deviceRequest, string, error) {
+	var req deviceRequest
+	if err := decodeArgs(raw, &req, ""); err != nil {
+		return req, "", err
+	}
+	phone, err := a.phone(req.HWID)
+	return req, phone, err
+}
+
+// phone validates the hwid of a device call.
+func (a *API) phone(hwid string) (string, error) {
+	if hwid == "" {
+		return "", argError("hwid", "required (the phone number)")
+	}
+	p, err := sms.NormalizePhone(hwid, a.DefaultRegion)
+	if err != nil {
+		return "", argError("hwid", "%v", err)
+	}
+	return p, nil
+}
+
+func (a *API) registerDevice(ctx context.Context, app string, raw json.RawMessage) (any, error) {
+	var req deviceRequest
+	if err := decodeArgs(raw, &req, ""); err != nil {
+		return nil, err
+	}
+	if req.DeviceType == nil {
+		return nil, argError("device_type", "required (18 for SMS)")
+	}
+	if *req.DeviceType != deviceTypeSMS {
+		return nil, argError("device_type", "must be 18 (SMS), got %d", *req.DeviceType)
+	}
+	phone, err := a.phone(req.HWID)
+	if err != nil {
+		return nil, err
+	}
+	if req.Timezone != "" {
+		if _, err := time.LoadLocation(req.Timezone); err != nil {
+			return nil, argError("timezone", "unknown IANA time zone %q", req.Timezone)
+		}
+	}
+	if err := validateTags(req.Tags); err != nil {
+		return nil, err
+	}
+	if len(req.UserID) > 256 {
+		return nil, argError("userId", "longer than 256 characters")
+	}
+	if _, err := a.Store.RegisterDevice(ctx, app, store.Device{
+		Phone: phone, UserID: req.UserID, Language: req.Language, Timezone: req.Timezone, Tags: req.Tags,
+	}); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (a *API) unregisterDevice(ctx context.Context, app string, raw json.RawMessage) (any, error) {
+	_, phone, err := a.deviceArgs(raw)
+	if err != nil {
+		return nil, err
+	}
+	// Unregistering an unknown device succeeds, as in Pushwoosh: the end
+	// state the caller asked for holds.
+	_, err = a.Store.UnregisterDevice(ctx, app, phone)
+	return nil, err
+}
+
+func (a *API) setTags(ctx context.Context, app string, raw json.RawMessage) (any, error) {
+	req, phone, err := a.deviceArgs(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Tags) == 0 {
+		return nil, argError("tags", "required (an object of tag name to value)")
+	}
+	if err := validateTags(req.Tags); err != nil {
+		return nil, err
+	}
+	if err := a.Store.SetTags(ctx, app, phone, req.Tags); errors.Is(err, store.ErrNotFound) {
+		return nil, argError("hwid", "device %s is not registered", phone)
+	} else if err != nil {
+		return nil, err
+	}
+	return map[string]any{"skipped": []string{}}, nil
+}
+
+func (a *API) getTags(ctx context.Context, app string, raw json.RawMessage) (any, error) {
+	_, phone, err := a.deviceArgs(raw)
+	if err != nil {
+		return nil, err
+	}
+	d, err := a.Store.GetDevice(ctx, app, phone)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, argError("hwid", "device %s is not registered", phone)
+	} else if err != nil {
+		return nil, err
+	}
+	return map[string]any{"result": d.Tags}, nil
+}
+
+// validateTags accepts the value kinds Pushwoosh tags take: strings,
+// numbers, booleans, lists of strings, and null (delete).
+func validateTags(tags map[string]json.RawMessage) error {
+	for name, v := range tags {
+		if name == "" || len(name) > 128 {
+			return argError("tags", "tag names must be 1 to 128 characters")
+		}
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			return argError("tags."+name, "not a JSON value")
+		}
+		switch t := x.(type) {
+		case nil, string, float64, bool:
+		case []any:
+			for _, e := range t {
+				if _, ok := e.(string); !ok {
+					return argError("tags."+name, "a list tag must hold strings only")
+				}
+			}
+		default:
+			return argError("tags."+name, "must be a string, number, boolean, list of strings or null")
+		}
+	}
+	return nil
+}

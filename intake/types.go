@@ -1,0 +1,5 @@
+package intake
+
+import "reflect"
+
+var typeStringSlice = reflect.TypeOf([]string{})

@@ -1,0 +1,562 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// deviceReq builds a device call of app with the given credentials and
+// extra fields (a nil value leaves the field out).
+func deviceReq(app, auth, hwid string, fields map[string]any) map[string]any {
+	req := map[string]any{"hwid": hwid}
+	if app != "" {
+		req["application"] = app
+	}
+	if auth != "" {
+		req["auth"] = auth
+	}
+	for k, v := range fields {
+		if v == nil {
+			delete(req, k)
+			continue
+		}
+		req[k] = v
+	}
+	return req
+}
+
+// tagsOf calls getTags with shopApp's server token and returns the tags,
+// failing the test unless the call succeeds.
+func (e *env) tagsOf(app, token, hwid string) map[string]any {
+	e.t.Helper()
+	r := e.call("getTags", deviceReq(app, token, hwid, nil), "")
+	if r.HTTP != 200 || r.StatusCode != 200 {
+		e.t.Fatalf("getTags %s %s: HTTP %d status %d %q", app, hwid, r.HTTP, r.StatusCode, r.StatusMessage)
+	}
+	var resp struct {
+		Result map[string]any `json:"result"`
+	}
+	if err := json.Unmarshal(r.Response, &resp); err != nil {
+		e.t.Fatalf("getTags response %s: %v", r.Response, err)
+	}
+	if resp.Result == nil {
+		e.t.Fatalf("getTags response %s has no result object", r.Response)
+	}
+	return resp.Result
+}
+
+// want210 fails unless r is HTTP 200 with status_code 210 naming field.
+func want210(t testing.TB, what string, r reply, field string) {
+	t.Helper()
+	if r.HTTP != 200 || r.StatusCode != 210 || !strings.HasPrefix(r.StatusMessage, field+": ") {
+		t.Errorf("%s: HTTP %d status %d %q, want 200/210 naming %s", what, r.HTTP, r.StatusCode, r.StatusMessage, field)
+	}
+}
+
+// jsonValue decodes a JSON literal, for comparing tag values.
+func jsonValue(t testing.TB, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestDeviceRegisterNormalisesPhone(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cases := []struct {
+		name, hwid, e164 string
+		// lookup is another spelling of the phone getTags is called with.
+		lookup string
+		tags   map[string]any
+	}{
+		{name: "spaces", hwid: "+49 151 12000123", e164: "+4915112000123", lookup: "+4915112000123",
+			tags: map[string]any{"plan": "gold", "age": 42, "vip": true, "langs": []string{"de", "en"}}},
+		{name: "dashes", hwid: "+49-151-1200-0124", e164: "+4915112000124", lookup: "+49 151 12000124",
+			tags: map[string]any{"plan": "silver"}},
+		{name: "surrounding blanks", hwid: "  +4915112000125 ", e164: "+4915112000125", lookup: "+4915112000125"},
+		{name: "national trunk zero", hwid: "+49 (0)151 12000126", e164: "+4915112000126", lookup: "+4915112000126"},
+		{name: "already E.164", hwid: "+4915112000127", e164: "+4915112000127", lookup: "+49 1511 2000127",
+			tags: map[string]any{"empty": "", "zero": 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			fields := map[string]any{"device_type": 18}
+			if tc.tags != nil {
+				fields["tags"] = tc.tags
+			}
+			r := e.call("registerDevice", deviceReq(shopApp, shopToken, tc.hwid, fields), "")
+			if r.HTTP != 200 || r.StatusCode != 200 {
+				t.Fatalf("registerDevice %q: HTTP %d status %d %q", tc.hwid, r.HTTP, r.StatusCode, r.StatusMessage)
+			}
+			// Stored under its E.164 form, and only that.
+			if n, err := e.rdb.Exists(ctx, "sf:d:"+shopApp+":"+tc.e164).Result(); err != nil || n != 1 {
+				t.Errorf("device key of %s: exists %d, %v", tc.e164, n, err)
+			}
+			if ok, err := e.rdb.SIsMember(ctx, "sf:ds:"+shopApp, tc.e164).Result(); err != nil || !ok {
+				t.Errorf("%s is not in the application's device set (%v)", tc.e164, err)
+			}
+			got := e.tagsOf(shopApp, shopToken, tc.lookup)
+			want := map[string]any{}
+			if tc.tags != nil {
+				raw, _ := json.Marshal(tc.tags)
+				_ = json.Unmarshal(raw, &want)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("getTags(%s) = %v, want %v", tc.lookup, got, want)
+			}
+		})
+	}
+	e.t = t
+	// Every spelling registered one device each: five in all.
+	members, err := e.rdb.SMembers(ctx, "sf:ds:"+shopApp).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(members)
+	if want := phones(123, 5); !reflect.DeepEqual(members, want) {
+		t.Errorf("registered devices %v, want %v", members, want)
+	}
+	// Registering a spelling of a known phone again updates, not duplicates.
+	e.mustOK("registerDevice", deviceReq(shopApp, shopToken, "+49 151 1200 0123", map[string]any{"device_type": 18, "tags": map[string]any{"plan": "platinum"}}))
+	if n, _ := e.rdb.SCard(ctx, "sf:ds:"+shopApp).Result(); n != 5 {
+		t.Errorf("after re-registering: %d devices, want 5", n)
+	}
+	if got := e.tagsOf(shopApp, shopToken, "+4915112000123"); got["plan"] != "platinum" || got["age"] != float64(42) {
+		t.Errorf("re-registration did not merge tags: %v", got)
+	}
+}
+
+func TestDeviceTags(t *testing.T) {
+	e := newEnv(t)
+	phone := phones(200, 1)[0]
+	unknown := phones(210, 1)[0]
+	e.mustOK("registerDevice", deviceReq(shopApp, shopToken, phone, map[string]any{
+		"device_type": 18, "tags": map[string]any{"plan": "gold", "age": 42, "langs": []string{"de"}},
+	}))
+
+	type step struct {
+		name   string
+		method string
+		req    map[string]any
+		// want210 names the field of an expected 210; empty means success.
+		want210 string
+		// tags, when set, are what getTags must return after the step.
+		tags string
+	}
+	steps := []step{
+		{name: "tags set at registration", method: "getTags", req: deviceReq(shopApp, shopToken, phone, nil),
+			tags: `{"plan":"gold","age":42,"langs":["de"]}`},
+		{name: "setTags merges", method: "setTags", req: deviceReq(shopApp, shopToken, phone, map[string]any{"tags": map[string]any{"plan": "silver", "city": "Berlin"}}),
+			tags: `{"plan":"silver","age":42,"langs":["de"],"city":"Berlin"}`},
+		{name: "null deletes a tag", method: "setTags", req: deviceReq(shopApp, shopToken, phone, map[string]any{"tags": map[string]any{"age": nil, "vip": true}}),
+			tags: `{"plan":"silver","langs":["de"],"city":"Berlin","vip":true}`},
+		{name: "null of an absent tag is harmless", method: "setTags", req: deviceReq(shopApp, shopToken, phone, map[string]any{"tags": map[string]any{"never": nil}}),
+			tags: `{"plan":"silver","langs":["de"],"city":"Berlin","vip":true}`},
+		{name: "list tag replaced", method: "setTags", req: deviceReq(shopApp, shopToken, phone, map[string]any{"tags": map[string]any{"langs": []string{"en", "fr"}}}),
+			tags: `{"plan":"silver","langs":["en","fr"],"city":"Berlin","vip":true}`},
+		{name: "setTags through another spelling", method: "setTags", req: deviceReq(shopApp, shopToken, "+49 151 12000200", map[string]any{"tags": map[string]any{"score": 1.5}}),
+			tags: `{"plan":"silver","langs":["en","fr"],"city":"Berlin","vip":true,"score":1.5}`},
+		{name: "registerDevice with null deletes too", method: "registerDevice", req: deviceReq(shopApp, shopToken, phone, map[string]any{"device_type": 18, "tags": map[string]any{"score": nil}}),
+			tags: `{"plan":"silver","langs":["en","fr"],"city":"Berlin","vip":true}`},
+		{name: "setTags without tags", method: "setTags", req: deviceReq(shopApp, shopToken, phone, nil), want210: "tags",
+			tags: `{"plan":"silver","langs":["en","fr"],"city":"Berlin","vip":true}`},
+		{name: "setTags with an object value", method: "setTags", req: deviceReq(shopApp, shopToken, phone, map[string]any{"tags": map[string]any{"plan": map[string]any{"x": 1}}}), want210: "tags.plan",
+			tags: `{"plan":"silver","langs":["en","fr"],"city":"Berlin","vip":true}`},
+		{name: "setTags with a list of numbers", method: "setTags", req: deviceReq(shopApp, shopToken, phone, map[string]any{"tags": map[string]any{"langs": []int{1, 2}}}), want210: "tags.langs",
+			tags: `{"plan":"silver","langs":["en","fr"],"city":"Berlin","vip":true}`},
+		{name: "setTags with a bad hwid", method: "setTags", req: deviceReq(shopApp, shopToken, "12345", map[string]any{"tags": map[string]any{"a": "b"}}), want210: "hwid"},
+		{name: "setTags on an unregistered device", method: "setTags", req: deviceReq(shopApp, shopToken, unknown, map[string]any{"tags": map[string]any{"a": "b"}}), want210: "hwid"},
+		{name: "getTags of an unregistered device", method: "getTags", req: deviceReq(shopApp, shopToken, unknown, nil), want210: "hwid"},
+		{name: "unregisterDevice", method: "unregisterDevice", req: deviceReq(shopApp, shopToken, phone, nil)},
+		{name: "getTags after unregisterDevice", method: "getTags", req: deviceReq(shopApp, shopToken, phone, nil), want210: "hwid"},
+		{name: "setTags after unregisterDevice", method: "setTags", req: deviceReq(shopApp, shopToken, phone, map[string]any{"tags": map[string]any{"a": "b"}}), want210: "hwid"},
+		{name: "unregisterDevice of an unknown device succeeds", method: "unregisterDevice", req: deviceReq(shopApp, shopToken, unknown, nil)},
+		{name: "unregisterDevice with a bad hwid", method: "unregisterDevice", req: deviceReq(shopApp, shopToken, "not a phone", nil), want210: "hwid"},
+		{name: "registering again starts without the old tags", method: "registerDevice", req: deviceReq(shopApp, shopToken, phone, map[string]any{"device_type": 18}),
+			tags: `{}`},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			e.t = t
+			r := e.call(s.method, s.req, "")
+			if s.want210 != "" {
+				want210(t, s.method, r, s.want210)
+			} else if r.HTTP != 200 || r.StatusCode != 200 {
+				t.Fatalf("%s: HTTP %d status %d %q", s.method, r.HTTP, r.StatusCode, r.StatusMessage)
+			}
+			if s.tags != "" {
+				if got, want := e.tagsOf(shopApp, shopToken, phone), jsonValue(t, s.tags); !reflect.DeepEqual(any(got), want) {
+					t.Errorf("tags after %s: %v, want %v", s.name, got, want)
+				}
+			}
+		})
+	}
+	e.t = t
+	// The device set and user index follow unregistration.
+	ctx := context.Background()
+	if ok, _ := e.rdb.SIsMember(ctx, "sf:ds:"+shopApp, unknown).Result(); ok {
+		t.Errorf("unregistered-then-unknown %s is in the device set", unknown)
+	}
+}
+
+func TestDeviceAuth(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		app    string
+		auth   string // request.auth
+		header string // Authorization
+		http   int
+		code   int    // status_code; default http
+		field  string // for a 210
+	}{
+		{name: "server token in auth", app: shopApp, auth: shopToken, http: 200},
+		{name: "server token in header", app: shopApp, header: "Token " + shopToken, http: 200},
+		{name: "device token in header", app: shopApp, header: "Token " + shopDevice, http: 200},
+		{name: "device token in auth", app: shopApp, auth: shopDevice, http: 200},
+		{name: "device token, lower-case scheme", app: shopApp, header: "token " + shopDevice, http: 200},
+		{name: "open application without token", app: openApp, http: 200},
+		{name: "open application with its server token", app: openApp, auth: openToken, http: 200},
+		{name: "no token", app: shopApp, http: 401},
+		{name: "no token, application without device token", app: bankApp, http: 401},
+		{name: "wrong token", app: shopApp, auth: "wrong-token-123", http: 401},
+		{name: "wrong token in header", app: shopApp, header: "Token wrong-token-123", http: 401},
+		{name: "Bearer scheme is not a token", app: shopApp, header: "Bearer " + shopDevice, http: 401},
+		{name: "wrong token on the open application", app: openApp, auth: "wrong-token-123", http: 401},
+		{name: "another application's server token", app: shopApp, auth: bankToken, http: 403},
+		{name: "another application's device token", app: openApp, header: "Token " + shopDevice, http: 403},
+		{name: "device token without application", auth: shopDevice, http: 200, code: 210, field: "application"},
+		{name: "unknown application", app: "NOPE0-00000", auth: shopDevice, http: 200, code: 210, field: "application"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			phone := phones(300+i, 1)[0]
+			code := tc.code
+			if code == 0 {
+				code = tc.http
+			}
+			calls := []struct {
+				method string
+				fields map[string]any
+			}{
+				{"registerDevice", map[string]any{"device_type": 18, "tags": map[string]any{"step": "register"}}},
+				{"setTags", map[string]any{"tags": map[string]any{"step": "set"}}},
+				{"getTags", nil},
+				{"unregisterDevice", nil},
+			}
+			for _, c := range calls {
+				r := e.call(c.method, deviceReq(tc.app, tc.auth, phone, c.fields), tc.header)
+				if r.HTTP != tc.http || r.StatusCode != code {
+					t.Errorf("%s: HTTP %d status %d %q, want HTTP %d status %d", c.method, r.HTTP, r.StatusCode, r.StatusMessage, tc.http, code)
+					continue
+				}
+				if code == 210 && !strings.HasPrefix(r.StatusMessage, tc.field+": ") {
+					t.Errorf("%s: status_message %q does not name %s", c.method, r.StatusMessage, tc.field)
+				}
+				if c.method == "getTags" && code == 200 {
+					var resp struct{ Result map[string]any }
+					if err := json.Unmarshal(r.Response, &resp); err != nil || resp.Result["step"] != "set" {
+						t.Errorf("getTags: %s (%v), want the tag setTags set", r.Response, err)
+					}
+				}
+			}
+			// Whatever the answer, nothing of the device is left: the accepted
+			// sequence ends unregistered, a refused one never registered.
+			for _, app := range []string{shopApp, bankApp, openApp, "NOPE0-00000"} {
+				if n, _ := e.rdb.Exists(ctx, "sf:d:"+app+":"+phone).Result(); n != 0 {
+					t.Errorf("device %s left in %s", phone, app)
+				}
+			}
+		})
+	}
+	e.t = t
+	// Refused registrations never stored a device anywhere.
+	for _, app := range []string{shopApp, bankApp, openApp} {
+		if n, _ := e.rdb.SCard(ctx, "sf:ds:"+app).Result(); n != 0 {
+			t.Errorf("%s has %d devices after the auth cases, want 0", app, n)
+		}
+	}
+}
+
+func TestIsolationDevices(t *testing.T) {
+	e := newEnv(t)
+	shared := phones(400, 1)[0]
+	e.mustOK("registerDevice", deviceReq(shopApp, shopToken, shared, map[string]any{"device_type": 18, "tags": map[string]any{"owner": "shop"}}))
+
+	cases := []struct {
+		name, method string
+		req          map[string]any
+		header       string
+		http, code   int
+		field        string
+	}{
+		{name: "getTags in bankApp", method: "getTags", req: deviceReq(bankApp, bankToken, shared, nil), http: 200, code: 210, field: "hwid"},
+		{name: "setTags in bankApp", method: "setTags", req: deviceReq(bankApp, bankToken, shared, map[string]any{"tags": map[string]any{"owner": "bank"}}), http: 200, code: 210, field: "hwid"},
+		{name: "getTags in openApp without token", method: "getTags", req: deviceReq(openApp, "", shared, nil), http: 200, code: 210, field: "hwid"},
+		{name: "shopApp's device with bankToken", method: "getTags", req: deviceReq(shopApp, bankToken, shared, nil), http: 403, code: 403},
+		{name: "bankToken naming no application", method: "getTags", req: deviceReq("", bankToken, shared, nil), http: 200, code: 210, field: "application"},
+		{name: "unregister in bankApp leaves shopApp's", method: "unregisterDevice", req: deviceReq(bankApp, bankToken, shared, nil), http: 200, code: 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			r := e.call(tc.method, tc.req, tc.header)
+			if r.HTTP != tc.http || r.StatusCode != tc.code {
+				t.Errorf("%s: HTTP %d status %d %q, want %d/%d", tc.method, r.HTTP, r.StatusCode, r.StatusMessage, tc.http, tc.code)
+			}
+			if tc.code == 210 && !strings.HasPrefix(r.StatusMessage, tc.field+": ") {
+				t.Errorf("%s: status_message %q does not name %s", tc.method, r.StatusMessage, tc.field)
+			}
+			if got := e.tagsOf(shopApp, shopToken, shared); !reflect.DeepEqual(got, map[string]any{"owner": "shop"}) {
+				t.Errorf("shopApp's device after %s: tags %v", tc.name, got)
+			}
+		})
+	}
+	e.t = t
+
+	// The same phone in bankApp is a device of its own.
+	e.mustOK("registerDevice", deviceReq(bankApp, bankToken, shared, map[string]any{"device_type": 18, "tags": map[string]any{"owner": "bank"}}))
+	if got := e.tagsOf(bankApp, bankToken, shared); !reflect.DeepEqual(got, map[string]any{"owner": "bank"}) {
+		t.Errorf("bankApp's device: tags %v", got)
+	}
+	if got := e.tagsOf(shopApp, shopToken, shared); !reflect.DeepEqual(got, map[string]any{"owner": "shop"}) {
+		t.Errorf("shopApp's device after bankApp registered the phone: tags %v", got)
+	}
+	e.mustOK("unregisterDevice", deviceReq(bankApp, bankToken, shared, nil))
+	if got := e.tagsOf(shopApp, shopToken, shared); !reflect.DeepEqual(got, map[string]any{"owner": "shop"}) {
+		t.Errorf("shopApp's device after bankApp unregistered the phone: tags %v", got)
+	}
+}
+
+func TestIsolationMessages(t *testing.T) {
+	e := newEnv(t)
+	to := phones(500, 1)[0]
+	e.register(shopApp, shopToken, to)
+	code := e.send(map[string]any{"send_date": later, "content": "later", "devices": []string{to, phones(501, 1)[0]}, "use_auto_registration": true})
+	statsRaw := e.mustOK("getMsgStats", map[string]any{"application": shopApp, "auth": shopToken, "message": code})
+	var stats struct {
+		RequestID string `json:"request_id"`
+	}
+	if err := json.Unmarshal(statsRaw, &stats); err != nil || stats.RequestID == "" {
+		t.Fatalf("getMsgStats: %s (%v)", statsRaw, err)
+	}
+
+	calls := []struct {
+		name, method string
+		req          map[string]any
+		http, code   int
+		field        string
+	}{
+		{name: "getMsgStats in bankApp", method: "getMsgStats", req: map[string]any{"application": bankApp, "auth": bankToken, "message": code}, http: 200, code: 210, field: "message"},
+		{name: "getMsgStats with bankToken only", method: "getMsgStats", req: map[string]any{"auth": bankToken, "message": code}, http: 200, code: 210, field: "message"},
+		{name: "getMsgStats of shopApp with bankToken", method: "getMsgStats", req: map[string]any{"application": shopApp, "auth": bankToken, "message": code}, http: 403, code: 403},
+		{name: "deleteMessage in bankApp", method: "deleteMessage", req: map[string]any{"application": bankApp, "auth": bankToken, "message": code}, http: 200, code: 210, field: "message"},
+		{name: "getResults of shopApp's request in bankApp", method: "getResults", req: map[string]any{"application": bankApp, "auth": bankToken, "request_id": stats.RequestID}, http: 200, code: 210, field: "request_id"},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			e.t = t
+			r := e.call(c.method, c.req, "")
+			if r.HTTP != c.http || r.StatusCode != c.code {
+				t.Errorf("%s: HTTP %d status %d %q, want %d/%d", c.method, r.HTTP, r.StatusCode, r.StatusMessage, c.http, c.code)
+			}
+			if c.code == 210 && !strings.HasPrefix(r.StatusMessage, c.field+": ") {
+				t.Errorf("%s: status_message %q does not name %s", c.method, r.StatusMessage, c.field)
+			}
+		})
+	}
+	e.t = t
+
+	t.Run("native", func(t *testing.T) {
+		e.t = t
+		var v messageView
+		if st := e.native("/api/v1/messages/"+code, bankToken, &v); st != 404 {
+			t.Errorf("GET shopApp's message with bankToken: HTTP %d, want 404 (%+v)", st, v)
+		}
+		var list struct {
+			Messages []struct{ Code string }
+		}
+		if st := e.native("/api/v1/messages", bankToken, &list); st != 200 || len(list.Messages) != 0 {
+			t.Errorf("bankApp's message list: HTTP %d, %d messages, want 200 and none", st, len(list.Messages))
+		}
+		if st := e.native("/api/v1/messages", shopToken, &list); st != 200 || len(list.Messages) != 1 || list.Messages[0].Code != code {
+			t.Errorf("shopApp's message list: HTTP %d, %+v, want its one message", st, list.Messages)
+		}
+	})
+	e.t = t
+
+	// None of bankApp's attempts touched the message.
+	v := e.message(code)
+	if v.Message.Canceled || v.Message.Recipients != 2 || !countsEqual(v.Message.Counts, map[string]int64{"scheduled": 2}) {
+		t.Errorf("shopApp's message after bankApp's attempts: canceled %v, recipients %d, counts %v", v.Message.Canceled, v.Message.Recipients, nonZero(v.Message.Counts))
+	}
+	if raw := e.mustOK("getResults", map[string]any{"application": shopApp, "auth": shopToken, "request_id": stats.RequestID}); !strings.Contains(string(raw), code) {
+		t.Errorf("getResults of shopApp's own request: %s", raw)
+	}
+
+	// A transactionId is the application's own: the same id in two
+	// applications is two messages.
+	t.Run("transactionId", func(t *testing.T) {
+		e.t = t
+		n := map[string]any{"send_date": later, "content": "txn", "devices": []string{to}, "transactionId": "order-1"}
+		shopCode := e.send(n)
+		e.register(bankApp, bankToken, to)
+		raw := e.mustOK("createMessage", map[string]any{"application": bankApp, "auth": bankToken, "notifications": []any{n}})
+		var resp struct{ Messages []string }
+		if err := json.Unmarshal(raw, &resp); err != nil || len(resp.Messages) != 1 {
+			t.Fatalf("bankApp createMessage: %s (%v)", raw, err)
+		}
+		if resp.Messages[0] == shopCode {
+			t.Fatalf("bankApp's transactionId order-1 returned shopApp's message %s", shopCode)
+		}
+		var v messageView
+		if st := e.native("/api/v1/messages/"+resp.Messages[0], bankToken, &v); st != 200 || v.Message.Recipients != 1 {
+			t.Errorf("bankApp's own message: HTTP %d, %+v", st, v.Message)
+		}
+		if again := e.send(n); again != shopCode {
+			t.Errorf("shopApp's retried transactionId gave %s, want %s", again, shopCode)
+		}
+	})
+	e.t = t
+}
+
+// sentTo reports how many SMS the simulator received for phone.
+func (e *env) sentTo(phone string) int { return len(e.sim.Messages(phone, 100)) }
+
+func TestDeviceAudience(t *testing.T) {
+	e := newEnv(t)
+	alice := phones(600, 2)
+	bob := phones(610, 1)[0]
+	bankAlice := phones(620, 1)[0]
+	moved := phones(630, 1)[0]
+	for _, p := range alice {
+		e.mustOK("registerDevice", deviceReq(shopApp, shopToken, p, map[string]any{"device_type": 18, "userId": "alice"}))
+	}
+	e.mustOK("registerDevice", deviceReq(shopApp, shopToken, bob, map[string]any{"device_type": 18, "userId": "bob"}))
+	// Registered for alice, then moved to bob: no longer alice's.
+	e.mustOK("registerDevice", deviceReq(shopApp, shopToken, moved, map[string]any{"device_type": 18, "userId": "alice"}))
+	e.mustOK("registerDevice", deviceReq(shopApp, shopToken, moved, map[string]any{"device_type": 18, "userId": "bob"}))
+	// Another application's alice is not shopApp's alice.
+	e.mustOK("registerDevice", deviceReq(bankApp, bankToken, bankAlice, map[string]any{"device_type": 18, "userId": "alice"}))
+	bankOnly := phones(640, 1)[0]
+	e.register(bankApp, bankToken, bankOnly)
+
+	type sendCase struct {
+		name         string
+		notification map[string]any
+		sent         []string // phones that must receive it
+		unknown      []string // UnknownDevices of the message
+		notSent      []string // phones that must not receive it
+	}
+	fresh := phones(650, 2)
+	cases := []sendCase{
+		{
+			name:         "users resolve to their phones",
+			notification: map[string]any{"users": []string{"alice"}},
+			sent:         alice, notSent: []string{bob, moved, bankAlice},
+		},
+		{
+			name:         "users and devices together, deduplicated",
+			notification: map[string]any{"users": []string{"bob", "nobody"}, "devices": []string{bob, "+49 151 12000600"}},
+			sent:         []string{bob, moved, alice[0]}, notSent: []string{alice[1], bankAlice},
+		},
+		{
+			name:         "devices as one string",
+			notification: map[string]any{"devices": "+49 151 1200 0610"},
+			sent:         []string{bob}, notSent: []string{moved},
+		},
+		{
+			name:         "null users is no users",
+			notification: map[string]any{"devices": []string{alice[0]}, "users": nil},
+			sent:         []string{alice[0]}, notSent: []string{alice[1]},
+		},
+		{
+			name:         "null devices is no devices",
+			notification: map[string]any{"devices": nil, "users": []string{"alice"}},
+			sent:         alice, notSent: []string{bob, moved},
+		},
+		{
+			name:         "an unregistered device is reported and skipped",
+			notification: map[string]any{"devices": []string{alice[0], fresh[0], bankOnly}},
+			sent:         []string{alice[0]}, unknown: []string{fresh[0], bankOnly}, notSent: []string{fresh[0], bankOnly},
+		},
+		{
+			name:         "use_auto_registration registers and sends",
+			notification: map[string]any{"devices": []string{alice[1], fresh[1]}, "use_auto_registration": true},
+			sent:         []string{alice[1], fresh[1]},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			before := map[string]int{}
+			for _, p := range append(append([]string{}, tc.sent...), tc.notSent...) {
+				before[p] = e.sentTo(p)
+			}
+			n := map[string]any{"send_date": "now", "content": "audience: " + tc.name}
+			for k, v := range tc.notification {
+				n[k] = v
+			}
+			raw := e.mustOK("createMessage", map[string]any{"application": shopApp, "auth": shopToken, "notifications": []any{n}})
+			var resp struct {
+				Messages       []string
+				UnknownDevices map[string][]string
+			}
+			if err := json.Unmarshal(raw, &resp); err != nil || len(resp.Messages) != 1 {
+				t.Fatalf("createMessage: %s (%v)", raw, err)
+			}
+			code := resp.Messages[0]
+			var wantUnknown map[string][]string
+			if tc.unknown != nil {
+				wantUnknown = map[string][]string{code: tc.unknown}
+			}
+			if !reflect.DeepEqual(resp.UnknownDevices, wantUnknown) {
+				t.Errorf("UnknownDevices %v, want %v (response %s)", resp.UnknownDevices, wantUnknown, raw)
+			}
+			v := e.waitCounts(code, map[string]int64{"sent": int64(len(tc.sent))}, 10*time.Second)
+			if v.Message.Recipients != len(tc.sent) {
+				t.Errorf("message has %d recipients, want %d", v.Message.Recipients, len(tc.sent))
+			}
+			var to []string
+			for _, r := range v.Recipients {
+				to = append(to, r.To)
+			}
+			sort.Strings(to)
+			want := append([]string{}, tc.sent...)
+			sort.Strings(want)
+			if !reflect.DeepEqual(to, want) {
+				t.Errorf("recipients %v, want %v", to, want)
+			}
+			for _, p := range tc.sent {
+				if got := e.sentTo(p); got != before[p]+1 {
+					t.Errorf("%s received %d SMS, want %d", p, got, before[p]+1)
+				}
+			}
+			for _, p := range tc.notSent {
+				if got := e.sentTo(p); got != before[p] {
+					t.Errorf("%s received an SMS it must not (%d, was %d)", p, got, before[p])
+				}
+			}
+		})
+	}
+	e.t = t
+
+	// Auto-registration made fresh[1] a device of shopApp (and only of it);
+	// the skipped fresh[0] stayed unknown.
+	if got := e.tagsOf(shopApp, shopToken, fresh[1]); len(got) != 0 {
+		t.Errorf("auto-registered device has tags %v", got)
+	}
+	want210(t, "getTags of the auto-registered phone in bankApp", e.call("getTags", deviceReq(bankApp, bankToken, fresh[1], nil), ""), "hwid")
+	want210(t, "getTags of the skipped unknown phone", e.call("getTags", deviceReq(shopApp, shopToken, fresh[0], nil), ""), "hwid")
+}

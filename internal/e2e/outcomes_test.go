@@ -1,0 +1,184 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/outcomes"
+	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/testenv"
+	"github.com/smsfleet/smsfleet/receipts"
+)
+
+const shopCallbackSecret = "shop-callback-secret"
+
+// callbackReceiver is a customer's status-callback endpoint: it checks
+// each signature, fails the first `failFirst` POSTs of every event, and
+// records what it accepted.
+type callbackReceiver struct {
+	t         *testing.T
+	failFirst int
+	mu        sync.Mutex
+	tries     map[string]int // event id -> POSTs
+	accepted  map[string][]outcomes.Event
+	srv       *httptest.Server
+}
+
+func newCallbackReceiver(t *testing.T, failFirst int) *callbackReceiver {
+	c := &callbackReceiver{t: t, failFirst: failFirst, tries: map[string]int{}, accepted: map[string][]outcomes.Event{}}
+	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *callbackReceiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	// Checked the way a receiver would, without smsfleet's code.
+	mac := hmac.New(sha256.New, []byte(shopCallbackSecret))
+	mac.Write(body)
+	if r.Header.Get("X-Smsfleet-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+		c.t.Errorf("callback with a bad signature %q", r.Header.Get("X-Smsfleet-Signature"))
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var e outcomes.Event
+	if err := json.Unmarshal(body, &e); err != nil {
+		c.t.Errorf("callback body %s: %v", body, err)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tries[e.EventID]++
+	if c.tries[e.EventID] <= c.failFirst {
+		http.Error(w, "receiver down", http.StatusServiceUnavailable)
+		return
+	}
+	c.accepted[e.EventID] = append(c.accepted[e.EventID], e)
+}
+
+func (c *callbackReceiver) snapshot() (map[string]int, map[string][]outcomes.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tries, acc := map[string]int{}, map[string][]outcomes.Event{}
+	for k, v := range c.tries {
+		tries[k] = v
+	}
+	for k, v := range c.accepted {
+		acc[k] = append([]outcomes.Event(nil), v...)
+	}
+	return tries, acc
+}
+
+// readOutcomes reads the outcomes topic from the start until want events
+// came or wait passed, and then a little longer to catch duplicates.
+func readOutcomes(t *testing.T, k *testenv.Kafka, want int, wait time.Duration) []outcomes.Event {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr}, Topic: outcomes.Topic, GroupID: "read-" + t.Name(), MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	deadline := time.Now().Add(wait)
+	var out []outcomes.Event
+	for time.Now().Before(deadline) {
+		limit := time.Until(deadline)
+		if len(out) >= want {
+			limit = 500 * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		m, err := r.ReadMessage(ctx)
+		cancel()
+		if err != nil {
+			if len(out) >= want {
+				break
+			}
+			continue
+		}
+		var e outcomes.Event
+		if err := json.Unmarshal(m.Value, &e); err != nil {
+			t.Fatalf("outcome %s: %v", m.Value, err)
+		}
+		if string(m.Key) != e.SMSID {
+			t.Fatalf("outcome keyed %q, want its SMS id %q", m.Key, e.SMSID)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestOutcomesAndSignedCallbacksArriveOncePerSMS sends to a delivered, an
+// undelivered, a never-receipted and an opted-out number, with a callback
+// receiver that fails the first two POSTs of every event: each SMS's
+// outcome reaches the topic once and the receiver once, signed.
+func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
+	k := testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic)
+	rcv := newCallbackReceiver(t, 2)
+	e := newEnv(t, withReceiptsOn(k), func(c *config.Config, _ *fleet.Roles) {
+		c.Callback = config.Callback{Secrets: map[string]string{shopApp: shopCallbackSecret}, MaxAttempts: 6, Timeout: 2 * time.Second, AllowPrivate: true}
+	})
+	e.sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	delivered, undelivered, silent, optedOut := "+4915112340005", "+4915112340002", "+4915112340003", "+4915112340007"
+	e.register(shopApp, shopToken, delivered, undelivered, silent, optedOut)
+	if _, err := e.fleet.Store().AddOptOut(context.Background(), shopApp, optedOut); err != nil {
+		t.Fatal(err)
+	}
+	code := e.send(map[string]any{
+		"send_date": "now", "content": "x", "devices": []string{delivered, undelivered, silent, optedOut},
+		"delivery_wait": 1, "status_callback": rcv.srv.URL + "/sms-status?shop=1",
+	})
+	e.waitCounts(code, map[string]int64{"delivered": 1, "undelivered": 1, "unknown": 1, "suppressed": 1}, 20*time.Second)
+
+	want := map[string]struct{ status, reason string }{
+		delivered:   {"delivered", ""},
+		undelivered: {"undelivered", "30003"},
+		silent:      {"unknown", "not_delivered_within_wait"},
+		optedOut:    {"suppressed", "opted_out"},
+	}
+	events := readOutcomes(t, k, len(want), 20*time.Second)
+	if len(events) != len(want) {
+		t.Fatalf("%d outcome events on the topic, want %d (one per SMS): %+v", len(events), len(want), events)
+	}
+	for _, ev := range events {
+		w, ok := want[ev.Phone]
+		if !ok || ev.Status != w.status || ev.Reason != w.reason || ev.MessageCode != code || ev.Application != shopApp || ev.Time.IsZero() {
+			t.Errorf("outcome %+v, want %+v", ev, w)
+		}
+	}
+
+	// The callbacks: retried past the receiver's failures, then accepted once.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tries, acc := rcv.snapshot()
+		if len(acc) == len(want) {
+			time.Sleep(500 * time.Millisecond) // long enough for a duplicate to show
+			tries, acc = rcv.snapshot()
+			for id, evs := range acc {
+				if len(evs) != 1 {
+					t.Errorf("event %s accepted %d times", id, len(evs))
+				}
+				if tries[id] != 3 {
+					t.Errorf("event %s POSTed %d times, want 3 (two failures, then accepted)", id, tries[id])
+				}
+				w := want[evs[0].Phone]
+				if evs[0].Status != w.status || evs[0].Reason != w.reason {
+					t.Errorf("callback %+v, want %+v", evs[0], w)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callbacks accepted: %v of %d (tries %v)", len(acc), len(want), tries)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

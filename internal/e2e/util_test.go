@@ -1,0 +1,91 @@
+package e2e_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/dispatcher"
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/tasks"
+)
+
+// runDispatch runs the fan-out handler of code synchronously, as the worker
+// would when its dispatch task comes due.
+func runDispatch(t *testing.T, e *env, code string) {
+	t.Helper()
+	f := &dispatcher.Fanout{Store: e.fleet.Store(), Enqueuer: e.fleet.Enqueuer(), Log: zap.NewNop(), Parallel: 4}
+	if err := f.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeDispatch, []byte(tasks.DispatchID(code, 0)))); err != nil {
+		t.Fatalf("dispatch %s: %v", code, err)
+	}
+}
+
+func redisZ(code string) redis.Z { return redis.Z{Score: 0, Member: code} }
+
+func zapNop() *zap.Logger { return zap.NewNop() }
+
+// claim takes an SMS for sending as a worker would (load, then begin),
+// standing for an attempt that never reached the provider.
+func claim(t *testing.T, st *store.Store, id string) int {
+	t.Helper()
+	l, ok, err := st.LoadSMS(context.Background(), id, true)
+	if err != nil || !ok {
+		t.Fatalf("load %s: %v %v", id, ok, err)
+	}
+	attempts, _, ok, err := st.Begin(context.Background(), id, l)
+	if err != nil || !ok {
+		t.Fatalf("begin %s: %v %v", id, ok, err)
+	}
+	return attempts
+}
+
+// Short names for newEnv's mutators.
+type (
+	configT = config.Config
+	rolesT  = fleet.Roles
+)
+
+// startWorker starts a worker-only fleet on e's Redis client and clock,
+// sending through provs (default: e's simulator providers); it stops at
+// cleanup.
+func startWorker(t *testing.T, e *env, provs ...provider.Provider) {
+	t.Helper()
+	startWorkerOn(t, e, e.rdb, provs...)
+}
+
+// startPod starts a worker-only fleet with its own Redis client, as a
+// separate pod would run.
+func startPod(t *testing.T, e *env) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr, PoolSize: 64})
+	t.Cleanup(func() { _ = rdb.Close() })
+	startWorkerOn(t, e, rdb)
+}
+
+func startWorkerOn(t *testing.T, e *env, rdb redis.UniversalClient, provs ...provider.Provider) {
+	t.Helper()
+	if len(provs) == 0 {
+		provs = e.providers()
+	}
+	f, err := fleet.New(context.Background(), fleet.Options{
+		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: rdb, Now: e.clock.Now, Providers: provs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		f.Shutdown(ctx)
+	})
+}
