@@ -7,9 +7,9 @@ import "fmt"
 // Status is where one SMS stands. The zero value is not a status.
 type Status string
 
-// The statuses of DESIGN.md decision 4. Later issues add delivered,
-// undelivered, unknown, expired and suppressed; they are declared now so the
-// transition table is complete and stored records never need rewriting.
+// The statuses of the monotonic status machine (docs/decisions.md#4). A
+// new status must be added to AllStatuses, rank and Terminal/Outcome below:
+// the store's Lua is generated from this table.
 const (
 	Scheduled   Status = "scheduled"
 	Queued      Status = "queued"
@@ -34,7 +34,7 @@ var rank = map[Status]int{
 }
 
 // Terminal reports whether nothing may follow s. Unknown is not terminal: a
-// late receipt still upgrades it (DESIGN.md decision 9).
+// late receipt still upgrades it (docs/decisions.md#9).
 func (s Status) Terminal() bool {
 	switch s {
 	case Delivered, Undelivered, Failed, Expired, Suppressed, Canceled:
