@@ -13,10 +13,10 @@ import (
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
-func newStore(t *testing.T) *store.Store {
+func newStore(t *testing.T, opts ...store.Option) *store.Store {
 	t.Helper()
 	r := testenv.NewRedis(t)
-	s := store.New(r.Client(t), 24*time.Hour)
+	s := store.New(r.Client(t), 24*time.Hour, opts...)
 	if err := s.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
