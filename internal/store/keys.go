@@ -111,6 +111,7 @@ const (
 	fCapCount     = "cc"
 	fDeliveryWait = "dw"
 	fSegs         = "segs"
+	fCallback     = "cb"
 	fCanceled     = "canceled"
 	fCanceledAt   = "canceled_at"
 	fGroups       = "g"
