@@ -253,8 +253,8 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 // refs that lack them.
 func (s *Store) nameLoadKeys(ctx context.Context, refs []SMSRef, todo []int) error {
 	type pending struct {
-		i        int
-		to, app  *redis.StringCmd
+		i       int
+		to, app *redis.StringCmd
 	}
 	var need []pending
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
