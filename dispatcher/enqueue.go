@@ -40,7 +40,7 @@ func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
 		if m.To == "" {
 			return errors.New("direct message without its recipient")
 		}
-		return tasks.Enqueue(e.queue, e.SendTask(sms.SMSID(m.Code, m.To), m.Type))
+		return tasks.Enqueue(e.queue, e.SendTask(tasks.SendPayload{ID: sms.SMSID(m.Code, m.To), App: m.App, Phone: m.To}, m.Type))
 	}
 	for g, grp := range m.Groups {
 		if err := tasks.Enqueue(e.queue, tasks.Dispatch(m.Code, g, grp.SendAt.Sub(e.now()))); err != nil {
@@ -56,8 +56,8 @@ func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
 // often as the SMS has attempts: the worker's claim counts provider
 // attempts and fails the SMS itself, so asynq's budget only has to outlast
 // crashes and Redis hiccups that happen before an attempt is counted.
-func (e *Enqueuer) SendTask(id string, typ sms.Type) *asynq.Task {
-	return tasks.Send(id, typ, 2*e.maxAttempts, e.sendTimeout)
+func (e *Enqueuer) SendTask(p tasks.SendPayload, typ sms.Type) *asynq.Task {
+	return tasks.SendFor(p, typ, 2*e.maxAttempts, e.sendTimeout)
 }
 
 // SweepOutbox enqueues messages that were stored more than grace ago but

@@ -65,13 +65,13 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		var ids []string
+		var ids []tasks.SendPayload
 		for i, st := range statuses {
 			// Queued covers a re-run after a crash that wrote the record but
 			// not the task; a duplicate id is refused by asynq, and the
 			// worker refuses anything no longer queued.
 			if st == sms.Queued {
-				ids = append(ids, sms.SMSID(code, phones[i]))
+				ids = append(ids, tasks.SendPayload{ID: sms.SMSID(code, phones[i]), App: m.App, Phone: phones[i]})
 			}
 		}
 		if err := f.enqueueAll(ctx, ids, m.Type); err != nil {
@@ -88,9 +88,9 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-func (f *Fanout) enqueueAll(ctx context.Context, ids []string, typ sms.Type) error {
+func (f *Fanout) enqueueAll(ctx context.Context, ids []tasks.SendPayload, typ sms.Type) error {
 	par := max(f.Parallel, 1)
-	work := make(chan string)
+	work := make(chan tasks.SendPayload)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex

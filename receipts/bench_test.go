@@ -52,7 +52,7 @@ func BenchmarkConsumer(b *testing.B) {
 		for j, ph := range part {
 			ref := fmt.Sprintf("R%d", i+j)
 			id := sms.SMSID(code, ph)
-			l, _, _ := st.LoadSMS(ctx, id, true)
+			l, _, _ := st.LoadSMS(ctx, id)
 			if _, _, _, err := st.Begin(ctx, id, l); err != nil {
 				b.Fatal(err)
 			}

@@ -144,7 +144,7 @@ func sentSMS(t *testing.T, st *store.Store, code, to, ref string) {
 		t.Fatal(err)
 	}
 	id := sms.SMSID(code, to)
-	l, _, _ := st.LoadSMS(ctx, id, true)
+	l, _, _ := st.LoadSMS(ctx, id)
 	if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 		t.Fatalf("begin: %v %v", ok, err)
 	}
@@ -269,7 +269,7 @@ func TestConsumerKilledMidBatchLosesNothingAndCountsNothingTwice(t *testing.T) {
 	var recs []Record
 	for i, ph := range phones {
 		id := sms.SMSID(code, ph)
-		l, _, _ := st.LoadSMS(ctx, id, true)
+		l, _, _ := st.LoadSMS(ctx, id)
 		if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 			t.Fatalf("begin: %v %v", ok, err)
 		}

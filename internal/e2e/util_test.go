@@ -35,7 +35,7 @@ func zapNop() *zap.Logger { return zap.NewNop() }
 // standing for an attempt that never reached the provider.
 func claim(t *testing.T, st *store.Store, id string) int {
 	t.Helper()
-	l, ok, err := st.LoadSMS(context.Background(), id, true)
+	l, ok, err := st.LoadSMS(context.Background(), id)
 	if err != nil || !ok {
 		t.Fatalf("load %s: %v %v", id, ok, err)
 	}

@@ -23,34 +23,162 @@ type Device struct {
 
 const tagPrefix = "t:"
 
+// scriptRegisterDevice creates or updates a device and keeps the user
+// index right. The caller read the device's current user first (it names
+// the user set to leave); the script checks it is still that user.
+//
+// KEYS[1] -> sf:d:<app>:<phone>
+// KEYS[2] -> sf:ds:<app>
+// KEYS[3] -> sf:u:<app>:<old user> (the new user's set when there was none)
+// KEYS[4] -> sf:u:<app>:<user>
+// ARGV[1] -> phone
+// ARGV[2] -> the current user the caller read ("" for a new device)
+// ARGV[3] -> user
+// ARGV[4] -> now (unix ms)
+// ARGV[5] -> n, the number of field/value pairs
+// ARGV[6..5+2n] -> fields to set; a tag with an empty value is deleted
+//
+// Returns "new", "updated", or "stale" when the current user changed
+// meanwhile (read it again).
+var scriptRegisterDevice = newScript("register_device", `
+local phone, expect, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local old = redis.call('HGET', KEYS[1], F.u)
+if (old or '') ~= expect then return 'stale' end
+if old and old ~= user then redis.call('SREM', KEYS[3], phone) end
+redis.call('HSET', KEYS[1], F.u, user, F.up, now)
+redis.call('HSETNX', KEYS[1], F.ct, now)
+local n = tonumber(ARGV[5])
+for i = 6, 5 + n * 2, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('SADD', KEYS[4], phone)
+redis.call('SADD', KEYS[2], phone)
+if old then return 'updated' end
+return 'new'
+`)
+
+// registerArgs are the keys and arguments of scriptRegisterDevice for d,
+// whose current user is old ("" for a new device).
+func (s *Store) registerArgs(app string, d Device, old string, pairs []any) ([]string, []any) {
+	user := d.UserID
+	if user == "" {
+		user = old
+	}
+	if user == "" {
+		user = d.Phone
+	}
+	oldSet := userPrefix(app) + user
+	if old != "" {
+		oldSet = userPrefix(app) + old
+	}
+	keys := []string{deviceKey(app, d.Phone), devicesKey(app), oldSet, userPrefix(app) + user}
+	args := append([]any{d.Phone, old, user, ms(s.now()), len(pairs) / 2}, pairs...)
+	return keys, args
+}
+
+// currentUsers reads the user of each device in one round trip ("" for
+// one not registered).
+func (s *Store) currentUsers(ctx context.Context, app string, phones []string) ([]string, error) {
+	cmds := make([]*redis.StringCmd, len(phones))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, ph := range phones {
+			cmds[i] = p.HGet(ctx, deviceKey(app, ph), fUser)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read device users: %w", err)
+	}
+	out := make([]string, len(phones))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
 // RegisterDevice creates or updates a device. It reports whether the device
 // is new.
 func (s *Store) RegisterDevice(ctx context.Context, app string, d Device) (bool, error) {
-	args := []any{d.Phone, userPrefix(app), d.UserID, ms(s.now())}
 	pairs := tagPairs(d.Tags)
 	if d.Language != "" {
-		pairs = append(pairs, "l", d.Language)
+		pairs = append(pairs, fLanguage, d.Language)
 	}
 	if d.Timezone != "" {
-		pairs = append(pairs, "tz", d.Timezone)
+		pairs = append(pairs, fTimezone, d.Timezone)
 	}
-	args = append(args, len(pairs)/2)
-	args = append(args, pairs...)
-	n, err := scriptRegisterDevice.Run(ctx, s.rdb, []string{deviceKey(app, d.Phone), devicesKey(app)}, args...).Int()
-	if err != nil {
-		return false, fmt.Errorf("register device: %w", err)
+	for try := 0; try < 5; try++ {
+		olds, err := s.currentUsers(ctx, app, []string{d.Phone})
+		if err != nil {
+			return false, fmt.Errorf("register device: %w", err)
+		}
+		keys, args := s.registerArgs(app, d, olds[0], pairs)
+		res, err := scriptRegisterDevice.Run(ctx, s.rdb, keys, args...).Text()
+		if err != nil {
+			return false, fmt.Errorf("register device: %w", err)
+		}
+		if res != "stale" {
+			return res == "new", nil
+		}
 	}
-	return n == 1, nil
+	return false, fmt.Errorf("register device: its user keeps changing")
 }
+
+// scriptUnregisterDevice removes a device and its index entries. The
+// caller read its user first; the script checks it is still that user.
+//
+// KEYS[1] -> sf:d:<app>:<phone>
+// KEYS[2] -> sf:ds:<app>
+// KEYS[3] -> sf:u:<app>:<user>
+// ARGV[1] -> phone
+// ARGV[2] -> the user the caller read
+//
+// Returns "removed", "missing" or "stale" (read the user again).
+var scriptUnregisterDevice = newScript("unregister_device", `
+local old = redis.call('HGET', KEYS[1], F.u)
+if not old then return 'missing' end
+if old ~= ARGV[2] then return 'stale' end
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 'removed'
+`)
 
 // UnregisterDevice removes a device; it reports whether one existed.
 func (s *Store) UnregisterDevice(ctx context.Context, app, phone string) (bool, error) {
-	n, err := scriptUnregisterDevice.Run(ctx, s.rdb, []string{deviceKey(app, phone), devicesKey(app)}, phone, userPrefix(app)).Int()
-	if err != nil {
-		return false, fmt.Errorf("unregister device: %w", err)
+	for try := 0; try < 5; try++ {
+		olds, err := s.currentUsers(ctx, app, []string{phone})
+		if err != nil {
+			return false, fmt.Errorf("unregister device: %w", err)
+		}
+		if olds[0] == "" {
+			return false, nil
+		}
+		res, err := scriptUnregisterDevice.Run(ctx, s.rdb, []string{deviceKey(app, phone), devicesKey(app), userPrefix(app) + olds[0]}, phone, olds[0]).Text()
+		if err != nil {
+			return false, fmt.Errorf("unregister device: %w", err)
+		}
+		if res != "stale" {
+			return res == "removed", nil
+		}
 	}
-	return n == 1, nil
+	return false, fmt.Errorf("unregister device: its user keeps changing")
 }
+
+// scriptSetTags merges tags into a registered device.
+//
+// KEYS[1] -> sf:d:<app>:<phone>
+// ARGV[1] -> now (unix ms)
+// ARGV[2..] -> tag field/value pairs; an empty value deletes the tag
+//
+// Returns 1, or 0 when the device is not registered.
+var scriptSetTags = newScript("set_tags", `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], F.up, ARGV[1])
+for i = 2, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1
+`)
 
 // SetTags merges tags into a registered device (nil values delete).
 func (s *Store) SetTags(ctx context.Context, app, phone string, tags map[string]json.RawMessage) error {
@@ -78,7 +206,7 @@ func (s *Store) GetDevice(ctx context.Context, app, phone string) (Device, error
 }
 
 func deviceFromHash(phone string, h map[string]string) Device {
-	d := Device{Phone: phone, UserID: h["u"], Language: h["l"], Timezone: h["tz"], Tags: map[string]json.RawMessage{}}
+	d := Device{Phone: phone, UserID: h[fUser], Language: h[fLanguage], Timezone: h[fTimezone], Tags: map[string]json.RawMessage{}}
 	for k, v := range h {
 		if name, ok := strings.CutPrefix(k, tagPrefix); ok {
 			d.Tags[name] = json.RawMessage(v)
@@ -97,7 +225,7 @@ func (s *Store) DeviceZones(ctx context.Context, app string, phones []string) ([
 		cmds := make([]*redis.StringCmd, len(part))
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for j, ph := range part {
-				cmds[j] = p.HGet(ctx, deviceKey(app, ph), "tz")
+				cmds[j] = p.HGet(ctx, deviceKey(app, ph), fTimezone)
 			}
 			return nil
 		}); err != nil && !errors.Is(err, redis.Nil) {
@@ -158,15 +286,22 @@ func (s *Store) PhonesOfUsers(ctx context.Context, app string, users []string) (
 }
 
 // RegisterDevices registers many bare devices in pipelined batches; used
-// by auto-registration and by benchmarks that need a large audience.
+// by auto-registration and by benchmarks that need a large audience. A
+// device whose user changed between the read and the write keeps its
+// newer registration.
 func (s *Store) RegisterDevices(ctx context.Context, app string, phones []string) error {
 	const batch = 1000
 	for i := 0; i < len(phones); i += batch {
 		part := phones[i:min(i+batch, len(phones))]
-		_, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+		olds, err := s.currentUsers(ctx, app, part)
+		if err != nil {
+			return fmt.Errorf("register devices: %w", err)
+		}
+		_, err = s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 			cmds := make([]*redis.Cmd, len(part))
 			for j, ph := range part {
-				cmds[j] = scriptRegisterDevice.EvalSha(ctx, p, []string{deviceKey(app, ph), devicesKey(app)}, ph, userPrefix(app), "", ms(s.now()), 0)
+				keys, args := s.registerArgs(app, Device{Phone: ph}, olds[j], nil)
+				cmds[j] = scriptRegisterDevice.EvalSha(ctx, p, keys, args...)
 			}
 			return cmds
 		})

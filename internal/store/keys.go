@@ -5,6 +5,11 @@
 // message counters in the same atomic step (DESIGN.md decision 4).
 package store
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Key layout. Keys are short because a scheduled message's recipient list
 // is paid for per recipient until it is due (DESIGN.md decision 1).
 //
@@ -76,3 +81,71 @@ func frequencyKey(app, phone string) string {
 }
 func presetKey(app, code string) string { return pPreset + app + ":" + code }
 func presetsKey(app string) string      { return pPresets + app }
+
+// Hash field names. Go and Lua share them: luaFields renders this table
+// into every script as the Lua table F, so a field name is written once.
+const (
+	// sf:s:{id}
+	fMsgCode   = "m"
+	fTo        = "to"
+	fStatus    = "st"
+	fUpdated   = "up"
+	fProvider  = "p"
+	fRef       = "r"
+	fSegments  = "sg"
+	fEncoding  = "enc"
+	fError     = "e"
+	fReason    = "rs"
+	fOperator  = "op"
+	fAttempts  = "a"
+	fDeadline  = "dl"
+	fAmbiguous = "amb"
+	fDLRCode   = "dlr"
+	// sf:m:{code}
+	fApp          = "app"
+	fType         = "type"
+	fContent      = "content"
+	fSender       = "sender"
+	fPlaceholders = "dcp"
+	fCapDays      = "cd"
+	fCapCount     = "cc"
+	fDeliveryWait = "dw"
+	fSegs         = "segs"
+	fCallback     = "cb"
+	fCanceled     = "canceled"
+	fCanceledAt   = "canceled_at"
+	fGroups       = "g"
+	fGroupSize    = "gn:"
+	fFanout       = "fo:"
+	fHourly       = "h:"
+	// sf:d:{app}:{phone}
+	fUser     = "u"
+	fLanguage = "l"
+	fTimezone = "tz"
+	fCreated  = "ct"
+	// sf:cnt
+	fReceiptsDropped = "receipts_dropped"
+)
+
+// luaFields is the field table above as the Lua table F.
+var luaFields = func() string {
+	pairs := [][2]string{
+		{"m", fMsgCode}, {"to", fTo}, {"st", fStatus}, {"up", fUpdated}, {"p", fProvider}, {"r", fRef},
+		{"sg", fSegments}, {"enc", fEncoding}, {"e", fError}, {"rs", fReason}, {"op", fOperator}, {"a", fAttempts},
+		{"dl", fDeadline}, {"amb", fAmbiguous}, {"dlr", fDLRCode},
+		{"app", fApp}, {"type", fType}, {"content", fContent}, {"sender", fSender}, {"dcp", fPlaceholders},
+		{"cd", fCapDays}, {"cc", fCapCount}, {"dw", fDeliveryWait}, {"segs", fSegs}, {"canceled", fCanceled},
+		{"canceled_at", fCanceledAt}, {"g", fGroups}, {"gn", fGroupSize}, {"fo", fFanout}, {"h", fHourly}, {"c", fieldCount},
+		{"u", fUser}, {"ct", fCreated}, {"receipts_dropped", fReceiptsDropped},
+	}
+	var b strings.Builder
+	b.WriteString("local F = {")
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "%s=%q", p[0], p[1])
+	}
+	b.WriteString("}\n")
+	return b.String()
+}()

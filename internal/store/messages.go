@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -90,6 +91,54 @@ func (m Message) Deadline(g int) time.Time {
 	return at.Add(m.Validity)
 }
 
+// scriptCreateMessage writes a whole message atomically: a transactionId
+// seen before returns the existing code and writes nothing, so a retried
+// request never creates a second message.
+//
+// KEYS[1] -> sf:m:<code>
+// KEYS[2] -> sf:ml:<app>
+// KEYS[3] -> sf:mseq:<app>
+// KEYS[4] -> sf:outbox
+// KEYS[ARGV[7]] -> sf:tx:<app>:<txn>   (when ARGV[7] > 0)
+// KEYS[ARGV[8]] -> sf:s:<id>           (a direct send, when ARGV[8] > 0)
+// KEYS[ARGV[9]..] -> sf:mr:<code>:<i>  (the recipient chunks, in order)
+// ARGV[1] -> code
+// ARGV[2] -> ttl (s)
+// ARGV[3] -> now (unix ms)
+// ARGV[4] -> transactionId ttl (s)
+// ARGV[5] -> m, the number of message field/value pairs
+// ARGV[6] -> n, the number of SMS field/value pairs
+// ARGV[7], ARGV[8], ARGV[9] -> the KEYS indexes above (0: none)
+// ARGV[10..] -> m message pairs, n SMS pairs, then one value per chunk key
+//
+// Returns JSON {created, code}.
+var scriptCreateMessage = newScript("create_message", `
+local txk, smsk, firstChunk = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+if txk > 0 then
+  local prev = redis.call('GET', KEYS[txk])
+  if prev then return cjson.encode({created=false, code=prev}) end
+end
+local code, ttl, now = ARGV[1], ARGV[2], ARGV[3]
+local nm, ns = tonumber(ARGV[5]), tonumber(ARGV[6])
+local i = 10
+for j = 1, nm do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+redis.call('EXPIRE', KEYS[1], ttl)
+if smsk > 0 then
+  for j = 1, ns do redis.call('HSET', KEYS[smsk], ARGV[i], ARGV[i + 1]); i = i + 2 end
+  redis.call('EXPIRE', KEYS[smsk], ttl)
+end
+local k = firstChunk
+while i <= #ARGV do
+  redis.call('SET', KEYS[k], ARGV[i], 'EX', ttl)
+  k = k + 1; i = i + 1
+end
+local seq = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[2], seq, code)
+redis.call('ZADD', KEYS[4], now, code)
+if txk > 0 then redis.call('SET', KEYS[txk], code, 'EX', ARGV[4]) end
+return cjson.encode({created=true, code=code})
+`)
+
 // CreateMessage writes m with its audiences (E.164, deduplicated across
 // all of them) in one atomic step. A direct message has one audience of one
 // phone. With a transactionId seen in the last 24 hours it writes nothing
@@ -137,23 +186,39 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 			}
 		}
 	}
-	txK := ""
-	if m.TransactionID != "" {
-		txK = txnKey(m.App, m.TransactionID)
-	}
 	// Keep the message for the retention period after its last group is
 	// due, however far ahead that is.
 	ttl := ttlSeconds(s.retention + max(latest.Sub(now), 0))
-	args := []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), chunkPrefix(m.Code), len(msgPairs) / 2, len(smsPairs) / 2}
+	keys := []string{msgKey(m.Code), msgListKey(m.App), msgSeqKey(m.App), keyOutbox}
+	txIdx, smsIdx := 0, 0
+	if m.TransactionID != "" {
+		keys = append(keys, txnKey(m.App, m.TransactionID))
+		txIdx = len(keys)
+	}
+	if smsK != "" {
+		keys = append(keys, smsK)
+		smsIdx = len(keys)
+	}
+	firstChunk := len(keys) + 1
+	for c := range chunks {
+		keys = append(keys, chunkPrefix(m.Code)+strconv.Itoa(c))
+	}
+	args := []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), len(msgPairs) / 2, len(smsPairs) / 2, txIdx, smsIdx, firstChunk}
 	args = append(args, msgPairs...)
 	args = append(args, smsPairs...)
 	args = append(args, chunks...)
-	keys := []string{msgKey(m.Code), msgListKey(m.App), msgSeqKey(m.App), keyOutbox, txK, smsK}
-	res, err := scriptCreateMessage.Run(ctx, s.rdb, keys, args...).Slice()
+	raw, err := scriptCreateMessage.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
 		return "", false, fmt.Errorf("create message: %w", err)
 	}
-	return res[1].(string), res[0].(int64) == 1, nil
+	var res struct {
+		Created bool   `json:"created"`
+		Code    string `json:"code"`
+	}
+	if err := decodeJSON(raw, &res); err != nil {
+		return "", false, fmt.Errorf("create message: %w", err)
+	}
+	return res.Code, res.Created, nil
 }
 
 // GetMessage loads a message of app ("" for any). Another application's
@@ -340,6 +405,23 @@ func (s *Store) RecipientChunk(ctx context.Context, code string, i int) ([]strin
 	return splitChunk(v), nil
 }
 
+// scriptFanoutStart marks the fan-out of one time zone group as started
+// unless a cancel got there first.
+//
+// KEYS[1] -> sf:m:<code>
+// ARGV[1] -> group
+//
+// Returns "ok", "canceled" or "missing".
+var scriptFanoutStart = newScript("fanout_start", `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local f = F.fo .. ARGV[1]
+local fo = redis.call('HGET', KEYS[1], f)
+if fo == false then return 'missing' end
+if fo == 'canceled' then return 'canceled' end
+if fo == '' then redis.call('HSET', KEYS[1], f, 'started') end
+return 'ok'
+`)
+
 // StartFanout marks the fan-out of group g of code as started. It returns
 // false when a cancel got there first (nothing to do) and ErrNotFound when
 // the message or group does not exist.
@@ -359,7 +441,7 @@ func (s *Store) StartFanout(ctx context.Context, code string, g int) (bool, erro
 
 // FinishFanout records that every recipient of group g has a record.
 func (s *Store) FinishFanout(ctx context.Context, code string, g int) error {
-	if err := s.rdb.HSet(ctx, msgKey(code), "fo:"+strconv.Itoa(g), "done").Err(); err != nil {
+	if err := s.rdb.HSet(ctx, msgKey(code), fFanout+strconv.Itoa(g), "done").Err(); err != nil {
 		return fmt.Errorf("finish fan-out: %w", err)
 	}
 	return nil
@@ -377,19 +459,90 @@ type CancelResult struct {
 	Swept int64
 }
 
+// scriptCancel marks a message canceled if anything of it is still
+// pending. Every time zone group whose fan-out has not started is canceled
+// whole, in one counter move (its recipients have no records yet), and its
+// fan-out is told to do nothing; the caller cancels the records of the
+// started groups one by one (scriptCancelSMS).
+//
+// KEYS[1] -> sf:m:<code>
+// ARGV[1] -> now (unix ms)
+//
+// Returns JSON {pending=false} when nothing was pending, else
+// {pending=true, started=[group...]}.
+var scriptCancel = newScript("cancel", `
+local h = redis.call('HMGET', KEYS[1], F.c .. 'scheduled', F.c .. 'queued', F.g)
+local sched, queued, groups = tonumber(h[1] or '0'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
+if sched + queued <= 0 then return cjson.encode({pending=false}) end
+redis.call('HSET', KEYS[1], F.canceled, '1', F.canceled_at, ARGV[1])
+local started = {}
+for i = 0, groups - 1 do
+  local f = F.fo .. i
+  if redis.call('HGET', KEYS[1], f) == '' then
+    redis.call('HSET', KEYS[1], f, 'canceled')
+    local n = tonumber(redis.call('HGET', KEYS[1], F.gn .. i) or '0')
+    redis.call('HINCRBY', KEYS[1], F.c .. 'scheduled', -n)
+    redis.call('HINCRBY', KEYS[1], F.c .. 'canceled', n)
+  else
+    table.insert(started, i)
+  end
+end
+return cjson.encode({pending=true, started=started})
+`)
+
+// scriptCancelSMS cancels one recipient of a canceled message: a pending
+// record moves to canceled, a missing one is created canceled (its fan-out
+// had not reached it).
+//
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:m:<code>
+// KEYS[3] -> sf:oc
+// ARGV[1] -> phone
+// ARGV[2] -> now (unix ms)
+// ARGV[3] -> ttl (s)
+// ARGV[4] -> message code
+// ARGV[5] -> SMS id
+//
+// Returns 1 when it canceled, else 0.
+var scriptCancelSMS = newScript("cancel_sms", `
+local st = redis.call('HGET', KEYS[1], F.st)
+if not st then
+  redis.call('HSET', KEYS[1], F.m, ARGV[4], F.to, ARGV[1], F.st, 'canceled', F.up, ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('HINCRBY', KEYS[2], F.c .. 'scheduled', -1)
+  redis.call('HINCRBY', KEYS[2], F.c .. 'canceled', 1)
+  return 1
+end
+if move(KEYS[1], KEYS[2], KEYS[3], ARGV[5], 'canceled', ARGV[2]) then return 1 end
+return 0
+`)
+
 // CancelMessage cancels every SMS of m not yet handed to a provider.
 func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, error) {
-	res, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(m.Code)}, ms(s.now())).StringSlice()
+	raw, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(m.Code)}, ms(s.now())).Result()
 	if err != nil {
 		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
 	}
-	if res[0] == "sent" {
+	var res struct {
+		Pending bool `json:"pending"`
+		// cjson encodes an empty table as an object: take either.
+		Started json.RawMessage `json:"started"`
+	}
+	if err := decodeJSON(raw, &res); err != nil {
+		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
+	}
+	if !res.Pending {
 		return CancelResult{}, ErrAlreadySent
 	}
 	started := map[int]bool{}
-	for _, g := range res[1:] {
-		n, _ := strconv.Atoi(g)
-		started[n] = true
+	var groups []int
+	if len(res.Started) > 0 && res.Started[0] == '[' {
+		if err := json.Unmarshal(res.Started, &groups); err != nil {
+			return CancelResult{}, fmt.Errorf("cancel message: %w", err)
+		}
+	}
+	for _, g := range groups {
+		started[g] = true
 	}
 	var out CancelResult
 	for g := range m.Groups {
@@ -405,7 +558,8 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 			cmds := make([]*redis.Cmd, len(phones))
 			for i, ph := range phones {
-				cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{smsKey(sms.SMSID(m.Code, ph)), msgKey(m.Code)}, ph, now, ttl)
+				id := sms.SMSID(m.Code, ph)
+				cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{smsKey(id), msgKey(m.Code), keyOutcome}, ph, now, ttl, m.Code, id)
 			}
 			return cmds
 		})
@@ -478,13 +632,58 @@ func (s *Store) StatsRequest(ctx context.Context, app, id string) (string, error
 	return code, nil
 }
 
+// scriptWaitEnded ends the delivery wait of one SMS: still sent, it moves
+// to unknown ("the operator sent no receipt"); a late receipt still
+// upgrades it.
+//
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:m:<code>
+// KEYS[3] -> sf:oc
+// KEYS[4] -> sf:dw
+// ARGV[1] -> SMS id
+// ARGV[2] -> now (unix ms)
+//
+// Returns 1 when it moved, else 0.
+var scriptWaitEnded = newScript("wait_ended", `
+local moved = move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 'unknown', ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[1])
+if moved then return 1 end
+return 0
+`)
+
 // ExpireDeliveryWaits moves SMS whose delivery wait has ended while they
 // were still sent to unknown, at most limit at a time. It returns how many
-// moved and how many waits ended.
+// moved and how many waits ended. Go reads the due ids and ends each wait
+// with its own keys (one pipelined round trip for the batch), so no script
+// touches a key it was not given.
 func (s *Store) ExpireDeliveryWaits(ctx context.Context, limit int) (moved, ended int, err error) {
-	res, err := scriptDeliveryWaits.Run(ctx, s.rdb, []string{keyWaits}, ms(s.now()), limit).Slice()
+	now := ms(s.now())
+	due, err := s.rdb.ZRangeByScore(ctx, keyWaits, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now, 10), Count: int64(limit)}).Result()
 	if err != nil {
 		return 0, 0, fmt.Errorf("delivery waits: %w", err)
 	}
-	return int(res[0].(int64)), int(res[1].(int64)), nil
+	if len(due) == 0 {
+		return 0, 0, nil
+	}
+	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+		cmds := make([]*redis.Cmd, 0, len(due))
+		for _, id := range due {
+			code := sms.MessageCodeOf(id)
+			if code == "" { // not an SMS id: just drop it
+				p.ZRem(ctx, keyWaits, id)
+				continue
+			}
+			cmds = append(cmds, scriptWaitEnded.EvalSha(ctx, p, []string{smsKey(id), msgKey(code), keyOutcome, keyWaits}, id, now))
+		}
+		return cmds
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("delivery waits: %w", err)
+	}
+	for _, c := range cmds {
+		if n, _ := c.Int(); n == 1 {
+			moved++
+		}
+	}
+	return moved, len(due), nil
 }

@@ -104,9 +104,9 @@ func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]
 			at, _ := m.Values["at"].(string)
 			code := sms.MessageCodeOf(id)
 			out[i] = OutcomeEvent{StreamID: m.ID, SMSID: id, Code: code, Status: sms.Status(st), At: fromMS(at)}
-			smsCmds[i] = p.HMGet(ctx, smsKey(id), "to", "rs", "e", "dlr", "p", "op")
+			smsCmds[i] = p.HMGet(ctx, smsKey(id), fTo, fReason, fError, fDLRCode, fProvider, fOperator)
 			if msgCmds[code] == nil {
-				msgCmds[code] = p.HMGet(ctx, msgKey(code), "app", "cb", "type")
+				msgCmds[code] = p.HMGet(ctx, msgKey(code), fApp, fCallback, fType)
 			}
 		}
 		return nil
@@ -165,18 +165,54 @@ func (s *Store) OutcomeBacklog(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// scriptDropParked gives up one parked receipt whose window ended (its SMS
+// was never marked sent with that reference) and counts it.
+//
+// KEYS[1] -> sf:park:<prov>:<ref>
+// KEYS[2] -> sf:pz
+// KEYS[3] -> sf:cnt
+// ARGV[1] -> parked member ("prov:ref")
+//
+// Returns 1 when it dropped a receipt, 0 when the sent write had applied
+// it meanwhile.
+var scriptDropParked = newScript("drop_parked", `
+local dropped = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if dropped == 1 then redis.call('HINCRBY', KEYS[3], F.receipts_dropped, 1) end
+return dropped
+`)
+
 // DropExpiredParked gives up parked receipts whose window has ended and
 // counts them in the fleet-wide receipts_dropped counter. It returns how
-// many it dropped.
+// many it dropped. Go reads the due members and drops each with its own
+// keys, pipelined.
 func (s *Store) DropExpiredParked(ctx context.Context) (int, error) {
+	const batch = 1000
 	total := 0
 	for {
-		res, err := scriptDropParked.Run(ctx, s.rdb, []string{keyParked, keyCounts}, ms(s.now()), 1000).Int64Slice()
+		due, err := s.rdb.ZRangeByScore(ctx, keyParked, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(s.now()), 10), Count: batch}).Result()
 		if err != nil {
 			return total, fmt.Errorf("drop expired parked receipts: %w", err)
 		}
-		total += int(res[0])
-		if res[1] < 1000 {
+		if len(due) == 0 {
+			return total, nil
+		}
+		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+			cmds := make([]*redis.Cmd, len(due))
+			for i, m := range due {
+				cmds[i] = scriptDropParked.EvalSha(ctx, p, []string{pPark + m, keyParked, keyCounts}, m)
+			}
+			return cmds
+		})
+		if err != nil {
+			return total, fmt.Errorf("drop expired parked receipts: %w", err)
+		}
+		for _, c := range cmds {
+			if n, _ := c.Int(); n == 1 {
+				total++
+			}
+		}
+		if len(due) < batch {
 			return total, nil
 		}
 	}
@@ -184,7 +220,7 @@ func (s *Store) DropExpiredParked(ctx context.Context) (int, error) {
 
 // DroppedReceipts is how many parked receipts were given up, fleet-wide.
 func (s *Store) DroppedReceipts(ctx context.Context) (int64, error) {
-	v, err := s.rdb.HGet(ctx, keyCounts, "receipts_dropped").Result()
+	v, err := s.rdb.HGet(ctx, keyCounts, fReceiptsDropped).Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}

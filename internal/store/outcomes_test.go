@@ -10,10 +10,9 @@ import (
 )
 
 func TestParkedReceiptsAreDroppedAndCountedAfterTheirWindow(t *testing.T) {
-	s := newStore(t)
 	ctx := context.Background()
 	now := time.Now()
-	s.SetClock(func() time.Time { return now })
+	s := newStore(t, store.WithClock(func() time.Time { return now }))
 	code, to := "AAAA-00000000-0000000E", "+4915112000014"
 	id := sms.SMSID(code, to)
 	direct(t, s, code, to)

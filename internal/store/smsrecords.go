@@ -87,12 +87,12 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 		if len(h) == 0 {
 			continue
 		}
-		seg, _ := strconv.Atoi(h["sg"])
-		att, _ := strconv.Atoi(h["a"])
+		seg, _ := strconv.Atoi(h[fSegments])
+		att, _ := strconv.Atoi(h[fAttempts])
 		out[i] = SMS{
-			ID: ids[i], Code: h["m"], To: h["to"], Status: sms.Status(h["st"]), Provider: h["p"],
-			ProviderRef: h["r"], Segments: seg, Encoding: h["enc"], Error: h["e"], Reason: h["rs"], Operator: h["op"], Attempts: att,
-			Deadline: fromMS(h["dl"]), UpdatedAt: fromMS(h["up"]),
+			ID: ids[i], Code: h[fMsgCode], To: h[fTo], Status: sms.Status(h[fStatus]), Provider: h[fProvider],
+			ProviderRef: h[fRef], Segments: seg, Encoding: h[fEncoding], Error: h[fError], Reason: h[fReason], Operator: h[fOperator], Attempts: att,
+			Deadline: fromMS(h[fDeadline]), UpdatedAt: fromMS(h[fUpdated]),
 		}
 		for _, raw := range hist[i].Val() {
 			var a Attempt
@@ -107,6 +107,10 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 // Loaded is everything the worker needs to judge, render and send one
 // SMS, read in one round trip (LoadSMS).
 type Loaded struct {
+	ID string
+	// OK is false when the SMS is not queued or sending (canceled, already
+	// sent, never created): its task is then done.
+	OK       bool
 	Status   sms.Status
 	To       string
 	Attempts int
@@ -122,81 +126,297 @@ type Loaded struct {
 	OptedOut     bool
 	// Device is the recipient's device, when it is registered.
 	Device *Device
-	// Began is true when the load already took the SMS for sending (see
-	// scriptLoad); Attempts then counts this attempt.
-	Began bool
 	// LastProvider took the previous attempt; LastAmbiguous says that
 	// attempt may have been accepted (a retry must go back to it).
 	LastProvider  string
 	LastAmbiguous bool
 }
 
-// LoadSMS reads an SMS with its message and the recipient's device and
-// opt-out state. ok is false when the SMS is not queued or sending
-// (canceled, already sent, never created): its task is then done. With
-// mayBegin the load also begins an SMS nothing visible to Lua could stop
-// (see scriptLoad); the worker passes false while a provider's breaker is
-// open, so an SMS no provider can take stays queued.
-func (s *Store) LoadSMS(ctx context.Context, id string, mayBegin bool) (l Loaded, ok bool, err error) {
-	code := sms.MessageCodeOf(id)
-	begin := 0
-	if mayBegin {
-		begin = 1
-	}
-	res, err := scriptLoad.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), keyOutbox}, code, pDevice, pOptOut, ms(s.now()), begin).Slice()
+// SMSRef names an SMS to load: its id and, when the caller knows them
+// (the send task carries them), its application and phone, which name the
+// device and opt-out keys. Without them LoadBatch reads them first.
+type SMSRef struct{ ID, App, Phone string }
+
+// scriptLoad reads everything the worker needs to judge and render one
+// SMS. It changes no SMS state: taking the SMS is Begin's. A running task
+// proves its message was enqueued, so the message's outbox entry goes (for
+// a direct send this saves the intake a round trip).
+//
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:m:<code>
+// KEYS[3] -> sf:outbox
+// KEYS[4] -> sf:d:<app>:<phone>
+// KEYS[5] -> sf:oo:<app>
+// ARGV[1] -> message code (the outbox member)
+// ARGV[2] -> phone the caller named the keys for
+// ARGV[3] -> application the caller named the keys for
+//
+// Returns JSON: {state="done", st} when the SMS is not queued or sending;
+// {state="stale", to, app} when KEYS[4..5] were named for another phone or
+// application (the caller retries with these); else {state="ok", st, to,
+// a, dl, p, amb, app, type, content, sender, dcp, cd, cc, oo, dev}.
+var scriptLoad = newScript("load", `
+redis.call('ZREM', KEYS[3], ARGV[1])
+local s = redis.call('HMGET', KEYS[1], F.st, F.to, F.a, F.dl, F.p, F.amb)
+if not s[1] then return cjson.encode({state='done', st=''}) end
+if s[1] ~= 'queued' and s[1] ~= 'sending' then return cjson.encode({state='done', st=s[1]}) end
+local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc)
+local app = m[1] or ''
+if s[2] ~= ARGV[2] or app ~= ARGV[3] then return cjson.encode({state='stale', to=s[2], app=app}) end
+local flat = redis.call('HGETALL', KEYS[4])
+local dev = {}
+for i = 1, #flat, 2 do dev[flat[i]] = flat[i + 1] end
+return cjson.encode({state='ok', st=s[1], to=s[2], a=s[3] or '0', dl=s[4] or '0', p=s[5] or '', amb=s[6] or '0',
+  app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0',
+  oo=redis.call('ZSCORE', KEYS[5], s[2]) ~= false, hasdev=#flat > 0, dev=dev})
+`)
+
+// loadResult is scriptLoad's JSON.
+type loadResult struct {
+	State        string            `json:"state"`
+	Status       string            `json:"st"`
+	To           string            `json:"to"`
+	Attempts     string            `json:"a"`
+	Deadline     string            `json:"dl"`
+	LastProvider string            `json:"p"`
+	Ambiguous    string            `json:"amb"`
+	App          string            `json:"app"`
+	Type         string            `json:"type"`
+	Content      string            `json:"content"`
+	Sender       string            `json:"sender"`
+	Placeholders string            `json:"dcp"`
+	CapDays      string            `json:"cd"`
+	CapCount     string            `json:"cc"`
+	OptedOut     bool              `json:"oo"`
+	HasDevice    bool              `json:"hasdev"`
+	Device       map[string]string `json:"dev"`
+}
+
+// LoadSMS reads one SMS by id alone (see LoadBatch).
+func (s *Store) LoadSMS(ctx context.Context, id string) (l Loaded, ok bool, err error) {
+	ls, err := s.LoadBatch(ctx, []SMSRef{{ID: id}})
 	if err != nil {
-		return Loaded{}, false, fmt.Errorf("load sms %s: %w", id, err)
+		return Loaded{}, false, err
 	}
-	if res[0].(int64) == 0 {
-		return Loaded{Status: sms.Status(res[1].(string))}, false, nil
+	return ls[0], ls[0].OK, nil
+}
+
+// LoadBatch reads SMS with their message and the recipient's device and
+// opt-out state: one pipelined round trip when every ref names its
+// application and phone, one more for those that do not (a legacy send
+// task) or named them wrong.
+func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) {
+	out := make([]Loaded, len(refs))
+	todo := make([]int, 0, len(refs))
+	for i := range refs {
+		todo = append(todo, i)
 	}
-	str := func(i int) string { v, _ := res[i].(string); return v }
-	num := func(i int) int { n, _ := strconv.Atoi(str(i)); return n }
-	l = Loaded{
-		Status: sms.Status(str(1)), To: str(2), Attempts: num(3), Deadline: fromMS(str(4)), App: str(5), Type: sms.Type(str(6)),
-		Content: str(7), Sender: str(8), Placeholders: str(9), CappingDays: num(10), CappingCount: num(11), OptedOut: res[12].(int64) == 1,
-		Began: res[14].(int64) == 1, LastProvider: str(15), LastAmbiguous: str(16) == "1",
-	}
-	if flat, _ := res[13].([]any); len(flat) > 0 {
-		h := make(map[string]string, len(flat)/2)
-		for i := 0; i+1 < len(flat); i += 2 {
-			h[flat[i].(string)] = flat[i+1].(string)
+	for try := 0; len(todo) > 0; try++ {
+		if try == 2 {
+			return nil, fmt.Errorf("load sms %s: its application or phone keeps changing", refs[todo[0]].ID)
 		}
-		d := deviceFromHash(l.To, h)
+		if err := s.nameLoadKeys(ctx, refs, todo); err != nil {
+			return nil, err
+		}
+		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+			cmds := make([]*redis.Cmd, len(todo))
+			for j, i := range todo {
+				r := refs[i]
+				code := sms.MessageCodeOf(r.ID)
+				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{smsKey(r.ID), msgKey(code), keyOutbox, deviceKey(r.App, r.Phone), optOutKey(r.App)},
+					code, r.Phone, r.App)
+			}
+			return cmds
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load sms: %w", err)
+		}
+		var stale []int
+		for j, i := range todo {
+			var res loadResult
+			if err := decodeJSON(cmds[j].Val(), &res); err != nil {
+				return nil, fmt.Errorf("load sms %s: %w", refs[i].ID, err)
+			}
+			if res.State == "stale" {
+				refs[i].App, refs[i].Phone = res.App, res.To
+				stale = append(stale, i)
+				continue
+			}
+			out[i] = res.loaded(refs[i].ID)
+		}
+		todo = stale
+	}
+	return out, nil
+}
+
+// nameLoadKeys reads, in one round trip, the application and phone of the
+// refs that lack them.
+func (s *Store) nameLoadKeys(ctx context.Context, refs []SMSRef, todo []int) error {
+	type pending struct {
+		i       int
+		to, app *redis.StringCmd
+	}
+	var need []pending
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, i := range todo {
+			if refs[i].App == "" || refs[i].Phone == "" {
+				id := refs[i].ID
+				need = append(need, pending{i: i, to: p.HGet(ctx, smsKey(id), fTo), app: p.HGet(ctx, msgKey(sms.MessageCodeOf(id)), fApp)})
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("load sms: name its keys: %w", err)
+	}
+	for _, n := range need {
+		refs[n.i].Phone, refs[n.i].App = n.to.Val(), n.app.Val()
+	}
+	return nil
+}
+
+func (r loadResult) loaded(id string) Loaded {
+	if r.State != "ok" {
+		return Loaded{ID: id, Status: sms.Status(r.Status)}
+	}
+	num := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	l := Loaded{
+		ID: id, OK: true, Status: sms.Status(r.Status), To: r.To, Attempts: num(r.Attempts), Deadline: fromMS(r.Deadline),
+		App: r.App, Type: sms.Type(r.Type), Content: r.Content, Sender: r.Sender, Placeholders: r.Placeholders,
+		CappingDays: num(r.CapDays), CappingCount: num(r.CapCount), OptedOut: r.OptedOut,
+		LastProvider: r.LastProvider, LastAmbiguous: r.Ambiguous == "1",
+	}
+	if r.HasDevice {
+		d := deviceFromHash(l.To, r.Device)
 		l.Device = &d
 	}
-	return l, true, nil
+	return l
 }
 
 // FrequencyWindow is how long marketing sends are remembered per device
 // for frequency capping: the longest capping_days.
 const FrequencyWindow = 30 * 24 * time.Hour
 
+// scriptBegin takes the SMS for sending: queued moves to sending; sending
+// (a retry, or a crash mid-attempt) is taken again; the attempt is
+// counted. A marketing SMS is recorded in the device's frequency set; with
+// capping, a device that had `capping count` marketing SMS within
+// `capping days` makes it suppressed (frequency_cap) instead.
+//
+// This is the one piece of policy that stays in Lua (the rest is the
+// worker's judge): the cap is a count that concurrent sends to one phone
+// must not overshoot, so the check and the ZADD must be one atomic step.
+//
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:m:<code>
+// KEYS[3] -> sf:oc
+// KEYS[4] -> sf:fc:<app>:<phone> (marketing only; absent otherwise)
+// ARGV[1] -> now (unix ms)
+// ARGV[2] -> capping days
+// ARGV[3] -> capping count
+// ARGV[4] -> SMS id
+// ARGV[5] -> frequency window (ms)
+//
+// Returns JSON: {state="begun", a=attempts}, {state="capped"} or
+// {state="refused", st=status}.
+var scriptBegin = newScript("begin", `
+local st = redis.call('HGET', KEYS[1], F.st)
+if st == 'queued' then
+  move(KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'sending', ARGV[1])
+elseif st ~= 'sending' then
+  return cjson.encode({state='refused', st=st or ''})
+end
+if #KEYS >= 4 then
+  local now, days, count, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
+  if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
+    if count > 0 and redis.call('ZCOUNT', KEYS[4], now - days * 86400000, '+inf') >= count then
+      move(KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'suppressed', ARGV[1])
+      redis.call('HSET', KEYS[1], F.rs, 'frequency_cap')
+      return cjson.encode({state='capped'})
+    end
+    redis.call('ZADD', KEYS[4], now, ARGV[4])
+    redis.call('PEXPIRE', KEYS[4], window)
+  end
+end
+return cjson.encode({state='begun', a=redis.call('HINCRBY', KEYS[1], F.a, 1)})
+`)
+
+// Began is what Begin did to one SMS.
+type Began struct {
+	// OK: the SMS is taken for sending and Attempts counts this attempt.
+	OK       bool
+	Attempts int
+	// Capped: frequency capping suppressed it; it must not be sent.
+	Capped bool
+}
+
+type beginResult struct {
+	State    string `json:"state"`
+	Attempts int    `json:"a"`
+}
+
 // Begin takes a loaded SMS for sending and counts the attempt (see
 // scriptBegin). A marketing SMS with capping may come back capped: it is
-// then suppressed with reason frequency_cap and must not be sent. An SMS
-// the load already began costs no round trip.
+// then suppressed with reason frequency_cap and must not be sent.
 func (s *Store) Begin(ctx context.Context, id string, l Loaded) (attempts int, capped, ok bool, err error) {
-	if l.Began {
-		return l.Attempts, false, true, nil
-	}
-	fk := ""
-	if l.Type == sms.Marketing {
-		fk = frequencyKey(l.App, l.To)
-	}
-	code := sms.MessageCodeOf(id)
-	res, err := scriptBegin.Run(ctx, s.rdb, []string{smsKey(id), msgKey(code), fk},
-		ms(s.now()), l.CappingDays, l.CappingCount, id, FrequencyWindow.Milliseconds()).Slice()
+	l.ID = id
+	bs, err := s.BeginBatch(ctx, []Loaded{l})
 	if err != nil {
-		return 0, false, false, fmt.Errorf("begin sms %s: %w", id, err)
+		return 0, false, false, err
 	}
-	switch res[0].(int64) {
-	case 1:
-		return int(res[1].(int64)), false, true, nil
-	case 2:
-		return 0, true, false, nil
+	return bs[0].Attempts, bs[0].Capped, bs[0].OK, nil
+}
+
+// BeginBatch begins many loaded SMS (Loaded.ID) in one pipelined round trip.
+func (s *Store) BeginBatch(ctx context.Context, ls []Loaded) ([]Began, error) {
+	now := ms(s.now())
+	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+		cmds := make([]*redis.Cmd, len(ls))
+		for i, l := range ls {
+			cmds[i] = s.beginCmd(ctx, p, l, now)
+		}
+		return cmds
+	})
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return 0, false, false, nil
+	out := make([]Began, len(ls))
+	for i, c := range cmds {
+		var res beginResult
+		if err := decodeJSON(c.Val(), &res); err != nil {
+			return nil, fmt.Errorf("begin sms %s: %w", ls[i].ID, err)
+		}
+		out[i] = Began{OK: res.State == "begun", Attempts: res.Attempts, Capped: res.State == "capped"}
+	}
+	return out, nil
+}
+
+// BeginCmd queues the begin of l on p, for a caller that pipelines it with
+// other commands (the worker sends it with the rate limiter's call). Its
+// result is read with DecodeBegin.
+func (s *Store) BeginCmd(ctx context.Context, p redis.Pipeliner, l Loaded) *redis.Cmd {
+	return s.beginCmd(ctx, p, l, ms(s.now()))
+}
+
+// DecodeBegin reads the result of a BeginCmd.
+func DecodeBegin(c *redis.Cmd) (Began, error) {
+	if err := c.Err(); err != nil {
+		return Began{}, fmt.Errorf("begin: %w", err)
+	}
+	var res beginResult
+	if err := decodeJSON(c.Val(), &res); err != nil {
+		return Began{}, fmt.Errorf("begin: %w", err)
+	}
+	return Began{OK: res.State == "begun", Attempts: res.Attempts, Capped: res.State == "capped"}, nil
+}
+
+func (s *Store) beginCmd(ctx context.Context, p redis.Pipeliner, l Loaded, now int64) *redis.Cmd {
+	keys := []string{smsKey(l.ID), msgKey(sms.MessageCodeOf(l.ID)), keyOutcome}
+	if l.Type == sms.Marketing {
+		keys = append(keys, frequencyKey(l.App, l.To))
+	}
+	return scriptBegin.EvalSha(ctx, p, keys, now, l.CappingDays, l.CappingCount, l.ID, FrequencyWindow.Milliseconds())
 }
 
 // Outcome is what a send attempt ended with.
@@ -215,26 +435,26 @@ type Outcome struct {
 // MarkSent records that a provider accepted the SMS, and indexes its
 // provider reference for receipts. It reports whether the status moved.
 func (s *Store) MarkSent(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Sent, refKey(o.Provider, o.ProviderRef), o.Segments, o.Attempts,
-		"p", o.Provider, "r", o.ProviderRef, "sg", o.Segments, "enc", o.Encoding, "e", "", "amb", "0", "op", o.Operator)
+	return s.transition(ctx, id, sms.Sent, o.Provider, o.ProviderRef, o.Segments, o.Attempts,
+		fProvider, o.Provider, fRef, o.ProviderRef, fSegments, o.Segments, fEncoding, o.Encoding, fError, "", fAmbiguous, "0", fOperator, o.Operator)
 }
 
 // MarkFailed records a final failure: the provider's error, or a reason
 // of smsfleet's own (too_long, ...).
 func (s *Store) MarkFailed(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Failed, "", 0, o.Attempts, "p", o.Provider, "e", o.Error, "sg", o.Segments, "enc", o.Encoding, "op", o.Operator)
+	return s.transition(ctx, id, sms.Failed, "", "", 0, o.Attempts, fProvider, o.Provider, fError, o.Error, fSegments, o.Segments, fEncoding, o.Encoding, fOperator, o.Operator)
 }
 
 // MarkSuppressed records that policy kept the SMS from being sent
 // (no_consent, opted_out, frequency_cap, missing_tag).
 func (s *Store) MarkSuppressed(ctx context.Context, id, reason string) (bool, error) {
-	return s.transition(ctx, id, sms.Suppressed, "", 0, nil, "rs", reason)
+	return s.transition(ctx, id, sms.Suppressed, "", "", 0, nil, fReason, reason)
 }
 
 // MarkExpired records that the SMS was not handed to a provider before its
 // deadline (its validity ran out), with why.
 func (s *Store) MarkExpired(ctx context.Context, id, why string) (bool, error) {
-	return s.transition(ctx, id, sms.Expired, "", 0, nil, "e", why)
+	return s.transition(ctx, id, sms.Expired, "", "", 0, nil, fError, why)
 }
 
 // ForgetFrequency removes a marketing SMS that never reached its phone from
@@ -246,6 +466,28 @@ func (s *Store) ForgetFrequency(ctx context.Context, app, phone, id string) erro
 	return nil
 }
 
+// scriptAttempt notes a failed attempt on an SMS that stays sending and
+// will be retried: its last provider (a retry after an ambiguous failure
+// goes back to it), its error and its history.
+//
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:sa:<id>
+// ARGV[1] -> now (unix ms)
+// ARGV[2] -> provider
+// ARGV[3] -> error
+// ARGV[4] -> ambiguous (0/1)
+// ARGV[5] -> history ttl (s)
+// ARGV[6..] -> attempt records (JSON)
+//
+// Returns 1, or 0 when the SMS does not exist.
+var scriptAttempt = newScript("attempt", `
+if not redis.call('HGET', KEYS[1], F.st) then return 0 end
+redis.call('HSET', KEYS[1], F.up, ARGV[1], F.p, ARGV[2], F.e, ARGV[3], F.amb, ARGV[4])
+for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+`)
+
 // RecordAttempts notes failed provider calls on an SMS that stays sending
 // and will be retried: the last provider and whether its failure was
 // ambiguous (the retry then goes back to it), the error, the history.
@@ -256,105 +498,136 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 	}
 	args := append([]any{ms(s.now()), provider, msg, amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
 	if err := scriptAttempt.Run(ctx, s.rdb, []string{smsKey(id), attemptsKey(id)}, args...).Err(); err != nil {
-		return fmt.Errorf("record attempts: %w", err)
+		return fmt.Errorf("record attempts of %s: %w", id, err)
 	}
 	return nil
 }
 
-// Unbegin takes back the attempt Begin (or the load) counted, for an SMS
-// that no provider was called for: every breaker was open, or every
-// provider throttled. Such waits must not use up the SMS's attempts.
+// Unbegin takes back the attempt Begin counted, for an SMS that no
+// provider was called for: every breaker was open, or every provider
+// throttled. Such waits must not use up the SMS's attempts.
 func (s *Store) Unbegin(ctx context.Context, id string) error {
-	if err := s.rdb.HIncrBy(ctx, smsKey(id), "a", -1).Err(); err != nil {
-		return fmt.Errorf("unbegin: %w", err)
+	if err := s.rdb.HIncrBy(ctx, smsKey(id), fAttempts, -1).Err(); err != nil {
+		return fmt.Errorf("unbegin %s: %w", id, err)
 	}
 	return nil
 }
 
-// ErrUnknownRef is returned by ApplyReceipt for a reference no SMS has (yet).
-var ErrUnknownRef = errors.New("unknown provider reference")
+// scriptTransition moves an SMS to a status and sets fields with the move.
+// A move to sent counts the hourly "send" bucket and the message's total
+// segments, starts the delivery wait, and indexes the provider reference,
+// applying a receipt parked for it; a move to delivered counts the hourly
+// "delivery" bucket.
+//
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:m:<code>
+// KEYS[3] -> sf:sa:<id>
+// KEYS[4] -> sf:oc
+// KEYS[5] -> sf:dw
+// KEYS[6] -> sf:ref:<prov>:<ref>   (with a reference only)
+// KEYS[7] -> sf:park:<prov>:<ref>  (with a reference only)
+// KEYS[8] -> sf:pz                 (with a reference only)
+// ARGV[1] -> to status
+// ARGV[2] -> now (unix ms)
+// ARGV[3] -> hour (YYYYMMDDHH)
+// ARGV[4] -> SMS id
+// ARGV[5] -> ttl (s) of the reference and history
+// ARGV[6] -> segments
+// ARGV[7] -> parked member ("prov:ref"; with a reference only)
+// ARGV[8] -> n, the number of field/value pairs
+// ARGV[9..8+2n] -> field/value pairs set when the move happens
+// ARGV[9+2n..] -> attempt records appended to the history
+//
+// Returns JSON {moved, prev}.
+var scriptTransition = newScript("transition", `
+local id, now = ARGV[4], ARGV[2]
+local ok, cur = move(KEYS[1], KEYS[2], KEYS[4], id, ARGV[1], now)
+if not ok then return cjson.encode({moved=false, prev=cur or ''}) end
+local n = tonumber(ARGV[8])
+local last = 8 + n * 2
+for i = 9, last, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[1] == 'sent' then
+  redis.call('HINCRBY', KEYS[2], F.h .. 'send:' .. ARGV[3], 1)
+  redis.call('HINCRBY', KEYS[2], F.segs, tonumber(ARGV[6]))
+  -- The delivery wait starts: still sent when it ends means unknown.
+  local dw = tonumber(redis.call('HGET', KEYS[2], F.dw) or '0')
+  if dw > 0 then redis.call('ZADD', KEYS[5], tonumber(now) + dw * 1000, id) end
+elseif ARGV[1] == 'delivered' then
+  redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[3], 1)
+end
+if #KEYS >= 8 then
+  redis.call('SET', KEYS[6], id, 'EX', ARGV[5])
+  -- A receipt parked for this reference (it overtook this write) applies now.
+  local parked = redis.call('GET', KEYS[7])
+  if parked then
+    local to, code = string.match(parked, '^([^|]*)|(.*)$')
+    if move(KEYS[1], KEYS[2], KEYS[4], id, to, now) then
+      if to == 'delivered' then redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[3], 1) end
+      if code ~= '' then redis.call('HSET', KEYS[1], F.dlr, code) end
+    end
+    redis.call('DEL', KEYS[7])
+    redis.call('ZREM', KEYS[8], ARGV[7])
+  end
+end
+if #ARGV > last then
+  for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+end
+return cjson.encode({moved=true, prev=cur})
+`)
 
-// ApplyReceipt moves the SMS a provider reference names to delivered or
-// undelivered (with the provider's error code). It reports whether the
-// status moved; a receipt for an SMS already final moves nothing.
-func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.Status, code string) (bool, error) {
-	res, err := s.ApplyReceipts(ctx, []Receipt{{Provider: provider, Ref: ref, Status: to, Code: code}}, 0)
-	if err != nil {
-		return false, err
-	}
-	switch res[0] {
-	case ReceiptUnknown:
-		return false, ErrUnknownRef
-	case ReceiptApplied:
-		return true, nil
-	}
-	return false, nil
+type transitionResult struct {
+	Moved bool   `json:"moved"`
+	Prev  string `json:"prev"`
 }
 
-// Receipt is a final delivery report to apply.
-type Receipt struct {
-	Provider, Ref string
-	Status        sms.Status // delivered or undelivered
-	Code          string
-}
-
-// ReceiptResult says what applying one receipt did.
-type ReceiptResult int
-
-const (
-	ReceiptApplied   ReceiptResult = iota // the SMS moved
-	ReceiptDuplicate                      // the SMS was already there or beyond: a replay moves nothing
-	ReceiptUnknown                        // no SMS has the reference (yet): parked when parkTTL > 0
-)
-
-// ApplyReceipts applies a batch of receipts in one pipelined round trip.
-// A receipt whose reference is not known yet is parked for parkTTL (0:
-// not parked): the sent write applies it when it comes.
-func (s *Store) ApplyReceipts(ctx context.Context, rs []Receipt, parkTTL time.Duration) ([]ReceiptResult, error) {
+// transition moves SMS id to status to (see scriptTransition); a move to
+// sent indexes the provider reference prov/ref.
+func (s *Store) transition(ctx context.Context, id string, to sms.Status, prov, ref string, segments int, attempts []Attempt, pairs ...any) (bool, error) {
 	now := s.now()
-	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
-		cmds := make([]*redis.Cmd, len(rs))
-		for i, r := range rs {
-			cmds[i] = scriptReceipt.EvalSha(ctx, p, []string{refKey(r.Provider, r.Ref), parkKey(r.Provider, r.Ref)},
-				string(r.Status), ms(now), hourBucket(now), r.Code, ttlSeconds(parkTTL))
-		}
-		return cmds
-	})
-	if err != nil {
-		return nil, fmt.Errorf("apply receipts: %w", err)
+	keys := []string{smsKey(id), msgKey(sms.MessageCodeOf(id)), attemptsKey(id), keyOutcome, keyWaits}
+	member := ""
+	if to == sms.Sent {
+		keys = append(keys, refKey(prov, ref), parkKey(prov, ref), keyParked)
+		member = parkedMember(prov, ref)
 	}
-	out := make([]ReceiptResult, len(rs))
-	for i, c := range cmds {
-		res, err := c.Slice()
-		if err != nil {
-			return nil, fmt.Errorf("apply receipt %s/%s: %w", rs[i].Provider, rs[i].Ref, err)
-		}
-		switch res[0].(int64) {
-		case 0:
-			out[i] = ReceiptUnknown
-		case 1:
-			out[i] = ReceiptApplied
-		default:
-			out[i] = ReceiptDuplicate
-		}
-	}
-	return out, nil
-}
-
-func (s *Store) transition(ctx context.Context, id string, to sms.Status, ref string, segments int, attempts []Attempt, pairs ...any) (bool, error) {
-	now := s.now()
-	args := append([]any{string(to), ms(now), hourBucket(now), ref, ttlSeconds(s.retention), segments, len(pairs) / 2}, pairs...)
+	args := append([]any{string(to), ms(now), hourBucket(now), id, ttlSeconds(s.retention), segments, member, len(pairs) / 2}, pairs...)
 	args = append(args, attemptArgs(attempts)...)
-	hk := ""
-	if len(attempts) > 0 {
-		hk = attemptsKey(id)
-	}
-	res, err := scriptTransition.Run(ctx, s.rdb, []string{smsKey(id), msgKey(sms.MessageCodeOf(id)), hk}, args...).Slice()
+	raw, err := scriptTransition.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
 		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)
 	}
-	return res[0].(int64) == 1, nil
+	var res transitionResult
+	if err := decodeJSON(raw, &res); err != nil {
+		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)
+	}
+	return res.Moved, nil
 }
+
+// scriptMaterialize creates the record of one recipient of a fanned-out
+// message if it does not exist yet: queued, or canceled when the message
+// was canceled meanwhile. The scheduled counter moves to the new status.
+//
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:m:<code>
+// ARGV[1] -> phone
+// ARGV[2] -> now (unix ms)
+// ARGV[3] -> ttl (s)
+// ARGV[4] -> deadline (unix ms)
+// ARGV[5] -> message code
+//
+// Returns the record's status.
+var scriptMaterialize = newScript("materialize", `
+local st = redis.call('HGET', KEYS[1], F.st)
+if st then return st end
+st = 'queued'
+if redis.call('HGET', KEYS[2], F.canceled) == '1' then st = 'canceled' end
+redis.call('HSET', KEYS[1], F.m, ARGV[5], F.to, ARGV[1], F.st, st, F.up, ARGV[2], F.dl, ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('HINCRBY', KEYS[2], F.c .. 'scheduled', -1)
+redis.call('HINCRBY', KEYS[2], F.c .. st, 1)
+return st
+`)
 
 // Materialize creates the records of phones (recipients of a fanned-out
 // message, due by deadline) that do not have one yet, in one round trip,
@@ -364,7 +637,7 @@ func (s *Store) Materialize(ctx context.Context, code string, phones []string, d
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(sms.SMSID(code, ph)), msgKey(code)}, ph, now, ttl, dl)
+			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(sms.SMSID(code, ph)), msgKey(code)}, ph, now, ttl, dl, code)
 		}
 		return cmds
 	})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,13 +22,28 @@ type Store struct {
 	now       func() time.Time
 }
 
-// New returns a store on rdb; records expire after retention.
-func New(rdb redis.UniversalClient, retention time.Duration) *Store {
-	return &Store{rdb: rdb, retention: retention, now: time.Now}
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes now the store's one clock: every timestamp it writes and
+// every "is it due" it asks comes from it, so a fleet whose clock is
+// injected (tests) sees its own time in Redis too. nil means time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
 }
 
-// SetClock replaces the clock (tests).
-func (s *Store) SetClock(now func() time.Time) { s.now = now }
+// New returns a store on rdb; records expire after retention.
+func New(rdb redis.UniversalClient, retention time.Duration, opts ...Option) *Store {
+	s := &Store{rdb: rdb, retention: retention, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Redis returns the underlying client.
 func (s *Store) Redis() redis.UniversalClient { return s.rdb }
@@ -76,6 +92,20 @@ func isNoScript(err error, cmds []*redis.Cmd) bool {
 		}
 	}
 	return false
+}
+
+// decodeJSON decodes a script's cjson-encoded result into v: every script
+// that returns more than one value returns a table encoded by cjson, so Go
+// reads it by name, never by position.
+func decodeJSON(res any, v any) error {
+	raw, ok := res.(string)
+	if !ok {
+		return fmt.Errorf("script result %T, want JSON", res)
+	}
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		return fmt.Errorf("script result: %w", err)
+	}
+	return nil
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

@@ -13,10 +13,10 @@ import (
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
-func newStore(t *testing.T) *store.Store {
+func newStore(t *testing.T, opts ...store.Option) *store.Store {
 	t.Helper()
 	r := testenv.NewRedis(t)
-	s := store.New(r.Client(t), 24*time.Hour)
+	s := store.New(r.Client(t), 24*time.Hour, opts...)
 	if err := s.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func audience(phones ...string) []store.Audience {
 // claim loads and begins an SMS as the worker does.
 func claim(t *testing.T, s *store.Store, id string) (int, sms.Status, bool) {
 	t.Helper()
-	l, ok, err := s.LoadSMS(context.Background(), id, true)
+	l, ok, err := s.LoadSMS(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestConcurrentClaimsTakeAQueuedSMSOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, ok, err := s.LoadSMS(ctx, sms.SMSID(code, to), true)
+			l, ok, err := s.LoadSMS(ctx, sms.SMSID(code, to))
 			if err != nil || !ok {
 				t.Errorf("load: %v %v", ok, err)
 				return

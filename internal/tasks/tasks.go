@@ -27,11 +27,40 @@ const (
 // customer endpoint must never hold a slot an SMS needs.
 const CallbackQueue = "callbacks"
 
-// Send returns the task that sends SMS id on the lane of typ. The payload
-// is the id alone; the state lives in Redis and is read at send time.
+// SendPayload is what a send task carries: the SMS id, and the
+// application and phone that name the device and opt-out keys the worker
+// reads with it (so its load is one round trip and every key it touches is
+// named up front). The state lives in Redis and is read at send time.
+type SendPayload struct{ ID, App, Phone string }
+
+// Send returns the task that sends SMS id on the lane of typ, with the
+// id-only payload of earlier versions (the worker then reads the
+// application and phone from Redis first).
 func Send(id string, typ sms.Type, maxRetry int, timeout time.Duration) *asynq.Task {
-	return asynq.NewTask(TypeSend, []byte(id),
-		asynq.TaskID(id), asynq.Queue(typ.Queue()), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
+	return SendFor(SendPayload{ID: id}, typ, maxRetry, timeout)
+}
+
+// SendFor returns the task that sends p.ID on the lane of typ. The task id
+// is the SMS id whatever the payload holds.
+func SendFor(p SendPayload, typ sms.Type, maxRetry int, timeout time.Duration) *asynq.Task {
+	payload := p.ID
+	if p.App != "" && p.Phone != "" {
+		payload += "\n" + p.App + "\n" + p.Phone
+	}
+	return asynq.NewTask(TypeSend, []byte(payload),
+		asynq.TaskID(p.ID), asynq.Queue(typ.Queue()), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
+}
+
+// ParseSend reads a send task's payload: "id\napp\nphone", or the id
+// alone (tasks enqueued by earlier versions), which leaves App and Phone
+// empty.
+func ParseSend(b []byte) SendPayload {
+	id, rest, ok := strings.Cut(string(b), "\n")
+	if !ok {
+		return SendPayload{ID: id}
+	}
+	app, phone, _ := strings.Cut(rest, "\n")
+	return SendPayload{ID: id, App: app, Phone: phone}
 }
 
 // Dispatch returns the fan-out task of one time zone group of a message,

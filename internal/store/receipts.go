@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+)
+
+// ErrUnknownRef is returned by ApplyReceipt for a reference no SMS has (yet).
+var ErrUnknownRef = errors.New("unknown provider reference")
+
+// ApplyReceipt moves the SMS a provider reference names to delivered or
+// undelivered (with the provider's error code). It reports whether the
+// status moved; a receipt for an SMS already final moves nothing.
+func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.Status, code string) (bool, error) {
+	res, err := s.ApplyReceipts(ctx, []Receipt{{Provider: provider, Ref: ref, Status: to, Code: code}}, 0)
+	if err != nil {
+		return false, err
+	}
+	switch res[0] {
+	case ReceiptUnknown:
+		return false, ErrUnknownRef
+	case ReceiptApplied:
+		return true, nil
+	}
+	return false, nil
+}
+
+// Receipt is a final delivery report to apply.
+type Receipt struct {
+	Provider, Ref string
+	Status        sms.Status // delivered or undelivered
+	Code          string
+}
+
+// ReceiptResult says what applying one receipt did.
+type ReceiptResult int
+
+const (
+	ReceiptApplied   ReceiptResult = iota // the SMS moved
+	ReceiptDuplicate                      // the SMS was already there or beyond: a replay moves nothing
+	ReceiptUnknown                        // no SMS has the reference (yet): parked when parkTTL > 0
+)
+
+// parkedMember names a parked receipt in sf:pz.
+func parkedMember(prov, ref string) string { return prov + ":" + ref }
+
+// scriptReceipt applies a delivery receipt to the SMS its provider
+// reference names. The caller read the reference first; the script checks
+// it still names that SMS.
+//
+// KEYS[1] -> sf:ref:<prov>:<ref>
+// KEYS[2] -> sf:s:<id>
+// KEYS[3] -> sf:m:<code>
+// KEYS[4] -> sf:oc
+// ARGV[1] -> SMS id the reference named
+// ARGV[2] -> to status (delivered/undelivered)
+// ARGV[3] -> now (unix ms)
+// ARGV[4] -> hour (YYYYMMDDHH)
+// ARGV[5] -> the provider's error code ("" for none)
+//
+// Returns "applied", "duplicate" (the SMS was already there or beyond) or
+// "stale" (the reference no longer names ARGV[1]: look it up again).
+var scriptReceipt = newScript("receipt", `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
+if not move(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3]) then return 'duplicate' end
+if ARGV[2] == 'delivered' then redis.call('HINCRBY', KEYS[3], F.h .. 'delivery:' .. ARGV[4], 1) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], F.dlr, ARGV[5]) end
+return 'applied'
+`)
+
+// scriptPark parks a receipt whose reference no SMS has yet (it raced the
+// sent write), unless one is parked already; the sent write applies it.
+// The key outlives its window, so the sweeper, not Redis, gives it up and
+// counts it; sf:pz says when the window ends.
+//
+// KEYS[1] -> sf:ref:<prov>:<ref>
+// KEYS[2] -> sf:park:<prov>:<ref>
+// KEYS[3] -> sf:pz
+// ARGV[1] -> to status
+// ARGV[2] -> the provider's error code
+// ARGV[3] -> now (unix ms)
+// ARGV[4] -> park window (s)
+// ARGV[5] -> parked member ("prov:ref")
+//
+// Returns "known" when the reference exists after all (apply it), else
+// "parked".
+var scriptPark = newScript("park", `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'known' end
+local ttl = tonumber(ARGV[4])
+if redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[2], 'EX', ttl * 2 + 60, 'NX') then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + ttl * 1000, ARGV[5])
+end
+return 'parked'
+`)
+
+// ApplyReceipts applies a batch of receipts: the references are read in
+// one pipelined round trip, then every receipt is applied (or parked) in
+// another. A receipt whose reference is not known yet is parked for
+// parkTTL (0: not parked): the sent write applies it when it comes.
+func (s *Store) ApplyReceipts(ctx context.Context, rs []Receipt, parkTTL time.Duration) ([]ReceiptResult, error) {
+	out := make([]ReceiptResult, len(rs))
+	todo := make([]int, len(rs))
+	for i := range rs {
+		todo[i] = i
+	}
+	// A reference changes at most once (unknown, then set by the sent
+	// write), so two passes settle every receipt but a pathological one.
+	for pass := 0; len(todo) > 0; pass++ {
+		if pass == 3 {
+			return nil, fmt.Errorf("apply receipt %s/%s: its reference keeps changing", rs[todo[0]].Provider, rs[todo[0]].Ref)
+		}
+		ids, err := s.lookupRefs(ctx, rs, todo)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+			cmds := make([]*redis.Cmd, len(todo))
+			for j, i := range todo {
+				r := rs[i]
+				switch {
+				case ids[j] != "":
+					cmds[j] = scriptReceipt.EvalSha(ctx, p,
+						[]string{refKey(r.Provider, r.Ref), smsKey(ids[j]), msgKey(sms.MessageCodeOf(ids[j])), keyOutcome},
+						ids[j], string(r.Status), ms(now), hourBucket(now), r.Code)
+				case parkTTL > 0:
+					cmds[j] = scriptPark.EvalSha(ctx, p, []string{refKey(r.Provider, r.Ref), parkKey(r.Provider, r.Ref), keyParked},
+						string(r.Status), r.Code, ms(now), ttlSeconds(parkTTL), parkedMember(r.Provider, r.Ref))
+				}
+			}
+			return cmds
+		})
+		if err != nil {
+			return nil, fmt.Errorf("apply receipts: %w", err)
+		}
+		var again []int
+		for j, i := range todo {
+			if cmds[j] == nil {
+				out[i] = ReceiptUnknown
+				continue
+			}
+			res, err := cmds[j].Text()
+			if err != nil {
+				return nil, fmt.Errorf("apply receipt %s/%s: %w", rs[i].Provider, rs[i].Ref, err)
+			}
+			switch res {
+			case "applied":
+				out[i] = ReceiptApplied
+			case "duplicate":
+				out[i] = ReceiptDuplicate
+			case "parked":
+				out[i] = ReceiptUnknown
+			default: // stale, known: the reference moved under us
+				again = append(again, i)
+			}
+		}
+		todo = again
+	}
+	return out, nil
+}
+
+// lookupRefs reads the SMS id of each receipt's reference ("" unknown) in
+// one pipelined round trip.
+func (s *Store) lookupRefs(ctx context.Context, rs []Receipt, todo []int) ([]string, error) {
+	cmds := make([]*redis.StringCmd, len(todo))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for j, i := range todo {
+			cmds[j] = p.Get(ctx, refKey(rs[i].Provider, rs[i].Ref))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("apply receipts: look up references: %w", err)
+	}
+	ids := make([]string, len(todo))
+	for j, c := range cmds {
+		ids[j] = c.Val()
+	}
+	return ids, nil
+}

@@ -1,0 +1,121 @@
+package worker
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/worker/route"
+)
+
+// deliver begins each admitted SMS (store.BeginBatch, one pipelined round
+// trip: queued → sending, the attempt counted, the frequency cap checked)
+// and hands the begun ones to their route's providers.
+func (s *Sender) deliver(ctx context.Context, items []*item) {
+	if len(items) == 0 {
+		return
+	}
+	ls := make([]store.Loaded, len(items))
+	for i, it := range items {
+		ls[i] = it.l
+	}
+	began, err := s.Store.BeginBatch(ctx, ls)
+	if err != nil {
+		for _, it := range items {
+			it.verdict, it.err = verdict{fate: fateHeld}, err
+		}
+		return
+	}
+	for i, it := range items {
+		it.began = began[i]
+		switch {
+		case began[i].Capped:
+			// Begin suppressed it (it recorded the reason): nothing to send.
+			it.log.Info("sms suppressed", zap.String("reason", "frequency_cap"))
+			it.verdict = verdict{fate: fateHeld}
+			continue
+		case !began[i].OK:
+			// No longer queued or sending (canceled meanwhile).
+			it.verdict = verdict{fate: fateHeld}
+			continue
+		}
+		it.log = it.log.With(zap.Int("attempt", began[i].Attempts))
+		it.sent = s.send(ctx, it.cands, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
+		for _, p := range it.sent.throttledBy {
+			s.Rates.throttled(ctx, it.op, p, it.log)
+		}
+		it.verdict = verdict{fate: fateSent}
+	}
+}
+
+// sendResult is what one pass over a route's providers came to.
+type sendResult struct {
+	res       provider.Result
+	err       error  // the last failure, when nothing accepted the SMS
+	provider  string // who gave it
+	called    int    // providers actually called (not refused by a breaker)
+	transient bool   // some call failed transiently
+	records   []store.Attempt
+	// throttledBy names the providers that throttled the SMS: the
+	// operator's effective rate at each is lowered.
+	throttledBy []string
+}
+
+// send tries the route's providers in order. An open breaker or a clean
+// failure (nothing was accepted: refused connection, 5xx, throttle) moves
+// on to the next provider at once; success, a permanent rejection or an
+// ambiguous failure ends the pass: after an ambiguous one only the same
+// provider may be asked again, under the same idempotency key, or the
+// phone could get the SMS twice.
+func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.Request) sendResult {
+	var out sendResult
+	for _, m := range cands {
+		res, err := m.Send(ctx, req)
+		if errors.Is(err, route.ErrOpen) {
+			if out.err == nil {
+				out.err = err
+			}
+			continue
+		}
+		out.called++
+		rec := store.Attempt{Provider: m.Name(), At: s.Now().UTC(), Outcome: "sent"}
+		if err != nil {
+			rec.Outcome, rec.Error = provider.ClassOf(err).String(), err.Error()
+		}
+		out.records = append(out.records, rec)
+		if err == nil {
+			out.res, out.err = res, nil
+			return out
+		}
+		out.err, out.provider = err, m.Name()
+		if isThrottle(err) {
+			out.throttledBy = append(out.throttledBy, m.Name())
+		}
+		switch provider.ClassOf(err) {
+		case provider.Permanent:
+			return out
+		case provider.Transient:
+			out.transient = true
+			if provider.IsAmbiguous(err) {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+func anyAvailable(cands []*route.Member) bool { return firstAvailable(cands) != nil }
+
+// firstAvailable is the provider that will be asked first: the first whose
+// breaker does not refuse calls.
+func firstAvailable(cands []*route.Member) *route.Member {
+	for _, m := range cands {
+		if !m.Open() {
+			return m
+		}
+	}
+	return nil
+}

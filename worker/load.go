@@ -1,0 +1,38 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
+)
+
+// load reads each SMS with its message, the recipient's device and opt-out
+// flag (store.LoadBatch: one read-only script per SMS, pipelined) and
+// resolves its application's policy. It begins nothing: an SMS that is
+// judged, composed and admitted is begun by deliver. An SMS that is not
+// queued or sending gets fateDone.
+func (s *Sender) load(ctx context.Context, refs []store.SMSRef) ([]*item, error) {
+	ls, err := s.Store.LoadBatch(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	items := make([]*item, len(ls))
+	for i, l := range ls {
+		it := &item{l: l, log: s.Log.With(zap.String("sms", l.ID))}
+		if !l.OK {
+			// Not queued or sending: canceled, already sent, or never created.
+			it.verdict = verdict{fate: fateDone, reason: string(l.Status)}
+			items[i] = it
+			continue
+		}
+		it.log = it.log.With(zap.String("to", sms.MaskPhone(l.To)), zap.String("type", string(l.Type)))
+		it.pol = s.Policy(l.App)
+		it.verdict = verdict{fate: fateSend}
+		items[i] = it
+	}
+	return items, nil
+}
