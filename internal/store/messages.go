@@ -151,9 +151,9 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 		m.Recipients += len(a.Phones)
 	}
 	msgPairs := []any{
-		"app", m.App, "type", string(m.Type), "content", m.Content, "dcp", m.Placeholders, "sender", m.Sender,
-		"ct", ms(now), "sa", ms(m.SendAt), "tz", m.Timezone, "txn", m.TransactionID, "vs", int64(m.Validity / time.Second), "dw", int64(m.DeliveryWait / time.Second),
-		"cd", m.CappingDays, "cc", m.CappingCount, "n", m.Recipients, "cs", m.ChunkSize, "cb", m.StatusCallback,
+		fApp, m.App, fType, string(m.Type), fContent, m.Content, fPlaceholders, m.Placeholders, fSender, m.Sender,
+		fCreatedAt, ms(now), fSendAt, ms(m.SendAt), fMsgTimezone, m.Timezone, fTxn, m.TransactionID, fValidity, int64(m.Validity / time.Second), fDeliveryWait, int64(m.DeliveryWait / time.Second),
+		fCapDays, m.CappingDays, fCapCount, m.CappingCount, fRecipients, m.Recipients, fChunkSize, m.ChunkSize, fCallback, m.StatusCallback,
 	}
 	var smsPairs []any
 	var chunks []any
@@ -164,12 +164,12 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 			return "", false, fmt.Errorf("create message: direct send needs exactly one recipient, got %d", m.Recipients)
 		}
 		m.To = audiences[0].Phones[0]
-		msgPairs = append(msgPairs, "d", 1, "g", 0, "to", m.To, fieldCount+string(sms.Queued), 1)
+		msgPairs = append(msgPairs, fDirect, 1, fGroups, 0, fTo, m.To, fieldCount+string(sms.Queued), 1)
 		smsK = smsKey(sms.SMSID(m.Code, m.To))
-		smsPairs = []any{"m", m.Code, "to", m.To, "st", string(sms.Queued), "up", ms(now), "dl", ms(m.SendAt.Add(m.Validity))}
+		smsPairs = []any{fMsgCode, m.Code, fTo, m.To, fStatus, string(sms.Queued), fUpdated, ms(now), fDeadline, ms(m.SendAt.Add(m.Validity))}
 	} else {
 		m.Groups = m.Groups[:0]
-		msgPairs = append(msgPairs, "g", len(audiences))
+		msgPairs = append(msgPairs, fGroups, len(audiences))
 		if m.Recipients > 0 {
 			msgPairs = append(msgPairs, fieldCount+string(sms.Scheduled), m.Recipients)
 		}
@@ -177,7 +177,7 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 			g := Group{Zone: a.Zone, SendAt: a.SendAt, Recipients: len(a.Phones), FirstChunk: len(chunks)}
 			m.Groups = append(m.Groups, g)
 			is := strconv.Itoa(i)
-			msgPairs = append(msgPairs, "gz:"+is, a.Zone, "ga:"+is, ms(a.SendAt), "gn:"+is, len(a.Phones), "gc:"+is, g.FirstChunk, "fo:"+is, "")
+			msgPairs = append(msgPairs, fGroupZone+is, a.Zone, fGroupSendAt+is, ms(a.SendAt), fGroupSize+is, len(a.Phones), fGroupChunk+is, g.FirstChunk, fFanout+is, "")
 			for j := 0; j < len(a.Phones); j += m.ChunkSize {
 				chunks = append(chunks, joinChunk(a.Phones[j:min(j+m.ChunkSize, len(a.Phones))]))
 			}
@@ -228,7 +228,7 @@ func (s *Store) GetMessage(ctx context.Context, app, code string) (Message, erro
 	if err != nil {
 		return Message{}, fmt.Errorf("get message: %w", err)
 	}
-	if len(h) == 0 || (app != "" && h["app"] != app) {
+	if len(h) == 0 || (app != "" && h[fApp] != app) {
 		return Message{}, ErrNotFound
 	}
 	return parseMessage(code, h), nil
@@ -237,17 +237,17 @@ func (s *Store) GetMessage(ctx context.Context, app, code string) (Message, erro
 func parseMessage(code string, h map[string]string) Message {
 	atoi := func(k string) int { n, _ := strconv.Atoi(h[k]); return n }
 	m := Message{
-		App: h["app"], Code: code, Type: sms.Type(h["type"]), Content: h["content"], Placeholders: h["dcp"], Sender: h["sender"],
-		CreatedAt: fromMS(h["ct"]), SendAt: fromMS(h["sa"]), Timezone: h["tz"], TransactionID: h["txn"],
-		Validity: time.Duration(atoi("vs")) * time.Second, DeliveryWait: time.Duration(atoi("dw")) * time.Second, CappingDays: atoi("cd"), CappingCount: atoi("cc"), StatusCallback: h["cb"],
-		Recipients: atoi("n"), ChunkSize: atoi("cs"), Direct: h["d"] == "1", To: h["to"], Canceled: h["canceled"] == "1",
+		App: h[fApp], Code: code, Type: sms.Type(h[fType]), Content: h[fContent], Placeholders: h[fPlaceholders], Sender: h[fSender],
+		CreatedAt: fromMS(h[fCreatedAt]), SendAt: fromMS(h[fSendAt]), Timezone: h[fMsgTimezone], TransactionID: h[fTxn],
+		Validity: time.Duration(atoi(fValidity)) * time.Second, DeliveryWait: time.Duration(atoi(fDeliveryWait)) * time.Second, CappingDays: atoi(fCapDays), CappingCount: atoi(fCapCount), StatusCallback: h[fCallback],
+		Recipients: atoi(fRecipients), ChunkSize: atoi(fChunkSize), Direct: h[fDirect] == "1", To: h[fTo], Canceled: h[fCanceled] == "1",
 		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
-	m.Segments, _ = strconv.ParseInt(h["segs"], 10, 64)
-	for i := range atoi("g") {
+	m.Segments, _ = strconv.ParseInt(h[fSegs], 10, 64)
+	for i := range atoi(fGroups) {
 		is := strconv.Itoa(i)
 		m.Groups = append(m.Groups, Group{
-			Zone: h["gz:"+is], SendAt: fromMS(h["ga:"+is]), Recipients: atoi("gn:" + is), FirstChunk: atoi("gc:" + is), Fanout: h["fo:"+is],
+			Zone: h[fGroupZone+is], SendAt: fromMS(h[fGroupSendAt+is]), Recipients: atoi(fGroupSize + is), FirstChunk: atoi(fGroupChunk + is), Fanout: h[fFanout+is],
 		})
 	}
 	for k, v := range h {
@@ -256,7 +256,7 @@ func parseMessage(code string, h map[string]string) Message {
 			if n != 0 {
 				m.Counts[sms.Status(st)] = n
 			}
-		} else if rest, ok := strings.CutPrefix(k, "h:"); ok {
+		} else if rest, ok := strings.CutPrefix(k, fHourly); ok {
 			action, hour, _ := strings.Cut(rest, ":")
 			if m.Hourly[action] == nil {
 				m.Hourly[action] = map[string]int64{}
