@@ -5,9 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsfleet/smsfleet/internal/store"
 
 	"github.com/smsfleet/smsfleet/internal/content"
 	"github.com/smsfleet/smsfleet/internal/sms"
@@ -428,4 +431,63 @@ func TestAppFromHeader(t *testing.T) {
 			t.Errorf("%q: got %q, %v", tt.header, app, err)
 		}
 	}
+}
+
+func TestCheckDeliveryWait(t *testing.T) {
+	tests := []struct {
+		v    *int64
+		want time.Duration
+		err  string
+	}{
+		{nil, time.Hour, ""},
+		{ptr[int64](1), time.Second, ""},
+		{ptr[int64](604800), 7 * 24 * time.Hour, ""},
+		{ptr[int64](0), 0, "n.delivery_wait: must be from 1 to 604800 seconds (7 days), got 0"},
+		{ptr[int64](604801), 0, "n.delivery_wait: must be from 1 to 604800 seconds (7 days), got 604801"},
+	}
+	for _, tt := range tests {
+		got, err := checkDeliveryWait(tt.v, "n", time.Hour)
+		wantArg(t, err, tt.err)
+		if got != tt.want {
+			t.Errorf("checkDeliveryWait(%v) = %s, want %s", tt.v, got, tt.want)
+		}
+	}
+}
+
+// TestCheckNotification checks a notification's own fields with no store
+// at all: the part of planNotification that needs no I/O.
+func TestCheckNotification(t *testing.T) {
+	a := newAPIWith(nil)
+	n := notification{
+		SendDate: "2026-11-24 18:00", Timezone: "Europe/Berlin", MessageType: "marketing", TransactionID: "tx",
+		Devices: stringList{"a", "b"}, Users: stringList{"c"}, Sender: "Acme", Validity: ptr[int64](60), DeliveryWait: ptr[int64](30),
+		StatusCallback: "https://example.com/cb", CappingDays: ptr(2), CappingCount: ptr(1),
+		DynamicContentPlaceholders: json.RawMessage(`{"a":1}`),
+	}
+	got, err := a.checkNotification(shop, "n", n, defaults(), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Message{
+		App: shop, Type: sms.Marketing, Placeholders: `{"a":1}`, Sender: "Acme", SendAt: time.Date(2026, 11, 24, 17, 0, 0, 0, time.UTC),
+		Timezone: "Europe/Berlin", TransactionID: "tx", Validity: time.Minute, DeliveryWait: 30 * time.Second, CappingDays: 2, CappingCount: 1,
+		ChunkSize: 2, StatusCallback: "https://example.com/cb",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+	// Defaults for everything optional.
+	got, err = a.checkNotification(shop, "n", notification{SendDate: "now", Devices: stringList{"a"}}, defaults(), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = store.Message{App: shop, Type: sms.Transactional, Sender: defaults().Sender, SendAt: testNow, Timezone: "UTC",
+		Validity: 24 * time.Hour, DeliveryWait: time.Hour, ChunkSize: 2}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+	// Recipient counts are checked before any lookup: devices and users
+	// together.
+	_, err = a.checkNotification(shop, "n", notification{SendDate: "now", Devices: stringList{"a", "b", "c"}, Users: stringList{"d", "e", "f"}}, defaults(), testNow)
+	wantArg(t, err, "n.devices: more than 5 recipients")
 }
