@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smsfleet/smsfleet/internal/store"
-
 	"github.com/smsfleet/smsfleet/internal/content"
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
 )
 
 func TestCheckSender(t *testing.T) {
