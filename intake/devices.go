@@ -46,30 +46,9 @@ func (a *API) phone(hwid string) (string, error) {
 }
 
 func (a *API) registerDevice(ctx context.Context, app string, raw json.RawMessage) (any, error) {
-	var req deviceRequest
-	if err := decodeArgs(raw, &req, ""); err != nil {
-		return nil, err
-	}
-	if req.DeviceType == nil {
-		return nil, argError("device_type", "required (18 for SMS)")
-	}
-	if *req.DeviceType != deviceTypeSMS {
-		return nil, argError("device_type", "must be 18 (SMS), got %d", *req.DeviceType)
-	}
-	phone, err := a.phone(req.HWID)
+	req, phone, err := a.registrationArgs(raw)
 	if err != nil {
 		return nil, err
-	}
-	if req.Timezone != "" {
-		if _, err := time.LoadLocation(req.Timezone); err != nil {
-			return nil, argError("timezone", "unknown IANA time zone %q", req.Timezone)
-		}
-	}
-	if err := validateTags(req.Tags); err != nil {
-		return nil, err
-	}
-	if len(req.UserID) > 256 {
-		return nil, argError("userId", "longer than 256 characters")
 	}
 	if _, err := a.Store.RegisterDevice(ctx, app, store.Device{
 		Phone: phone, UserID: req.UserID, Language: req.Language, Timezone: req.Timezone, Tags: req.Tags,
@@ -121,6 +100,38 @@ func (a *API) getTags(ctx context.Context, app string, raw json.RawMessage) (any
 		return nil, err
 	}
 	return map[string]any{"result": d.Tags}, nil
+}
+
+// registrationArgs decodes and validates a registerDevice call: the device
+// type, the hwid (returned as E.164), the time zone, the tags and the user
+// id, in that order.
+func (a *API) registrationArgs(raw json.RawMessage) (deviceRequest, string, error) {
+	var req deviceRequest
+	if err := decodeArgs(raw, &req, ""); err != nil {
+		return req, "", err
+	}
+	if req.DeviceType == nil {
+		return req, "", argError("device_type", "required (18 for SMS)")
+	}
+	if *req.DeviceType != deviceTypeSMS {
+		return req, "", argError("device_type", "must be 18 (SMS), got %d", *req.DeviceType)
+	}
+	phone, err := a.phone(req.HWID)
+	if err != nil {
+		return req, "", err
+	}
+	if req.Timezone != "" {
+		if _, err := time.LoadLocation(req.Timezone); err != nil {
+			return req, "", argError("timezone", "unknown IANA time zone %q", req.Timezone)
+		}
+	}
+	if err := validateTags(req.Tags); err != nil {
+		return req, "", err
+	}
+	if len(req.UserID) > 256 {
+		return req, "", argError("userId", "longer than 256 characters")
+	}
+	return req, phone, nil
 }
 
 // validateTags accepts the value kinds Pushwoosh tags take: strings,

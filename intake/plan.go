@@ -25,48 +25,8 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 		return plan{}, err
 	}
 	pol := a.Policy(app)
-	typ, err := sms.ParseType(n.MessageType)
-	if err != nil {
-		return plan{}, argError(field+".message_type", "%v", err)
-	}
 	now := a.Now()
-	sendAt, tz, err := parseSendDate(n.SendDate, n.Timezone, now, field)
-	if err != nil {
-		return plan{}, err
-	}
-	if len(n.TransactionID) > 128 {
-		return plan{}, argError(field+".transactionId", "longer than 128 characters")
-	}
-	if len(n.Devices) == 0 && len(n.Users) == 0 {
-		return plan{}, argError(field+".devices", "devices or users required (at least one phone number or user id)")
-	}
-	if len(n.Devices)+len(n.Users) > a.MaxRecipients {
-		return plan{}, argError(field+".devices", "more than %d recipients", a.MaxRecipients)
-	}
-	sender, err := checkSender(n.Sender, field, pol)
-	if err != nil {
-		return plan{}, err
-	}
-	validity, err := checkValidity(n.Validity, field, typ, pol)
-	if err != nil {
-		return plan{}, err
-	}
-	wait := a.DeliveryWait
-	if n.DeliveryWait != nil {
-		if *n.DeliveryWait < 1 || *n.DeliveryWait > int64(config.MaxValidity/time.Second) {
-			return plan{}, argError(field+".delivery_wait", "must be from 1 to 604800 seconds (7 days), got %d", *n.DeliveryWait)
-		}
-		wait = time.Duration(*n.DeliveryWait) * time.Second
-	}
-	callback, err := a.checkCallback(app, n.StatusCallback, field+".status_callback")
-	if err != nil {
-		return plan{}, err
-	}
-	days, count, err := checkCapping(n.CappingDays, n.CappingCount, field)
-	if err != nil {
-		return plan{}, err
-	}
-	placeholders, err := checkPlaceholders(n.DynamicContentPlaceholders, field+".dynamic_content_placeholders")
+	msg, err := a.checkNotification(app, field, n, pol, now)
 	if err != nil {
 		return plan{}, err
 	}
@@ -74,6 +34,7 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	if err != nil {
 		return plan{}, err
 	}
+	msg.Content = text.JSON()
 
 	recipients, unknown, register, err := a.resolveRecipients(ctx, app, field, n)
 	if err != nil {
@@ -82,34 +43,100 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	if len(recipients) > a.MaxRecipients {
 		return plan{}, argError(field+".users", "resolves to %d recipients, more than the maximum of %d", len(recipients), a.MaxRecipients)
 	}
-	p := plan{
-		msg: store.Message{
-			App: app, Type: typ, Content: text.JSON(), Placeholders: placeholders, Sender: sender, SendAt: sendAt,
-			Timezone: tz, TransactionID: n.TransactionID, Validity: validity, DeliveryWait: wait, CappingDays: days, CappingCount: count,
-			ChunkSize: a.ChunkSize, StatusCallback: callback,
-		},
-		unknown: unknown, register: register,
+	p := plan{msg: msg, unknown: unknown, register: register}
+	if p.audiences, err = a.audiences(ctx, &p.msg, n, recipients, now); err != nil {
+		return plan{}, err
 	}
-	scheduled := sendAt.After(now)
+	return p, nil
+}
+
+// checkNotification validates a notification's own fields, everything but
+// its content and recipients, without any I/O, and returns the message
+// they describe (no content yet).
+func (a *API) checkNotification(app, field string, n notification, pol config.Resolved, now time.Time) (store.Message, error) {
+	typ, err := sms.ParseType(n.MessageType)
+	if err != nil {
+		return store.Message{}, argError(field+".message_type", "%v", err)
+	}
+	sendAt, tz, err := parseSendDate(n.SendDate, n.Timezone, now, field)
+	if err != nil {
+		return store.Message{}, err
+	}
+	if len(n.TransactionID) > 128 {
+		return store.Message{}, argError(field+".transactionId", "longer than 128 characters")
+	}
+	if len(n.Devices) == 0 && len(n.Users) == 0 {
+		return store.Message{}, argError(field+".devices", "devices or users required (at least one phone number or user id)")
+	}
+	if len(n.Devices)+len(n.Users) > a.MaxRecipients {
+		return store.Message{}, argError(field+".devices", "more than %d recipients", a.MaxRecipients)
+	}
+	sender, err := checkSender(n.Sender, field, pol)
+	if err != nil {
+		return store.Message{}, err
+	}
+	validity, err := checkValidity(n.Validity, field, typ, pol)
+	if err != nil {
+		return store.Message{}, err
+	}
+	wait, err := checkDeliveryWait(n.DeliveryWait, field, a.DeliveryWait)
+	if err != nil {
+		return store.Message{}, err
+	}
+	callback, err := a.checkCallback(app, n.StatusCallback, field+".status_callback")
+	if err != nil {
+		return store.Message{}, err
+	}
+	days, count, err := checkCapping(n.CappingDays, n.CappingCount, field)
+	if err != nil {
+		return store.Message{}, err
+	}
+	placeholders, err := checkPlaceholders(n.DynamicContentPlaceholders, field+".dynamic_content_placeholders")
+	if err != nil {
+		return store.Message{}, err
+	}
+	return store.Message{
+		App: app, Type: typ, Placeholders: placeholders, Sender: sender, SendAt: sendAt,
+		Timezone: tz, TransactionID: n.TransactionID, Validity: validity, DeliveryWait: wait, CappingDays: days, CappingCount: count,
+		ChunkSize: a.ChunkSize, StatusCallback: callback,
+	}, nil
+}
+
+// audiences splits a planned message's recipients into the groups it is
+// written with, and marks it direct or moves its send time to match.
+func (a *API) audiences(ctx context.Context, msg *store.Message, n notification, recipients []string, now time.Time) ([]store.Audience, error) {
+	scheduled := msg.SendAt.After(now)
 	switch {
 	case len(recipients) == 1 && !scheduled:
 		// One recipient sent now goes straight to its lane; anything else is
 		// one dispatch task per send time (DESIGN.md decision 1).
-		p.msg.Direct = true
-		p.audiences = []store.Audience{{Zone: tz, SendAt: sendAt, Phones: recipients}}
+		msg.Direct = true
+		return []store.Audience{{Zone: msg.Timezone, SendAt: msg.SendAt, Phones: recipients}}, nil
 	case scheduled && n.IgnoreUserTimezone != nil && !*n.IgnoreUserTimezone:
-		loc, _ := time.LoadLocation(tz)
-		p.audiences, err = a.localTimeGroups(ctx, app, recipients, sendAt.In(loc), loc, now)
+		loc, _ := time.LoadLocation(msg.Timezone)
+		groups, err := a.localTimeGroups(ctx, msg.App, recipients, msg.SendAt.In(loc), loc, now)
 		if err != nil {
-			return plan{}, err
+			return nil, err
 		}
-		if len(p.audiences) > 0 {
-			p.msg.SendAt = p.audiences[0].SendAt
+		if len(groups) > 0 {
+			msg.SendAt = groups[0].SendAt
 		}
+		return groups, nil
 	case len(recipients) > 0:
-		p.audiences = []store.Audience{{Zone: tz, SendAt: sendAt, Phones: recipients}}
+		return []store.Audience{{Zone: msg.Timezone, SendAt: msg.SendAt, Phones: recipients}}, nil
 	}
-	return p, nil
+	return nil, nil
+}
+
+// checkDeliveryWait reads `delivery_wait` (seconds), or the default def.
+func checkDeliveryWait(v *int64, field string, def time.Duration) (time.Duration, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < 1 || *v > int64(config.MaxValidity/time.Second) {
+		return 0, argError(field+".delivery_wait", "must be from 1 to 604800 seconds (7 days), got %d", *v)
+	}
+	return time.Duration(*v) * time.Second, nil
 }
 
 // checkSender validates the notification's sender, or falls back to the
