@@ -31,21 +31,25 @@ type rig struct {
 	insp  *asynq.Inspector
 	enq   *dispatcher.Enqueuer
 	now   time.Time
+	// storeNow is the store's clock (tests move it back to write "old"
+	// messages).
+	storeNow func() time.Time
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := testenv.NewRedis(t)
 	rdb := r.Client(t)
-	st := store.New(rdb, 24*time.Hour)
+	now := time.Now().Truncate(time.Second)
+	g := &rig{now: now, storeNow: func() time.Time { return now }}
+	st := store.New(rdb, 24*time.Hour, store.WithClock(func() time.Time { return g.storeNow() }))
 	if err := st.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
-	insp := asynq.NewInspectorFromRedisClient(rdb)
-	now := time.Now().Truncate(time.Second)
-	st.SetClock(func() time.Time { return now })
-	return &rig{store: st, insp: insp, enq: dispatcher.NewEnqueuer(st, client, maxAttempts, sendTimeout, func() time.Time { return now }), now: now}
+	g.store, g.insp = st, asynq.NewInspectorFromRedisClient(rdb)
+	g.enq = dispatcher.NewEnqueuer(st, client, maxAttempts, sendTimeout, func() time.Time { return now })
+	return g
 }
 
 // create writes a message (direct when it has one audience of one phone
@@ -132,7 +136,7 @@ func TestEnqueueDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ti.Type != tasks.TypeSend || string(ti.Payload) != id || ti.State != asynq.TaskStatePending ||
+	if ti.Type != tasks.TypeSend || tasks.ParseSend(ti.Payload) != (tasks.SendPayload{ID: id, App: m.App, Phone: m.To}) || ti.State != asynq.TaskStatePending ||
 		ti.MaxRetry != 2*maxAttempts || ti.Timeout != sendTimeout {
 		t.Fatalf("task %+v", ti)
 	}
@@ -211,7 +215,7 @@ func TestSweepOutbox(t *testing.T) {
 	log := zap.NewNop()
 	// Messages written ten minutes ago (the store's clock) and never
 	// enqueued: the intake crashed between the two.
-	g.store.SetClock(func() time.Time { return time.Now().Add(-10 * time.Minute) })
+	g.storeNow = func() time.Time { return g.now.Add(-10 * time.Minute) }
 	ph := phones(4)
 	direct := g.create(t, "AAAA-00000000-00000011", sms.Transactional, true, 10, store.Audience{Zone: "UTC", SendAt: g.now, Phones: ph[:1]})
 	sched := g.create(t, "AAAA-00000000-00000012", sms.Marketing, false, 10, store.Audience{Zone: "UTC", SendAt: g.now.Add(time.Hour), Phones: ph[1:3]})
@@ -301,7 +305,7 @@ func TestFanoutCreatesRecordsAndSends(t *testing.T) {
 		t.Fatalf("marketing lane holds %v, want %v", got, want)
 	}
 	ti, err := g.insp.GetTaskInfo(string(sms.Marketing), want[0])
-	if err != nil || ti.Type != tasks.TypeSend || string(ti.Payload) != want[0] || ti.MaxRetry != 2*maxAttempts || ti.Timeout != sendTimeout {
+	if err != nil || ti.Type != tasks.TypeSend || tasks.ParseSend(ti.Payload).ID != want[0] || tasks.ParseSend(ti.Payload).App != m.App || ti.MaxRetry != 2*maxAttempts || ti.Timeout != sendTimeout {
 		t.Fatalf("send task %+v %v", ti, err)
 	}
 	after := g.message(t, m.Code)

@@ -65,7 +65,7 @@ func (e *Enqueuer) SendTask(p tasks.SendPayload, typ sms.Type) *asynq.Task {
 // between writing a message and enqueueing it. It returns how many it
 // repaired.
 func (e *Enqueuer) SweepOutbox(ctx context.Context, grace time.Duration, log *zap.Logger) (int, error) {
-	codes, err := e.store.OutboxDue(ctx, time.Now().Add(-grace), 500)
+	codes, err := e.store.OutboxDue(ctx, e.now().Add(-grace), 500)
 	if err != nil {
 		return 0, err
 	}

@@ -35,11 +35,10 @@ func defaults() config.Resolved { return config.Config{Defaults: config.NewDefau
 func newTestAPI(t *testing.T) *API {
 	t.Helper()
 	r := testenv.NewRedis(t)
-	st := store.New(r.Client(t), 24*time.Hour)
+	st := store.New(r.Client(t), 24*time.Hour, store.WithClock(func() time.Time { return testNow }))
 	if err := st.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	st.SetClock(func() time.Time { return testNow })
 	return newAPIWith(st)
 }
 

@@ -43,12 +43,11 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := testenv.NewRedis(t)
 	rdb := r.Client(t)
-	st := store.New(rdb, 24*time.Hour)
+	at := time.UnixMilli(eventAt).UTC()
+	st := store.New(rdb, 24*time.Hour, store.WithClock(func() time.Time { return at }))
 	if err := st.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	at := time.UnixMilli(eventAt).UTC()
-	st.SetClock(func() time.Time { return at })
 	return &rig{store: st, queue: asynq.NewClientFromRedisClient(rdb), insp: asynq.NewInspectorFromRedisClient(rdb),
 		kafka: testenv.NewKafka(t, 1, Topic), at: at}
 }
@@ -64,14 +63,12 @@ func (g *rig) failed(t *testing.T, code, phone, callback string) string {
 		t.Fatalf("create: %v %v", created, err)
 	}
 	id := sms.SMSID(code, phone)
-	l, ok, err := g.store.LoadSMS(ctx, id, true)
+	l, ok, err := g.store.LoadSMS(ctx, id)
 	if err != nil || !ok {
 		t.Fatalf("load: %v %v", ok, err)
 	}
-	if !l.Began {
-		if _, _, ok, err := g.store.Begin(ctx, id, l); err != nil || !ok {
-			t.Fatalf("begin: %v %v", ok, err)
-		}
+	if _, _, ok, err := g.store.Begin(ctx, id, l); err != nil || !ok {
+		t.Fatalf("begin: %v %v", ok, err)
 	}
 	if moved, err := g.store.MarkFailed(ctx, id, store.Outcome{Provider: "p", Error: "boom", Operator: "op1"}); err != nil || !moved {
 		t.Fatalf("fail: %v %v", moved, err)
