@@ -60,15 +60,20 @@ func testConfig(t testing.TB) config.Config {
 	if err := apps.UnmarshalText([]byte(shopApp + ":" + shopToken + ":" + shopDevice + "," + bankApp + ":" + bankToken + "," + openApp + ":" + openToken + "::open")); err != nil {
 		t.Fatal(err)
 	}
-	return config.Config{
-		HTTPAddr: "127.0.0.1:0", ShutdownGrace: 5 * time.Second, MaxBodyBytes: 16 << 20, MaxRecipients: 200_000,
-		Retention: 24 * time.Hour, DispatchChunk: 1000, Applications: apps, Defaults: config.NewDefaults(),
-		Worker: config.Worker{
-			Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
-			MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-			SendTimeout: 10 * time.Second, OutboxInterval: time.Hour,
-		},
+	// Every test configuration starts from the documented defaults and
+	// changes only what the suite needs (fast polling, quick retries).
+	c := config.Default()
+	c.HTTPAddr, c.ShutdownGrace, c.MaxRecipients = "127.0.0.1:0", 5*time.Second, 200_000
+	c.Retention, c.Applications = 24*time.Hour, apps
+	// No fleet-wide delivery wait: a test that wants one sets it on its
+	// notification, and the others leave no wait entries behind.
+	c.DeliveryWait = 0
+	c.Worker = config.Worker{
+		Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
+		MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		SendTimeout: 10 * time.Second, OutboxInterval: time.Hour,
 	}
+	return c
 }
 
 // newEnv starts a fleet. mutate, if given, adjusts the configuration; roles
