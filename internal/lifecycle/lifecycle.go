@@ -232,3 +232,25 @@ func runOnce(ctx context.Context, c Component) (err error) {
 	}()
 	return c.Run(ctx)
 }
+
+// Every calls fn every interval until ctx is done (then returns nil) or fn
+// fails (then returns its error, and the supervisor runs the component
+// again after a backoff). It is the loop of the periodic components, the
+// sweepers.
+func Every(ctx context.Context, interval time.Duration, fn func(context.Context) error) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := fn(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil // cut short by shutdown: not a failure
+				}
+				return err
+			}
+		}
+	}
+}
