@@ -272,17 +272,14 @@ func (e *env) message(code string) messageView {
 // may be left out of want) or timeout passes.
 func (e *env) waitCounts(code string, want map[string]int64, timeout time.Duration) messageView {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		v := e.message(code)
-		if countsEqual(v.Message.Counts, want) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("message %s: counts %v, want %v", code, nonZero(v.Message.Counts), want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var v messageView
+	if !poll(timeout, 50*time.Millisecond, func() bool {
+		v = e.message(code)
+		return countsEqual(v.Message.Counts, want)
+	}) {
+		e.t.Fatalf("message %s: counts %v, want %v", code, nonZero(v.Message.Counts), want)
 	}
+	return v
 }
 
 func countsEqual(got, want map[string]int64) bool {
