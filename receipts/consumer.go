@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/backoff"
 	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -44,7 +45,12 @@ func NewConsumer(brokers []string, topic, group string, dlq *Producer, st *store
 	}
 }
 
-// Run consumes until ctx is done.
+// Name names the consumer in the supervisor's logs.
+func (c *Consumer) Name() string { return "receipts-consumer" }
+
+// Run consumes until ctx is done. An error (Kafka unreachable, a
+// rebalance gone wrong) ends it; the supervisor runs it again after a
+// backoff rather than giving up.
 func (c *Consumer) Run(ctx context.Context) error {
 	for {
 		msgs, err := c.fetch(ctx)
@@ -79,6 +85,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 // finishBound is how long shutdown waits for the batch in hand.
 const finishBound = 10 * time.Second
 
+// applyRetry paces the retries of a batch whose writes failed: quickly at
+// first (a Redis failover takes a second or two), then every few seconds.
+var applyRetry = backoff.Policy{Base: 100 * time.Millisecond, Max: 5 * time.Second}
+
 // finish applies a batch, retrying until it succeeds or ctx ends, then
 // commits it. It reports whether the batch was committed.
 func (c *Consumer) finish(ctx context.Context, msgs []kafka.Message) (bool, error) {
@@ -91,10 +101,8 @@ func (c *Consumer) finish(ctx context.Context, msgs []kafka.Message) (bool, erro
 			return false, nil
 		}
 		c.log.Warn("receipts batch not applied; retrying", zap.Int("records", len(msgs)), zap.Error(err))
-		select {
-		case <-ctx.Done():
+		if !applyRetry.Wait(ctx, attempt) {
 			return false, nil
-		case <-time.After(min(time.Duration(1<<min(attempt, 6))*100*time.Millisecond, 5*time.Second)):
 		}
 	}
 	if err := c.r.CommitMessages(ctx, msgs...); err != nil {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/backoff"
 )
 
 // Forwarder lands receipts that arrive on a provider connection (SMPP
@@ -15,24 +17,38 @@ import (
 // produced in batches with retries, and when Kafka stays unreachable (or
 // the buffer is full) applied to the delivery state directly, so none is
 // lost for want of Kafka.
+//
+// It is a lifecycle component: Run produces what is submitted until its
+// context ends; Close stops taking receipts and flushes what is buffered,
+// whether or not Run is running (so a receipt submitted between the
+// supervisor's stop and the SMPP clients' close is still landed).
 type Forwarder struct {
 	p        *Producer
 	ch       chan Record
 	fallback func(context.Context, Record) error
 	log      *zap.Logger
-	done     chan struct{}
+	running  sync.WaitGroup // Run calls in progress; Close waits for them
 	once     sync.Once
 	mu       sync.RWMutex // held for reading while submitting; Close takes it to stop submits
 	closed   bool
 }
 
-// NewForwarder starts a forwarder producing with p, buffering up to
+// forwardBatch is the most receipts one produce call carries.
+const forwardBatch = 500
+
+// produceRetry paces the produce attempts of one batch before it is
+// applied directly instead.
+var produceRetry = backoff.Policy{Base: 200 * time.Millisecond, Max: time.Second}
+
+// NewForwarder returns a forwarder producing with p, buffering up to
 // buffer receipts, applying through fallback when Kafka cannot take them.
+// Nothing is produced until Run runs (or Close flushes).
 func NewForwarder(p *Producer, buffer int, fallback func(context.Context, Record) error, log *zap.Logger) *Forwarder {
-	f := &Forwarder{p: p, ch: make(chan Record, buffer), fallback: fallback, log: log, done: make(chan struct{})}
-	go f.run()
-	return f
+	return &Forwarder{p: p, ch: make(chan Record, buffer), fallback: fallback, log: log}
 }
+
+// Name names the forwarder in the supervisor's logs.
+func (f *Forwarder) Name() string { return "smpp-receipts-forwarder" }
 
 // Submit hands over one receipt without blocking the connection's reader.
 func (f *Forwarder) Submit(r Record) {
@@ -49,24 +65,40 @@ func (f *Forwarder) Submit(r Record) {
 	f.apply([]Record{r})
 }
 
-func (f *Forwarder) run() {
-	defer close(f.done)
-	for first := range f.ch {
-		batch := []Record{first}
-	drain:
-		for len(batch) < 500 {
-			select {
-			case r, ok := <-f.ch:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
+// Run produces submitted receipts in batches until ctx is done or the
+// forwarder is closed. What is still buffered when ctx ends is left for
+// Close, which the fleet calls after the connections that submit stopped.
+func (f *Forwarder) Run(ctx context.Context) error {
+	f.running.Add(1)
+	defer f.running.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case first, ok := <-f.ch:
+			if !ok {
+				return nil
 			}
+			f.produce(f.batch(first))
 		}
-		f.produce(batch)
 	}
+}
+
+// batch is first plus whatever else is buffered, up to forwardBatch.
+func (f *Forwarder) batch(first Record) []Record {
+	batch := []Record{first}
+	for len(batch) < forwardBatch {
+		select {
+		case r, ok := <-f.ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (f *Forwarder) produce(batch []Record) {
@@ -78,7 +110,9 @@ func (f *Forwarder) produce(batch []Record) {
 			return
 		}
 		f.log.Warn("receipts not landed in Kafka", zap.Int("records", len(batch)), zap.Int("attempt", attempt+1), zap.Error(err))
-		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+		// The batch is already acknowledged to the provider: shutdown does
+		// not cut these retries short, the fallback below must still run.
+		produceRetry.Wait(context.Background(), attempt)
 	}
 	f.log.Error("Kafka unreachable: applying receipts directly", zap.Int("records", len(batch)))
 	f.apply(batch)
@@ -96,7 +130,7 @@ func (f *Forwarder) apply(batch []Record) {
 }
 
 // Close stops taking receipts and returns once the buffered ones are
-// produced (or applied).
+// produced (or applied), by Run if it still runs and by Close otherwise.
 func (f *Forwarder) Close() error {
 	f.once.Do(func() {
 		f.mu.Lock()
@@ -104,6 +138,9 @@ func (f *Forwarder) Close() error {
 		close(f.ch)
 		f.mu.Unlock()
 	})
-	<-f.done
+	for first := range f.ch {
+		f.produce(f.batch(first))
+	}
+	f.running.Wait()
 	return nil
 }

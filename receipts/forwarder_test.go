@@ -72,3 +72,32 @@ func TestForwarderLandsConnectionReceiptsInKafka(t *testing.T) {
 		})
 	}
 }
+
+// TestForwarderRunProducesWhileRunning: under a supervisor the forwarder
+// produces as receipts come (not only at Close), and Run returns nil when
+// its context ends.
+func TestForwarderRunProducesWhileRunning(t *testing.T) {
+	k := testenv.NewKafka(t, 3, Topic)
+	p := NewProducer([]string{k.Addr}, Topic)
+	defer p.Close()
+	fw := NewForwarder(p, 100, func(context.Context, Record) error {
+		t.Error("applied directly with Kafka up")
+		return nil
+	}, zap.NewNop())
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fw.Run(ctx) }()
+	for i := range 10 {
+		fw.Submit(Record{Provider: "smsc", Ref: fmt.Sprintf("R%d", i), Status: "delivered", At: time.Now()})
+	}
+	if got := readAll(t, k, Topic, 10); len(got) != 10 {
+		t.Fatalf("%d receipts in the topic while Run ran, want 10", len(got))
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after stop: %v", err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,13 +1,13 @@
 package worker
 
 import (
-	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/backoff"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -46,17 +46,13 @@ func NewServer(rdb redis.UniversalClient, cfg config.Worker, concurrency int, qu
 	})
 }
 
-// Backoff is exponential backoff with jitter: retry n waits between half
-// and all of base·2ⁿ (capped at maxDelay), so a provider outage does not
-// bring every retry back at the same instant.
+// Backoff is the repository's one backoff (internal/backoff) as asynq's
+// retry delay: retry n waits between half and all of base·2ⁿ (capped at
+// maxDelay), so a provider outage does not bring every retry back at the
+// same instant.
 func Backoff(base, maxDelay time.Duration) asynq.RetryDelayFunc {
-	return func(n int, _ error, _ *asynq.Task) time.Duration {
-		d := base << min(n, 30)
-		if d <= 0 || d > maxDelay {
-			d = maxDelay
-		}
-		return d/2 + rand.N(d/2+1)
-	}
+	p := backoff.Policy{Base: base, Max: maxDelay}
+	return func(n int, _ error, _ *asynq.Task) time.Duration { return p.Delay(n) }
 }
 
 // NewMux routes the task types to their handlers.

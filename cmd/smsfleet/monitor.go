@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/logging"
 	"github.com/smsfleet/smsfleet/internal/monitor"
 	"github.com/smsfleet/smsfleet/internal/redisx"
@@ -55,42 +56,24 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
+	role := httprole.New(httprole.Options{
+		Checks: []httprole.Check{{Name: "redis", Check: func(ctx context.Context) error { return redisx.Ping(ctx, rdb) }}},
+		Grace:  cfg.ShutdownGrace, Log: log.Named("http"),
+	})
+	mux := role.Mux()
 	mux.Handle(m.RootPath()+"/", m.Handler())
 	mux.Handle("GET /metrics", m.MetricsHandler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := redisx.Ping(ctx, rdb); err != nil {
-			http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
 	mux.Handle("GET /{$}", http.RedirectHandler(m.RootPath()+"/", http.StatusFound))
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on SMSFLEET_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
 	log.Info("smsfleet monitor started", zap.String("addr", addr), zap.String("redis", cfg.Redis.Addr))
 	fmt.Fprintf(stdout, "smsfleet monitor on http://%s%s/ (metrics on /metrics)\n", addr, m.RootPath())
-	select {
-	case err := <-errc:
-		return fmt.Errorf("http: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		// Grace period over: drop the connections still open.
-		log.Warn("http shutdown", zap.Error(err))
-		_ = srv.Close()
+	if err := role.Serve(ctx, ln); err != nil {
+		return err
 	}
 	log.Info("smsfleet monitor stopped")
 	return nil

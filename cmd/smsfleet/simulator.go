@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/simulator"
 )
 
@@ -25,7 +24,7 @@ the Twilio-style Messages API for any provider name, created on first use:
   GET  /simulator/{provider}/faults
   POST /simulator/{provider}/faults  {"down":false,"error_rate":0,"throttle_rate":0,"latency_ms":0}
        replaces all of the provider's faults (a field left out is reset)
-  GET  /healthz
+  GET  /healthz, /readyz
 
 Test numbers: ...0001 is rejected (HTTP 400, code 21211), ...0004 fails once
 per idempotency key (HTTP 503). Everything is in memory. Stop it with Ctrl-C.`
@@ -47,32 +46,12 @@ func runSimulator(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("listen on SMSFLEET_HTTP_ADDR %s: %w", addr, err)
 	}
 	sim := simulator.New("simulator", simulatorKeep)
-	mux := http.NewServeMux()
-	mux.Handle("/simulator/", sim.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Requests live in ctx, so stopping ends the latency faults' waits
-		// at once instead of holding shutdown for up to a minute.
-		BaseContext: func(net.Listener) context.Context { return ctx },
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	// Requests live in ctx, so stopping ends the latency faults' waits at
+	// once instead of holding shutdown for up to a minute.
+	role := httprole.New(httprole.Options{Grace: 10 * time.Second, RequestsEndWithServe: true})
+	role.Mux().Handle("/simulator/", sim.Handler())
 	fmt.Fprintf(stdout, "smsfleet simulator listening on http://%s/simulator/ (send: POST /simulator/{provider}/2010-04-01/Accounts/{sid}/Messages.json; faults: /simulator/{provider}/faults; list: GET /simulator/messages)\n", ln.Addr())
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("simulator: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("simulator: shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+	if err := role.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
 	return nil

@@ -87,13 +87,6 @@ type Inbound struct {
 	StartWords []string `env:"START_WORDS" envDefault:"START,UNSTOP,YES"`
 }
 
-// The keywords of carriers' and regulators' opt-out rules (CTIA in the US,
-// the same words elsewhere), used when a configuration sets none.
-var (
-	DefaultStopWords  = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT"}
-	DefaultStartWords = []string{"START", "UNSTOP", "YES"}
-)
-
 // CallbackSecretOf returns the secret app's status callbacks are signed
 // with ("" for none).
 func (c Config) CallbackSecretOf(app string) string {
@@ -153,7 +146,7 @@ type Worker struct {
 // Load reads the environment. It fails on values that cannot work, so a bad
 // deployment stops at start-up rather than at the first SMS.
 func Load() (Config, error) {
-	var c Config
+	c := Default()
 	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
 		return Config{}, fmt.Errorf("config: %w", nameVariables(err))
 	}
@@ -214,12 +207,6 @@ func (c Config) PolicyOf(app string) Resolved {
 // Validate checks the values that env parsing cannot and resolves every
 // application's policy.
 func (c *Config) Validate() error {
-	if len(c.Inbound.StopWords) == 0 {
-		c.Inbound.StopWords = DefaultStopWords
-	}
-	if len(c.Inbound.StartWords) == 0 {
-		c.Inbound.StartWords = DefaultStartWords
-	}
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -234,7 +221,22 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validate checks each part of the configuration in turn; the first
+// problem found is reported.
 func (c Config) validate() error {
+	for _, check := range []func() error{
+		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
+		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateLimits checks the sizes, counts and durations.
+func (c Config) validateLimits() error {
 	switch {
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("config: SMSFLEET_MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes)
@@ -250,9 +252,18 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: SMSFLEET_WORKER_MAX_ATTEMPTS must be positive, got %d", c.Worker.MaxAttempts)
 	case c.Worker.RetryBase <= 0 || c.Worker.RetryMax < c.Worker.RetryBase:
 		return fmt.Errorf("config: SMSFLEET_WORKER_RETRY_BASE must be positive and at most SMSFLEET_WORKER_RETRY_MAX")
+	case c.Worker.OutboxInterval <= 0:
+		// The outbox sweeper ticks at this interval; zero would never tick.
+		return fmt.Errorf("config: SMSFLEET_WORKER_OUTBOX_INTERVAL must be positive, got %s", c.Worker.OutboxInterval)
 	case c.Retention < time.Hour:
 		return fmt.Errorf("config: SMSFLEET_RETENTION must be at least 1h, got %s", c.Retention)
 	}
+	return nil
+}
+
+// validateApplications checks that codes and tokens are unique across
+// SMSFLEET_APPLICATIONS and the configuration file.
+func (c Config) validateApplications() error {
 	seen, tokens := map[string]bool{}, map[string]bool{}
 	for _, app := range c.Applications {
 		if seen[app.Code] {
@@ -266,21 +277,27 @@ func (c Config) validate() error {
 			tokens[t] = true
 		}
 	}
-	if err := c.Defaults.Validity.validate(); err != nil {
-		return err
+	return nil
+}
+
+// validateRate checks the rate limiter's tuning (left out, zero, by a
+// configuration built in code before Default existed).
+func (c Config) validateRate() error {
+	if c.Rate == (Rate{}) {
+		return nil
 	}
-	if err := c.validateProviders(); err != nil {
-		return err
-	}
-	if c.Rate != (Rate{}) {
-		if err := c.Rate.validate(); err != nil {
-			return err
-		}
-	}
-	if _, err := (Policy{}).resolve(c.Defaults, "config: SMSFLEET_* defaults"); err != nil {
-		return err
-	}
-	if c.Callback.MaxAttempts < 0 || c.Callback.Timeout < 0 {
+	return c.Rate.validate()
+}
+
+// validateDefaults checks the fleet-wide policy defaults.
+func (c Config) validateDefaults() error {
+	_, err := (Policy{}).resolve(c.Defaults, "config: SMSFLEET_* defaults")
+	return err
+}
+
+// validateCallbacks checks the status callbacks' bounds and secrets.
+func (c Config) validateCallbacks() error {
+	if c.Callback.MaxAttempts < 1 || c.Callback.Timeout <= 0 {
 		return fmt.Errorf("config: SMSFLEET_CALLBACK_MAX_ATTEMPTS and SMSFLEET_CALLBACK_TIMEOUT must be positive")
 	}
 	for app, secret := range c.Callback.Secrets {
@@ -288,11 +305,30 @@ func (c Config) validate() error {
 			return fmt.Errorf("config: SMSFLEET_CALLBACK_SECRETS: the secret of %s must be at least 16 characters", app)
 		}
 	}
-	if err := checkWords(c.Inbound); err != nil {
-		return err
+	return nil
+}
+
+// validateInbound checks the opt-out keywords. An empty list would let a
+// STOP go unheard, which carriers' rules forbid.
+func (c Config) validateInbound() error {
+	if len(c.Inbound.StopWords) == 0 || len(c.Inbound.StartWords) == 0 {
+		return fmt.Errorf("config: SMSFLEET_INBOUND_STOP_WORDS and SMSFLEET_INBOUND_START_WORDS must not be empty (start from config.Default())")
 	}
+	return checkWords(c.Inbound)
+}
+
+// validateReceipts checks the receipts consumer's settings.
+func (c Config) validateReceipts() error {
+	if c.Receipts.Group == "" || c.Receipts.ParkTTL <= 0 {
+		return fmt.Errorf("config: SMSFLEET_RECEIPTS_GROUP must be set and SMSFLEET_RECEIPTS_PARK_TTL positive")
+	}
+	return nil
+}
+
+// validateFormats checks the enumerated settings.
+func (c Config) validateFormats() error {
 	switch c.Monitor.Auth {
-	case "", "basic", "none": // "" is basic, for configurations built in code
+	case "basic", "none":
 	default:
 		return fmt.Errorf("config: SMSFLEET_MONITOR_AUTH must be basic or none, got %q", c.Monitor.Auth)
 	}

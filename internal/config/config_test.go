@@ -1,10 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestApplicationsParse(t *testing.T) {
@@ -92,5 +94,45 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 				t.Errorf("%s is not in the README's configuration table", v)
 			}
 		}
+	}
+}
+
+// TestDefault: Default is what an empty environment loads, every
+// documented default is in it, and it validates as it is.
+func TestDefault(t *testing.T) {
+	d := Default()
+	if d.HTTPAddr != "127.0.0.1:8080" || d.ShutdownGrace != 25*time.Second || d.Callback.MaxAttempts != 12 || d.Callback.Timeout != 10*time.Second ||
+		d.Receipts.Group != "smsfleet-receipts" || d.Receipts.ParkTTL != time.Hour || d.Breaker.OpenTimeout != 10*time.Second ||
+		d.Rate.Waiters != 8 || d.Worker.OutboxInterval != 15*time.Second || len(d.Inbound.StopWords) != 8 || d.Monitor.Auth != "basic" {
+		t.Fatalf("defaults: %+v", d)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
+	}
+	for _, k := range os.Environ() {
+		if name, _, _ := strings.Cut(k, "="); strings.HasPrefix(name, envPrefix) {
+			t.Setenv(name, "")
+			_ = os.Unsetenv(name)
+		}
+	}
+	loaded, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Compared as printed: parsing leaves empty maps and slices where
+	// Default has nil ones, which mean the same.
+	loaded.policies, d.policies = nil, nil
+	if fmt.Sprintf("%+v", loaded) != fmt.Sprintf("%+v", d) {
+		t.Fatalf("Load with an empty environment:\n%+v\nDefault:\n%+v", loaded, d)
+	}
+}
+
+// TestEmptyStopWordsRejected: with no stop words a STOP would go unheard;
+// a configuration built without Default must not pass for one that works.
+func TestEmptyStopWordsRejected(t *testing.T) {
+	c := Default()
+	c.Inbound.StopWords = nil
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "SMSFLEET_INBOUND_STOP_WORDS") {
+		t.Fatalf("Validate = %v", err)
 	}
 }

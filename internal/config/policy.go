@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/caarlos0/env/v11"
 )
 
 // Policy is what an application decides about its SMS content and who may
@@ -200,12 +198,4 @@ func (p Policy) resolve(d Defaults, where string) (Resolved, error) {
 		return Resolved{}, fmt.Errorf("%s: the consent tag name must not be empty", where)
 	}
 	return r, nil
-}
-
-// NewDefaults returns the documented defaults, as an empty environment
-// would give them (tests and embedders that build a Config by hand).
-func NewDefaults() Defaults {
-	var d Defaults
-	_ = env.ParseWithOptions(&d, env.Options{Environment: map[string]string{}})
-	return d
 }

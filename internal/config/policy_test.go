@@ -84,7 +84,12 @@ applications:
 	if len(c.Applications) != 2 || c.Applications[1].ServerToken != "bank-secret-token" {
 		t.Fatalf("applications %+v", c.Applications)
 	}
+	testBadConfigFiles(t, dir, write)
+}
 
+// testBadConfigFiles checks that each broken file (or missing one) stops
+// Load.
+func testBadConfigFiles(t *testing.T, dir string, write func(string) string) {
 	bad := map[string]string{
 		"unknown key":         "applications:\n  - code: BANK1-00002\n    server_token: bank-secret-token\n    quiet_hour: \"21:00-08:00\"\n",
 		"bad quiet hours":     "applications:\n  - code: BANK1-00002\n    server_token: bank-secret-token\n    quiet_hours: late\n",

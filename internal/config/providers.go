@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/caarlos0/env/v11"
 )
 
 // Provider kinds.
@@ -205,13 +203,6 @@ func parseRoute(s string) Route {
 	return r
 }
 
-// NewBreaker returns the documented breaker defaults.
-func NewBreaker() Breaker {
-	var b Breaker
-	_ = env.ParseWithOptions(&b, env.Options{Environment: map[string]string{}})
-	return b
-}
-
 // Rate tunes the fleet-wide per-operator rate limiter (ratelimit/).
 type Rate struct {
 	// Limits is SMSFLEET_RATE_LIMITS: "key=rate[/burst]" entries, e.g.
@@ -256,13 +247,6 @@ func (r Rate) validate() error {
 		return fmt.Errorf("config: SMSFLEET_RATE_WAITERS must be positive")
 	}
 	return nil
-}
-
-// NewRate returns the documented rate-limiter defaults.
-func NewRate() Rate {
-	var r Rate
-	_ = env.ParseWithOptions(&r, env.Options{Environment: map[string]string{}})
-	return r
 }
 
 // Overrides parses OperatorOverrides into prefix -> operator key.

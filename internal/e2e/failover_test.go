@@ -79,7 +79,9 @@ func TestPrimaryDownFailsOverAndComesBack(t *testing.T) {
 		t.Fatalf("first SMS: %+v", r)
 	}
 	e.fault("sim-a", map[string]any{"down": false})
-	time.Sleep(700 * time.Millisecond) // past the open timeout: probes go to sim-a
+	// Past the open timeout the breaker is half-open: probes go to sim-a.
+	eventually(t, 5*time.Second, func() bool { return !e.fleet.Router().Member("sim-a").Open() },
+		func() string { return "sim-a's breaker stayed open past its open timeout" })
 	// A half-open breaker admits only its probes at once (others fail over
 	// meanwhile), so the probes go one by one; then the breaker is closed.
 	for _, ph := range to[40:42] {

@@ -60,15 +60,20 @@ func testConfig(t testing.TB) config.Config {
 	if err := apps.UnmarshalText([]byte(shopApp + ":" + shopToken + ":" + shopDevice + "," + bankApp + ":" + bankToken + "," + openApp + ":" + openToken + "::open")); err != nil {
 		t.Fatal(err)
 	}
-	return config.Config{
-		HTTPAddr: "127.0.0.1:0", ShutdownGrace: 5 * time.Second, MaxBodyBytes: 16 << 20, MaxRecipients: 200_000,
-		Retention: 24 * time.Hour, DispatchChunk: 1000, Applications: apps, Defaults: config.NewDefaults(),
-		Worker: config.Worker{
-			Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
-			MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-			SendTimeout: 10 * time.Second, OutboxInterval: time.Hour,
-		},
+	// Every test configuration starts from the documented defaults and
+	// changes only what the suite needs (fast polling, quick retries).
+	c := config.Default()
+	c.HTTPAddr, c.ShutdownGrace, c.MaxRecipients = "127.0.0.1:0", 5*time.Second, 200_000
+	c.Retention, c.Applications = 24*time.Hour, apps
+	// No fleet-wide delivery wait: a test that wants one sets it on its
+	// notification, and the others leave no wait entries behind.
+	c.DeliveryWait = 0
+	c.Worker = config.Worker{
+		Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
+		MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		SendTimeout: 10 * time.Second, OutboxInterval: time.Hour,
 	}
+	return c
 }
 
 // newEnv starts a fleet. mutate, if given, adjusts the configuration; roles
@@ -267,17 +272,14 @@ func (e *env) message(code string) messageView {
 // may be left out of want) or timeout passes.
 func (e *env) waitCounts(code string, want map[string]int64, timeout time.Duration) messageView {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		v := e.message(code)
-		if countsEqual(v.Message.Counts, want) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("message %s: counts %v, want %v", code, nonZero(v.Message.Counts), want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var v messageView
+	if !poll(timeout, 50*time.Millisecond, func() bool {
+		v = e.message(code)
+		return countsEqual(v.Message.Counts, want)
+	}) {
+		e.t.Fatalf("message %s: counts %v, want %v", code, nonZero(v.Message.Counts), want)
 	}
+	return v
 }
 
 func countsEqual(got, want map[string]int64) bool {

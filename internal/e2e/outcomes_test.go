@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -156,29 +157,25 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 	}
 
 	// The callbacks: retried past the receiver's failures, then accepted once.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(t, 20*time.Second, func() bool {
+		_, acc := rcv.snapshot()
+		return len(acc) == len(want)
+	}, func() string {
 		tries, acc := rcv.snapshot()
-		if len(acc) == len(want) {
-			time.Sleep(500 * time.Millisecond) // long enough for a duplicate to show
-			tries, acc = rcv.snapshot()
-			for id, evs := range acc {
-				if len(evs) != 1 {
-					t.Errorf("event %s accepted %d times", id, len(evs))
-				}
-				if tries[id] != 3 {
-					t.Errorf("event %s POSTed %d times, want 3 (two failures, then accepted)", id, tries[id])
-				}
-				w := want[evs[0].Phone]
-				if evs[0].Status != w.status || evs[0].Reason != w.reason {
-					t.Errorf("callback %+v, want %+v", evs[0], w)
-				}
-			}
-			break
+		return fmt.Sprintf("callbacks accepted: %v of %d (tries %v)", len(acc), len(want), tries)
+	})
+	time.Sleep(500 * time.Millisecond) // long enough for a duplicate to show
+	tries, acc := rcv.snapshot()
+	for id, evs := range acc {
+		if len(evs) != 1 {
+			t.Errorf("event %s accepted %d times", id, len(evs))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("callbacks accepted: %v of %d (tries %v)", len(acc), len(want), tries)
+		if tries[id] != 3 {
+			t.Errorf("event %s POSTed %d times, want 3 (two failures, then accepted)", id, tries[id])
 		}
-		time.Sleep(50 * time.Millisecond)
+		w := want[evs[0].Phone]
+		if evs[0].Status != w.status || evs[0].Reason != w.reason {
+			t.Errorf("callback %+v, want %+v", evs[0], w)
+		}
 	}
 }

@@ -153,23 +153,16 @@ func TestThrottlingLowersTheEffectiveRateAndItRecovers(t *testing.T) {
 	e.fault("sim-a", map[string]any{"throttle_rate": 1})
 	startPod(t, e)
 	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
-	deadline := time.Now().Add(5 * time.Second)
-	for e.rateLimits().Limits[0].EffectiveRate >= 50 {
-		if time.Now().After(deadline) {
-			t.Fatal("a throttling provider did not lower the effective rate")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(t, 5*time.Second, func() bool { return e.rateLimits().Limits[0].EffectiveRate < 50 },
+		func() string { return "a throttling provider did not lower the effective rate" })
 	low := e.rateLimits().Limits[0].EffectiveRate
 	e.fault("sim-a", map[string]any{"throttle_rate": 0})
 	e.waitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
 	// Additive recovery back to the configured rate.
-	for deadline = time.Now().Add(10 * time.Second); e.rateLimits().Limits[0].EffectiveRate < 50; {
-		if time.Now().After(deadline) {
-			t.Fatalf("effective rate stuck at %v (lowered to %v)", e.rateLimits().Limits[0].EffectiveRate, low)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, 10*time.Second, func() bool { return e.rateLimits().Limits[0].EffectiveRate >= 50 },
+		func() string {
+			return fmt.Sprintf("effective rate stuck at %v (lowered to %v)", e.rateLimits().Limits[0].EffectiveRate, low)
+		})
 	if v := e.rateLimits(); v.Limits[0].RecentSegments < 1 {
 		t.Fatalf("recent usage %+v", v)
 	}

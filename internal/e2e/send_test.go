@@ -114,7 +114,11 @@ func TestCancelScheduledMessage(t *testing.T) {
 	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.rdb), tasks.Dispatch(code, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Wait for that task to have run (asynq keeps no finished task).
+	eventually(t, 5*time.Second, func() bool {
+		_, err := insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(code, 0))
+		return err != nil
+	}, func() string { return "the dispatch task of the canceled message did not run" })
 	e.waitCounts(code, map[string]int64{"canceled": 5}, time.Second)
 	if n := e.sim.Count(); n != 0 {
 		t.Fatalf("%d SMS of a canceled message reached the provider", n)

@@ -89,3 +89,28 @@ func startWorkerOn(t *testing.T, e *env, rdb redis.UniversalClient, provs ...pro
 		f.Shutdown(ctx)
 	})
 }
+
+// poll calls cond every interval until it holds (true) or timeout has
+// passed (false). It is the suite's one way to wait for something to
+// happen, in place of sleeping a guessed while.
+func poll(timeout, interval time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-t.C
+	}
+	return true
+}
+
+// eventually fails the test unless cond holds within timeout; why says
+// what was seen instead.
+func eventually(t testing.TB, timeout time.Duration, cond func() bool, why func() string) {
+	t.Helper()
+	if !poll(timeout, 20*time.Millisecond, cond) {
+		t.Fatal(why())
+	}
+}

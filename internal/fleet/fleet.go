@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -21,7 +20,9 @@ import (
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/intake"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/kafkax"
+	"github.com/smsfleet/smsfleet/internal/lifecycle"
 	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/provider"
@@ -60,7 +61,10 @@ type Options struct {
 	// Mounts are extra handlers on the HTTP listener by path prefix (the
 	// Asynq web monitor at /monitoring/ in dev).
 	Mounts map[string]http.Handler
-	// Now is the intake's clock (tests schedule a few seconds ahead with it).
+	// Now is the fleet's one clock: the intake, the worker's sender, the
+	// enqueuer, the outcome relay and the supervisor read time from it
+	// (tests schedule a few seconds ahead with it). The store has its own,
+	// given to store.New.
 	Now func() time.Time
 }
 
@@ -80,13 +84,12 @@ type Fleet struct {
 	relay    *outcomes.Relay
 	closers  []io.Closer
 	enq      *dispatcher.Enqueuer
-	mux      *http.ServeMux
-	http     *http.Server
-
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	stopping atomic.Bool
-	shutdown sync.Once
+	// http is the listener with /healthz and /readyz; its shutdown runs
+	// the fleet's (stop).
+	http *httprole.Role
+	mux  *http.ServeMux
+	// sup runs the background components (see Start for the order).
+	sup *lifecycle.Supervisor
 }
 
 // New builds a fleet. It checks Redis and loads the store's scripts.
@@ -107,7 +110,12 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if _, err := buildRates(o.Config, nil); err != nil {
 		return nil, err
 	}
-	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis, mux: http.NewServeMux()}
+	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis}
+	f.http = httprole.New(httprole.Options{
+		Checks: f.readiness(), Grace: o.Config.ShutdownGrace, OnStop: f.stop, Log: o.Log.Named("http"),
+	})
+	f.mux = f.http.Mux()
+	f.sup = lifecycle.New(lifecycle.Options{Log: o.Log.Named("lifecycle"), Now: o.Now})
 	if f.rdb == nil {
 		f.rdb = redisx.New(o.Config.Redis)
 		f.ownRedis = true
@@ -126,8 +134,6 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	wc := o.Config.Worker
 	f.enq = dispatcher.NewEnqueuer(f.store, f.client, wc.MaxAttempts, wc.SendTimeout, o.Now)
 
-	f.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	f.mux.HandleFunc("GET /readyz", f.ready)
 	if o.Simulator != nil {
 		f.mux.Handle("/simulator/", o.Simulator.Handler())
 	}
@@ -172,7 +178,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 				return nil, err
 			}
 		}
-		f.router = route.New(provs, o.Config.RouteOf, breakerSettings(o.Config), !o.NoBreakers, o.Log.Named("route"))
+		f.router = route.New(provs, o.Config.RouteOf, o.Config.Breaker, !o.NoBreakers, o.Log.Named("route"))
 		f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
 		f.servers = append(f.servers, worker.NewServer(f.rdb, wc, callbackConcurrency, map[string]int{tasks.CallbackQueue: 1}, o.Config.ShutdownGrace, o.Log))
 		f.relay = f.buildRelay()
@@ -192,34 +198,70 @@ func (f *Fleet) Redis() redis.UniversalClient { return f.rdb }
 // Enqueuer is the fleet's task enqueuer.
 func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 
-// Start runs the worker (if this process has that role) and the outbox
-// sweeper in the background.
+// Start starts the worker's lanes (if this process has that role) and
+// hands the background components to the supervisor, in this order (the
+// supervisor stops them in reverse):
+//
+//  1. the outcome relay (worker), last to stop, so it relays the outcomes
+//     of the tasks the lanes finish while they drain;
+//  2. the receipts consumer (receipts);
+//  3. the SMPP receipts forwarder, if a provider has one (worker);
+//  4. the worker lanes: stopping them drains the asynq servers in parallel;
+//  5. the sweepers (outbox and delivery waits for the worker, parked
+//     receipts for the receipts role), first to stop, so no new work is
+//     put in while the rest drains.
 func (f *Fleet) Start() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
+	ctx := context.Background()
+	if len(f.servers) > 0 {
+		if err := f.startLanes(ctx); err != nil {
+			return err
+		}
+		f.sup.Add(f.relay)
+	}
 	if f.receipts != nil {
-		f.wg.Add(2)
-		go func() {
-			defer f.wg.Done()
-			f.runConsumer(ctx)
-		}()
-		go func() {
-			defer f.wg.Done()
-			every(ctx, parkedSweepInterval, f.sweepParked)
-		}()
+		f.sup.Add(f.receipts.consumer)
 	}
-	if len(f.servers) == 0 {
-		return nil
+	for _, c := range f.closers {
+		// A provider's closer that also runs (the SMPP receipts forwarder)
+		// is supervised; closing it after the clients flushes the rest.
+		if comp, ok := c.(lifecycle.Component); ok {
+			f.sup.Add(comp)
+		}
 	}
+	if len(f.servers) > 0 {
+		interval := f.opts.Config.Worker.OutboxInterval
+		f.sup.Add(
+			lifecycle.Func("worker-lanes", f.runLanes),
+			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
+			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
+		)
+	}
+	if f.receipts != nil {
+		f.sup.Add(&receipts.ParkedSweeper{Store: f.store, Interval: parkedSweepInterval, Log: f.log.Named("receipts")})
+	}
+	f.sup.Start()
+	return nil
+}
+
+// deliveryWaitSweepInterval is how often a worker moves SMS whose delivery
+// wait ended to unknown: the wait is hours, a second late is nothing.
+const deliveryWaitSweepInterval = time.Second
+
+// parkedSweepInterval is how often the receipts role gives up parked
+// receipts whose window ended; a few seconds late is harmless.
+const parkedSweepInterval = 10 * time.Second
+
+// startLanes starts the asynq servers. They start here, not in a
+// component, so a worker that cannot start fails Start itself.
+func (f *Fleet) startLanes(ctx context.Context) error {
 	// The outcomes stream and its group exist before the first send, so
 	// events appended from now on wait for a relay even if none is up yet.
 	if err := f.store.EnsureOutcomeGroup(ctx); err != nil {
-		cancel()
-		return err
+		return fmt.Errorf("start worker: %w", err)
 	}
 	send := &worker.Sender{
 		Store: f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
-		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: breakerSettings(f.opts.Config).OpenTimeout,
+		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: f.opts.Config.Breaker.OpenTimeout,
 		Rates: f.rates,
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
@@ -233,70 +275,41 @@ func (f *Fleet) Start() error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 	}
-	f.wg.Add(3)
-	go func() {
-		defer f.wg.Done()
-		f.runRelay(ctx)
-	}()
-	outboxLog, interval := f.log.Named("outbox"), f.opts.Config.Worker.OutboxInterval
-	go func() {
-		defer f.wg.Done()
-		every(ctx, interval, func(ctx context.Context) {
-			if _, err := f.enq.SweepOutbox(ctx, interval, outboxLog); err != nil && ctx.Err() == nil {
-				outboxLog.Error("outbox sweep", zap.Error(err))
-			}
-		})
-	}()
-	go func() {
-		defer f.wg.Done()
-		every(ctx, time.Second, f.sweepDeliveryWaits)
-	}()
 	return nil
 }
 
-// Serve listens on the configured address until ctx is done, then shuts
-// everything down within the grace period.
-func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
-	f.http = &http.Server{Handler: f.mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- f.http.Serve(ln) }()
-	select {
-	case err := <-errc:
-		f.Shutdown(context.Background())
-		return fmt.Errorf("http: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), f.opts.Config.ShutdownGrace)
-	defer cancel()
-	f.Shutdown(sctx)
-	return nil
-}
-
-// Shutdown stops intake first (no new requests), then lets the worker
-// finish its in-flight tasks, then closes Redis.
-func (f *Fleet) Shutdown(ctx context.Context) {
-	f.shutdown.Do(func() { f.stop(ctx) })
-}
-
-func (f *Fleet) stop(ctx context.Context) {
-	// Readiness fails first, so a load balancer still probing stops
-	// sending before the listener closes.
-	f.stopping.Store(true)
-	if f.http != nil {
-		if err := f.http.Shutdown(ctx); err != nil {
-			f.log.Warn("http shutdown", zap.Error(err))
-		}
-	}
-	if f.cancel != nil {
-		f.cancel()
-	}
-	// The lanes drain in parallel, so the grace period holds for all.
+// runLanes is the worker lanes' component: they run on asynq's own
+// goroutines; stopping drains them, in parallel so the grace period holds
+// for all.
+func (f *Fleet) runLanes(ctx context.Context) error {
+	<-ctx.Done()
 	var drain sync.WaitGroup
 	for _, srv := range f.servers {
 		drain.Go(srv.Shutdown)
 	}
 	drain.Wait()
-	f.wg.Wait()
+	return nil
+}
+
+// Serve listens on ln until ctx is done, then shuts everything down
+// within the grace period (see httprole for the order).
+func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
+	return f.http.Serve(ctx, ln)
+}
+
+// Shutdown fails readiness, stops intake (no new requests), then stops the
+// components (see Start for the order) and closes Redis.
+func (f *Fleet) Shutdown(ctx context.Context) {
+	if err := f.http.Shutdown(ctx); err != nil {
+		f.log.Warn("http shutdown", zap.Error(err))
+	}
+}
+
+// stop runs once the listener is closed (httprole's OnStop).
+func (f *Fleet) stop(ctx context.Context) {
+	if err := f.sup.Stop(ctx); err != nil {
+		f.log.Warn("background components not stopped within the grace period", zap.Error(err))
+	}
 	f.close()
 }
 
@@ -321,68 +334,16 @@ func (f *Fleet) close() {
 	}
 }
 
-// ready answers /readyz: 503 while shutting down, or when a dependency of
-// this process's roles is unreachable (Redis always; Kafka for receipts).
-func (f *Fleet) ready(w http.ResponseWriter, r *http.Request) {
-	if f.stopping.Load() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := redisx.Ping(ctx, f.rdb); err != nil {
-		http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	if f.receipts != nil {
-		if err := kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic); err != nil {
-			http.Error(w, "kafka: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-	}
-	_, _ = w.Write([]byte("ready\n"))
-}
-
-// every runs fn every interval until ctx is done.
-func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn(ctx)
-		}
-	}
-}
-
-// sweepDeliveryWaits moves SMS whose delivery wait ended without a receipt
-// to unknown. Every worker sweeps; the script is atomic, so they never move
-// an SMS twice.
-func (f *Fleet) sweepDeliveryWaits(ctx context.Context) {
-	for {
-		moved, ended, err := f.store.ExpireDeliveryWaits(ctx, 1000)
-		if err != nil {
-			if ctx.Err() == nil {
-				f.log.Warn("delivery-wait sweep", zap.Error(err))
+// readiness is what /readyz checks: the dependencies of this process's
+// roles (Redis always; Kafka for receipts).
+func (f *Fleet) readiness() []httprole.Check {
+	return []httprole.Check{
+		{Name: "redis", Check: func(ctx context.Context) error { return redisx.Ping(ctx, f.rdb) }},
+		{Name: "kafka", Check: func(ctx context.Context) error {
+			if f.receipts == nil {
+				return nil
 			}
-			return
-		}
-		if moved > 0 {
-			f.log.Info("no receipt within the delivery wait: unknown", zap.Int("sms", moved))
-		}
-		if ended < 1000 {
-			return
-		}
+			return kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic)
+		}},
 	}
-}
-
-// breakerSettings is the configured breaker, or the defaults for a
-// configuration built in code.
-func breakerSettings(cfg config.Config) config.Breaker {
-	if cfg.Breaker == (config.Breaker{}) {
-		return config.NewBreaker()
-	}
-	return cfg.Breaker
 }

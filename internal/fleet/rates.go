@@ -16,9 +16,6 @@ import (
 // is reported as such even when Redis is down).
 func buildRates(cfg config.Config, rdb redis.UniversalClient) (*worker.Rates, error) {
 	rc := cfg.Rate
-	if rc == (config.Rate{}) {
-		rc = config.NewRate()
-	}
 	limits, err := ratelimit.ParseLimits(rc.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)

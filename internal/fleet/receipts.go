@@ -1,15 +1,10 @@
 package fleet
 
 import (
-	"context"
 	"errors"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
-	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/receipts"
@@ -64,20 +59,6 @@ func (f *Fleet) buildReceipts() error {
 	return nil
 }
 
-// runConsumer consumes until ctx is done, starting over after an error
-// (Kafka unreachable, a rebalance gone wrong) rather than giving up.
-func (f *Fleet) runConsumer(ctx context.Context) {
-	for ctx.Err() == nil {
-		if err := f.receipts.consumer.Run(ctx); err != nil {
-			f.log.Error("receipts consumer stopped; starting again", zap.Error(err))
-			select {
-			case <-ctx.Done():
-			case <-time.After(2 * time.Second):
-			}
-		}
-	}
-}
-
 func (r *receiptsRole) close() {
 	_ = r.consumer.Close()
 	_ = r.producer.Close()
@@ -114,38 +95,4 @@ func repliedApps(cfg config.Config) func(to string) []string {
 		}
 		return all
 	}
-}
-
-// parkedSweepInterval is how often the receipts role gives up parked
-// receipts whose window ended; a few seconds late is harmless.
-const parkedSweepInterval = 10 * time.Second
-
-// sweepParked drops and counts parked receipts whose SMS never showed up
-// with their reference (a provider's receipt for something we did not
-// send, or a sent write lost to a crash and retried under a new ref).
-func (f *Fleet) sweepParked(ctx context.Context) {
-	n, err := f.store.DropExpiredParked(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			f.log.Warn("parked-receipt sweep", zap.Error(err))
-		}
-		return
-	}
-	metrics.ReceiptsDropped.Add(float64(n))
-	if n > 0 {
-		f.log.Warn("parked receipts dropped: no SMS with their reference within the park window", zap.Int("receipts", n))
-	}
-}
-
-// receiptsSettings is the receipts configuration with its defaults filled
-// in, for configurations built in code.
-func receiptsSettings(cfg config.Config) config.Receipts {
-	rc := cfg.Receipts
-	if rc.Group == "" {
-		rc.Group = "smsfleet-receipts"
-	}
-	if rc.ParkTTL <= 0 {
-		rc.ParkTTL = time.Hour
-	}
-	return rc
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/backoff"
 	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -36,10 +37,23 @@ type Relay struct {
 	// OrphanAfter is how long another relay's unacknowledged events wait
 	// before this one takes them over (their relay is presumed dead).
 	OrphanAfter time.Duration
-	consumer    string
+	// Now is the fleet's clock (nil: time.Now); it stamps the relay's
+	// consumer name.
+	Now      func() time.Time
+	consumer string
 }
 
-// Run relays until ctx is done.
+// relayRetry paces the rounds after a failed one: a Kafka or Redis blip
+// is retried within a fraction of a second, an outage every few seconds.
+var relayRetry = backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second}
+
+// Name names the relay in the supervisor's logs.
+func (r *Relay) Name() string { return "outcome-relay" }
+
+// Run relays until ctx is done. It returns an error only when it cannot
+// start (the stream's group cannot be made); the supervisor runs it again
+// after a backoff. A failed round is retried here, keeping the consumer
+// name and so the events this relay already holds.
 func (r *Relay) Run(ctx context.Context) error {
 	if r.Batch <= 0 {
 		r.Batch = 500
@@ -47,10 +61,14 @@ func (r *Relay) Run(ctx context.Context) error {
 	if r.OrphanAfter <= 0 {
 		r.OrphanAfter = 30 * time.Second
 	}
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
 	host, _ := os.Hostname()
-	r.consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	r.consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(now().UnixNano(), 36)
 	if err := r.Store.EnsureOutcomeGroup(ctx); err != nil {
-		return err
+		return fmt.Errorf("outcome relay: %w", err)
 	}
 	failures := 0
 	for ctx.Err() == nil {
@@ -67,10 +85,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			failures++
 			r.Log.Warn("outcome events not relayed; retrying", zap.Int("failures", failures), zap.Error(err))
-			select {
-			case <-ctx.Done():
-			case <-time.After(min(time.Duration(failures)*200*time.Millisecond, 5*time.Second)):
-			}
+			relayRetry.Wait(ctx, failures-1)
 			continue
 		}
 		failures = 0
