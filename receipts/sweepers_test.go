@@ -57,7 +57,7 @@ func TestDeliveryWaitSweeperMovesEndedWaitsToUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := sms.SMSID(code, to)
-	l, _, _ := st.LoadSMS(ctx, id, true)
+	l, _, _ := st.LoadSMS(ctx, id)
 	if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 		t.Fatalf("begin: %v %v", ok, err)
 	}
