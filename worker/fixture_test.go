@@ -197,11 +197,11 @@ func (f *fixture) delivered(id, phone string) *item {
 type answer int
 
 const (
-	answerOK        answer = iota // 201 with a sid
-	answerDown                    // 503: a clean transient failure
-	answerReject                  // 400, Twilio code 21211: permanent
-	answerThrottle                // 429, code 20429
-	answerHang                    // no answer until the client gives up
+	answerOK       answer = iota // 201 with a sid
+	answerDown                   // 503: a clean transient failure
+	answerReject                 // 400, Twilio code 21211: permanent
+	answerThrottle               // 429, code 20429
+	answerHang                   // no answer until the client gives up
 )
 
 // stub is a provider as a real HTTP server speaking the Twilio-style API,
