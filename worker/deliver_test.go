@@ -183,4 +183,3 @@ func TestDeliverSendsNothingForAnSMSCanceledAfterLoad(t *testing.T) {
 		t.Fatalf("record %+v, want canceled without an attempt", r)
 	}
 }
-
