@@ -51,6 +51,11 @@ type Sender struct {
 	Rates *Rates
 
 	Texts *TextCache
+
+	// retries, when set, stands in for asynq's retry count and budget of
+	// the running task (see taskRetries); nil reads them from the task's
+	// context.
+	retries func(ctx context.Context) (retried, maxRetry int)
 }
 
 // ProcessTask implements asynq.Handler. It is idempotent: load and Begin
