@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // Forwarder lands receipts that arrive on a provider connection (SMPP
@@ -17,8 +19,8 @@ import (
 // lost for want of Kafka.
 type Forwarder struct {
 	p        *Producer
-	ch       chan Record
-	fallback func(context.Context, Record) error
+	ch       chan sms.Receipt
+	fallback func(context.Context, sms.Receipt) error
 	log      *zap.Logger
 	done     chan struct{}
 	once     sync.Once
@@ -28,14 +30,14 @@ type Forwarder struct {
 
 // NewForwarder starts a forwarder producing with p, buffering up to
 // buffer receipts, applying through fallback when Kafka cannot take them.
-func NewForwarder(p *Producer, buffer int, fallback func(context.Context, Record) error, log *zap.Logger) *Forwarder {
-	f := &Forwarder{p: p, ch: make(chan Record, buffer), fallback: fallback, log: log, done: make(chan struct{})}
+func NewForwarder(p *Producer, buffer int, fallback func(context.Context, sms.Receipt) error, log *zap.Logger) *Forwarder {
+	f := &Forwarder{p: p, ch: make(chan sms.Receipt, buffer), fallback: fallback, log: log, done: make(chan struct{})}
 	go f.run()
 	return f
 }
 
 // Submit hands over one receipt without blocking the connection's reader.
-func (f *Forwarder) Submit(r Record) {
+func (f *Forwarder) Submit(r sms.Receipt) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if !f.closed {
@@ -46,13 +48,13 @@ func (f *Forwarder) Submit(r Record) {
 		}
 	}
 	f.log.Warn("receipt buffer full or closed: applying directly", zap.String("provider", r.Provider))
-	f.apply([]Record{r})
+	f.apply([]sms.Receipt{r})
 }
 
 func (f *Forwarder) run() {
 	defer close(f.done)
 	for first := range f.ch {
-		batch := []Record{first}
+		batch := []sms.Receipt{first}
 	drain:
 		for len(batch) < 500 {
 			select {
@@ -69,7 +71,7 @@ func (f *Forwarder) run() {
 	}
 }
 
-func (f *Forwarder) produce(batch []Record) {
+func (f *Forwarder) produce(batch []sms.Receipt) {
 	for attempt := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := f.p.Produce(ctx, batch...)
@@ -84,7 +86,7 @@ func (f *Forwarder) produce(batch []Record) {
 	f.apply(batch)
 }
 
-func (f *Forwarder) apply(batch []Record) {
+func (f *Forwarder) apply(batch []sms.Receipt) {
 	for _, r := range batch {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := f.fallback(ctx, r)

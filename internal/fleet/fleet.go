@@ -197,6 +197,7 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 func (f *Fleet) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
+	startProviders(f.closers)
 	if f.receipts != nil {
 		f.wg.Add(2)
 		go func() {

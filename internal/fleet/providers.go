@@ -2,10 +2,10 @@ package fleet
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,130 +17,171 @@ import (
 	"github.com/smsfleet/smsfleet/receipts"
 )
 
-// buildProviders makes a client for every configured provider. With none
-// configured the fleet sends through one simulator named "simulator": at
-// SMSFLEET_SIMULATOR_URL, or the in-process one (simBase). SMPP receipts
-// are applied to the delivery state as they arrive.
+// configuredProviders is the providers this fleet sends through: the
+// configuration's, or with none one simulator named "simulator".
+func configuredProviders(cfg config.Config) []provider.Config {
+	if len(cfg.Providers) == 0 {
+		return []provider.Config{{Name: "simulator", Kind: provider.KindSimulator}}
+	}
+	return cfg.Providers
+}
+
+// buildProviders makes a client for every configured provider through its
+// kind (provider.New). With none configured the fleet sends through one
+// simulator named "simulator": at SMSFLEET_SIMULATOR_URL, or the
+// in-process one (simBase). Receipts that arrive on a provider's
+// connection (SMPP) are landed like the webhooks' (see connReceipts).
+// Nothing runs yet: Start runs the clients that hold a connection (see
+// providerRuns), which is among the closers.
 func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap.Logger) ([]provider.Provider, []io.Closer, error) {
 	simURL := cfg.SimulatorURL
 	if simURL == "" {
 		simURL = simBase
 	}
-	if len(cfg.Providers) == 0 {
-		if simURL == "" {
-			return nil, nil, errors.New("worker: no provider: configure providers in SMSFLEET_CONFIG or set SMSFLEET_SIMULATOR_URL")
-		}
-		sim := provider.NewSimulator("simulator", simURL, nil)
-		sim.SetStatusCallback(statusCallback(cfg, "simulator"))
-		return []provider.Provider{sim}, nil, nil
+	if len(cfg.Providers) == 0 && simURL == "" {
+		return nil, nil, errors.New("worker: no provider: configure providers in SMSFLEET_CONFIG or set SMSFLEET_SIMULATOR_URL")
 	}
+	sink := &connReceipts{cfg: cfg, st: st, log: log}
+	deps := provider.Deps{
+		HTTP:           provider.NewHTTPClient(),
+		SimulatorURL:   simURL,
+		StatusCallback: func(name string) string { return statusCallback(cfg, name) },
+		OnReceipt:      sink.receive,
+		Logger:         log,
+	}
+	runs := &providerRuns{log: log}
 	var out []provider.Provider
 	var closers []io.Closer
-	var onReceipt func(provider.Receipt)
-	var flush io.Closer
-	hc := provider.NewHTTPClient()
-	for _, p := range cfg.Providers {
-		timeout := p.Timeout
-		if timeout <= 0 {
-			timeout = 10 * time.Second
+	for _, p := range configuredProviders(cfg) {
+		c, err := provider.New(p, deps)
+		if err != nil {
+			return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
-		switch p.Kind {
-		case config.KindSimulator:
-			url := p.URL
-			if url == "" {
-				url = simURL
-			}
-			if url == "" {
-				return nil, nil, fmt.Errorf("provider %s: a simulator needs a url (no simulator runs in this process)", p.Name)
-			}
-			sim := provider.NewSimulator(p.Name, url, hc)
-			sim.SetStatusCallback(statusCallback(cfg, p.Name))
-			out = append(out, sim)
-		case config.KindTwilio:
-			sid := p.AccountSID
-			if sid == "" {
-				sid = config.Secret(p.AccountSIDEnv)
-			}
-			out = append(out, provider.NewTwilio(provider.TwilioConfig{
-				Name: p.Name, BaseURL: p.URL, AccountSID: sid, AuthToken: config.Secret(p.AuthTokenEnv),
-				MessagingServiceSID: p.MessagingServiceSID, StatusCallback: orDefault(p.StatusCallback, statusCallback(cfg, p.Name)), Timeout: timeout,
-			}, hc))
-		case config.KindJSON:
-			g, err := provider.NewGeneric(provider.GenericConfig{
-				Name: p.Name, URL: p.URL, Method: p.Method, AuthHeader: p.AuthHeader, AuthValue: config.Secret(p.AuthValueEnv),
-				RequestTemplate: p.RequestTemplate, RefField: p.RefField, Timeout: timeout,
-			}, hc)
-			if err != nil {
-				return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
-			}
-			out = append(out, g)
-		case config.KindSMPP:
-			if onReceipt == nil {
-				onReceipt, flush = smppReceipts(cfg, st, log)
-			}
-			var tc *tls.Config
-			if p.TLS {
-				tc = &tls.Config{MinVersion: tls.VersionTLS12}
-			}
-			c, err := provider.NewSMPP(provider.SMPPConfig{
-				Name: p.Name, Addr: p.Addr, SystemID: p.SystemID, Password: config.Secret(p.PasswordEnv), SystemType: p.SystemType,
-				TLS: tc, Window: p.Window, EnquireLink: p.EnquireLink, SubmitTimeout: timeout,
-				OnReceipt: onReceipt, Logger: log.Named("smpp"),
-			})
-			if err != nil {
-				return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
-			}
-			out, closers = append(out, c), append(closers, c)
+		out = append(out, c)
+		if cl, ok := c.(io.Closer); ok {
+			closers = append(closers, cl)
+		}
+		if r, ok := c.(provider.Runner); ok {
+			runs.runners = append(runs.runners, r)
 		}
 	}
-	if flush != nil {
-		closers = append(closers, flush) // after the SMPP clients: they feed it
-	}
+	// Closed in this order: the clients, then their Run goroutines, then
+	// the receipts they fed.
+	closers = append(closers, runs, sink)
 	return out, closers, nil
 }
 
-// smppReceipts returns where an SMPP connection's receipts go: into
-// Kafka through a forwarder when Kafka is configured (like the webhooks'),
-// else straight to the delivery state. The closer (nil without Kafka)
-// flushes the forwarder; close it after the SMPP clients.
-func smppReceipts(cfg config.Config, st *store.Store, log *zap.Logger) (func(provider.Receipt), io.Closer) {
-	direct := func(ctx context.Context, r receipts.Record) error {
-		to := sms.Delivered
-		if r.Status == "undelivered" {
-			to = sms.Undelivered
+// startProviders runs the clients among closers that hold a connection
+// (called by Start).
+func startProviders(closers []io.Closer) {
+	for _, c := range closers {
+		if r, ok := c.(*providerRuns); ok {
+			r.start()
 		}
+	}
+}
+
+// providerRuns runs the clients that hold a connection of their own
+// (provider.Runner: SMPP) from the fleet's Start until it closes. Their
+// context is not Start's: that one ends before the worker drains, and the
+// sends still in flight then need their connection; Close, after the
+// drain, ends them.
+type providerRuns struct {
+	runners []provider.Runner
+	log     *zap.Logger
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (p *providerRuns) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	for _, r := range p.runners {
+		p.wg.Go(func() {
+			if err := r.Run(ctx); err != nil {
+				p.log.Warn("provider connection", zap.Error(err))
+			}
+		})
+	}
+}
+
+// Close ends every Run and waits for them.
+func (p *providerRuns) Close() error {
+	p.mu.Lock()
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}
+
+// connReceipts is where receipts that arrive on a provider's connection
+// (SMPP deliver_sm) go: into Kafka through a forwarder when Kafka is
+// configured (like the webhooks'), else straight to the delivery state.
+// It is made on the first receipt, so a fleet without such a provider
+// never builds a forwarder; Close flushes it, after the clients that feed
+// it are closed.
+type connReceipts struct {
+	cfg config.Config
+	st  *store.Store
+	log *zap.Logger
+
+	mu     sync.Mutex
+	submit func(sms.Receipt)
+	fw     *receipts.Forwarder
+}
+
+// receive is provider.Deps.OnReceipt: it runs on the connection's reading
+// goroutine, so it hands off (the forwarder buffers) rather than block.
+func (c *connReceipts) receive(r sms.Receipt) {
+	if !r.Final() {
+		return // intermediate statuses move nothing
+	}
+	// At is when the fleet heard of it, as for webhook receipts.
+	r.At = time.Now().UTC()
+	c.mu.Lock()
+	if c.submit == nil {
+		c.submit, c.fw = c.build()
+	}
+	submit := c.submit
+	c.mu.Unlock()
+	submit(r)
+}
+
+func (c *connReceipts) build() (func(sms.Receipt), *receipts.Forwarder) {
+	direct := func(ctx context.Context, r sms.Receipt) error {
 		// Parked like the consumer parks it, should it overtake the sent write.
-		_, err := st.ApplyReceipts(ctx, []store.Receipt{{Provider: r.Provider, Ref: r.Ref, Status: to, Code: r.ErrorCode}}, receiptsSettings(cfg).ParkTTL)
+		_, err := c.st.ApplyReceipts(ctx, []sms.Receipt{r}, receiptsSettings(c.cfg).ParkTTL)
 		return err
 	}
-	record := func(r provider.Receipt) (receipts.Record, bool) {
-		rec := receipts.Record{Provider: r.Provider, Ref: r.Ref, Status: r.Status, ErrorCode: r.ErrorCode, At: time.Now().UTC()}
-		return rec, rec.Final() // intermediate statuses move nothing
-	}
-	if len(cfg.Kafka.Brokers) == 0 {
-		return func(r provider.Receipt) {
-			rec, ok := record(r)
-			if !ok {
-				return
-			}
+	if len(c.cfg.Kafka.Brokers) == 0 {
+		return func(r sms.Receipt) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := direct(ctx, rec); err != nil {
-				log.Warn("delivery receipt not applied", zap.String("provider", r.Provider), zap.Error(err))
+			if err := direct(ctx, r); err != nil {
+				c.log.Warn("delivery receipt not applied", zap.String("provider", r.Provider), zap.Error(err))
 			}
 		}, nil
 	}
-	fw := receipts.NewForwarder(receipts.NewProducer(cfg.Kafka.Brokers, receipts.Topic), 10_000, direct, log.Named("smpp-receipts"))
-	return func(r provider.Receipt) {
-		if rec, ok := record(r); ok {
-			fw.Submit(rec)
-		}
-	}, fw
+	fw := receipts.NewForwarder(receipts.NewProducer(c.cfg.Kafka.Brokers, receipts.Topic), 10_000, direct, c.log.Named("smpp-receipts"))
+	return fw.Submit, fw
 }
 
-func orDefault(s, d string) string {
-	if s != "" {
-		return s
+// Close flushes the forwarder, if one was made.
+func (c *connReceipts) Close() error {
+	c.mu.Lock()
+	fw := c.fw
+	c.mu.Unlock()
+	if fw == nil {
+		return nil
 	}
-	return d
+	return fw.Close()
 }

@@ -278,7 +278,7 @@ var ErrUnknownRef = errors.New("unknown provider reference")
 // undelivered (with the provider's error code). It reports whether the
 // status moved; a receipt for an SMS already final moves nothing.
 func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.Status, code string) (bool, error) {
-	res, err := s.ApplyReceipts(ctx, []Receipt{{Provider: provider, Ref: ref, Status: to, Code: code}}, 0)
+	res, err := s.ApplyReceipts(ctx, []sms.Receipt{{Provider: provider, Ref: ref, Status: to, ErrorCode: code}}, 0)
 	if err != nil {
 		return false, err
 	}
@@ -289,13 +289,6 @@ func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.S
 		return true, nil
 	}
 	return false, nil
-}
-
-// Receipt is a final delivery report to apply.
-type Receipt struct {
-	Provider, Ref string
-	Status        sms.Status // delivered or undelivered
-	Code          string
 }
 
 // ReceiptResult says what applying one receipt did.
@@ -310,13 +303,13 @@ const (
 // ApplyReceipts applies a batch of receipts in one pipelined round trip.
 // A receipt whose reference is not known yet is parked for parkTTL (0:
 // not parked): the sent write applies it when it comes.
-func (s *Store) ApplyReceipts(ctx context.Context, rs []Receipt, parkTTL time.Duration) ([]ReceiptResult, error) {
+func (s *Store) ApplyReceipts(ctx context.Context, rs []sms.Receipt, parkTTL time.Duration) ([]ReceiptResult, error) {
 	now := s.now()
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(rs))
 		for i, r := range rs {
 			cmds[i] = scriptReceipt.EvalSha(ctx, p, []string{refKey(r.Provider, r.Ref), parkKey(r.Provider, r.Ref)},
-				string(r.Status), ms(now), hourBucket(now), r.Code, ttlSeconds(parkTTL))
+				string(r.Status), ms(now), hourBucket(now), r.ErrorCode, ttlSeconds(parkTTL))
 		}
 		return cmds
 	})
