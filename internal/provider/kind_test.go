@@ -2,11 +2,13 @@ package provider_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -356,5 +358,51 @@ func TestStatusMapping(t *testing.T) {
 				t.Errorf("%s %q: Final %v", tc.kind, word, final)
 			}
 		}
+	}
+}
+
+// TestChartSchemaKnowsEveryKind keeps the Helm chart's schema in step with
+// the registry: a kind added here must be accepted there, and only kinds
+// that exist.
+func TestChartSchemaKnowsEveryKind(t *testing.T) {
+	raw, err := os.ReadFile("../../charts/smsfleet/values.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enums [][]provider.KindName
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if k, ok := v["kind"].(map[string]any); ok {
+				if e, ok := k["enum"].([]any); ok {
+					var names []provider.KindName
+					for _, n := range e {
+						s, _ := n.(string)
+						names = append(names, provider.KindName(s))
+					}
+					slices.Sort(names)
+					enums = append(enums, names)
+				}
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	var schema any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	walk(schema)
+	if len(enums) != 1 {
+		t.Fatalf("%d provider kind enums in the chart schema, want 1", len(enums))
+	}
+	if !slices.Equal(enums[0], provider.KindNames()) {
+		t.Fatalf("chart schema kinds %v, registry %v", enums[0], provider.KindNames())
 	}
 }
