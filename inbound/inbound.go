@@ -3,7 +3,6 @@ package inbound
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"unicode"
@@ -71,15 +70,11 @@ func (in *Inbound) Register(mux *http.ServeMux) {
 }
 
 func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
-	src, body, ok := provider.ReadWebhook(w, r, in.sources)
+	src, hooks, body, ok := provider.ReadWebhook(w, r, in.sources)
 	if !ok {
 		return
 	}
-	parse := provider.ParseJSONReply
-	if src.Kind == "twilio" && !src.Simulator {
-		parse = provider.ParseTwilioReply
-	}
-	rep, err := parse(src, r, body)
+	rep, err := hooks.ParseReply(src, r, body)
 	if err != nil {
 		status := http.StatusBadRequest
 		var we *provider.WebhookError
@@ -99,13 +94,7 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "inbound replies are unavailable, retry later", http.StatusServiceUnavailable)
 		return
 	}
-	if src.Kind == "twilio" && !src.Simulator {
-		// Twilio wants TwiML; an empty response sends no reply of ours.
-		w.Header().Set("Content-Type", "text/xml")
-		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	hooks.AnswerReply(w) // in the kind's format (Twilio wants TwiML)
 }
 
 // Keyword is what a reply asks for: "stop", "start" or "" (nothing).

@@ -44,7 +44,7 @@ func TestInboundReplies(t *testing.T) {
 		Sources: []provider.Source{
 			{Name: "tw", Kind: "twilio", Secret: "tw-token"},
 			{Name: "gw", Kind: "json", Secret: "gw-secret"},
-			{Name: "sim", Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true},
+			{Name: "sim", Kind: provider.KindSimulator, Secret: provider.SimulatorAuthToken},
 		},
 		OptOuts: st, StopWords: []string{"STOP", "QUIT", "OPTOUT"}, StartWords: []string{"START", "YES"},
 		Apps: apps, DefaultRegion: "DE", Log: zap.NewNop(),

@@ -42,7 +42,7 @@ func BenchmarkConsumer(b *testing.B) {
 	}
 	p := NewProducer([]string{k.Addr}, Topic)
 	defer p.Close()
-	recs := make([]Record, 0, 1000)
+	recs := make([]sms.Receipt, 0, 1000)
 	for i := 0; i < n; i += 1000 {
 		part := phones[i:min(i+1000, n)]
 		if _, err := st.Materialize(ctx, code, part, time.Now().Add(time.Hour)); err != nil {
@@ -59,7 +59,7 @@ func BenchmarkConsumer(b *testing.B) {
 			if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: ref, Segments: 1}); err != nil {
 				b.Fatal(err)
 			}
-			recs = append(recs, Record{Provider: "tw", Ref: ref, Status: "delivered", At: time.Now()})
+			recs = append(recs, sms.Receipt{Provider: "tw", Ref: ref, Status: "delivered", At: time.Now()})
 		}
 		if err := p.Produce(ctx, recs...); err != nil {
 			b.Fatal(err)

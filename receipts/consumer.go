@@ -140,7 +140,7 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 // apply writes a batch: final receipts to the state (one round trip),
 // unparseable ones to the dead-letter topic.
 func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
-	var rs []store.Receipt
+	var rs []sms.Receipt
 	var dead []kafka.Message
 	for _, m := range msgs {
 		rec, err := decode(m.Value)
@@ -148,14 +148,9 @@ func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
 			dead = append(dead, m)
 			continue
 		}
-		if !rec.Final() {
-			continue
+		if rec.Final() { // an intermediate receipt moves nothing
+			rs = append(rs, rec)
 		}
-		to := sms.Delivered
-		if rec.Status == "undelivered" {
-			to = sms.Undelivered
-		}
-		rs = append(rs, store.Receipt{Provider: rec.Provider, Ref: rec.Ref, Status: to, Code: rec.ErrorCode})
 	}
 	if len(dead) > 0 {
 		if err := c.deadLetter(ctx, dead); err != nil {

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/backoff"
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // Forwarder lands receipts that arrive on a provider connection (SMPP
@@ -24,8 +25,8 @@ import (
 // supervisor's stop and the SMPP clients' close is still landed).
 type Forwarder struct {
 	p        *Producer
-	ch       chan Record
-	fallback func(context.Context, Record) error
+	ch       chan sms.Receipt
+	fallback func(context.Context, sms.Receipt) error
 	log      *zap.Logger
 	running  sync.WaitGroup // Run calls in progress; Close waits for them
 	once     sync.Once
@@ -43,15 +44,15 @@ var produceRetry = backoff.Policy{Base: 200 * time.Millisecond, Max: time.Second
 // NewForwarder returns a forwarder producing with p, buffering up to
 // buffer receipts, applying through fallback when Kafka cannot take them.
 // Nothing is produced until Run runs (or Close flushes).
-func NewForwarder(p *Producer, buffer int, fallback func(context.Context, Record) error, log *zap.Logger) *Forwarder {
-	return &Forwarder{p: p, ch: make(chan Record, buffer), fallback: fallback, log: log}
+func NewForwarder(p *Producer, buffer int, fallback func(context.Context, sms.Receipt) error, log *zap.Logger) *Forwarder {
+	return &Forwarder{p: p, ch: make(chan sms.Receipt, buffer), fallback: fallback, log: log}
 }
 
 // Name names the forwarder in the supervisor's logs.
 func (f *Forwarder) Name() string { return "smpp-receipts-forwarder" }
 
 // Submit hands over one receipt without blocking the connection's reader.
-func (f *Forwarder) Submit(r Record) {
+func (f *Forwarder) Submit(r sms.Receipt) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if !f.closed {
@@ -62,7 +63,7 @@ func (f *Forwarder) Submit(r Record) {
 		}
 	}
 	f.log.Warn("receipt buffer full or closed: applying directly", zap.String("provider", r.Provider))
-	f.apply([]Record{r})
+	f.apply([]sms.Receipt{r})
 }
 
 // Run produces submitted receipts in batches until ctx is done or the
@@ -85,8 +86,8 @@ func (f *Forwarder) Run(ctx context.Context) error {
 }
 
 // batch is first plus whatever else is buffered, up to forwardBatch.
-func (f *Forwarder) batch(first Record) []Record {
-	batch := []Record{first}
+func (f *Forwarder) batch(first sms.Receipt) []sms.Receipt {
+	batch := []sms.Receipt{first}
 	for len(batch) < forwardBatch {
 		select {
 		case r, ok := <-f.ch:
@@ -101,7 +102,7 @@ func (f *Forwarder) batch(first Record) []Record {
 	return batch
 }
 
-func (f *Forwarder) produce(batch []Record) {
+func (f *Forwarder) produce(batch []sms.Receipt) {
 	for attempt := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := f.p.Produce(ctx, batch...)
@@ -118,7 +119,7 @@ func (f *Forwarder) produce(batch []Record) {
 	f.apply(batch)
 }
 
-func (f *Forwarder) apply(batch []Record) {
+func (f *Forwarder) apply(batch []sms.Receipt) {
 	for _, r := range batch {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := f.fallback(ctx, r)

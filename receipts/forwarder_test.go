@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -17,8 +18,8 @@ import (
 // gone they are applied directly instead of being lost.
 func TestForwarderLandsConnectionReceiptsInKafka(t *testing.T) {
 	var mu sync.Mutex
-	var direct []Record
-	fallback := func(_ context.Context, r Record) error {
+	var direct []sms.Receipt
+	fallback := func(_ context.Context, r sms.Receipt) error {
 		mu.Lock()
 		defer mu.Unlock()
 		direct = append(direct, r)
@@ -55,7 +56,7 @@ func TestForwarderLandsConnectionReceiptsInKafka(t *testing.T) {
 			}
 			fw := NewForwarder(p, 1000, fallback, zap.NewNop())
 			for i := range 50 {
-				fw.Submit(Record{Provider: "smsc", Ref: fmt.Sprintf("M%d", i), Status: "delivered", At: time.Now()})
+				fw.Submit(sms.Receipt{Provider: "smsc", Ref: fmt.Sprintf("M%d", i), Status: "delivered", At: time.Now()})
 			}
 			if err := fw.Close(); err != nil { // flushes what is buffered
 				t.Fatal(err)
@@ -80,7 +81,7 @@ func TestForwarderRunProducesWhileRunning(t *testing.T) {
 	k := testenv.NewKafka(t, 3, Topic)
 	p := NewProducer([]string{k.Addr}, Topic)
 	defer p.Close()
-	fw := NewForwarder(p, 100, func(context.Context, Record) error {
+	fw := NewForwarder(p, 100, func(context.Context, sms.Receipt) error {
 		t.Error("applied directly with Kafka up")
 		return nil
 	}, zap.NewNop())
@@ -88,7 +89,7 @@ func TestForwarderRunProducesWhileRunning(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- fw.Run(ctx) }()
 	for i := range 10 {
-		fw.Submit(Record{Provider: "smsc", Ref: fmt.Sprintf("R%d", i), Status: "delivered", At: time.Now()})
+		fw.Submit(sms.Receipt{Provider: "smsc", Ref: fmt.Sprintf("R%d", i), Status: "delivered", At: time.Now()})
 	}
 	if got := readAll(t, k, Topic, 10); len(got) != 10 {
 		t.Fatalf("%d receipts in the topic while Run ran, want 10", len(got))

@@ -33,20 +33,17 @@ func (in *Ingress) Register(mux *http.ServeMux) {
 }
 
 func (in *Ingress) serve(w http.ResponseWriter, r *http.Request) {
-	src, body, ok := provider.ReadWebhook(w, r, in.sources)
+	src, hooks, body, ok := provider.ReadWebhook(w, r, in.sources)
 	if !ok {
 		return
 	}
-	parse := provider.ParseTwilioReceipt
-	if src.Kind == "json" {
-		parse = provider.ParseJSONReceipt
-	}
-	pr, err := parse(src, r, body, in.now())
+	rec, err := hooks.ParseReceipt(src, r, body, in.now())
 	if err != nil {
 		writeWebhookError(w, err)
 		return
 	}
-	rec := Record{Provider: pr.Provider, Ref: pr.Ref, Status: pr.Status, ErrorCode: pr.ErrorCode, At: pr.At}
+	// Intermediate receipts land too: Kafka keeps what the provider said,
+	// and the consumer skips them (sms.Receipt.Final).
 	// Answer 2xx only once Kafka has it: otherwise the provider retries.
 	if err := in.producer.Produce(r.Context(), rec); err != nil {
 		in.log.Error("receipt not landed in Kafka; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))

@@ -7,6 +7,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/smsfleet/smsfleet/internal/kafkax"
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // Producer writes receipts to Kafka. kafka-go's Writer defaults are unsafe
@@ -21,10 +22,10 @@ func NewProducer(brokers []string, topic string) *Producer {
 }
 
 // Produce writes records and returns once Kafka has acknowledged them all.
-func (p *Producer) Produce(ctx context.Context, recs ...Record) error {
+func (p *Producer) Produce(ctx context.Context, recs ...sms.Receipt) error {
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
-		v, err := r.encode()
+		v, err := encode(r)
 		if err != nil {
 			return err
 		}

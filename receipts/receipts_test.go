@@ -67,13 +67,13 @@ func postJSON(t *testing.T, srv *httptest.Server, body, secret string) int {
 
 // readAll reads up to want records of every partition of topic, from the
 // start, through a fresh consumer group; it waits at most 2 s.
-func readAll(t *testing.T, k *testenv.Kafka, topic string, want int) []Record {
+func readAll(t *testing.T, k *testenv.Kafka, topic string, want int) []sms.Receipt {
 	t.Helper()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr}, Topic: topic, GroupID: "read-" + t.Name(), MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var out []Record
+	var out []sms.Receipt
 	for len(out) < want {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
@@ -81,7 +81,7 @@ func readAll(t *testing.T, k *testenv.Kafka, topic string, want int) []Record {
 		}
 		rec, err := decode(m.Value)
 		if err != nil {
-			rec = Record{Status: "unparseable: " + string(m.Value)}
+			rec = sms.Receipt{Status: sms.Status("unparseable: " + string(m.Value))}
 		}
 		out = append(out, rec)
 	}
@@ -178,7 +178,7 @@ func TestConsumerAppliesOnceParksAndDeadLetters(t *testing.T) {
 	p := NewProducer([]string{k.Addr}, Topic)
 	defer p.Close()
 	ctx := context.Background()
-	recs := []Record{
+	recs := []sms.Receipt{
 		{Provider: "tw", Ref: "R-A", Status: "sent"},
 		{Provider: "tw", Ref: "R-A", Status: "delivered"},
 		{Provider: "tw", Ref: "R-B", Status: "undelivered", ErrorCode: "30003"},
@@ -228,7 +228,7 @@ func TestConsumerAppliesOnceParksAndDeadLetters(t *testing.T) {
 	// A second consumer of the group resumes after the committed offsets:
 	// new receipts apply, old ones are not re-read into double counts.
 	sentSMS(t, st, "AAAA-00000000-0000000D", "+4915112000013", "R-D")
-	if err := p.Produce(ctx, Record{Provider: "tw", Ref: "R-D", Status: "delivered"}); err != nil {
+	if err := p.Produce(ctx, sms.Receipt{Provider: "tw", Ref: "R-D", Status: "delivered"}); err != nil {
 		t.Fatal(err)
 	}
 	run(3 * time.Second)
@@ -266,7 +266,7 @@ func TestConsumerKilledMidBatchLosesNothingAndCountsNothingTwice(t *testing.T) {
 	if _, err := st.Materialize(ctx, code, phones, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	var recs []Record
+	var recs []sms.Receipt
 	for i, ph := range phones {
 		id := sms.SMSID(code, ph)
 		l, _, _ := st.LoadSMS(ctx, id)
@@ -277,11 +277,11 @@ func TestConsumerKilledMidBatchLosesNothingAndCountsNothingTwice(t *testing.T) {
 		if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: ref, Segments: 1}); err != nil {
 			t.Fatal(err)
 		}
-		status := "delivered"
+		status := sms.Delivered
 		if i%10 == 0 {
-			status = "undelivered"
+			status = sms.Undelivered
 		}
-		recs = append(recs, Record{Provider: "tw", Ref: ref, Status: status})
+		recs = append(recs, sms.Receipt{Provider: "tw", Ref: ref, Status: status})
 	}
 	p := NewProducer([]string{k.Addr}, Topic)
 	defer p.Close()

@@ -8,7 +8,8 @@ package receipts
 import (
 	"encoding/json"
 	"fmt"
-	"time"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // Topic names.
@@ -17,30 +18,17 @@ const (
 	TopicDLQ = "smsfleet.receipts.dlq"
 )
 
-// Record is a normalised receipt as it travels through Kafka, keyed by the
-// provider reference so one SMS's receipts stay in order.
-type Record struct {
-	Provider string `json:"provider"`
-	Ref      string `json:"ref"`
-	// Status is "delivered", "undelivered", or an intermediate provider
-	// status ("sent", "queued", ...) that moves nothing.
-	Status    string    `json:"status"`
-	ErrorCode string    `json:"error_code,omitempty"`
-	At        time.Time `json:"at"`
-}
+// encode is a receipt as it travels through Kafka (sms.Receipt's JSON),
+// keyed by the provider reference so one SMS's receipts stay in order.
+func encode(r sms.Receipt) ([]byte, error) { return json.Marshal(r) }
 
-// Final reports whether the record moves an SMS.
-func (r Record) Final() bool { return r.Status == "delivered" || r.Status == "undelivered" }
-
-func (r Record) encode() ([]byte, error) { return json.Marshal(r) }
-
-func decode(b []byte) (Record, error) {
-	var r Record
+func decode(b []byte) (sms.Receipt, error) {
+	var r sms.Receipt
 	if err := json.Unmarshal(b, &r); err != nil {
-		return Record{}, fmt.Errorf("receipt record: %w", err)
+		return sms.Receipt{}, fmt.Errorf("receipt record: %w", err)
 	}
 	if r.Provider == "" || r.Ref == "" || r.Status == "" {
-		return Record{}, fmt.Errorf("receipt record: provider, ref and status are required")
+		return sms.Receipt{}, fmt.Errorf("receipt record: provider, ref and status are required")
 	}
 	return r, nil
 }

@@ -79,7 +79,7 @@ func TestDeliveryWaitSweeperMovesEndedWaitsToUnknown(t *testing.T) {
 func TestParkedSweeperDropsExpiredReceipts(t *testing.T) {
 	_, st := sweeperStore(t)
 	ctx := context.Background()
-	res, err := st.ApplyReceipts(ctx, []store.Receipt{{Provider: "tw", Ref: "R-NOBODY", Status: sms.Delivered}}, time.Second)
+	res, err := st.ApplyReceipts(ctx, []sms.Receipt{{Provider: "tw", Ref: "R-NOBODY", Status: sms.Delivered}}, time.Second)
 	if err != nil || len(res) != 1 || res[0] != store.ReceiptUnknown {
 		t.Fatalf("apply: %v %v, want the receipt parked", res, err)
 	}

@@ -62,7 +62,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	if len(cfg.Providers) == 0 {
 		// Two simulated providers, so a newcomer can take the primary down
 		// and watch traffic fail over to the fallback and come back.
-		cfg.Providers = []config.Provider{{Name: "sim-a", Kind: config.KindSimulator}, {Name: "sim-b", Kind: config.KindSimulator}}
+		cfg.Providers = []provider.Config{{Name: "sim-a", Kind: provider.KindSimulator}, {Name: "sim-b", Kind: provider.KindSimulator}}
 		if len(cfg.DefaultRoute.Providers) == 0 {
 			cfg.DefaultRoute = config.Route{Providers: []string{"sim-a", "sim-b"}}
 		}

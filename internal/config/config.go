@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
 // Config is the whole configuration of one smsfleet process.
@@ -50,7 +52,7 @@ type Config struct {
 	RouteList string `env:"ROUTE"`
 	// Providers and DefaultRoute come from the configuration file (and
 	// RouteList); with none, the fleet sends through one simulator.
-	Providers    []Provider
+	Providers    []provider.Config
 	DefaultRoute Route
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
@@ -391,7 +393,7 @@ func (c Config) validateProviders() error {
 	}
 	known := map[string]bool{}
 	for _, p := range c.Providers {
-		if err := p.validate(); err != nil {
+		if err := p.Validate(); err != nil {
 			return fmt.Errorf("config: SMSFLEET_CONFIG %w", err)
 		}
 		if known[p.Name] {

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
 // File is the optional YAML configuration named by SMSFLEET_CONFIG: what
@@ -27,7 +29,7 @@ type File struct {
 	RateLimits string `yaml:"rate_limits"`
 	// OperatorOverrides maps number prefixes to operator keys.
 	OperatorOverrides map[string]string `yaml:"operator_overrides"`
-	Providers         []Provider        `yaml:"providers"`
+	Providers         []provider.Config `yaml:"providers"`
 	Route             *Route            `yaml:"route"`
 	Applications      []FileApplication `yaml:"applications"`
 }

@@ -2,104 +2,10 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"time"
 )
-
-// Provider kinds.
-const (
-	KindSimulator = "simulator" // smsfleet's simulator (Twilio-style API)
-	KindTwilio    = "twilio"
-	KindJSON      = "json"
-	KindSMPP      = "smpp"
-)
-
-// Provider is one SMS provider the workers can send through, from the
-// configuration file. Secrets are read from the environment variables the
-// *_env keys name, so the file can sit in a ConfigMap and the secrets in a
-// Secret; they are never logged.
-type Provider struct {
-	Name    string        `yaml:"name"`
-	Kind    string        `yaml:"kind"`
-	Timeout time.Duration `yaml:"timeout"`
-
-	// simulator, twilio, json
-	URL string `yaml:"url"`
-	// twilio
-	AccountSID          string `yaml:"account_sid"`
-	AccountSIDEnv       string `yaml:"account_sid_env"`
-	AuthTokenEnv        string `yaml:"auth_token_env"`
-	MessagingServiceSID string `yaml:"messaging_service_sid"`
-	StatusCallback      string `yaml:"status_callback"`
-	// json
-	Method          string `yaml:"method"`
-	AuthHeader      string `yaml:"auth_header"`
-	AuthValueEnv    string `yaml:"auth_value_env"`
-	RequestTemplate string `yaml:"request_template"`
-	RefField        string `yaml:"ref_field"`
-	// DLRSecretEnv names the variable holding the HMAC key a json
-	// provider signs its delivery receipts with.
-	DLRSecretEnv string `yaml:"dlr_secret_env"`
-	// smpp
-	Addr        string        `yaml:"addr"`
-	SystemID    string        `yaml:"system_id"`
-	PasswordEnv string        `yaml:"password_env"`
-	SystemType  string        `yaml:"system_type"`
-	TLS         bool          `yaml:"tls"`
-	Window      int           `yaml:"window"`
-	EnquireLink time.Duration `yaml:"enquire_link"`
-}
-
-// Secret reads a secret from the environment variable named by name ("" if
-// none is named).
-func Secret(name string) string {
-	if name == "" {
-		return ""
-	}
-	return os.Getenv(name)
-}
-
-var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-
-func (p Provider) validate() error {
-	if !providerName.MatchString(p.Name) {
-		return fmt.Errorf("provider %q: names are 1 to 32 of a-z, 0-9 and -", p.Name)
-	}
-	need := func(field, v string) error {
-		if v == "" {
-			return fmt.Errorf("provider %s (%s): %s is required", p.Name, p.Kind, field)
-		}
-		return nil
-	}
-	switch p.Kind {
-	case KindSimulator:
-		return nil // an empty url means the in-process simulator
-	case KindTwilio:
-		if err := need("url", p.URL); err != nil {
-			return err
-		}
-		if p.AccountSID == "" && Secret(p.AccountSIDEnv) == "" {
-			return fmt.Errorf("provider %s (twilio): account_sid or a set account_sid_env is required", p.Name)
-		}
-		if Secret(p.AuthTokenEnv) == "" {
-			return fmt.Errorf("provider %s (twilio): auth_token_env must name a set environment variable", p.Name)
-		}
-	case KindJSON:
-		return need("url", p.URL)
-	case KindSMPP:
-		if err := need("addr", p.Addr); err != nil {
-			return err
-		}
-		if err := need("system_id", p.SystemID); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("provider %s: kind must be simulator, twilio, json or smpp, got %q", p.Name, p.Kind)
-	}
-	return nil
-}
 
 // Route is where an application's SMS go: providers in order (the first
 // healthy one takes the send, the next ones are fallbacks), optionally a

@@ -19,7 +19,7 @@ import (
 // watch in a test.
 func twoProviders(route ...string) func(*config.Config, *fleet.Roles) {
 	return func(c *config.Config, _ *fleet.Roles) {
-		c.Providers = []config.Provider{{Name: "sim-a", Kind: config.KindSimulator}, {Name: "sim-b", Kind: config.KindSimulator}}
+		c.Providers = []provider.Config{{Name: "sim-a", Kind: provider.KindSimulator}, {Name: "sim-b", Kind: provider.KindSimulator}}
 		c.DefaultRoute = config.Route{Providers: route}
 		c.Breaker = config.Breaker{Window: 2 * time.Second, MinRequests: 5, FailureRatio: 0.5, OpenTimeout: 500 * time.Millisecond, Probes: 2}
 		c.Worker.MaxAttempts = 8

@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
 // frPhones returns n distinct valid French mobile numbers (operator FR:SFR
@@ -142,7 +143,7 @@ func TestThrottlingLowersTheEffectiveRateAndItRecovers(t *testing.T) {
 		limited("DE:T-Mobile=50/5")(c, r)
 		c.Rate.RecoverEvery = 200 * time.Millisecond
 		c.Breaker = config.Breaker{Window: 2 * time.Second, MinRequests: 5, FailureRatio: 0.5, OpenTimeout: 300 * time.Millisecond, Probes: 2}
-		c.Providers = []config.Provider{{Name: "sim-a", Kind: config.KindSimulator}}
+		c.Providers = []provider.Config{{Name: "sim-a", Kind: provider.KindSimulator}}
 		c.DefaultRoute = config.Route{Providers: []string{"sim-a"}}
 	})
 	to := phones(6000, 1)[0]

@@ -83,7 +83,10 @@ type Fleet struct {
 	receipts *receiptsRole
 	relay    *outcomes.Relay
 	closers  []io.Closer
-	enq      *dispatcher.Enqueuer
+	// conns hold the providers' own connections (SMPP) and land the
+	// receipts that arrive on them; the supervisor runs them.
+	conns []lifecycle.Component
+	enq   *dispatcher.Enqueuer
 	// http is the listener with /healthz and /readyz; its shutdown runs
 	// the fleet's (stop).
 	http *httprole.Role
@@ -171,12 +174,12 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			if o.Simulator != nil {
 				simBase = "http://" + o.Config.HTTPAddr + "/simulator"
 			}
-			var err error
-			provs, f.closers, err = buildProviders(o.Config, simBase, f.store, o.Log)
+			set, err := buildProviders(o.Config, simBase, f.store, o.Now, o.Log)
 			if err != nil {
 				f.close()
 				return nil, err
 			}
+			provs, f.conns, f.closers = set.clients, set.components, set.closers
 		}
 		f.router = route.New(provs, o.Config.RouteOf, o.Config.Breaker, !o.NoBreakers, o.Log.Named("route"))
 		f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
@@ -205,7 +208,8 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 //  1. the outcome relay (worker), last to stop, so it relays the outcomes
 //     of the tasks the lanes finish while they drain;
 //  2. the receipts consumer (receipts);
-//  3. the SMPP receipts forwarder, if a provider has one (worker);
+//  3. the SMPP receipts forwarder and the providers' own connections
+//     (SMPP sessions), if a provider has one (worker);
 //  4. the worker lanes: stopping them drains the asynq servers in parallel;
 //  5. the sweepers (outbox and delivery waits for the worker, parked
 //     receipts for the receipts role), first to stop, so no new work is
@@ -221,13 +225,10 @@ func (f *Fleet) Start() error {
 	if f.receipts != nil {
 		f.sup.Add(f.receipts.consumer)
 	}
-	for _, c := range f.closers {
-		// A provider's closer that also runs (the SMPP receipts forwarder)
-		// is supervised; closing it after the clients flushes the rest.
-		if comp, ok := c.(lifecycle.Component); ok {
-			f.sup.Add(comp)
-		}
-	}
+	// The SMPP receipts forwarder, then the connections that feed it:
+	// they stop after the lanes drained (in-flight sends keep their
+	// session) and before the forwarder, which Close then flushes.
+	f.sup.Add(f.conns...)
 	if len(f.servers) > 0 {
 		interval := f.opts.Config.Worker.OutboxInterval
 		f.sup.Add(

@@ -2,145 +2,162 @@ package fleet
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/lifecycle"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/receipts"
 )
 
-// buildProviders makes a client for every configured provider. With none
-// configured the fleet sends through one simulator named "simulator": at
-// SMSFLEET_SIMULATOR_URL, or the in-process one (simBase). SMPP receipts
-// are applied to the delivery state as they arrive.
-func buildProviders(cfg config.Config, simBase string, st *store.Store, log *zap.Logger) ([]provider.Provider, []io.Closer, error) {
+// configuredProviders is the providers this fleet sends through: the
+// configuration's, or with none one simulator named "simulator".
+func configuredProviders(cfg config.Config) []provider.Config {
+	if len(cfg.Providers) == 0 {
+		return []provider.Config{{Name: "simulator", Kind: provider.KindSimulator}}
+	}
+	return cfg.Providers
+}
+
+// providerSet is what buildProviders makes: the clients, the components
+// that hold their connections (SMPP sessions) and land the receipts that
+// arrive on them, and what to close after the supervisor stopped.
+type providerSet struct {
+	clients []provider.Provider
+	// components are run by the fleet's supervisor in this order (and so
+	// stopped in reverse): the receipts forwarder, then each connection,
+	// so a connection stops before the forwarder it feeds.
+	components []lifecycle.Component
+	// closers close the clients, then flush the forwarder.
+	closers []io.Closer
+}
+
+// buildProviders makes a client for every configured provider through its
+// kind (provider.New). With none configured the fleet sends through one
+// simulator named "simulator": at SMSFLEET_SIMULATOR_URL, or the
+// in-process one (simBase). Receipts that arrive on a provider's
+// connection (SMPP) are landed like the webhooks' (see connReceipts).
+// Nothing runs yet: the fleet's Start hands the components to its
+// supervisor.
+func buildProviders(cfg config.Config, simBase string, st *store.Store, now func() time.Time, log *zap.Logger) (providerSet, error) {
 	simURL := cfg.SimulatorURL
 	if simURL == "" {
 		simURL = simBase
 	}
-	if len(cfg.Providers) == 0 {
-		if simURL == "" {
-			return nil, nil, errors.New("worker: no provider: configure providers in SMSFLEET_CONFIG or set SMSFLEET_SIMULATOR_URL")
-		}
-		sim := provider.NewSimulator("simulator", simURL, nil)
-		sim.SetStatusCallback(statusCallback(cfg, "simulator"))
-		return []provider.Provider{sim}, nil, nil
+	if len(cfg.Providers) == 0 && simURL == "" {
+		return providerSet{}, errors.New("worker: no provider: configure providers in SMSFLEET_CONFIG or set SMSFLEET_SIMULATOR_URL")
 	}
-	var out []provider.Provider
-	var closers []io.Closer
-	var onReceipt func(provider.Receipt)
-	var flush io.Closer
-	hc := provider.NewHTTPClient()
-	for _, p := range cfg.Providers {
-		timeout := p.Timeout
-		if timeout <= 0 {
-			timeout = 10 * time.Second
+	sink := &connReceipts{cfg: cfg, st: st, now: now, log: log}
+	deps := provider.Deps{
+		HTTP:           provider.NewHTTPClient(),
+		SimulatorURL:   simURL,
+		StatusCallback: func(name string) string { return statusCallback(cfg, name) },
+		OnReceipt:      sink.receive,
+		Logger:         log,
+	}
+	var set providerSet
+	var conns []lifecycle.Component
+	for _, p := range configuredProviders(cfg) {
+		c, err := provider.New(p, deps)
+		if err != nil {
+			return providerSet{}, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
-		switch p.Kind {
-		case config.KindSimulator:
-			url := p.URL
-			if url == "" {
-				url = simURL
-			}
-			if url == "" {
-				return nil, nil, fmt.Errorf("provider %s: a simulator needs a url (no simulator runs in this process)", p.Name)
-			}
-			sim := provider.NewSimulator(p.Name, url, hc)
-			sim.SetStatusCallback(statusCallback(cfg, p.Name))
-			out = append(out, sim)
-		case config.KindTwilio:
-			sid := p.AccountSID
-			if sid == "" {
-				sid = config.Secret(p.AccountSIDEnv)
-			}
-			out = append(out, provider.NewTwilio(provider.TwilioConfig{
-				Name: p.Name, BaseURL: p.URL, AccountSID: sid, AuthToken: config.Secret(p.AuthTokenEnv),
-				MessagingServiceSID: p.MessagingServiceSID, StatusCallback: orDefault(p.StatusCallback, statusCallback(cfg, p.Name)), Timeout: timeout,
-			}, hc))
-		case config.KindJSON:
-			g, err := provider.NewGeneric(provider.GenericConfig{
-				Name: p.Name, URL: p.URL, Method: p.Method, AuthHeader: p.AuthHeader, AuthValue: config.Secret(p.AuthValueEnv),
-				RequestTemplate: p.RequestTemplate, RefField: p.RefField, Timeout: timeout,
-			}, hc)
-			if err != nil {
-				return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
-			}
-			out = append(out, g)
-		case config.KindSMPP:
-			if onReceipt == nil {
-				onReceipt, flush = smppReceipts(cfg, st, log)
-			}
-			var tc *tls.Config
-			if p.TLS {
-				tc = &tls.Config{MinVersion: tls.VersionTLS12}
-			}
-			c, err := provider.NewSMPP(provider.SMPPConfig{
-				Name: p.Name, Addr: p.Addr, SystemID: p.SystemID, Password: config.Secret(p.PasswordEnv), SystemType: p.SystemType,
-				TLS: tc, Window: p.Window, EnquireLink: p.EnquireLink, SubmitTimeout: timeout,
-				OnReceipt: onReceipt, Logger: log.Named("smpp"),
-			})
-			if err != nil {
-				return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
-			}
-			out, closers = append(out, c), append(closers, c)
+		set.clients = append(set.clients, c)
+		if cl, ok := c.(io.Closer); ok {
+			set.closers = append(set.closers, cl)
+		}
+		if r, ok := c.(provider.Runner); ok {
+			conns = append(conns, lifecycle.Func("provider-"+p.Name, r.Run))
 		}
 	}
-	if flush != nil {
-		closers = append(closers, flush) // after the SMPP clients: they feed it
+	if len(conns) > 0 {
+		// Only a provider with a connection of its own delivers receipts
+		// on it: only then is the landing path built.
+		if fw := sink.build(); fw != nil {
+			set.components = append(set.components, fw)
+		}
+		set.components = append(set.components, conns...)
 	}
-	return out, closers, nil
+	// Closed after the clients: they feed it.
+	set.closers = append(set.closers, sink)
+	return set, nil
 }
 
-// smppReceipts returns where an SMPP connection's receipts go: into
-// Kafka through a forwarder when Kafka is configured (like the webhooks'),
-// else straight to the delivery state. The closer (nil without Kafka)
-// flushes the forwarder; close it after the SMPP clients.
-func smppReceipts(cfg config.Config, st *store.Store, log *zap.Logger) (func(provider.Receipt), io.Closer) {
-	direct := func(ctx context.Context, r receipts.Record) error {
-		to := sms.Delivered
-		if r.Status == "undelivered" {
-			to = sms.Undelivered
-		}
+// connReceipts is where receipts that arrive on a provider's connection
+// (SMPP deliver_sm) go: into Kafka through a forwarder when Kafka is
+// configured (like the webhooks'), else straight to the delivery state.
+// buildProviders builds it only when a provider has such a connection;
+// Close flushes the forwarder, after the clients that feed it are closed.
+type connReceipts struct {
+	cfg config.Config
+	st  *store.Store
+	now func() time.Time
+	log *zap.Logger
+
+	mu     sync.Mutex
+	submit func(sms.Receipt)
+	fw     *receipts.Forwarder
+}
+
+// receive is provider.Deps.OnReceipt: it runs on the connection's reading
+// goroutine, so it hands off (the forwarder buffers) rather than block.
+func (c *connReceipts) receive(r sms.Receipt) {
+	if !r.Final() {
+		return // intermediate statuses move nothing
+	}
+	// At is when the fleet heard of it, as for webhook receipts.
+	r.At = c.now().UTC()
+	c.mu.Lock()
+	submit := c.submit
+	c.mu.Unlock()
+	if submit == nil {
+		c.log.Warn("delivery receipt from a provider without a receipts path", zap.String("provider", r.Provider))
+		return
+	}
+	submit(r)
+}
+
+// build makes the landing path: into Kafka through a forwarder (returned,
+// for the supervisor to run) when Kafka is configured, else straight to
+// the delivery state.
+func (c *connReceipts) build() *receipts.Forwarder {
+	direct := func(ctx context.Context, r sms.Receipt) error {
 		// Parked like the consumer parks it, should it overtake the sent write.
-		_, err := st.ApplyReceipts(ctx, []store.Receipt{{Provider: r.Provider, Ref: r.Ref, Status: to, Code: r.ErrorCode}}, receiptsSettings(cfg).ParkTTL)
+		_, err := c.st.ApplyReceipts(ctx, []sms.Receipt{r}, c.cfg.Receipts.ParkTTL)
 		return err
 	}
-	record := func(r provider.Receipt) (receipts.Record, bool) {
-		rec := receipts.Record{Provider: r.Provider, Ref: r.Ref, Status: r.Status, ErrorCode: r.ErrorCode, At: time.Now().UTC()}
-		return rec, rec.Final() // intermediate statuses move nothing
-	}
-	if len(cfg.Kafka.Brokers) == 0 {
-		return func(r provider.Receipt) {
-			rec, ok := record(r)
-			if !ok {
-				return
-			}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cfg.Kafka.Brokers) == 0 {
+		c.submit = func(r sms.Receipt) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := direct(ctx, rec); err != nil {
-				log.Warn("delivery receipt not applied", zap.String("provider", r.Provider), zap.Error(err))
+			if err := direct(ctx, r); err != nil {
+				c.log.Warn("delivery receipt not applied", zap.String("provider", r.Provider), zap.Error(err))
 			}
-		}, nil
-	}
-	fw := receipts.NewForwarder(receipts.NewProducer(cfg.Kafka.Brokers, receipts.Topic), 10_000, direct, log.Named("smpp-receipts"))
-	return func(r provider.Receipt) {
-		if rec, ok := record(r); ok {
-			fw.Submit(rec)
 		}
-	}, fw
+		return nil
+	}
+	c.fw = receipts.NewForwarder(receipts.NewProducer(c.cfg.Kafka.Brokers, receipts.Topic), 10_000, direct, c.log.Named("smpp-receipts"))
+	c.submit = c.fw.Submit
+	return c.fw
 }
 
-func orDefault(s, d string) string {
-	if s != "" {
-		return s
+// Close flushes the forwarder, if one was made.
+func (c *connReceipts) Close() error {
+	c.mu.Lock()
+	fw := c.fw
+	c.mu.Unlock()
+	if fw == nil {
+		return nil
 	}
-	return d
+	return fw.Close()
 }

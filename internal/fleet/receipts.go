@@ -19,20 +19,13 @@ type receiptsRole struct {
 }
 
 // receiptSources lists the providers whose webhooks the ingress accepts,
-// with what each signs its receipts with.
+// with what each signs its webhooks with (their kind says; a kind without
+// webhooks, SMPP, has no source).
 func receiptSources(cfg config.Config) []provider.Source {
-	if len(cfg.Providers) == 0 {
-		return []provider.Source{{Name: "simulator", Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true}}
-	}
 	var out []provider.Source
-	for _, p := range cfg.Providers {
-		switch p.Kind {
-		case config.KindSimulator:
-			out = append(out, provider.Source{Name: p.Name, Kind: "twilio", Secret: provider.SimulatorAuthToken, Simulator: true})
-		case config.KindTwilio:
-			out = append(out, provider.Source{Name: p.Name, Kind: "twilio", Secret: config.Secret(p.AuthTokenEnv)})
-		case config.KindJSON:
-			out = append(out, provider.Source{Name: p.Name, Kind: "json", Secret: config.Secret(p.DLRSecretEnv)})
+	for _, p := range configuredProviders(cfg) {
+		if src, ok := provider.SourceOf(p); ok {
+			out = append(out, src)
 		}
 	}
 	return out
@@ -43,7 +36,7 @@ func (f *Fleet) buildReceipts() error {
 	if len(cfg.Kafka.Brokers) == 0 {
 		return errors.New("receipts: no Kafka: set SMSFLEET_KAFKA_BROKERS")
 	}
-	rc := receiptsSettings(cfg)
+	rc := cfg.Receipts
 	r := &receiptsRole{
 		producer: receipts.NewProducer(cfg.Kafka.Brokers, receipts.Topic),
 		dlq:      receipts.NewProducer(cfg.Kafka.Brokers, receipts.TopicDLQ),

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 )
 
 // Request is one SMS to send. ID is the deterministic SMS id, which
@@ -120,17 +119,6 @@ func StatusClass(status int) Class {
 		return Transient
 	}
 	return Permanent
-}
-
-// Receipt is a delivery report from a provider, normalised.
-type Receipt struct {
-	Provider string
-	Ref      string // the provider's message reference, as Result.Ref
-	// Status is "delivered", "undelivered", or an intermediate provider
-	// status ("accepted", "enroute", ...) that moves nothing.
-	Status    string
-	ErrorCode string
-	At        time.Time
 }
 
 // ClassOf returns the class of err; an unclassified error is transient, the

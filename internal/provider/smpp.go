@@ -22,6 +22,40 @@ import (
 	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
+// KindSMPP is an SMSC reached over SMPP 3.4, bound as a transceiver. Its
+// delivery receipts come on the same connection (smpp_receipt.go), so it
+// takes no webhooks; the fleet hands it Deps.OnReceipt instead.
+const KindSMPP KindName = "smpp"
+
+func init() { register(smppKind{}) }
+
+type smppKind struct{}
+
+func (smppKind) Name() KindName { return KindSMPP }
+
+func (smppKind) Validate(c Config) error {
+	if err := required(c, "addr", c.Addr); err != nil {
+		return err
+	}
+	return required(c, "system_id", c.SystemID)
+}
+
+func (smppKind) New(c Config, d Deps) (Provider, error) {
+	var tc *tls.Config
+	if c.TLS {
+		tc = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return NewSMPP(SMPPConfig{
+		Name: c.Name, Addr: c.Addr, SystemID: c.SystemID, Password: Secret(c.PasswordEnv), SystemType: c.SystemType,
+		TLS: tc, Window: c.Window, EnquireLink: c.EnquireLink, SubmitTimeout: c.timeout(),
+		OnReceipt: d.OnReceipt, Logger: d.logger().Named("smpp"),
+	})
+}
+
+// Webhooks is nil: receipts arrive on the connection (OnReceipt), and
+// SMPP's mobile-originated messages are not read (see onReceipt).
+func (smppKind) Webhooks() Webhooks { return nil }
+
 // SMPPConfig configures an SMPP 3.4 client bound as a transceiver: one TCP
 // (or TLS) session carries our submit_sm and the SMSC's delivery receipts.
 type SMPPConfig struct {
@@ -57,7 +91,7 @@ type SMPPConfig struct {
 	// smpp_receipt.go). It runs on the session's reading goroutine: while
 	// it runs no submit_sm_resp is read, so it must hand off, not block.
 	// May be nil.
-	OnReceipt func(Receipt)
+	OnReceipt func(sms.Receipt)
 	// Logger may be nil.
 	Logger *zap.Logger
 }
@@ -113,6 +147,7 @@ type SMPP struct {
 	window    chan struct{} // a token per submit_sm in flight
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
+	running   atomic.Bool // Run was called
 	sess      atomic.Pointer[gosmpp.Session]
 	udhRef    atomic.Uint32 // the concatenation reference of the next long SMS
 	parts     *partRefs
@@ -139,9 +174,9 @@ type outcome struct {
 	written   bool  // with err: the SMSC may have read the submit_sm
 }
 
-// NewSMPP checks cfg and starts binding in the background: it does not
-// wait for the SMSC, and Send fails (transient, not ambiguous) until the
-// bind succeeds. Close stops it.
+// NewSMPP checks cfg and returns the client, unbound: Run binds it and
+// keeps it bound, and Send fails (transient, not ambiguous) until the bind
+// succeeds. Close unbinds it.
 func NewSMPP(cfg SMPPConfig) (*SMPP, error) {
 	if cfg.Name == "" {
 		cfg.Name = "smpp"
@@ -188,8 +223,31 @@ func NewSMPP(cfg SMPPConfig) (*SMPP, error) {
 	// send two long SMS to the same phone with the same reference, which
 	// the handset would mix up.
 	s.udhRef.Store(rand.Uint32())
-	go s.bindLoop()
 	return s, nil
+}
+
+// Run binds, retrying every RebindInterval until the SMSC accepts, and
+// holds the session until ctx is done or Close is called; then it unbinds
+// and returns. It does not wait for the bind to return: use WaitBound.
+//
+// gosmpp forces goroutines of its own: NewSession dials, binds and starts
+// the session's reader, writer and enquire_link loops, and rebinds a lost
+// session by itself. Run is where that starts, so building a client (and
+// dropping it, on a failed start-up) runs nothing, and its owner decides
+// when the connection lives.
+func (s *SMPP) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("%s: Run called twice", s.cfg)
+	}
+	s.bindLoop(ctx)
+	select {
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("%s: unbind: %w", s.cfg, err)
+	}
+	return nil
 }
 
 // Name implements Provider.
@@ -235,8 +293,9 @@ func (s *SMPP) closed() bool {
 
 // bindLoop makes the first bind. gosmpp.NewSession binds synchronously and
 // gives up on the first failure; only once a session exists does gosmpp
-// rebind by itself, so until then retrying is ours.
-func (s *SMPP) bindLoop() {
+// rebind by itself, so until then retrying is ours. It returns once bound,
+// closed, or ctx is done.
+func (s *SMPP) bindLoop(ctx context.Context) {
 	connector := gosmpp.TRXConnector(s.dial, gosmpp.Auth{
 		SMSC: s.cfg.Addr, SystemID: s.cfg.SystemID, Password: s.cfg.Password, SystemType: s.cfg.SystemType,
 	})
@@ -259,7 +318,7 @@ func (s *SMPP) bindLoop() {
 		OnClosed: s.onClosed,
 		OnRebind: s.onRebind,
 	}
-	for {
+	for ctx.Err() == nil && !s.closed() {
 		s.mu.Lock()
 		lost := s.lost
 		s.mu.Unlock()
@@ -286,6 +345,9 @@ func (s *SMPP) bindLoop() {
 		t := time.NewTimer(s.cfg.RebindInterval)
 		select {
 		case <-s.done:
+			t.Stop()
+			return
+		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:

@@ -10,6 +10,8 @@ import (
 	"github.com/linxGnu/gosmpp/data"
 	"github.com/linxGnu/gosmpp/pdu"
 	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // SMPP delivery receipts.
@@ -68,10 +70,10 @@ func (s *SMPP) onReceipt(esm, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field
 	}
 }
 
-// smppReceipt builds a Receipt from a receipt PDU's coding, short_message
+// smppReceipt builds a receipt from a receipt PDU's coding, short_message
 // and TLVs; ok is false without a message id or a status. now is At when
 // the receipt has no done date.
-func smppReceipt(provider string, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field, now time.Time) (Receipt, bool) {
+func smppReceipt(provider string, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field, now time.Time) (sms.Receipt, bool) {
 	if len(sm) == 0 {
 		if f, ok := tlvs[pdu.TagMessagePayload]; ok {
 			sm = f.Data
@@ -95,13 +97,13 @@ func smppReceipt(provider string, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.F
 		errCode = fmt.Sprintf("%03d", binary.BigEndian.Uint16(f.Data[1:]))
 	}
 	if ref == "" || status == "" {
-		return Receipt{}, false
+		return sms.Receipt{}, false
 	}
 	at := done
 	if at.IsZero() {
 		at = now
 	}
-	return Receipt{Provider: provider, Ref: ref, Status: status, ErrorCode: errCode, At: at}, true
+	return sms.Receipt{Provider: provider, Ref: ref, Status: status, ErrorCode: errCode, At: at}, true
 }
 
 // receiptText decodes a receipt's text. It is ASCII in practice whatever
@@ -210,37 +212,38 @@ func parseDLRDate(v string) time.Time {
 	return t
 }
 
-// DLRStatus maps a receipt's stat word to a Receipt.Status: "delivered",
-// "undelivered", or an intermediate status that moves nothing ("enroute",
-// "accepted", "unknown", or any word we do not know, lower-cased). Empty
-// stays empty.
-func DLRStatus(stat string) string {
+// DLRStatus maps a receipt's stat word to a receipt's status: delivered,
+// undelivered, or an intermediate status that moves nothing ("enroute",
+// "accepted", "unknown", or any word we do not know, lower-cased; see
+// sms.Receipt). Empty stays empty.
+func DLRStatus(stat string) sms.Status {
 	switch s := strings.ToUpper(stat); s {
 	case "":
 		return ""
 	case "DELIVRD", "DELIVERED":
-		return "delivered"
+		return sms.Delivered
 	case "UNDELIV", "UNDELIVERABLE", "UNDELIVERED", "EXPIRED", "REJECTD", "REJECTED", "DELETED", "SKIPPED":
-		return "undelivered"
+		return sms.Undelivered
 	case "ENROUTE":
 		return "enroute"
 	case "ACCEPTD", "ACCEPTED":
 		return "accepted"
 	default:
-		return strings.ToLower(s) // UNKNOWN among them
+		return sms.Status(strings.ToLower(s)) // UNKNOWN among them
 	}
 }
 
 // messageState maps the message_state TLV (SMPP 3.4 §5.2.28; 9 is 5.0's
-// SKIPPED) to a Receipt.Status; "" for a value outside the table.
-func messageState(v byte) string {
+// SKIPPED) to a receipt's status, as DLRStatus; "" for a value outside the
+// table.
+func messageState(v byte) sms.Status {
 	switch v {
 	case 1:
 		return "enroute"
 	case 2:
-		return "delivered"
+		return sms.Delivered
 	case 3, 4, 5, 8, 9: // expired, deleted, undeliverable, rejected, skipped
-		return "undelivered"
+		return sms.Undelivered
 	case 6:
 		return "accepted"
 	case 7:

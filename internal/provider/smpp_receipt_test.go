@@ -72,7 +72,7 @@ func TestDLRStatus(t *testing.T) {
 		"ENROUTE": "enroute", "ACCEPTD": "accepted", "UNKNOWN": "unknown",
 		"BUFFRED": "buffred", "": "",
 	} {
-		if got := DLRStatus(stat); got != want {
+		if got := string(DLRStatus(stat)); got != want {
 			t.Errorf("DLRStatus(%q) = %q, want %q", stat, got, want)
 		}
 	}
@@ -94,25 +94,25 @@ func TestSMPPReceiptTLV(t *testing.T) {
 		coding byte
 		sm     string
 		tlvs   []pdu.Field
-		want   Receipt
+		want   sms.Receipt
 		ok     bool
 	}{
 		{"text", 0, "id:A1 stat:DELIVRD err:000 done date:2401021505", nil,
-			Receipt{Ref: "A1", Status: "delivered", ErrorCode: "000", At: time.Date(2024, 1, 2, 15, 5, 0, 0, time.UTC)}, true},
+			sms.Receipt{Ref: "A1", Status: "delivered", ErrorCode: "000", At: time.Date(2024, 1, 2, 15, 5, 0, 0, time.UTC)}, true},
 		{"tlvs win", 0, "id:WRONG stat:DELIVRD err:034",
 			[]pdu.Field{field(pdu.TagReceiptedMessageID, 'B', '2', 0), field(pdu.TagMessageStateOption, 5)},
-			Receipt{Ref: "B2", Status: "undelivered", ErrorCode: "034", At: now}, true},
+			sms.Receipt{Ref: "B2", Status: "undelivered", ErrorCode: "034", At: now}, true},
 		{"tlvs only", 0, "",
 			[]pdu.Field{field(pdu.TagReceiptedMessageID, 'C', '3'), field(pdu.TagMessageStateOption, 2), field(pdu.TagNetworkErrorCode, 3, 0, 11)},
-			Receipt{Ref: "C3", Status: "delivered", ErrorCode: "011", At: now}, true},
+			sms.Receipt{Ref: "C3", Status: "delivered", ErrorCode: "011", At: now}, true},
 		{"unknown message_state keeps stat", 0, "id:D4 stat:EXPIRED", []pdu.Field{field(pdu.TagMessageStateOption, 42)},
-			Receipt{Ref: "D4", Status: "undelivered", At: now}, true},
+			sms.Receipt{Ref: "D4", Status: "undelivered", At: now}, true},
 		{"message_payload", 0, "", []pdu.Field{{Tag: pdu.TagMessagePayload, Data: []byte("id:E5 stat:ENROUTE")}},
-			Receipt{Ref: "E5", Status: "enroute", At: now}, true},
+			sms.Receipt{Ref: "E5", Status: "enroute", At: now}, true},
 		{"ucs2 text", 8, string(ucs2("id:F6 stat:REJECTD err:1")), nil,
-			Receipt{Ref: "F6", Status: "undelivered", ErrorCode: "1", At: now}, true},
-		{"no ref", 0, "stat:DELIVRD", nil, Receipt{}, false},
-		{"no status", 0, "id:G7 err:000", nil, Receipt{}, false},
+			sms.Receipt{Ref: "F6", Status: "undelivered", ErrorCode: "1", At: now}, true},
+		{"no ref", 0, "stat:DELIVRD", nil, sms.Receipt{}, false},
+		{"no status", 0, "id:G7 err:000", nil, sms.Receipt{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tlvs := map[pdu.Tag]pdu.Field{}
@@ -134,21 +134,21 @@ func TestSMPPReceiptTLV(t *testing.T) {
 }
 
 // receiptClient binds a client whose receipts arrive on a channel.
-func receiptClient(t *testing.T, smsc *testSMSC) (*SMPP, chan Receipt) {
+func receiptClient(t *testing.T, smsc *testSMSC) (*SMPP, chan sms.Receipt) {
 	t.Helper()
-	ch := make(chan Receipt, 16)
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.OnReceipt = func(r Receipt) { ch <- r } })
+	ch := make(chan sms.Receipt, 16)
+	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.OnReceipt = func(r sms.Receipt) { ch <- r } })
 	return c, ch
 }
 
-func nextReceipt(t *testing.T, ch chan Receipt) Receipt {
+func nextReceipt(t *testing.T, ch chan sms.Receipt) sms.Receipt {
 	t.Helper()
 	select {
 	case r := <-ch:
 		return r
 	case <-time.After(2 * time.Second):
 		t.Fatal("no receipt reached OnReceipt")
-		return Receipt{}
+		return sms.Receipt{}
 	}
 }
 
@@ -177,7 +177,7 @@ func TestSMPPReceipts(t *testing.T) {
 	// Text form.
 	text := "id:" + res.Ref + " sub:001 dlvrd:001 submit date:2401021504 done date:2401021505 stat:DELIVRD err:000 text:hello"
 	smsc.answered(t, smsc.deliver(t, 0x04, 0, []byte(text), nil))
-	want := Receipt{Provider: "smsc1", Ref: res.Ref, Status: "delivered", ErrorCode: "000", At: time.Date(2024, 1, 2, 15, 5, 0, 0, time.UTC)}
+	want := sms.Receipt{Provider: "smsc1", Ref: res.Ref, Status: "delivered", ErrorCode: "000", At: time.Date(2024, 1, 2, 15, 5, 0, 0, time.UTC)}
 	if r := nextReceipt(t, receipts); r != want {
 		t.Errorf("text receipt %+v, want %+v", r, want)
 	}

@@ -225,6 +225,7 @@ func newTestSMPP(t *testing.T, addr string, edit func(*SMPPConfig)) *SMPP {
 	if err != nil {
 		t.Fatal(err)
 	}
+	run(t, c)
 	t.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -232,6 +233,23 @@ func newTestSMPP(t *testing.T, addr string, edit func(*SMPPConfig)) *SMPP {
 		t.Fatalf("not bound: %v", err)
 	}
 	return c
+}
+
+// run runs c until the test ends (Close, or the cancel, stops it) and
+// checks that Run returned.
+func run(t *testing.T, c *SMPP) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after its context ended")
+		}
+	})
 }
 
 func mustSend(t *testing.T, c *SMPP, req Request) Result {
@@ -647,6 +665,7 @@ func TestSMPPNotBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	run(t, c)
 	defer c.Close()
 	waitLog(t, bindFailed)
 	waitLog(t, bindFailed)
@@ -699,6 +718,7 @@ func TestSMPPBadPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	run(t, c)
 	defer c.Close()
 	waitLog(t, bindFailed)
 	if c.Bound() {

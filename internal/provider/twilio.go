@@ -2,13 +2,160 @@ package provider
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // Twilio signs webhooks with HMAC-SHA1; we must compute what it sends
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
+
+// KindTwilio is Twilio's Messages API, or any gateway speaking it: sends
+// by form POST with basic auth, delivery receipts and inbound replies as
+// form posts signed with X-Twilio-Signature.
+const KindTwilio KindName = "twilio"
+
+func init() { register(twilioKind{}) }
+
+type twilioKind struct{}
+
+func (twilioKind) Name() KindName { return KindTwilio }
+
+func (twilioKind) Validate(c Config) error {
+	if err := required(c, "url", c.URL); err != nil {
+		return err
+	}
+	if c.AccountSID == "" && Secret(c.AccountSIDEnv) == "" {
+		return fmt.Errorf("provider %s (twilio): account_sid or a set account_sid_env is required", c.Name)
+	}
+	if Secret(c.AuthTokenEnv) == "" {
+		return fmt.Errorf("provider %s (twilio): auth_token_env must name a set environment variable", c.Name)
+	}
+	return nil
+}
+
+func (twilioKind) New(c Config, d Deps) (Provider, error) {
+	sid := c.AccountSID
+	if sid == "" {
+		sid = Secret(c.AccountSIDEnv)
+	}
+	callback := c.StatusCallback
+	if callback == "" {
+		callback = d.statusCallback(c.Name)
+	}
+	return NewTwilio(TwilioConfig{
+		Name: c.Name, BaseURL: c.URL, AccountSID: sid, AuthToken: Secret(c.AuthTokenEnv),
+		MessagingServiceSID: c.MessagingServiceSID, StatusCallback: callback, Timeout: c.timeout(),
+	}, d.HTTP), nil
+}
+
+func (twilioKind) Webhooks() Webhooks { return twilioWebhooks{} }
+
+// twilioWebhooks reads Twilio's status callbacks and incoming-message
+// webhooks, both signed with the account's auth token.
+type twilioWebhooks struct{}
+
+func (twilioWebhooks) Secret(c Config) string { return Secret(c.AuthTokenEnv) }
+
+func (twilioWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
+	return ParseTwilioReceipt(src, r, body, now)
+}
+
+func (twilioWebhooks) ParseReply(src Source, r *http.Request, body []byte) (Reply, error) {
+	return ParseTwilioReply(src, r, body)
+}
+
+// AnswerReply answers with empty TwiML: Twilio wants TwiML, and an empty
+// response sends no reply of ours.
+func (twilioWebhooks) AnswerReply(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/xml")
+	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
+}
+
+// ParseTwilioReceipt reads a Twilio-style status callback: form fields
+// MessageSid, MessageStatus, ErrorCode, signed with X-Twilio-Signature
+// (see TwilioSignature).
+func ParseTwilioReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
+	form, err := parseForm(body)
+	if err != nil {
+		return sms.Receipt{}, err
+	}
+	if !validTwilioSignature(src.Secret, RequestURL(r), form, r.Header.Get("X-Twilio-Signature")) {
+		return sms.Receipt{}, unauthorized("bad or missing X-Twilio-Signature")
+	}
+	sid, st := form.Get("MessageSid"), form.Get("MessageStatus")
+	if sid == "" || st == "" {
+		return sms.Receipt{}, badRequest("MessageSid and MessageStatus are required")
+	}
+	return sms.Receipt{Provider: src.Name, Ref: sid, Status: TwilioStatus(st), ErrorCode: form.Get("ErrorCode"), At: now.UTC()}, nil
+}
+
+// TwilioStatus maps a Twilio MessageStatus to a receipt's status:
+// delivered; undelivered or failed (the carrier or Twilio gave up) are
+// undelivered; anything else (queued, sending, sent, accepted, ...) is
+// intermediate and kept as Twilio's word (see sms.Receipt).
+func TwilioStatus(st string) sms.Status {
+	switch s := strings.ToLower(st); s {
+	case "delivered":
+		return sms.Delivered
+	case "undelivered", "failed":
+		return sms.Undelivered
+	default:
+		return sms.Status(s)
+	}
+}
+
+// ParseTwilioReply reads Twilio's incoming-message webhook: form fields
+// From, To, Body, signed like status callbacks.
+func ParseTwilioReply(src Source, r *http.Request, body []byte) (Reply, error) {
+	form, err := parseForm(body)
+	if err != nil {
+		return Reply{}, err
+	}
+	if !validTwilioSignature(src.Secret, RequestURL(r), form, r.Header.Get("X-Twilio-Signature")) {
+		return Reply{}, unauthorized("bad or missing X-Twilio-Signature")
+	}
+	if form.Get("From") == "" {
+		return Reply{}, badRequest("From is required")
+	}
+	return Reply{From: form.Get("From"), To: form.Get("To"), Text: form.Get("Body")}, nil
+}
+
+// TwilioSignature computes X-Twilio-Signature for a webhook to url with
+// form fields: base64 HMAC-SHA1, keyed by the account's auth token, of the
+// URL followed by every field's name and value in name order. The
+// webhooks verify it; the simulator signs its callbacks with it.
+func TwilioSignature(token, url string, fields map[string][]string) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(url)
+	for _, k := range keys {
+		for _, v := range fields[k] {
+			b.WriteString(k)
+			b.WriteString(v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func validTwilioSignature(token, url string, f form, got string) bool {
+	if token == "" || got == "" {
+		return false
+	}
+	return hmac.Equal([]byte(TwilioSignature(token, url, f)), []byte(got))
+}
 
 // TwilioConfig configures a client of Twilio's Messages API, or of any
 // gateway speaking it (smsfleet's simulator among them).

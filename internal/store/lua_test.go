@@ -80,11 +80,11 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			_, err = s.BeginBatch(ctx, ls[:1])
 			must(err)
 			must(s.RecordAttempts(ctx, id, "p", "boom", true, []Attempt{{Provider: "p", At: now, Outcome: "transient"}}))
-			_, err = s.ApplyReceipts(ctx, []Receipt{{Provider: "p", Ref: "R1", Status: sms.Delivered}}, time.Minute) // parked
+			_, err = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R1", Status: sms.Delivered}}, time.Minute) // parked
 			must(err)
 			_, err = s.MarkSent(ctx, id, Outcome{Provider: "p", ProviderRef: "R1", Segments: 1, Attempts: []Attempt{{Provider: "p", At: now, Outcome: "sent"}}})
 			must(err)
-			_, err = s.ApplyReceipts(ctx, []Receipt{{Provider: "p", Ref: "R1", Status: sms.Delivered}}, time.Minute)
+			_, err = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R1", Status: sms.Delivered}}, time.Minute)
 			must(err)
 		}},
 		{"marketing capped, failed, suppressed, expired", func() {
@@ -111,7 +111,7 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			must(err)
 			_, err = s.MarkSent(ctx, id, Outcome{Provider: "p", ProviderRef: "R2", Segments: 1})
 			must(err)
-			_, err = s.ApplyReceipts(ctx, []Receipt{{Provider: "p", Ref: "LOST", Status: sms.Delivered}}, time.Second)
+			_, err = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "LOST", Status: sms.Delivered}}, time.Second)
 			must(err)
 			now = now.Add(time.Minute)
 			_, _, err = s.ExpireDeliveryWaits(ctx, 10)

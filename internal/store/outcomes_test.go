@@ -17,7 +17,7 @@ func TestParkedReceiptsAreDroppedAndCountedAfterTheirWindow(t *testing.T) {
 	id := sms.SMSID(code, to)
 	direct(t, s, code, to)
 	claim(t, s, id)
-	rs := []store.Receipt{{Provider: "p", Ref: "LOST", Status: sms.Delivered}, {Provider: "p", Ref: "LATE", Status: sms.Delivered}}
+	rs := []sms.Receipt{{Provider: "p", Ref: "LOST", Status: sms.Delivered}, {Provider: "p", Ref: "LATE", Status: sms.Delivered}}
 	if _, err := s.ApplyReceipts(ctx, rs, time.Minute); err != nil {
 		t.Fatal(err)
 	}

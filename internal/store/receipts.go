@@ -18,7 +18,7 @@ var ErrUnknownRef = errors.New("unknown provider reference")
 // undelivered (with the provider's error code). It reports whether the
 // status moved; a receipt for an SMS already final moves nothing.
 func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.Status, code string) (bool, error) {
-	res, err := s.ApplyReceipts(ctx, []Receipt{{Provider: provider, Ref: ref, Status: to, Code: code}}, 0)
+	res, err := s.ApplyReceipts(ctx, []sms.Receipt{{Provider: provider, Ref: ref, Status: to, ErrorCode: code}}, 0)
 	if err != nil {
 		return false, err
 	}
@@ -29,13 +29,6 @@ func (s *Store) ApplyReceipt(ctx context.Context, provider, ref string, to sms.S
 		return true, nil
 	}
 	return false, nil
-}
-
-// Receipt is a final delivery report to apply.
-type Receipt struct {
-	Provider, Ref string
-	Status        sms.Status // delivered or undelivered
-	Code          string
 }
 
 // ReceiptResult says what applying one receipt did.
@@ -103,7 +96,7 @@ return 'parked'
 // one pipelined round trip, then every receipt is applied (or parked) in
 // another. A receipt whose reference is not known yet is parked for
 // parkTTL (0: not parked): the sent write applies it when it comes.
-func (s *Store) ApplyReceipts(ctx context.Context, rs []Receipt, parkTTL time.Duration) ([]ReceiptResult, error) {
+func (s *Store) ApplyReceipts(ctx context.Context, rs []sms.Receipt, parkTTL time.Duration) ([]ReceiptResult, error) {
 	out := make([]ReceiptResult, len(rs))
 	todo := make([]int, len(rs))
 	for i := range rs {
@@ -128,10 +121,10 @@ func (s *Store) ApplyReceipts(ctx context.Context, rs []Receipt, parkTTL time.Du
 				case ids[j] != "":
 					cmds[j] = scriptReceipt.EvalSha(ctx, p,
 						[]string{refKey(r.Provider, r.Ref), smsKey(ids[j]), msgKey(sms.MessageCodeOf(ids[j])), keyOutcome},
-						ids[j], string(r.Status), ms(now), hourBucket(now), r.Code)
+						ids[j], string(r.Status), ms(now), hourBucket(now), r.ErrorCode)
 				case parkTTL > 0:
 					cmds[j] = scriptPark.EvalSha(ctx, p, []string{refKey(r.Provider, r.Ref), parkKey(r.Provider, r.Ref), keyParked},
-						string(r.Status), r.Code, ms(now), ttlSeconds(parkTTL), parkedMember(r.Provider, r.Ref))
+						string(r.Status), r.ErrorCode, ms(now), ttlSeconds(parkTTL), parkedMember(r.Provider, r.Ref))
 				}
 			}
 			return cmds
@@ -167,7 +160,7 @@ func (s *Store) ApplyReceipts(ctx context.Context, rs []Receipt, parkTTL time.Du
 
 // lookupRefs reads the SMS id of each receipt's reference ("" unknown) in
 // one pipelined round trip.
-func (s *Store) lookupRefs(ctx context.Context, rs []Receipt, todo []int) ([]string, error) {
+func (s *Store) lookupRefs(ctx context.Context, rs []sms.Receipt, todo []int) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(todo))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for j, i := range todo {

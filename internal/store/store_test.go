@@ -314,7 +314,7 @@ func TestReceiptBeforeSentIsParkedAndApplied(t *testing.T) {
 	direct(t, s, code, to)
 	claim(t, s, id)
 	// The provider's receipt overtakes our sent write.
-	res, err := s.ApplyReceipts(ctx, []store.Receipt{{Provider: "p", Ref: "R9", Status: sms.Delivered}}, time.Hour)
+	res, err := s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R9", Status: sms.Delivered}}, time.Hour)
 	if err != nil || res[0] != store.ReceiptUnknown {
 		t.Fatalf("early receipt: %v %v", res, err)
 	}
@@ -324,7 +324,7 @@ func TestReceiptBeforeSentIsParkedAndApplied(t *testing.T) {
 	if got := counts(t, s, code); got[sms.Delivered] != 1 || got[sms.Sent] != 0 {
 		t.Fatalf("counts %v: the parked receipt was not applied with the sent write", got)
 	}
-	res, _ = s.ApplyReceipts(ctx, []store.Receipt{{Provider: "p", Ref: "R9", Status: sms.Delivered}}, time.Hour)
+	res, _ = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R9", Status: sms.Delivered}}, time.Hour)
 	if res[0] != store.ReceiptDuplicate {
 		t.Fatalf("replay after parking: %v", res)
 	}

@@ -11,7 +11,111 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/smsfleet/smsfleet/internal/signature"
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
+
+// KindJSON is any JSON-over-HTTP SMS API, its shape described in the
+// configuration (GenericConfig). Its delivery receipts and inbound replies
+// are JSON signed with X-Signature: sha256=<hex HMAC-SHA256 of the body>.
+const KindJSON KindName = "json"
+
+func init() { register(jsonKind{}) }
+
+type jsonKind struct{}
+
+func (jsonKind) Name() KindName { return KindJSON }
+
+func (jsonKind) Validate(c Config) error { return required(c, "url", c.URL) }
+
+func (jsonKind) New(c Config, d Deps) (Provider, error) {
+	g, err := NewGeneric(GenericConfig{
+		Name: c.Name, URL: c.URL, Method: c.Method, AuthHeader: c.AuthHeader, AuthValue: Secret(c.AuthValueEnv),
+		RequestTemplate: c.RequestTemplate, RefField: c.RefField, Timeout: c.timeout(),
+	}, d.HTTP)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (jsonKind) Webhooks() Webhooks { return jsonWebhooks{} }
+
+// jsonWebhooks reads JSON receipts and replies signed with X-Signature.
+// The simulator's replies take this format too.
+type jsonWebhooks struct{}
+
+// Secret is the HMAC key dlr_secret_env names.
+func (jsonWebhooks) Secret(c Config) string { return Secret(c.DLRSecretEnv) }
+
+func (jsonWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
+	return ParseJSONReceipt(src, r, body, now)
+}
+
+func (jsonWebhooks) ParseReply(src Source, r *http.Request, body []byte) (Reply, error) {
+	return ParseJSONReply(src, r, body)
+}
+
+// AnswerReply answers 204: the reply is taken, there is nothing to say.
+func (jsonWebhooks) AnswerReply(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// ParseJSONReceipt reads {"ref": ..., "status": ..., "error_code": ...}
+// signed with X-Signature: sha256=<hex HMAC-SHA256 of the body>.
+func ParseJSONReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
+	if !signature.Valid(src.Secret, body, r.Header.Get("X-Signature")) {
+		return sms.Receipt{}, unauthorized("bad or missing X-Signature")
+	}
+	var in struct {
+		Ref       string `json:"ref"`
+		Status    string `json:"status"`
+		ErrorCode string `json:"error_code"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return sms.Receipt{}, badRequest("malformed JSON: " + err.Error())
+	}
+	if in.Ref == "" || in.Status == "" {
+		return sms.Receipt{}, badRequest("ref and status are required")
+	}
+	return sms.Receipt{Provider: src.Name, Ref: in.Ref, Status: JSONStatus(in.Status), ErrorCode: in.ErrorCode, At: now.UTC()}, nil
+}
+
+// JSONStatus maps a JSON gateway's status word to a receipt's status. A
+// generic gateway may use HTTP-API words or relay its SMSC's SMPP stat
+// words, so both are read: delivered (DELIVRD); undelivered, failed,
+// expired, rejected (REJECTD), deleted (UNDELIV) are undelivered;
+// anything else is intermediate and kept, lower-cased (see sms.Receipt).
+func JSONStatus(st string) sms.Status {
+	switch s := strings.ToLower(st); s {
+	case "delivered", "delivrd":
+		return sms.Delivered
+	case "undelivered", "undeliv", "failed", "expired", "rejected", "rejectd", "deleted":
+		return sms.Undelivered
+	default:
+		return sms.Status(s)
+	}
+}
+
+// ParseJSONReply reads {"from": ..., "to": ..., "text": ...} signed with
+// X-Signature: sha256=<hex HMAC-SHA256 of the body> (the simulator and
+// the generic JSON provider).
+func ParseJSONReply(src Source, r *http.Request, body []byte) (Reply, error) {
+	if !signature.Valid(src.Secret, body, r.Header.Get("X-Signature")) {
+		return Reply{}, unauthorized("bad or missing X-Signature")
+	}
+	var rep struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return Reply{}, badRequest("malformed JSON: " + err.Error())
+	}
+	if rep.From == "" {
+		return Reply{}, badRequest("from is required")
+	}
+	return Reply{From: rep.From, To: rep.To, Text: rep.Text}, nil
+}
 
 // GenericConfig configures a client of a JSON-over-HTTP SMS API whose shape
 // is described here rather than in code, so a new gateway needs
