@@ -65,7 +65,7 @@ func (a *API) resolveRecipients(ctx context.Context, app, field string, n notifi
 
 // localTimeGroups splits recipients by the instant send_date's wall clock
 // reaches in their own time zone (the device's, else the number's, else
-// the notification's): one dispatch task per group (DESIGN.md decision 1).
+// the notification's): one dispatch task per group (docs/decisions.md#1).
 // A group whose local time has already passed goes now.
 func (a *API) localTimeGroups(ctx context.Context, app string, recipients []string, wall time.Time, fallback *time.Location, now time.Time) ([]store.Audience, error) {
 	zones, err := a.Store.DeviceZones(ctx, app, recipients)

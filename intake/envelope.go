@@ -1,6 +1,8 @@
-// Package dispatcher is smsfleet's intake: the Pushwoosh-compatible JSON
-// API (/json/1.3/<method>), the native read API (/api/v1), and the fan-out
-// of scheduled and multi-recipient messages into per-SMS send tasks.
+// Package intake is smsfleet's HTTP intake: the Pushwoosh-compatible JSON
+// API (/json/1.3/<method>) and the native API (/api/v1). It validates a
+// request whole before writing anything, stores accepted messages and
+// hands them to the dispatcher (package dispatcher), which turns them into
+// queued SMS.
 package intake
 
 import (
@@ -10,7 +12,7 @@ import (
 	"net/http"
 )
 
-// Pushwoosh status codes (DESIGN.md, API contract). Argument errors are
+// Pushwoosh status codes (the Pushwoosh API contract, README "API"). Argument errors are
 // HTTP 200 with status_code 210: that is what Pushwoosh clients check.
 const codeArgument = 210
 

@@ -109,7 +109,7 @@ func (a *API) audiences(ctx context.Context, msg *store.Message, n notification,
 	switch {
 	case len(recipients) == 1 && !scheduled:
 		// One recipient sent now goes straight to its lane; anything else is
-		// one dispatch task per send time (DESIGN.md decision 1).
+		// one dispatch task per send time (docs/decisions.md#1).
 		msg.Direct = true
 		return []store.Audience{{Zone: msg.Timezone, SendAt: msg.SendAt, Phones: recipients}}, nil
 	case scheduled && n.IgnoreUserTimezone != nil && !*n.IgnoreUserTimezone:

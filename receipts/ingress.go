@@ -19,8 +19,11 @@ type Ingress struct {
 }
 
 // NewIngress returns the webhook ingress for sources.
-func NewIngress(sources []provider.Source, p *Producer, log *zap.Logger) *Ingress {
-	in := &Ingress{sources: map[string]provider.Source{}, producer: p, log: log, now: time.Now}
+func NewIngress(sources []provider.Source, p *Producer, now func() time.Time, log *zap.Logger) *Ingress {
+	if now == nil {
+		now = time.Now
+	}
+	in := &Ingress{sources: map[string]provider.Source{}, producer: p, log: log, now: now}
 	for _, s := range sources {
 		in.sources[s.Name] = s
 	}

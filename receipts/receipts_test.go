@@ -27,7 +27,7 @@ func ingressServer(t *testing.T, k *testenv.Kafka) *httptest.Server {
 	p := NewProducer([]string{k.Addr}, Topic)
 	t.Cleanup(func() { _ = p.Close() })
 	mux := http.NewServeMux()
-	NewIngress([]provider.Source{{Name: "tw", Kind: "twilio", Secret: "tw-token"}, {Name: "gw", Kind: "json", Secret: "gw-secret"}}, p, zap.NewNop()).Register(mux)
+	NewIngress([]provider.Source{{Name: "tw", Kind: "twilio", Secret: "tw-token"}, {Name: "gw", Kind: "json", Secret: "gw-secret"}}, p, nil, zap.NewNop()).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

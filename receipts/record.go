@@ -2,7 +2,7 @@
 // applies them to the delivery state: webhooks answer 2xx only once Kafka
 // has the receipt, so none is lost when the state store is slow or down,
 // and a consumer group applies them in batches, committing offsets only
-// after the writes (DESIGN.md decision 8).
+// after the writes (docs/decisions.md#8).
 package receipts
 
 import (

@@ -113,8 +113,9 @@ type Monitor struct {
 	ReadOnly bool `env:"READ_ONLY" envDefault:"true"`
 }
 
-// Redis is how to reach the fleet's Redis (standalone or a Sentinel-less
-// primary; asynq does not support Cluster).
+// Redis is how to reach the fleet's Redis: one standalone primary today
+// (asynq itself supports Sentinel and Cluster; smsfleet's scripts are made
+// cluster-safe first, see docs/decisions.md#13).
 type Redis struct {
 	Addr     string `env:"ADDR" envDefault:"127.0.0.1:6379"`
 	Username string `env:"USERNAME"`
@@ -133,7 +134,7 @@ type Worker struct {
 	// DispatchConcurrency is how many fan-outs run at once.
 	DispatchConcurrency int `env:"DISPATCH_CONCURRENCY" envDefault:"4"`
 	// TaskCheckInterval bounds the extra latency of an idle lane: asynq sleeps
-	// this long when every queue was empty (DESIGN.md decision 2).
+	// this long when every queue was empty (docs/decisions.md#2).
 	TaskCheckInterval time.Duration `env:"TASK_CHECK_INTERVAL" envDefault:"100ms"`
 	// DelayedCheckInterval is how often scheduled tasks are moved to their
 	// lane; it bounds how late a scheduled message starts.

@@ -41,7 +41,7 @@ func (f *Fleet) buildReceipts() error {
 		producer: receipts.NewProducer(cfg.Kafka.Brokers, receipts.Topic),
 		dlq:      receipts.NewProducer(cfg.Kafka.Brokers, receipts.TopicDLQ),
 	}
-	r.ingress = receipts.NewIngress(receiptSources(cfg), r.producer, f.log.Named("receipts"))
+	r.ingress = receipts.NewIngress(receiptSources(cfg), r.producer, f.opts.Now, f.log.Named("receipts"))
 	r.ingress.Register(f.mux)
 	inbound.NewInbound(inbound.InboundOptions{
 		Sources: receiptSources(cfg), OptOuts: f.store, StopWords: cfg.Inbound.StopWords, StartWords: cfg.Inbound.StartWords,

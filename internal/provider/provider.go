@@ -1,5 +1,5 @@
 // Package provider defines how the worker hands an SMS to an SMS provider
-// and how provider failures are classified (DESIGN.md decision 5).
+// and how provider failures are classified (docs/decisions.md#5).
 package provider
 
 import (

@@ -9,7 +9,7 @@ import (
 )
 
 // SMSID is the deterministic identity of the SMS that message code sends to
-// phone (DESIGN.md decision 3). The Asynq task id and the provider
+// phone (docs/decisions.md#3). The Asynq task id and the provider
 // idempotency key are this value, so a retried request or a re-run fan-out
 // cannot enqueue or send the same SMS twice.
 func SMSID(code, phone string) string {

@@ -4,7 +4,7 @@ import "fmt"
 
 // Type is the kind of message a request declares (the `message_type`
 // extension); it picks the Asynq lane so security codes never wait behind a
-// campaign (DESIGN.md decision 2).
+// campaign (docs/decisions.md#2).
 type Type string
 
 const (

@@ -2,7 +2,7 @@
 // tags, messages with their recipient lists and counters, one record per
 // SMS, and the provider-reference index. Every status change goes through
 // one Lua script that enforces the monotonic status machine and moves the
-// message counters in the same atomic step (DESIGN.md decision 4).
+// message counters in the same atomic step (docs/decisions.md#4).
 package store
 
 import (
@@ -11,7 +11,7 @@ import (
 )
 
 // Key layout. Keys are short because a scheduled message's recipient list
-// is paid for per recipient until it is due (DESIGN.md decision 1).
+// is paid for per recipient until it is due (docs/decisions.md#1).
 //
 //	sf:d:{app}:{phone}   hash   device: u user, l language, tz, ct created, up updated, t:<tag> JSON value
 //	sf:ds:{app}          set    registered phones of an application

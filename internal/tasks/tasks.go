@@ -1,5 +1,5 @@
 // Package tasks names the Asynq tasks smsfleet runs and builds them with
-// their deterministic ids (DESIGN.md decision 3): a task is enqueued at most
+// their deterministic ids (docs/decisions.md#3): a task is enqueued at most
 // once per id while it exists, so a retried request or a re-run fan-out
 // cannot double-enqueue.
 package tasks

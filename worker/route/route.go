@@ -1,6 +1,6 @@
 // Package route decides which providers an SMS goes through, in which
-// order, and guards each provider with a circuit breaker (DESIGN.md
-// decisions 5 and 6).
+// order, and guards each provider with a circuit breaker
+// (docs/decisions.md#5 and #6).
 package route
 
 import (
