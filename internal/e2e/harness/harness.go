@@ -1,4 +1,10 @@
-package e2e_test
+// Package harness is the end-to-end suite's test harness: a whole fleet
+// (API and worker) on a fresh redis-server with the provider simulator as
+// its own HTTP server, and the calls the tests make against it (the
+// Pushwoosh-compatible JSON API, the native API, waiting for counts).
+//
+// It is test-only code: only the tests in internal/e2e import it.
+package harness
 
 import (
 	"bytes"
@@ -21,43 +27,57 @@ import (
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
-// Applications every end-to-end test has.
+// Applications every end-to-end test has: their codes, server tokens, and
+// ShopApp's device token. OpenApp is open (device calls need no token).
 const (
-	shopApp    = "SHOP1-00001"
-	shopToken  = "shop-server-token"
-	shopDevice = "shop-device-token"
-	bankApp    = "BANK1-00002"
-	bankToken  = "bank-server-token"
-	openApp    = "OPEN1-00003"
-	openToken  = "open-server-token"
+	ShopApp    = "SHOP1-00001"
+	ShopToken  = "shop-server-token"
+	ShopDevice = "shop-device-token"
+	BankApp    = "BANK1-00002"
+	BankToken  = "bank-server-token"
+	OpenApp    = "OPEN1-00003"
+	OpenToken  = "open-server-token"
 )
 
-// clock is the intake's injectable clock: real time plus an offset, so a
+// Clock is the intake's injectable clock: real time plus an offset, so a
 // test can stand two seconds before a minute boundary.
-type clock struct{ offset atomic.Int64 }
+type Clock struct{ offset atomic.Int64 }
 
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Set(now time.Time)       { c.offset.Store(int64(time.Until(now))) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+// Now is the real time plus the clock's offset.
+func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
 
-// env is one fleet (API and worker) on a fresh redis-server, with the
+// Set moves the clock so that it reads now.
+func (c *Clock) Set(now time.Time) { c.offset.Store(int64(time.Until(now))) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// Env is one fleet (API and worker) on a fresh redis-server, with the
 // provider simulator as its own HTTP server.
-type env struct {
-	t      testing.TB
-	redis  *testenv.Redis
-	rdb    *redis.Client
-	fleet  *fleet.Fleet
-	api    *httptest.Server
-	sim    *simulator.Simulator
-	simSrv *httptest.Server
-	clock  *clock
-	cfg    config.Config
+type Env struct {
+	// T is the test that started the fleet; Env's methods fail it.
+	T testing.TB
+	// Redis is the fleet's redis-server, RDB the fleet's client of it.
+	Redis *testenv.Redis
+	RDB   *redis.Client
+	// Fleet is the running fleet, API its HTTP server.
+	Fleet *fleet.Fleet
+	API   *httptest.Server
+	// Sim is the provider simulator, SimServer its HTTP server.
+	Sim       *simulator.Simulator
+	SimServer *httptest.Server
+	// Clock is the fleet's injected clock.
+	Clock *Clock
+	// Config is the fleet's configuration, after New's mutators.
+	Config config.Config
 }
 
-func testConfig(t testing.TB) config.Config {
+// TestConfig is the suite's configuration: the documented defaults with
+// the three applications, fast polling, and quick retries.
+func TestConfig(t testing.TB) config.Config {
 	t.Helper()
 	var apps config.Applications
-	if err := apps.UnmarshalText([]byte(shopApp + ":" + shopToken + ":" + shopDevice + "," + bankApp + ":" + bankToken + "," + openApp + ":" + openToken + "::open")); err != nil {
+	if err := apps.UnmarshalText([]byte(ShopApp + ":" + ShopToken + ":" + ShopDevice + "," + BankApp + ":" + BankToken + "," + OpenApp + ":" + OpenToken + "::open")); err != nil {
 		t.Fatal(err)
 	}
 	// Every test configuration starts from the documented defaults and
@@ -76,30 +96,31 @@ func testConfig(t testing.TB) config.Config {
 	return c
 }
 
-// newEnv starts a fleet. mutate, if given, adjusts the configuration; roles
-// default to API and worker.
-func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
+// New starts a fleet on a fresh redis-server and stops it at cleanup.
+// mutate, if given, adjusts the configuration and roles; roles default to
+// API and worker.
+func New(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *Env {
 	t.Helper()
-	e := &env{t: t, redis: testenv.NewRedis(t), clock: &clock{}, cfg: testConfig(t)}
+	e := &Env{T: t, Redis: testenv.NewRedis(t), Clock: &Clock{}, Config: TestConfig(t)}
 	roles := fleet.Roles{API: true, Worker: true}
 	for _, m := range mutate {
-		m(&e.cfg, &roles)
+		m(&e.Config, &roles)
 	}
-	if err := e.cfg.Validate(); err != nil {
+	if err := e.Config.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	e.rdb = e.redis.Client(t)
-	e.sim = simulator.New("simulator", 0)
-	e.simSrv = httptest.NewServer(e.sim.Handler())
-	t.Cleanup(e.simSrv.Close)
+	e.RDB = e.Redis.Client(t)
+	e.Sim = simulator.New("simulator", 0)
+	e.SimServer = httptest.NewServer(e.Sim.Handler())
+	t.Cleanup(e.SimServer.Close)
 	// The API's address is known before the fleet exists, so providers can
 	// be told where to post their receipts.
-	e.api = httptest.NewUnstartedServer(nil)
-	if e.cfg.PublicURL == "" {
-		e.cfg.PublicURL = "http://" + e.api.Listener.Addr().String()
+	e.API = httptest.NewUnstartedServer(nil)
+	if e.Config.PublicURL == "" {
+		e.Config.PublicURL = "http://" + e.API.Listener.Addr().String()
 	}
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: roles, Redis: e.rdb, Now: e.clock.Now, Providers: e.providers(),
+		Config: e.Config, Roles: roles, Redis: e.RDB, Now: e.Clock.Now, Providers: e.Providers(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,11 +128,11 @@ func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
 	if err := f.Start(); err != nil {
 		t.Fatal(err)
 	}
-	e.fleet = f
-	e.api.Config.Handler = f.Handler()
-	e.api.Start()
+	e.Fleet = f
+	e.API.Config.Handler = f.Handler()
+	e.API.Start()
 	t.Cleanup(func() {
-		e.api.Close()
+		e.API.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		f.Shutdown(ctx)
@@ -119,96 +140,99 @@ func newEnv(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *env {
 	return e
 }
 
-// providers are simulator clients on e's simulator server: one per
+// Providers are simulator clients on e's simulator server: one per
 // provider the configuration names (each a separate simulated provider
 // with its own faults), or a single "simulator".
-func (e *env) providers() []provider.Provider {
+func (e *Env) Providers() []provider.Provider {
 	names := []string{"simulator"}
-	if len(e.cfg.Providers) > 0 {
+	if len(e.Config.Providers) > 0 {
 		names = names[:0]
-		for _, p := range e.cfg.Providers {
+		for _, p := range e.Config.Providers {
 			names = append(names, p.Name)
 		}
 	}
 	out := make([]provider.Provider, len(names))
 	for i, n := range names {
-		sim := provider.NewSimulator(n, e.simSrv.URL+"/simulator", nil)
-		sim.SetStatusCallback(e.cfg.PublicURL + "/webhooks/dlr/" + n)
+		sim := provider.NewSimulator(n, e.SimServer.URL+"/simulator", nil)
+		sim.SetStatusCallback(e.Config.PublicURL + "/webhooks/dlr/" + n)
 		out[i] = sim
 	}
 	return out
 }
 
-// reply is a decoded Pushwoosh envelope.
-type reply struct {
+// Reply is a decoded Pushwoosh envelope.
+type Reply struct {
 	HTTP          int
 	StatusCode    int             `json:"status_code"`
 	StatusMessage string          `json:"status_message"`
 	Response      json.RawMessage `json:"response"`
 }
 
-// call posts {"request": req} to /json/1.3/method. header, if not empty, is
+// Call posts {"request": req} to /json/1.3/method. header, if not empty, is
 // sent as Authorization.
-func (e *env) call(method string, req any, header string) reply {
-	e.t.Helper()
+func (e *Env) Call(method string, req any, header string) Reply {
+	e.T.Helper()
 	body, err := json.Marshal(map[string]any{"request": req})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-	return e.post(method, body, header)
+	return e.Post(method, body, header)
 }
 
-func (e *env) post(method string, body []byte, header string) reply {
-	e.t.Helper()
-	hr, _ := http.NewRequest(http.MethodPost, e.api.URL+"/json/1.3/"+method, bytes.NewReader(body))
+// Post posts body as it is to /json/1.3/method and decodes the envelope.
+// header, if not empty, is sent as Authorization.
+func (e *Env) Post(method string, body []byte, header string) Reply {
+	e.T.Helper()
+	hr, _ := http.NewRequest(http.MethodPost, e.API.URL+"/json/1.3/"+method, bytes.NewReader(body))
 	hr.Header.Set("Content-Type", "application/json")
 	if header != "" {
 		hr.Header.Set("Authorization", header)
 	}
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var r reply
+	var r Reply
 	if err := json.Unmarshal(raw, &r); err != nil {
-		e.t.Fatalf("%s: HTTP %d, body is not an envelope: %s", method, resp.StatusCode, raw)
+		e.T.Fatalf("%s: HTTP %d, body is not an envelope: %s", method, resp.StatusCode, raw)
 	}
 	r.HTTP = resp.StatusCode
 	return r
 }
 
-// mustOK calls and fails the test unless the answer is 200/200.
-func (e *env) mustOK(method string, req any) json.RawMessage {
-	e.t.Helper()
-	r := e.call(method, req, "")
+// MustOK calls and fails the test unless the answer is 200/200.
+func (e *Env) MustOK(method string, req any) json.RawMessage {
+	e.T.Helper()
+	r := e.Call(method, req, "")
 	if r.HTTP != 200 || r.StatusCode != 200 {
-		e.t.Fatalf("%s: HTTP %d status %d %q", method, r.HTTP, r.StatusCode, r.StatusMessage)
+		e.T.Fatalf("%s: HTTP %d status %d %q", method, r.HTTP, r.StatusCode, r.StatusMessage)
 	}
 	return r.Response
 }
 
-// register registers phones as SMS devices of app (with its server token).
-func (e *env) register(app, token string, phones ...string) {
-	e.t.Helper()
+// Register registers phones as SMS devices of app (with its server token).
+func (e *Env) Register(app, token string, phones ...string) {
+	e.T.Helper()
 	for _, p := range phones {
-		e.mustOK("registerDevice", map[string]any{"application": app, "auth": token, "hwid": p, "device_type": 18})
+		e.MustOK("registerDevice", map[string]any{"application": app, "auth": token, "hwid": p, "device_type": 18})
 	}
 }
 
-// send creates one notification for shopApp and returns its message code.
-func (e *env) send(n map[string]any) string {
-	e.t.Helper()
-	raw := e.mustOK("createMessage", map[string]any{"application": shopApp, "auth": shopToken, "notifications": []any{n}})
+// Send creates one notification for ShopApp and returns its message code.
+func (e *Env) Send(n map[string]any) string {
+	e.T.Helper()
+	raw := e.MustOK("createMessage", map[string]any{"application": ShopApp, "auth": ShopToken, "notifications": []any{n}})
 	var resp struct{ Messages []string }
 	if err := json.Unmarshal(raw, &resp); err != nil || len(resp.Messages) != 1 {
-		e.t.Fatalf("createMessage response %s: %v", raw, err)
+		e.T.Fatalf("createMessage response %s: %v", raw, err)
 	}
 	return resp.Messages[0]
 }
 
-type recipientView struct {
+// RecipientView is one recipient of a message in the native API.
+type RecipientView struct {
 	ID, To, Status, Provider, Error, Reason, Operator string
 	History                                           []struct {
 		Provider, Outcome, Error string
@@ -220,7 +244,8 @@ type recipientView struct {
 	Attempts    int
 }
 
-type messageView struct {
+// MessageView is the native API's message with its recipients.
+type MessageView struct {
 	Message struct {
 		Code       string
 		Type       string
@@ -234,55 +259,59 @@ type messageView struct {
 			Recipients int
 		}
 	}
-	Recipients []recipientView
+	Recipients []RecipientView
 	NextCursor string `json:"next_cursor"`
 }
 
-// native GETs a native API path with token and decodes the JSON into out.
-func (e *env) native(path, token string, out any) int {
-	e.t.Helper()
-	hr, _ := http.NewRequest(http.MethodGet, e.api.URL+path, nil)
+// Native GETs a native API path with token and decodes the JSON into out.
+func (e *Env) Native(path, token string, out any) int {
+	e.T.Helper()
+	hr, _ := http.NewRequest(http.MethodGet, e.API.URL+path, nil)
 	if token != "" {
 		hr.Header.Set("Authorization", "Token "+token)
 	}
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	defer resp.Body.Close()
 	if out != nil {
 		raw, _ := io.ReadAll(resp.Body)
 		if err := json.Unmarshal(raw, out); err != nil {
-			e.t.Fatalf("GET %s: HTTP %d: %s", path, resp.StatusCode, raw)
+			e.T.Fatalf("GET %s: HTTP %d: %s", path, resp.StatusCode, raw)
 		}
 	}
 	return resp.StatusCode
 }
 
-func (e *env) message(code string) messageView {
-	e.t.Helper()
-	var v messageView
-	if st := e.native("/api/v1/messages/"+code+"?limit=1000", shopToken, &v); st != 200 {
-		e.t.Fatalf("GET message %s: HTTP %d", code, st)
+// Message GETs the message code of ShopApp (with up to 1000 recipients)
+// from the native API and fails the test unless it answers 200.
+func (e *Env) Message(code string) MessageView {
+	e.T.Helper()
+	var v MessageView
+	if st := e.Native("/api/v1/messages/"+code+"?limit=1000", ShopToken, &v); st != 200 {
+		e.T.Fatalf("GET message %s: HTTP %d", code, st)
 	}
 	return v
 }
 
-// waitCounts polls the message until its counts equal want (zero counts
+// WaitCounts polls the message until its counts equal want (zero counts
 // may be left out of want) or timeout passes.
-func (e *env) waitCounts(code string, want map[string]int64, timeout time.Duration) messageView {
-	e.t.Helper()
-	var v messageView
-	if !poll(timeout, 50*time.Millisecond, func() bool {
-		v = e.message(code)
-		return countsEqual(v.Message.Counts, want)
+func (e *Env) WaitCounts(code string, want map[string]int64, timeout time.Duration) MessageView {
+	e.T.Helper()
+	var v MessageView
+	if !Poll(timeout, 50*time.Millisecond, func() bool {
+		v = e.Message(code)
+		return CountsEqual(v.Message.Counts, want)
 	}) {
-		e.t.Fatalf("message %s: counts %v, want %v", code, nonZero(v.Message.Counts), want)
+		e.T.Fatalf("message %s: counts %v, want %v", code, NonZero(v.Message.Counts), want)
 	}
 	return v
 }
 
-func countsEqual(got, want map[string]int64) bool {
+// CountsEqual reports whether the counts got and want are equal, a missing
+// count being zero.
+func CountsEqual(got, want map[string]int64) bool {
 	for k, v := range got {
 		if want[k] != v {
 			return false
@@ -296,7 +325,8 @@ func countsEqual(got, want map[string]int64) bool {
 	return true
 }
 
-func nonZero(m map[string]int64) map[string]int64 {
+// NonZero is m without its zero counts.
+func NonZero(m map[string]int64) map[string]int64 {
 	out := map[string]int64{}
 	for k, v := range m {
 		if v != 0 {
@@ -306,10 +336,10 @@ func nonZero(m map[string]int64) map[string]int64 {
 	return out
 }
 
-// phones returns n distinct valid German mobile numbers starting at from
+// Phones returns n distinct valid German mobile numbers starting at from
 // (0 to 999,999); the simulator rejects those ending 0001 and fails those
 // ending 0004 once.
-func phones(from, n int) []string {
+func Phones(from, n int) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = fmt.Sprintf("+4915112%06d", from+i)
