@@ -235,20 +235,6 @@ func TestBadInput(t *testing.T) {
 	}
 	oversized, _ := json.Marshal(map[string]any{"request": one(map[string]any{"content": strings.Repeat("x", 2*badInputMaxBody)})})
 
-	type badCase struct {
-		name   string
-		method string // default createMessage
-		req    any    // sent as {"request": req}
-		raw    string // sent as the body instead of req
-		rawB   []byte
-		header string // Authorization
-		native string // GET this native path instead
-		http   int
-		code   int // status_code; default http
-		// field must begin the status_message of a 210 ("field: ..."), and
-		// otherwise appear in it.
-		field string
-	}
 	cases := []badCase{
 		// Transport and envelope.
 		{name: "malformed JSON", raw: `{"request": {"application": "` + harness.ShopApp + `", `, http: 400, field: "JSON"},
@@ -351,44 +337,9 @@ func TestBadInput(t *testing.T) {
 			e.T = t
 			before := keyspaceOf(e)
 			if tc.native != "" {
-				st, msg := nativeGet(e, tc.native, tc.header)
-				if st != tc.http {
-					t.Errorf("GET %s: HTTP %d (%q), want %d", tc.native, st, msg, tc.http)
-				}
-				if !strings.Contains(msg, tc.field) {
-					t.Errorf("GET %s: error %q does not mention %q", tc.native, msg, tc.field)
-				}
+				checkBadNative(t, e, tc)
 			} else {
-				method := tc.method
-				if method == "" {
-					method = "createMessage"
-				}
-				var r harness.Reply
-				switch {
-				case tc.rawB != nil:
-					r = e.Post(method, tc.rawB, tc.header)
-				case tc.raw != "":
-					r = e.Post(method, []byte(tc.raw), tc.header)
-				default:
-					r = e.Call(method, tc.req, tc.header)
-				}
-				code := tc.code
-				if code == 0 {
-					code = tc.http
-				}
-				if r.HTTP != tc.http || r.StatusCode != code {
-					t.Errorf("%s: HTTP %d status_code %d (%q), want HTTP %d status_code %d", method, r.HTTP, r.StatusCode, r.StatusMessage, tc.http, code)
-				}
-				if code == 210 {
-					if !strings.HasPrefix(r.StatusMessage, tc.field+": ") {
-						t.Errorf("%s: status_message %q does not start with %q", method, r.StatusMessage, tc.field+": ")
-					}
-				} else if !strings.Contains(r.StatusMessage, tc.field) {
-					t.Errorf("%s: status_message %q does not mention %q", method, r.StatusMessage, tc.field)
-				}
-				if len(r.Response) != 0 && string(r.Response) != "null" {
-					t.Errorf("%s: an error carries a response: %s", method, r.Response)
-				}
+				checkBadCall(t, e, tc)
 			}
 			if d := before.diff(keyspaceOf(e)); d != "" {
 				t.Errorf("a rejected request changed the store: %s", d)
@@ -410,6 +361,72 @@ func TestBadInput(t *testing.T) {
 // later is a send_date two months ahead: scheduled, well inside the
 // one-year horizon.
 var later = time.Now().UTC().Add(60 * 24 * time.Hour).Format("2006-01-02 15:04")
+
+// badCase is one bad input of TestBadInput and what it must be answered.
+type badCase struct {
+	name   string
+	method string // default createMessage
+	req    any    // sent as {"request": req}
+	raw    string // sent as the body instead of req
+	rawB   []byte
+	header string // Authorization
+	native string // GET this native path instead
+	http   int
+	code   int // status_code; default http
+	// field must begin the status_message of a 210 ("field: ..."), and
+	// otherwise appear in it.
+	field string
+}
+
+// checkBadNative GETs tc's native path and checks the HTTP status and
+// that the error mentions tc.field.
+func checkBadNative(t *testing.T, e *harness.Env, tc badCase) {
+	t.Helper()
+	st, msg := nativeGet(e, tc.native, tc.header)
+	if st != tc.http {
+		t.Errorf("GET %s: HTTP %d (%q), want %d", tc.native, st, msg, tc.http)
+	}
+	if !strings.Contains(msg, tc.field) {
+		t.Errorf("GET %s: error %q does not mention %q", tc.native, msg, tc.field)
+	}
+}
+
+// checkBadCall sends tc to the JSON API and checks the HTTP status and
+// status_code, that the status_message names tc.field, and that no
+// response comes with the error.
+func checkBadCall(t *testing.T, e *harness.Env, tc badCase) {
+	t.Helper()
+	method := tc.method
+	if method == "" {
+		method = "createMessage"
+	}
+	var r harness.Reply
+	switch {
+	case tc.rawB != nil:
+		r = e.Post(method, tc.rawB, tc.header)
+	case tc.raw != "":
+		r = e.Post(method, []byte(tc.raw), tc.header)
+	default:
+		r = e.Call(method, tc.req, tc.header)
+	}
+	code := tc.code
+	if code == 0 {
+		code = tc.http
+	}
+	if r.HTTP != tc.http || r.StatusCode != code {
+		t.Errorf("%s: HTTP %d status_code %d (%q), want HTTP %d status_code %d", method, r.HTTP, r.StatusCode, r.StatusMessage, tc.http, code)
+	}
+	if code == 210 {
+		if !strings.HasPrefix(r.StatusMessage, tc.field+": ") {
+			t.Errorf("%s: status_message %q does not start with %q", method, r.StatusMessage, tc.field+": ")
+		}
+	} else if !strings.Contains(r.StatusMessage, tc.field) {
+		t.Errorf("%s: status_message %q does not mention %q", method, r.StatusMessage, tc.field)
+	}
+	if len(r.Response) != 0 && string(r.Response) != "null" {
+		t.Errorf("%s: an error carries a response: %s", method, r.Response)
+	}
+}
 
 // TestBadInputFarFutureSendDate: a send_date more than a year ahead is a
 // 210 naming it, with nothing stored (and never an internal error from an

@@ -380,22 +380,7 @@ func TestIsolationMessages(t *testing.T) {
 	}
 	e.T = t
 
-	t.Run("native", func(t *testing.T) {
-		e.T = t
-		var v harness.MessageView
-		if st := e.Native("/api/v1/messages/"+code, harness.BankToken, &v); st != 404 {
-			t.Errorf("GET shopApp's message with bankToken: HTTP %d, want 404 (%+v)", st, v)
-		}
-		var list struct {
-			Messages []struct{ Code string }
-		}
-		if st := e.Native("/api/v1/messages", harness.BankToken, &list); st != 200 || len(list.Messages) != 0 {
-			t.Errorf("bankApp's message list: HTTP %d, %d messages, want 200 and none", st, len(list.Messages))
-		}
-		if st := e.Native("/api/v1/messages", harness.ShopToken, &list); st != 200 || len(list.Messages) != 1 || list.Messages[0].Code != code {
-			t.Errorf("shopApp's message list: HTTP %d, %+v, want its one message", st, list.Messages)
-		}
-	})
+	t.Run("native", func(t *testing.T) { isolationNative(t, e, code) })
 	e.T = t
 
 	// None of bankApp's attempts touched the message.
@@ -409,28 +394,51 @@ func TestIsolationMessages(t *testing.T) {
 
 	// A transactionId is the application's own: the same id in two
 	// applications is two messages.
-	t.Run("transactionId", func(t *testing.T) {
-		e.T = t
-		n := map[string]any{"send_date": later, "content": "txn", "devices": []string{to}, "transactionId": "order-1"}
-		shopCode := e.Send(n)
-		e.Register(harness.BankApp, harness.BankToken, to)
-		raw := e.MustOK("createMessage", map[string]any{"application": harness.BankApp, "auth": harness.BankToken, "notifications": []any{n}})
-		var resp struct{ Messages []string }
-		if err := json.Unmarshal(raw, &resp); err != nil || len(resp.Messages) != 1 {
-			t.Fatalf("bankApp createMessage: %s (%v)", raw, err)
-		}
-		if resp.Messages[0] == shopCode {
-			t.Fatalf("bankApp's transactionId order-1 returned shopApp's message %s", shopCode)
-		}
-		var v harness.MessageView
-		if st := e.Native("/api/v1/messages/"+resp.Messages[0], harness.BankToken, &v); st != 200 || v.Message.Recipients != 1 {
-			t.Errorf("bankApp's own message: HTTP %d, %+v", st, v.Message)
-		}
-		if again := e.Send(n); again != shopCode {
-			t.Errorf("shopApp's retried transactionId gave %s, want %s", again, shopCode)
-		}
-	})
+	t.Run("transactionId", func(t *testing.T) { isolationTransactionID(t, e, to) })
 	e.T = t
+}
+
+// isolationNative checks that bankApp's token neither reads shopApp's
+// message code nor lists it, while shopApp's lists it.
+func isolationNative(t *testing.T, e *harness.Env, code string) {
+	e.T = t
+	var v harness.MessageView
+	if st := e.Native("/api/v1/messages/"+code, harness.BankToken, &v); st != 404 {
+		t.Errorf("GET shopApp's message with bankToken: HTTP %d, want 404 (%+v)", st, v)
+	}
+	var list struct {
+		Messages []struct{ Code string }
+	}
+	if st := e.Native("/api/v1/messages", harness.BankToken, &list); st != 200 || len(list.Messages) != 0 {
+		t.Errorf("bankApp's message list: HTTP %d, %d messages, want 200 and none", st, len(list.Messages))
+	}
+	if st := e.Native("/api/v1/messages", harness.ShopToken, &list); st != 200 || len(list.Messages) != 1 || list.Messages[0].Code != code {
+		t.Errorf("shopApp's message list: HTTP %d, %+v, want its one message", st, list.Messages)
+	}
+}
+
+// isolationTransactionID checks that the same transactionId in shopApp
+// and bankApp makes two messages, and that shopApp's retry gets its own.
+func isolationTransactionID(t *testing.T, e *harness.Env, to string) {
+	e.T = t
+	n := map[string]any{"send_date": later, "content": "txn", "devices": []string{to}, "transactionId": "order-1"}
+	shopCode := e.Send(n)
+	e.Register(harness.BankApp, harness.BankToken, to)
+	raw := e.MustOK("createMessage", map[string]any{"application": harness.BankApp, "auth": harness.BankToken, "notifications": []any{n}})
+	var resp struct{ Messages []string }
+	if err := json.Unmarshal(raw, &resp); err != nil || len(resp.Messages) != 1 {
+		t.Fatalf("bankApp createMessage: %s (%v)", raw, err)
+	}
+	if resp.Messages[0] == shopCode {
+		t.Fatalf("bankApp's transactionId order-1 returned shopApp's message %s", shopCode)
+	}
+	var v harness.MessageView
+	if st := e.Native("/api/v1/messages/"+resp.Messages[0], harness.BankToken, &v); st != 200 || v.Message.Recipients != 1 {
+		t.Errorf("bankApp's own message: HTTP %d, %+v", st, v.Message)
+	}
+	if again := e.Send(n); again != shopCode {
+		t.Errorf("shopApp's retried transactionId gave %s, want %s", again, shopCode)
+	}
 }
 
 // sentTo reports how many SMS the simulator received for phone.
