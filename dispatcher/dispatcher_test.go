@@ -304,24 +304,7 @@ func TestFanoutCreatesRecordsAndSends(t *testing.T) {
 	if got := g.taskIDs(t, string(sms.Marketing)); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("marketing lane holds %v, want %v", got, want)
 	}
-	ti, err := g.insp.GetTaskInfo(string(sms.Marketing), want[0])
-	if err != nil || ti.Type != tasks.TypeSend || tasks.ParseSend(ti.Payload).ID != want[0] || tasks.ParseSend(ti.Payload).App != m.App || ti.MaxRetry != 2*maxAttempts || ti.Timeout != sendTimeout {
-		t.Fatalf("send task %+v %v", ti, err)
-	}
-	after := g.message(t, m.Code)
-	if after.Counts[sms.Queued] != 5 || after.Counts[sms.Scheduled] != 2 || after.Groups[1].Fanout != "done" || after.Groups[0].Fanout != "" {
-		t.Fatalf("counts %v, groups %+v", after.Counts, after.Groups)
-	}
-	st := g.statuses(t, m.Code)
-	for i, p := range ph {
-		want := sms.Queued
-		if i < 2 {
-			want = sms.Scheduled // group 0 is not fanned out yet
-		}
-		if st[p] != want {
-			t.Fatalf("%s is %s, want %s", p, st[p], want)
-		}
-	}
+	checkFannedOutGroup1(t, g, m, ph, want[0])
 
 	// Running it again (asynq redelivers after a crash) creates and
 	// enqueues nothing twice.
@@ -345,6 +328,31 @@ func TestFanoutCreatesRecordsAndSends(t *testing.T) {
 	}
 	if got := g.taskIDs(t, string(sms.Marketing)); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after the repair the lane holds %v, want %v", got, want)
+	}
+}
+
+// checkFannedOutGroup1 checks m after its group 1 (ph[2:]) was fanned
+// out: firstID's send task, the counts and groups' fan-out states, and
+// each phone's record (group 0, ph[:2], still scheduled).
+func checkFannedOutGroup1(t *testing.T, g *rig, m store.Message, ph []string, firstID string) {
+	t.Helper()
+	ti, err := g.insp.GetTaskInfo(string(sms.Marketing), firstID)
+	if err != nil || ti.Type != tasks.TypeSend || tasks.ParseSend(ti.Payload).ID != firstID || tasks.ParseSend(ti.Payload).App != m.App || ti.MaxRetry != 2*maxAttempts || ti.Timeout != sendTimeout {
+		t.Fatalf("send task %+v %v", ti, err)
+	}
+	after := g.message(t, m.Code)
+	if after.Counts[sms.Queued] != 5 || after.Counts[sms.Scheduled] != 2 || after.Groups[1].Fanout != "done" || after.Groups[0].Fanout != "" {
+		t.Fatalf("counts %v, groups %+v", after.Counts, after.Groups)
+	}
+	st := g.statuses(t, m.Code)
+	for i, p := range ph {
+		want := sms.Queued
+		if i < 2 {
+			want = sms.Scheduled // group 0 is not fanned out yet
+		}
+		if st[p] != want {
+			t.Fatalf("%s is %s, want %s", p, st[p], want)
+		}
 	}
 }
 

@@ -255,34 +255,7 @@ func TestConsumerKilledMidBatchLosesNothingAndCountsNothingTwice(t *testing.T) {
 	}
 	const n = 300
 	code := "KILL-00000000-00000000"
-	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), Validity: time.Hour, ChunkSize: 100}
-	phones := make([]string, n)
-	for i := range phones {
-		phones[i] = fmt.Sprintf("+49151120%05d", i)
-	}
-	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: phones, SendAt: time.Now()}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Materialize(ctx, code, phones, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	var recs []sms.Receipt
-	for i, ph := range phones {
-		id := sms.SMSID(code, ph)
-		l, _, _ := st.LoadSMS(ctx, id)
-		if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
-			t.Fatalf("begin: %v %v", ok, err)
-		}
-		ref := fmt.Sprintf("K-%d", i)
-		if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: ref, Segments: 1}); err != nil {
-			t.Fatal(err)
-		}
-		status := sms.Delivered
-		if i%10 == 0 {
-			status = sms.Undelivered
-		}
-		recs = append(recs, sms.Receipt{Provider: "tw", Ref: ref, Status: status})
-	}
+	recs := sentWithReceipts(t, st, code, n)
 	p := NewProducer([]string{k.Addr}, Topic)
 	defer p.Close()
 	if err := p.Produce(ctx, recs...); err != nil {
@@ -337,4 +310,41 @@ func TestConsumerKilledMidBatchLosesNothingAndCountsNothingTwice(t *testing.T) {
 	if hourly != n-n/10 {
 		t.Fatalf("hourly delivery count %d, want %d: a replayed receipt counted twice", hourly, n-n/10)
 	}
+}
+
+// sentWithReceipts creates the message code with n recipients, each sent
+// through provider tw with ref K-i, and returns a receipt for each: every
+// tenth undelivered, the others delivered.
+func sentWithReceipts(t *testing.T, st *store.Store, code string, n int) []sms.Receipt {
+	t.Helper()
+	ctx := context.Background()
+	m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), Validity: time.Hour, ChunkSize: 100}
+	phones := make([]string, n)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("+49151120%05d", i)
+	}
+	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: phones, SendAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Materialize(ctx, code, phones, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var recs []sms.Receipt
+	for i, ph := range phones {
+		id := sms.SMSID(code, ph)
+		l, _, _ := st.LoadSMS(ctx, id)
+		if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
+			t.Fatalf("begin: %v %v", ok, err)
+		}
+		ref := fmt.Sprintf("K-%d", i)
+		if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: ref, Segments: 1}); err != nil {
+			t.Fatal(err)
+		}
+		status := sms.Delivered
+		if i%10 == 0 {
+			status = sms.Undelivered
+		}
+		recs = append(recs, sms.Receipt{Provider: "tw", Ref: ref, Status: status})
+	}
+	return recs
 }

@@ -21,21 +21,7 @@ func outcomes(recs []store.Attempt) string {
 }
 
 func TestDeliver(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		a, b answer
-		// want: calls each provider received, who took it ("" for nobody),
-		// the attempt records, and the last failure's class.
-		callsA, callsB int64
-		sentBy         string
-		records        string
-		failedBy       string
-		class          provider.Class
-		ambiguous      bool
-		transient      bool
-		called         int
-		throttledBy    string
-	}{
+	for _, c := range []deliverCase{
 		{name: "first provider OK: sent via it", a: answerOK, b: answerOK,
 			callsA: 1, callsB: 0, sentBy: "a", records: "a:sent", called: 1},
 		{name: "first 5xx (clean): fails over to the second", a: answerDown, b: answerOK,
@@ -71,21 +57,7 @@ func TestDeliver(t *testing.T) {
 			if out.called != c.called || out.transient != c.transient || strings.Join(out.throttledBy, ",") != c.throttledBy {
 				t.Fatalf("called %d transient %v throttledBy %v, want %d %v %q", out.called, out.transient, out.throttledBy, c.called, c.transient, c.throttledBy)
 			}
-			if c.sentBy != "" {
-				if out.err != nil || out.res.Provider != c.sentBy || out.res.Ref != refOf(c.sentBy, id) {
-					t.Fatalf("result %+v err %v, want sent by %s", out.res, out.err, c.sentBy)
-				}
-				stubs := map[string]*stub{"a": a, "b": b}
-				got := stubs[c.sentBy].received()
-				if len(got) != 1 || got[0] != (provider.Request{ID: id, To: phone, From: "Shop", Text: "hi"}) {
-					t.Fatalf("%s received %+v", c.sentBy, got)
-				}
-			} else {
-				if out.err == nil || out.provider != c.failedBy || provider.ClassOf(out.err) != c.class || provider.IsAmbiguous(out.err) != c.ambiguous {
-					t.Fatalf("failure %v by %q (class %v, ambiguous %v), want by %s class %v ambiguous %v",
-						out.err, out.provider, provider.ClassOf(out.err), provider.IsAmbiguous(out.err), c.failedBy, c.class, c.ambiguous)
-				}
-			}
+			checkDeliverOutcome(t, c, out, map[string]*stub{"a": a, "b": b}, id, phone)
 			// deliver began the SMS: one attempt counted, sending.
 			if it.began.Attempts != 1 {
 				t.Fatalf("began %+v", it.began)
@@ -94,6 +66,44 @@ func TestDeliver(t *testing.T) {
 				t.Fatalf("record %s with %d attempts, want sending with 1", r.Status, r.Attempts)
 			}
 		})
+	}
+}
+
+// deliverCase is one case of TestDeliver.
+type deliverCase struct {
+	name string
+	a, b answer
+	// want: calls each provider received, who took it ("" for nobody),
+	// the attempt records, and the last failure's class.
+	callsA, callsB int64
+	sentBy         string
+	records        string
+	failedBy       string
+	class          provider.Class
+	ambiguous      bool
+	transient      bool
+	called         int
+	throttledBy    string
+}
+
+// checkDeliverOutcome checks out against c: sent by c.sentBy, which
+// received the SMS id to phone as it is, or failed by c.failedBy with
+// c's class and ambiguity.
+func checkDeliverOutcome(t *testing.T, c deliverCase, out sendResult, stubs map[string]*stub, id, phone string) {
+	t.Helper()
+	if c.sentBy != "" {
+		if out.err != nil || out.res.Provider != c.sentBy || out.res.Ref != refOf(c.sentBy, id) {
+			t.Fatalf("result %+v err %v, want sent by %s", out.res, out.err, c.sentBy)
+		}
+		got := stubs[c.sentBy].received()
+		if len(got) != 1 || got[0] != (provider.Request{ID: id, To: phone, From: "Shop", Text: "hi"}) {
+			t.Fatalf("%s received %+v", c.sentBy, got)
+		}
+	} else {
+		if out.err == nil || out.provider != c.failedBy || provider.ClassOf(out.err) != c.class || provider.IsAmbiguous(out.err) != c.ambiguous {
+			t.Fatalf("failure %v by %q (class %v, ambiguous %v), want by %s class %v ambiguous %v",
+				out.err, out.provider, provider.ClassOf(out.err), provider.IsAmbiguous(out.err), c.failedBy, c.class, c.ambiguous)
+		}
 	}
 }
 

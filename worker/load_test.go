@@ -25,24 +25,7 @@ func TestLoadQueuedSMSWithMessageDeviceAndOptOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		it := items[0]
-		l := it.l
-		if it.verdict.fate != fateSend || !l.OK || l.Status != sms.Queued || l.ID != id || l.To != phone || l.Attempts != 0 {
-			t.Fatalf("ref %+v: fate %v, loaded %+v", r, it.verdict.fate, l)
-		}
-		if l.App != testApp || l.Type != sms.Marketing || l.Content != `{"en":"Hi {Name}","de":"Hallo {Name}"}` ||
-			l.Placeholders != `{"Code":"42"}` || l.Sender != "Shop" || l.CappingDays != 7 || l.CappingCount != 2 || !l.Deadline.Equal(t0.Add(time.Hour)) {
-			t.Fatalf("ref %+v: message fields %+v", r, l)
-		}
-		if l.Device == nil || l.Device.Language != "de" || string(l.Device.Tags["Name"]) != `"Jürgen"` {
-			t.Fatalf("ref %+v: device %+v", r, l.Device)
-		}
-		if !l.OptedOut {
-			t.Fatalf("ref %+v: opt-out flag not loaded", r)
-		}
-		if it.pol != f.pol {
-			t.Fatalf("ref %+v: policy %+v, want the application's %+v", r, it.pol, f.pol)
-		}
+		checkLoadedWithMessageDeviceAndOptOut(t, f, r, items[0], id, phone)
 	}
 	if len(f.policyApps) != 2 || f.policyApps[0] != testApp {
 		t.Fatalf("policy asked for %v, want %s per load", f.policyApps, testApp)
@@ -50,6 +33,30 @@ func TestLoadQueuedSMSWithMessageDeviceAndOptOut(t *testing.T) {
 	// load begins nothing.
 	if r := f.rec(id); r.Status != sms.Queued || r.Attempts != 0 {
 		t.Fatalf("after load: %s with %d attempts, want queued and none", r.Status, r.Attempts)
+	}
+}
+
+// checkLoadedWithMessageDeviceAndOptOut checks what loading r gave: the
+// SMS id to phone to send, with its message's fields, the device's
+// language and tags, the opt-out flag and the application's policy.
+func checkLoadedWithMessageDeviceAndOptOut(t *testing.T, f *fixture, r store.SMSRef, it *item, id, phone string) {
+	t.Helper()
+	l := it.l
+	if it.verdict.fate != fateSend || !l.OK || l.Status != sms.Queued || l.ID != id || l.To != phone || l.Attempts != 0 {
+		t.Fatalf("ref %+v: fate %v, loaded %+v", r, it.verdict.fate, l)
+	}
+	if l.App != testApp || l.Type != sms.Marketing || l.Content != `{"en":"Hi {Name}","de":"Hallo {Name}"}` ||
+		l.Placeholders != `{"Code":"42"}` || l.Sender != "Shop" || l.CappingDays != 7 || l.CappingCount != 2 || !l.Deadline.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("ref %+v: message fields %+v", r, l)
+	}
+	if l.Device == nil || l.Device.Language != "de" || string(l.Device.Tags["Name"]) != `"Jürgen"` {
+		t.Fatalf("ref %+v: device %+v", r, l.Device)
+	}
+	if !l.OptedOut {
+		t.Fatalf("ref %+v: opt-out flag not loaded", r)
+	}
+	if it.pol != f.pol {
+		t.Fatalf("ref %+v: policy %+v, want the application's %+v", r, it.pol, f.pol)
 	}
 }
 

@@ -22,13 +22,7 @@ func TestSettleSentRecordsProviderAndRefAndCountsOnce(t *testing.T) {
 			t.Fatalf("settle: %v", err)
 		}
 	}
-	r := f.rec(id)
-	if r.Status != sms.Sent || r.Provider != "a" || r.ProviderRef != refOf("a", id) || r.Attempts != 1 || r.Segments != 1 || r.Encoding != sms.GSM7 || r.Error != "" {
-		t.Fatalf("record %+v", r)
-	}
-	if len(r.History) != 1 || r.History[0].Provider != "a" || r.History[0].Outcome != "sent" || !r.History[0].At.Equal(t0) {
-		t.Fatalf("history %+v", r.History)
-	}
+	checkSentRecord(t, f, id)
 	if c := f.counts(id); c[sms.Sent] != 1 || c[sms.Sending] != 0 || c[sms.Queued] != 0 {
 		t.Fatalf("counts %v, want sent 1", c)
 	}
@@ -38,6 +32,19 @@ func TestSettleSentRecordsProviderAndRefAndCountsOnce(t *testing.T) {
 	}
 	if n := a.calls.Load(); n != 1 {
 		t.Fatalf("provider calls %d", n)
+	}
+}
+
+// checkSentRecord checks that the SMS id is recorded sent by provider a
+// with its ref, one attempt of one GSM-7 segment, and one history entry.
+func checkSentRecord(t *testing.T, f *fixture, id string) {
+	t.Helper()
+	r := f.rec(id)
+	if r.Status != sms.Sent || r.Provider != "a" || r.ProviderRef != refOf("a", id) || r.Attempts != 1 || r.Segments != 1 || r.Encoding != sms.GSM7 || r.Error != "" {
+		t.Fatalf("record %+v", r)
+	}
+	if len(r.History) != 1 || r.History[0].Provider != "a" || r.History[0].Outcome != "sent" || !r.History[0].At.Equal(t0) {
+		t.Fatalf("history %+v", r.History)
 	}
 }
 

@@ -49,61 +49,14 @@ func TestMonitorInBrowser(t *testing.T) {
 	base := startDev(t)
 
 	// Plain HTTP first: the monitor is guarded and read-only.
-	for _, tc := range []struct {
-		name, method, user, pass string
-		want                     int
-	}{
-		{"no credentials", http.MethodGet, "", "", http.StatusUnauthorized},
-		{"wrong password", http.MethodGet, "admin", "wrong", http.StatusUnauthorized},
-		{"dev credentials", http.MethodGet, "admin", "dev-token", http.StatusOK},
-		{"read-only", http.MethodPost, "admin", "dev-token", http.StatusForbidden},
-	} {
-		req, _ := http.NewRequest(tc.method, base+"/monitoring/api/queues/otp:pause", nil)
-		if tc.method == http.MethodGet {
-			req.URL.Path = "/monitoring/api/queues"
-		}
-		if tc.user != "" {
-			req.SetBasicAuth(tc.user, tc.pass)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Fatalf("%s: %s %s = %d, want %d", tc.name, tc.method, req.URL.Path, resp.StatusCode, tc.want)
-		}
-	}
+	checkMonitorGuarded(t, base)
 
 	// One SMS through the dev API, as the README's first curl does.
-	resp, err := http.Post(base+"/json/1.3/createMessage", "application/json", strings.NewReader(
-		`{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"Hello","devices":["+4915112345678"],"use_auto_registration":true}]}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created struct {
-		StatusCode int `json:"status_code"`
-		Response   struct{ Messages []string }
-	}
-	err = json.NewDecoder(resp.Body).Decode(&created)
-	resp.Body.Close()
-	if err != nil || created.StatusCode != 200 || len(created.Response.Messages) != 1 {
-		t.Fatalf("createMessage: %+v %v", created, err)
-	}
-	waitSent(t, base, created.Response.Messages[0])
+	code := createOneSMS(t, base)
+	waitSent(t, base, code)
 
 	// The asynq queue metrics of dev, at /monitoring/metrics.
-	resp, err = http.Get(base + "/monitoring/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, lane := range sms.Lanes {
-		if want := `asynq_queue_size{queue="` + lane + `"}`; !bytes.Contains(metrics, []byte(want)) {
-			t.Errorf("/monitoring/metrics lacks %s", want)
-		}
-	}
+	checkMonitorMetrics(t, base)
 
 	var chromeOut syncBuffer // chromedp copies the output from another goroutine
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
@@ -195,6 +148,75 @@ func TestMonitorInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the monitor: %s (%d bytes)", path, len(png))
+}
+
+// checkMonitorGuarded checks over plain HTTP that the monitor API asks
+// for the credentials and is read-only.
+func checkMonitorGuarded(t *testing.T, base string) {
+	t.Helper()
+	for _, tc := range []struct {
+		name, method, user, pass string
+		want                     int
+	}{
+		{"no credentials", http.MethodGet, "", "", http.StatusUnauthorized},
+		{"wrong password", http.MethodGet, "admin", "wrong", http.StatusUnauthorized},
+		{"dev credentials", http.MethodGet, "admin", "dev-token", http.StatusOK},
+		{"read-only", http.MethodPost, "admin", "dev-token", http.StatusForbidden},
+	} {
+		req, _ := http.NewRequest(tc.method, base+"/monitoring/api/queues/otp:pause", nil)
+		if tc.method == http.MethodGet {
+			req.URL.Path = "/monitoring/api/queues"
+		}
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, tc.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("%s: %s %s = %d, want %d", tc.name, tc.method, req.URL.Path, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// createOneSMS sends one SMS through the dev API at base, as the README's
+// first curl does, and returns its message code.
+func createOneSMS(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/json/1.3/createMessage", "application/json", strings.NewReader(
+		`{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"Hello","devices":["+4915112345678"],"use_auto_registration":true}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		StatusCode int `json:"status_code"`
+		Response   struct{ Messages []string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if err != nil || created.StatusCode != 200 || len(created.Response.Messages) != 1 {
+		t.Fatalf("createMessage: %+v %v", created, err)
+	}
+	return created.Response.Messages[0]
+}
+
+// checkMonitorMetrics checks that /monitoring/metrics has the asynq queue
+// size of every lane.
+func checkMonitorMetrics(t *testing.T, base string) {
+	t.Helper()
+	resp, err := http.Get(base + "/monitoring/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, lane := range sms.Lanes {
+		if want := `asynq_queue_size{queue="` + lane + `"}`; !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/monitoring/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestMonitorCommand runs `smsfleet monitor` against a real redis-server:

@@ -99,22 +99,7 @@ func TestSIGTERMMidLoadLosesNoTask(t *testing.T) {
 	for i := range devices {
 		devices[i] = fmt.Sprintf("+4915112%06d", 395000+i) // clear of the simulator's magic endings
 	}
-	body, _ := json.Marshal(map[string]any{"request": map[string]any{"application": "SHOP1-00001", "auth": "shop-server-token",
-		"notifications": []any{map[string]any{"send_date": "now", "content": "load", "devices": devices, "use_auto_registration": true}}}})
-	resp, err := http.Post("http://"+addr+"/json/1.3/createMessage", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env struct {
-		StatusCode int `json:"status_code"`
-		Response   struct{ Messages []string }
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&env)
-	resp.Body.Close()
-	if env.StatusCode != 200 || len(env.Response.Messages) != 1 {
-		t.Fatalf("createMessage: %+v", env)
-	}
-	code := env.Response.Messages[0]
+	code := createLoad(t, addr, devices)
 	for sim.Count() < 30 {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -129,15 +114,7 @@ func TestSIGTERMMidLoadLosesNoTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Counts["sending"] != 0 || m.Counts["failed"] != 0 {
-		for _, d := range devices {
-			rec, _ := st.GetSMS(context.Background(), sms.SMSID(code, d))
-			if rec.Status == "sending" || rec.Status == "failed" {
-				t.Logf("%s: %+v", rec.Status, rec)
-			}
-		}
-		t.Fatalf("after a graceful stop %d SMS are still sending: in-flight work was cut off (%v)", m.Counts["sending"], m.Counts)
-	}
+	checkNothingInFlight(t, st, m, code, devices)
 
 	stop = runUntilSIGTERM(t, "worker", addr)
 	defer stop()
@@ -162,4 +139,41 @@ func TestSIGTERMMidLoadLosesNoTask(t *testing.T) {
 		t.Fatalf("the provider holds %d SMS to %d phones, want %d each once", sim.Count(), len(seen), n)
 	}
 	t.Logf("%d of %d sent before SIGTERM, the rest after the restart", atStop, n)
+}
+
+// createLoad creates one message of shopApp to devices through the API
+// at addr and returns its code.
+func createLoad(t *testing.T, addr string, devices []string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"request": map[string]any{"application": "SHOP1-00001", "auth": "shop-server-token",
+		"notifications": []any{map[string]any{"send_date": "now", "content": "load", "devices": devices, "use_auto_registration": true}}}})
+	resp, err := http.Post("http://"+addr+"/json/1.3/createMessage", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		StatusCode int `json:"status_code"`
+		Response   struct{ Messages []string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&env)
+	resp.Body.Close()
+	if env.StatusCode != 200 || len(env.Response.Messages) != 1 {
+		t.Fatalf("createMessage: %+v", env)
+	}
+	return env.Response.Messages[0]
+}
+
+// checkNothingInFlight checks that after a graceful stop no SMS of m (code) is
+// left sending or failed, logging each one that is.
+func checkNothingInFlight(t *testing.T, st *store.Store, m store.Message, code string, devices []string) {
+	t.Helper()
+	if m.Counts["sending"] != 0 || m.Counts["failed"] != 0 {
+		for _, d := range devices {
+			rec, _ := st.GetSMS(context.Background(), sms.SMSID(code, d))
+			if rec.Status == "sending" || rec.Status == "failed" {
+				t.Logf("%s: %+v", rec.Status, rec)
+			}
+		}
+		t.Fatalf("after a graceful stop %d SMS are still sending: in-flight work was cut off (%v)", m.Counts["sending"], m.Counts)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -53,7 +54,7 @@ const benchClients = 32
 //	go test -run '^$' -bench BenchmarkSingleSend -benchtime 2000x ./internal/fleet/
 //	go test -v -run '^$' -bench BenchmarkSingleSend -benchtime 2000x ./internal/fleet/   # with the breakdown
 func BenchmarkSingleSend(b *testing.B) {
-	cfg := testConfig(b).Worker
+	cfg := harness.TestConfig(b).Worker
 	n := b.N
 
 	// Baseline first, alone on its own redis-server, so the two phases do
@@ -61,20 +62,20 @@ func BenchmarkSingleSend(b *testing.B) {
 	// something when the framework probes with a small b.N.
 	base := benchAsynqNoop(b, cfg, max(n, 1000))
 
-	e := newEnv(b)
+	e := harness.New(b)
 	var rt redisx.RoundTrips
 	steps := newRTTBreakdown()
-	e.rdb.AddHook(&rt)
-	e.rdb.AddHook(steps)
+	e.RDB.AddHook(&rt)
+	e.RDB.AddHook(steps)
 	// Verification and drain checks use their own clients so they are not
 	// counted as the fleet's round trips.
-	check := e.redis.Client(b)
+	check := e.Redis.Client(b)
 	checkStore := store.New(check, time.Hour)
 
-	to := phones(500_000, 1)[0]
-	e.register(shopApp, shopToken, to)
+	to := harness.Phones(500_000, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to)
 	body, err := json.Marshal(map[string]any{"request": map[string]any{
-		"application": shopApp, "auth": shopToken,
+		"application": harness.ShopApp, "auth": harness.ShopToken,
 		"notifications": []any{map[string]any{"send_date": "now", "content": "Your code is 4711", "devices": []string{to}}},
 	}})
 	if err != nil {
@@ -85,14 +86,14 @@ func BenchmarkSingleSend(b *testing.B) {
 		Timeout:   30 * time.Second,
 	}
 	defer hc.CloseIdleConnections()
-	url := e.api.URL + "/json/1.3/createMessage"
+	url := e.API.URL + "/json/1.3/createMessage"
 
 	// Warm up (connections, asynq's scripts) with one request per client.
 	warm := benchCreateMessages(b, hc, url, body, benchClients)
 	benchWaitSent(b, e, check, checkStore, warm, len(warm))
 
 	cpu0 := readBenchCPU(b, check)
-	rt0, pool0 := rt.Count(), e.rdb.PoolStats()
+	rt0, pool0 := rt.Count(), e.RDB.PoolStats()
 	steps.reset()
 	b.ResetTimer()
 	start := time.Now()
@@ -101,7 +102,7 @@ func BenchmarkSingleSend(b *testing.B) {
 	benchWaitSent(b, e, check, nil, nil, len(warm)+n)
 	elapsed := time.Since(start)
 	b.StopTimer()
-	trips, pool1 := rt.Count()-rt0, e.rdb.PoolStats()
+	trips, pool1 := rt.Count()-rt0, e.RDB.PoolStats()
 	stepTrips := steps.snapshot()
 	cpu := readBenchCPU(b, check).sub(cpu0)
 	// Every message must have ended sent (not merely reached the provider).
@@ -316,17 +317,17 @@ func benchPost(hc *http.Client, url string, body []byte) (string, error) {
 // handler has recorded its outcome). With st, it then checks that each of
 // codes ended sent. Polling is cheap: a mutex for the simulator, one
 // pipeline on check (a client the fleet does not use) for the lane.
-func benchWaitSent(b *testing.B, e *env, check *redis.Client, st *store.Store, codes []string, total int) {
+func benchWaitSent(b *testing.B, e *harness.Env, check *redis.Client, st *store.Store, codes []string, total int) {
 	b.Helper()
 	ctx := context.Background()
 	// Polled every millisecond: the wait is part of what is measured.
 	deadline := time.Now().Add(2 * time.Minute)
-	if !poll(time.Until(deadline), time.Millisecond, func() bool { return e.sim.Count() >= total }) {
-		b.Fatalf("simulator accepted %d of %d SMS after 2 minutes", e.sim.Count(), total)
+	if !harness.Poll(time.Until(deadline), time.Millisecond, func() bool { return e.Sim.Count() >= total }) {
+		b.Fatalf("simulator accepted %d of %d SMS after 2 minutes", e.Sim.Count(), total)
 	}
 	q := "asynq:{" + string(sms.Transactional) + "}:" // asynq's key layout
 	var pending, active, retry *redis.IntCmd
-	if !poll(time.Until(deadline), time.Millisecond, func() bool {
+	if !harness.Poll(time.Until(deadline), time.Millisecond, func() bool {
 		if _, err := check.Pipelined(ctx, func(p redis.Pipeliner) error {
 			pending, active, retry = p.LLen(ctx, q+"pending"), p.LLen(ctx, q+"active"), p.ZCard(ctx, q+"retry")
 			return nil
@@ -348,8 +349,8 @@ func benchWaitSent(b *testing.B, e *env, check *redis.Client, st *store.Store, c
 			for code := range work {
 				var m store.Message
 				var err error
-				if !poll(time.Until(deadline), 5*time.Millisecond, func() bool {
-					m, err = st.GetMessage(ctx, shopApp, code)
+				if !harness.Poll(time.Until(deadline), 5*time.Millisecond, func() bool {
+					m, err = st.GetMessage(ctx, harness.ShopApp, code)
 					return err == nil && m.Counts[sms.Sent] == 1 && m.Recipients == 1
 				}) {
 					bad.CompareAndSwap(nil, fmt.Sprintf("message %s: %v, counts %v", code, err, m.Counts))
@@ -406,35 +407,35 @@ type scheduledMemoryResult struct {
 func measureScheduledMemory(b *testing.B) scheduledMemoryResult {
 	const recipients = 100_000
 	ctx := context.Background()
-	e := newEnv(b)
-	list := phones(0, recipients)
-	if err := e.fleet.Store().RegisterDevices(ctx, shopApp, list); err != nil {
+	e := harness.New(b)
+	list := harness.Phones(0, recipients)
+	if err := e.Fleet.Store().RegisterDevices(ctx, harness.ShopApp, list); err != nil {
 		b.Fatal(err)
 	}
 	// Look every phone up once, as createMessage will: registering 100,000
 	// devices leaves the devices set halfway through an incremental rehash,
 	// and the lookups finish it, freeing the old table (~0.5 MB) — which
 	// would otherwise be subtracted from the message's cost.
-	if _, err := e.fleet.Store().KnownPhones(ctx, shopApp, list); err != nil {
+	if _, err := e.Fleet.Store().KnownPhones(ctx, harness.ShopApp, list); err != nil {
 		b.Fatal(err)
 	}
-	before := benchSettledMemory(b, e.redis)
+	before := benchSettledMemory(b, e.Redis)
 
 	sendAt := time.Now().UTC().Add(3 * time.Hour).Format("2006-01-02 15:04")
 	start := time.Now()
-	code := e.send(map[string]any{"send_date": sendAt, "content": "Our summer sale starts tomorrow!", "devices": list})
+	code := e.Send(map[string]any{"send_date": sendAt, "content": "Our summer sale starts tomorrow!", "devices": list})
 	created := time.Since(start)
 
-	after := benchSettledMemory(b, e.redis)
+	after := benchSettledMemory(b, e.Redis)
 
-	m, err := e.fleet.Store().GetMessage(ctx, shopApp, code)
+	m, err := e.Fleet.Store().GetMessage(ctx, harness.ShopApp, code)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if m.Recipients != recipients || m.Counts[sms.Scheduled] != recipients || m.Direct || m.Groups[0].Fanout != "" {
 		b.Fatalf("message %s: %d recipients, counts %v, direct %v, fan-out %q", code, m.Recipients, m.Counts, m.Direct, m.Groups[0].Fanout)
 	}
-	keyBytes := benchMemoryUsage(b, e.rdb, append([]string{"sf:m:" + code}, benchChunkKeys(code, m.Chunks(0))...))
+	keyBytes := benchMemoryUsage(b, e.RDB, append([]string{"sf:m:" + code}, benchChunkKeys(code, m.Chunks(0))...))
 	b.Logf("used_memory %d -> %d (+%d bytes) for %d recipients in %d chunks; message keys %d bytes; createMessage took %v",
 		before, after, after-before, recipients, m.Chunks(0), keyBytes, created.Round(time.Millisecond))
 	return scheduledMemoryResult{

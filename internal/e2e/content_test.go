@@ -5,67 +5,71 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
+	"github.com/smsfleet/smsfleet/internal/fleet"
 )
 
 // sentText waits for the SMS of message code to phone to be sent and
 // returns what the provider received.
-func (e *env) sentText(code, phone string) (text, from string) {
-	e.t.Helper()
-	e.waitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
-	got := e.sim.Messages(phone, 1)
+func sentText(e *harness.Env, code, phone string) (text, from string) {
+	e.T.Helper()
+	e.WaitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
+	got := e.Sim.Messages(phone, 1)
 	if len(got) == 0 {
-		e.t.Fatalf("nothing reached the provider for %s", phone)
+		e.T.Fatalf("nothing reached the provider for %s", phone)
 	}
 	return got[0].Text, got[0].From
 }
 
-func (e *env) registerWith(app, token, phone string, extra map[string]any) {
-	e.t.Helper()
+func registerWith(e *harness.Env, app, token, phone string, extra map[string]any) {
+	e.T.Helper()
 	req := map[string]any{"application": app, "auth": token, "hwid": phone, "device_type": 18}
 	for k, v := range extra {
 		req[k] = v
 	}
-	e.mustOK("registerDevice", req)
+	e.MustOK("registerDevice", req)
 }
 
 func TestPresetsSupplyContent(t *testing.T) {
-	e := newEnv(t)
-	to := phones(1000, 1)[0]
-	e.register(shopApp, shopToken, to)
+	e := harness.New(t)
+	to := harness.Phones(1000, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to)
 
-	raw := e.mustOK("createPreset", map[string]any{"application": shopApp, "auth": shopToken, "name": "Shipping", "content": map[string]string{"en": "Your order shipped", "de": "Ihre Bestellung ist unterwegs"}})
+	raw := e.MustOK("createPreset", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "name": "Shipping", "content": map[string]string{"en": "Your order shipped", "de": "Ihre Bestellung ist unterwegs"}})
 	var created struct {
 		PresetCode string `json:"preset_code"`
 	}
 	if err := json.Unmarshal(raw, &created); err != nil || len(created.PresetCode) != 11 || created.PresetCode[5] != '-' {
 		t.Fatalf("createPreset: %s", raw)
 	}
-	raw = e.mustOK("getPreset", map[string]any{"application": shopApp, "auth": shopToken, "preset_code": created.PresetCode})
+	raw = e.MustOK("getPreset", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "preset_code": created.PresetCode})
 	if !strings.Contains(string(raw), "Ihre Bestellung") || !strings.Contains(string(raw), `"name":"Shipping"`) {
 		t.Fatalf("getPreset: %s", raw)
 	}
-	raw = e.mustOK("listPresets", map[string]any{"application": shopApp, "auth": shopToken})
+	raw = e.MustOK("listPresets", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken})
 	if !strings.Contains(string(raw), created.PresetCode) {
 		t.Fatalf("listPresets: %s", raw)
 	}
 	// Presets are the application's own.
-	if r := e.call("getPreset", map[string]any{"application": bankApp, "auth": bankToken, "preset_code": created.PresetCode}, ""); r.StatusCode != 210 {
+	if r := e.Call("getPreset", map[string]any{"application": harness.BankApp, "auth": harness.BankToken, "preset_code": created.PresetCode}, ""); r.StatusCode != 210 {
 		t.Fatalf("bank read shop's preset: %d %s", r.StatusCode, r.StatusMessage)
 	}
 
-	code := e.send(map[string]any{"send_date": "now", "preset": created.PresetCode, "devices": []string{to}})
-	if text, _ := e.sentText(code, to); text != "Your order shipped" {
+	code := e.Send(map[string]any{"send_date": "now", "preset": created.PresetCode, "devices": []string{to}})
+	if text, _ := sentText(e, code, to); text != "Your order shipped" {
 		t.Fatalf("preset text %q", text)
 	}
 	// An explicit content wins over the preset.
-	to2 := phones(1001, 1)[0]
-	e.register(shopApp, shopToken, to2)
-	code = e.send(map[string]any{"send_date": "now", "preset": created.PresetCode, "content": "Override", "devices": []string{to2}})
-	if text, _ := e.sentText(code, to2); text != "Override" {
+	to2 := harness.Phones(1001, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to2)
+	code = e.Send(map[string]any{"send_date": "now", "preset": created.PresetCode, "content": "Override", "devices": []string{to2}})
+	if text, _ := sentText(e, code, to2); text != "Override" {
 		t.Fatalf("content over preset: %q", text)
 	}
-	e.mustOK("deletePreset", map[string]any{"application": shopApp, "auth": shopToken, "preset_code": created.PresetCode})
-	r := e.call("createMessage", map[string]any{"application": shopApp, "auth": shopToken, "notifications": []any{
+	e.MustOK("deletePreset", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "preset_code": created.PresetCode})
+	r := e.Call("createMessage", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "notifications": []any{
 		map[string]any{"send_date": "now", "preset": created.PresetCode, "devices": []string{to}}}}, "")
 	if r.StatusCode != 210 || !strings.HasPrefix(r.StatusMessage, "notifications[0].preset: unknown preset") {
 		t.Fatalf("deleted preset: %d %q", r.StatusCode, r.StatusMessage)
@@ -73,11 +77,11 @@ func TestPresetsSupplyContent(t *testing.T) {
 }
 
 func TestLanguagesAndDynamicContent(t *testing.T) {
-	e := newEnv(t)
-	de, fr, plain := phones(1100, 3)[0], phones(1100, 3)[1], phones(1100, 3)[2]
-	e.registerWith(shopApp, shopToken, de, map[string]any{"language": "de-AT", "tags": map[string]any{"FirstName": "jürgen", "Points": 1234.5}})
-	e.registerWith(shopApp, shopToken, fr, map[string]any{"language": "fr", "tags": map[string]any{"firstname": "amélie"}})
-	e.register(shopApp, shopToken, plain)
+	e := harness.New(t)
+	de, fr, plain := harness.Phones(1100, 3)[0], harness.Phones(1100, 3)[1], harness.Phones(1100, 3)[2]
+	registerWith(e, harness.ShopApp, harness.ShopToken, de, map[string]any{"language": "de-AT", "tags": map[string]any{"FirstName": "jürgen", "Points": 1234.5}})
+	registerWith(e, harness.ShopApp, harness.ShopToken, fr, map[string]any{"language": "fr", "tags": map[string]any{"firstname": "amélie"}})
+	e.Register(harness.ShopApp, harness.ShopToken, plain)
 
 	tests := []struct {
 		name    string
@@ -99,27 +103,27 @@ func TestLanguagesAndDynamicContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			n := map[string]any{"send_date": "now", "devices": []string{tt.to}}
 			for k, v := range tt.n {
 				n[k] = v
 			}
-			code := e.send(n)
+			code := e.Send(n)
 			if tt.wantErr != "" {
 				status, reason, _ := strings.Cut(tt.wantErr, "/")
-				v := e.waitCounts(code, map[string]int64{status: 1}, 5*time.Second)
+				v := e.WaitCounts(code, map[string]int64{status: 1}, 5*time.Second)
 				if v.Recipients[0].Reason != reason {
 					t.Fatalf("reason %q, want %q", v.Recipients[0].Reason, reason)
 				}
 				return
 			}
-			e.waitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
-			got := e.sim.Messages(tt.to, 1)[0].Text
+			e.WaitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
+			got := e.Sim.Messages(tt.to, 1)[0].Text
 			if got != tt.want {
 				t.Fatalf("text %q, want %q", got, tt.want)
 			}
 			// Every text here is GSM 03.38 (ü, É included), after smart encoding.
-			if r := e.message(code).Recipients[0]; r.Encoding != "gsm7" || r.Segments != 1 {
+			if r := e.Message(code).Recipients[0]; r.Encoding != "gsm7" || r.Segments != 1 {
 				t.Fatalf("%d segments %s for %q, want 1 gsm7", r.Segments, r.Encoding, tt.want)
 			}
 		})
@@ -127,28 +131,28 @@ func TestLanguagesAndDynamicContent(t *testing.T) {
 }
 
 func TestTagsSetAfterTheRequestCount(t *testing.T) {
-	e := newEnv(t)
-	to := phones(1200, 1)[0]
-	e.register(shopApp, shopToken, to)
+	e := harness.New(t)
+	to := harness.Phones(1200, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to)
 	minute := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
-	e.clock.Set(minute.Add(-2 * time.Second))
-	code := e.send(map[string]any{"send_date": minute.Format("2006-01-02 15:04"), "content": "Hi {FirstName|CapitalizeFirst|there}", "devices": []string{to}})
-	e.mustOK("setTags", map[string]any{"application": shopApp, "auth": shopToken, "hwid": to, "tags": map[string]any{"FirstName": "ada"}})
-	if text, _ := e.sentText(code, to); text != "Hi Ada" {
+	e.Clock.Set(minute.Add(-2 * time.Second))
+	code := e.Send(map[string]any{"send_date": minute.Format("2006-01-02 15:04"), "content": "Hi {FirstName|CapitalizeFirst|there}", "devices": []string{to}})
+	e.MustOK("setTags", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "hwid": to, "tags": map[string]any{"FirstName": "ada"}})
+	if text, _ := sentText(e, code, to); text != "Hi Ada" {
 		t.Fatalf("text %q: the tag set after the request was not used", text)
 	}
 }
 
 func TestSegmentsAndSender(t *testing.T) {
-	e := newEnv(t, func(c *configT, _ *rolesT) { c.Defaults.MaxSegments = 2; c.Defaults.Sender = "ACME" })
-	to := phones(1300, 2)
-	e.registerWith(shopApp, shopToken, to[0], map[string]any{"tags": map[string]any{"Long": strings.Repeat("x", 400)}})
-	e.register(shopApp, shopToken, to[1])
+	e := harness.New(t, func(c *config.Config, _ *fleet.Roles) { c.Defaults.MaxSegments = 2; c.Defaults.Sender = "ACME" })
+	to := harness.Phones(1300, 2)
+	registerWith(e, harness.ShopApp, harness.ShopToken, to[0], map[string]any{"tags": map[string]any{"Long": strings.Repeat("x", 400)}})
+	e.Register(harness.ShopApp, harness.ShopToken, to[1])
 
 	// 134 Cyrillic letters are exactly two UCS-2 parts of 67: at the limit.
-	code := e.send(map[string]any{"send_date": "now", "content": strings.Repeat("ж", 134), "devices": []string{to[1]}, "sender": "Shop-42"})
-	text, from := e.sentText(code, to[1])
-	v := e.message(code)
+	code := e.Send(map[string]any{"send_date": "now", "content": strings.Repeat("ж", 134), "devices": []string{to[1]}, "sender": "Shop-42"})
+	text, from := sentText(e, code, to[1])
+	v := e.Message(code)
 	if r := v.Recipients[0]; r.Segments != 2 || r.Encoding != "ucs2" || from != "Shop-42" || len([]rune(text)) != 134 {
 		t.Fatalf("recipient %+v from %q", r, from)
 	}
@@ -156,13 +160,13 @@ func TestSegmentsAndSender(t *testing.T) {
 		t.Fatalf("message segments %d, want 2", v.Message.Segments)
 	}
 	// A rendered text over the limit fails as too_long; the default sender applies.
-	code = e.send(map[string]any{"send_date": "now", "content": "{Long||}", "devices": []string{to[0]}})
-	v = e.waitCounts(code, map[string]int64{"failed": 1}, 5*time.Second)
+	code = e.Send(map[string]any{"send_date": "now", "content": "{Long||}", "devices": []string{to[0]}})
+	v = e.WaitCounts(code, map[string]int64{"failed": 1}, 5*time.Second)
 	if r := v.Recipients[0]; r.Error != "too_long" || r.Segments != 3 {
 		t.Fatalf("rendered over the limit: %+v", r)
 	}
-	code = e.send(map[string]any{"send_date": "now", "content": "short", "devices": []string{to[0]}})
-	if _, from := e.sentText(code, to[0]); from != "ACME" {
+	code = e.Send(map[string]any{"send_date": "now", "content": "short", "devices": []string{to[0]}})
+	if _, from := sentText(e, code, to[0]); from != "ACME" {
 		t.Fatalf("default sender %q, want ACME", from)
 	}
 }

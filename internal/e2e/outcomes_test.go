@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/provider"
@@ -124,20 +125,20 @@ func readOutcomes(t *testing.T, k *testenv.Kafka, want int, wait time.Duration) 
 func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 	k := testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic)
 	rcv := newCallbackReceiver(t, 2)
-	e := newEnv(t, withReceiptsOn(k), func(c *config.Config, _ *fleet.Roles) {
-		c.Callback = config.Callback{Secrets: map[string]string{shopApp: shopCallbackSecret}, MaxAttempts: 6, Timeout: 2 * time.Second, AllowPrivate: true}
+	e := harness.New(t, withReceiptsOn(k), func(c *config.Config, _ *fleet.Roles) {
+		c.Callback = config.Callback{Secrets: map[string]string{harness.ShopApp: shopCallbackSecret}, MaxAttempts: 6, Timeout: 2 * time.Second, AllowPrivate: true}
 	})
-	e.sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	e.Sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
 	delivered, undelivered, silent, optedOut := "+4915112340005", "+4915112340002", "+4915112340003", "+4915112340007"
-	e.register(shopApp, shopToken, delivered, undelivered, silent, optedOut)
-	if _, err := e.fleet.Store().AddOptOut(context.Background(), shopApp, optedOut); err != nil {
+	e.Register(harness.ShopApp, harness.ShopToken, delivered, undelivered, silent, optedOut)
+	if _, err := e.Fleet.Store().AddOptOut(context.Background(), harness.ShopApp, optedOut); err != nil {
 		t.Fatal(err)
 	}
-	code := e.send(map[string]any{
+	code := e.Send(map[string]any{
 		"send_date": "now", "content": "x", "devices": []string{delivered, undelivered, silent, optedOut},
 		"delivery_wait": 1, "status_callback": rcv.srv.URL + "/sms-status?shop=1",
 	})
-	e.waitCounts(code, map[string]int64{"delivered": 1, "undelivered": 1, "unknown": 1, "suppressed": 1}, 20*time.Second)
+	e.WaitCounts(code, map[string]int64{"delivered": 1, "undelivered": 1, "unknown": 1, "suppressed": 1}, 20*time.Second)
 
 	want := map[string]struct{ status, reason string }{
 		delivered:   {"delivered", ""},
@@ -151,13 +152,13 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 	}
 	for _, ev := range events {
 		w, ok := want[ev.Phone]
-		if !ok || ev.Status != w.status || ev.Reason != w.reason || ev.MessageCode != code || ev.Application != shopApp || ev.Time.IsZero() {
+		if !ok || ev.Status != w.status || ev.Reason != w.reason || ev.MessageCode != code || ev.Application != harness.ShopApp || ev.Time.IsZero() {
 			t.Errorf("outcome %+v, want %+v", ev, w)
 		}
 	}
 
 	// The callbacks: retried past the receiver's failures, then accepted once.
-	eventually(t, 20*time.Second, func() bool {
+	harness.Eventually(t, 20*time.Second, func() bool {
 		_, acc := rcv.snapshot()
 		return len(acc) == len(want)
 	}, func() string {

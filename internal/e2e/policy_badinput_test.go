@@ -7,24 +7,25 @@ import (
 	"testing"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 )
 
 // TestBadInputContentAndPolicy: every bad content or policy argument is a
 // 210 naming the field, and nothing is stored or enqueued.
 func TestBadInputContentAndPolicy(t *testing.T) {
-	e := newEnv(t, func(c *config.Config, _ *fleet.Roles) {
+	e := harness.New(t, func(c *config.Config, _ *fleet.Roles) {
 		c.Defaults.MaxSegments = 3
-		c.Callback.Secrets = map[string]string{shopApp: "shop-callback-secret"}
+		c.Callback.Secrets = map[string]string{harness.ShopApp: "shop-callback-secret"}
 	})
-	to := phones(3000, 1)[0]
-	e.register(shopApp, shopToken, to)
+	to := harness.Phones(3000, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to)
 	n := func(overrides map[string]any) map[string]any { return goodNotification(to, overrides) }
 	create := func(overrides map[string]any) map[string]any {
-		return map[string]any{"application": shopApp, "auth": shopToken, "notifications": []any{n(overrides)}}
+		return map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "notifications": []any{n(overrides)}}
 	}
 	preset := func(content any) map[string]any {
-		return map[string]any{"application": shopApp, "auth": shopToken, "name": "p", "content": content}
+		return map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "name": "p", "content": content}
 	}
 	tests := []struct {
 		name   string
@@ -52,39 +53,39 @@ func TestBadInputContentAndPolicy(t *testing.T) {
 		{"status_callback without a host", "createMessage", create(map[string]any{"status_callback": "https:///cb"}), "notifications[0].status_callback", "absolute"},
 		{"status_callback of a wrong type", "createMessage", create(map[string]any{"status_callback": 7}), "notifications[0].status_callback", ""},
 		{"status_callback too long", "createMessage", create(map[string]any{"status_callback": "https://example.com/" + strings.Repeat("a", 2048)}), "notifications[0].status_callback", "2048"},
-		{"status_callback for an application without a callback secret", "createMessage", map[string]any{"application": bankApp, "auth": bankToken, "notifications": []any{goodNotification(to, map[string]any{"status_callback": "https://example.com/cb"})}}, "notifications[0].status_callback", "no callback secret"},
+		{"status_callback for an application without a callback secret", "createMessage", map[string]any{"application": harness.BankApp, "auth": harness.BankToken, "notifications": []any{goodNotification(to, map[string]any{"status_callback": "https://example.com/cb"})}}, "notifications[0].status_callback", "no callback secret"},
 		{"capping days alone", "createMessage", create(map[string]any{"capping_days": 3}), "notifications[0].capping_count", "required"},
 		{"capping count alone", "createMessage", create(map[string]any{"capping_count": 3}), "notifications[0].capping_days", "required"},
 		{"capping days over 30", "createMessage", create(map[string]any{"capping_days": 31, "capping_count": 1}), "notifications[0].capping_days", "1 to 30"},
 		{"capping count zero", "createMessage", create(map[string]any{"capping_days": 1, "capping_count": 0}), "notifications[0].capping_count", "1 to 1000"},
 		{"placeholders not an object", "createMessage", create(map[string]any{"dynamic_content_placeholders": []int{1}}), "notifications[0].dynamic_content_placeholders", "object"},
 		{"placeholder value an object", "createMessage", create(map[string]any{"dynamic_content_placeholders": map[string]any{"x": map[string]int{}}}), "notifications[0].dynamic_content_placeholders.x", ""},
-		{"preset without name", "createPreset", map[string]any{"application": shopApp, "auth": shopToken, "content": "hi"}, "name", "required"},
-		{"preset without content", "createPreset", map[string]any{"application": shopApp, "auth": shopToken, "name": "p"}, "content", "required"},
+		{"preset without name", "createPreset", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "content": "hi"}, "name", "required"},
+		{"preset without content", "createPreset", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "name": "p"}, "content", "required"},
 		{"preset with a broken template", "createPreset", preset("Hi {Name|x"), "content", "unterminated"},
 		{"preset over the segment limit", "createPreset", preset(strings.Repeat("b", 500)), "content", "segments"},
-		{"unknown preset to get", "getPreset", map[string]any{"application": shopApp, "auth": shopToken, "preset_code": "ABCDE-12345"}, "preset_code", "unknown"},
-		{"unknown preset to delete", "deletePreset", map[string]any{"application": shopApp, "auth": shopToken, "preset_code": "ABCDE-12345"}, "preset_code", "unknown"},
+		{"unknown preset to get", "getPreset", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "preset_code": "ABCDE-12345"}, "preset_code", "unknown"},
+		{"unknown preset to delete", "deletePreset", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "preset_code": "ABCDE-12345"}, "preset_code", "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
-			before := e.keyspace()
-			r := e.call(tt.method, tt.req, "")
+			e.T = t
+			before := keyspaceOf(e)
+			r := e.Call(tt.method, tt.req, "")
 			if r.HTTP != 200 || r.StatusCode != 210 || !strings.HasPrefix(r.StatusMessage, tt.field+": ") || !strings.Contains(r.StatusMessage, tt.text) {
 				t.Fatalf("HTTP %d status %d %q, want a 210 starting %q containing %q", r.HTTP, r.StatusCode, r.StatusMessage, tt.field+": ", tt.text)
 			}
-			if d := before.diff(e.keyspace()); d != "" {
+			if d := before.diff(keyspaceOf(e)); d != "" {
 				t.Fatalf("a refused request changed the store: %s", d)
 			}
 		})
 	}
 	// The opt-out API: a bad phone is a 400 and changes nothing.
-	e.t = t
+	e.T = t
 	for _, body := range []string{`{"phone":"12"}`, `{"phone":""}`, `{"phone":`, `{}`} {
-		before := e.keyspace()
-		req, _ := http.NewRequest(http.MethodPost, e.api.URL+"/api/v1/optouts", bytes.NewReader([]byte(body)))
-		req.Header.Set("Authorization", "Token "+shopToken)
+		before := keyspaceOf(e)
+		req, _ := http.NewRequest(http.MethodPost, e.API.URL+"/api/v1/optouts", bytes.NewReader([]byte(body)))
+		req.Header.Set("Authorization", "Token "+harness.ShopToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -93,11 +94,11 @@ func TestBadInputContentAndPolicy(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("opt-out %s: HTTP %d, want 400", body, resp.StatusCode)
 		}
-		if d := before.diff(e.keyspace()); d != "" {
+		if d := before.diff(keyspaceOf(e)); d != "" {
 			t.Errorf("opt-out %s changed the store: %s", body, d)
 		}
 	}
-	if st := e.optOut(http.MethodDelete, "not-a-phone"); st != http.StatusBadRequest {
+	if st := optOut(e, http.MethodDelete, "not-a-phone"); st != http.StatusBadRequest {
 		t.Errorf("opt-in of a bad phone: HTTP %d, want 400", st)
 	}
 }

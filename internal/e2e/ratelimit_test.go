@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
 )
@@ -34,9 +35,9 @@ func limited(limits string) func(*config.Config, *fleet.Roles) {
 
 // arrivals returns when the provider received SMS to numbers with prefix,
 // sorted.
-func (e *env) arrivals(prefix string) []time.Time {
+func arrivals(e *harness.Env, prefix string) []time.Time {
 	var out []time.Time
-	for _, m := range e.sim.Messages("", 100000) {
+	for _, m := range e.Sim.Messages("", 100000) {
 		if strings.HasPrefix(m.To, prefix) {
 			out = append(out, m.ReceivedAt)
 		}
@@ -49,22 +50,22 @@ func TestOperatorRateHoldsAcrossThreePodsWithoutHeadOfLineBlocking(t *testing.T)
 	if testing.Short() {
 		t.Skip("1,200 sends paced at 100/s")
 	}
-	e := newEnv(t, limited("DE:T-Mobile=100/10"))
-	de, fr := phones(5000, 600), frPhones(5000, 600)
+	e := harness.New(t, limited("DE:T-Mobile=100/10"))
+	de, fr := harness.Phones(5000, 600), frPhones(5000, 600)
 	ctx := context.Background()
-	if err := e.fleet.Store().RegisterDevices(ctx, shopApp, append(append([]string{}, de...), fr...)); err != nil {
+	if err := e.Fleet.Store().RegisterDevices(ctx, harness.ShopApp, append(append([]string{}, de...), fr...)); err != nil {
 		t.Fatal(err)
 	}
 	// The limited operator's 600 SMS are queued first, ahead of the others.
-	deCode := e.send(map[string]any{"send_date": "now", "content": "x", "devices": de})
-	frCode := e.send(map[string]any{"send_date": "now", "content": "x", "devices": fr})
+	deCode := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": de})
+	frCode := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": fr})
 	for range 3 {
-		startPod(t, e)
+		harness.StartPod(t, e)
 	}
-	e.waitCounts(frCode, map[string]int64{"sent": 600}, 30*time.Second)
-	e.waitCounts(deCode, map[string]int64{"sent": 600}, 60*time.Second)
+	e.WaitCounts(frCode, map[string]int64{"sent": 600}, 30*time.Second)
+	e.WaitCounts(deCode, map[string]int64{"sent": 600}, 60*time.Second)
 
-	deAt, frAt := e.arrivals("+4915112"), e.arrivals("+336")
+	deAt, frAt := arrivals(e, "+4915112"), arrivals(e, "+336")
 	deSpan := deAt[len(deAt)-1].Sub(deAt[0])
 	frSpan := frAt[len(frAt)-1].Sub(frAt[0])
 	t.Logf("DE:T-Mobile: 600 SMS in %s (%.1f/s); FR:SFR: 600 in %s", deSpan, 599/deSpan.Seconds(), frSpan)
@@ -91,7 +92,7 @@ func TestOperatorRateHoldsAcrossThreePodsWithoutHeadOfLineBlocking(t *testing.T)
 			t.Errorf("window at +%s: %.1f/s, want at most 105/s (the limit) and at least 80/s", w.Sub(deAt[0]).Round(time.Millisecond), rate)
 		}
 	}
-	v := e.message(deCode)
+	v := e.Message(deCode)
 	if op := v.Recipients[0].Operator; op != "DE:T-Mobile" {
 		t.Errorf("recipient operator %q, want DE:T-Mobile", op)
 	}
@@ -103,15 +104,15 @@ func TestOperatorRateHoldsAcrossThreePodsWithoutHeadOfLineBlocking(t *testing.T)
 }
 
 func TestMultiSegmentSMSAreChargedTheirSegments(t *testing.T) {
-	e := newEnv(t, limited("DE:T-Mobile=40/4"))
-	de := phones(5700, 40)
-	if err := e.fleet.Store().RegisterDevices(context.Background(), shopApp, de); err != nil {
+	e := harness.New(t, limited("DE:T-Mobile=40/4"))
+	de := harness.Phones(5700, 40)
+	if err := e.Fleet.Store().RegisterDevices(context.Background(), harness.ShopApp, de); err != nil {
 		t.Fatal(err)
 	}
-	code := e.send(map[string]any{"send_date": "now", "content": strings.Repeat("a", 300), "devices": de}) // 2 segments each
-	startPod(t, e)
-	e.waitCounts(code, map[string]int64{"sent": 40}, 20*time.Second)
-	at := e.arrivals("+4915112")
+	code := e.Send(map[string]any{"send_date": "now", "content": strings.Repeat("a", 300), "devices": de}) // 2 segments each
+	harness.StartPod(t, e)
+	e.WaitCounts(code, map[string]int64{"sent": 40}, 20*time.Second)
+	at := arrivals(e, "+4915112")
 	span := at[len(at)-1].Sub(at[0])
 	// 80 segments at 40/s with a burst of 4: about 1.9 s, not the 0.9 s that
 	// charging one per SMS would give.
@@ -129,42 +130,42 @@ type rateLimitsView struct {
 	}
 }
 
-func (e *env) rateLimits() rateLimitsView {
-	e.t.Helper()
+func rateLimits(e *harness.Env) rateLimitsView {
+	e.T.Helper()
 	var v rateLimitsView
-	if st := e.native("/api/v1/ratelimits", shopToken, &v); st != 200 {
-		e.t.Fatalf("GET /api/v1/ratelimits: HTTP %d", st)
+	if st := e.Native("/api/v1/ratelimits", harness.ShopToken, &v); st != 200 {
+		e.T.Fatalf("GET /api/v1/ratelimits: HTTP %d", st)
 	}
 	return v
 }
 
 func TestThrottlingLowersTheEffectiveRateAndItRecovers(t *testing.T) {
-	e := newEnv(t, func(c *config.Config, r *fleet.Roles) {
+	e := harness.New(t, func(c *config.Config, r *fleet.Roles) {
 		limited("DE:T-Mobile=50/5")(c, r)
 		c.Rate.RecoverEvery = 200 * time.Millisecond
 		c.Breaker = config.Breaker{Window: 2 * time.Second, MinRequests: 5, FailureRatio: 0.5, OpenTimeout: 300 * time.Millisecond, Probes: 2}
 		c.Providers = []provider.Config{{Name: "sim-a", Kind: provider.KindSimulator}}
 		c.DefaultRoute = config.Route{Providers: []string{"sim-a"}}
 	})
-	to := phones(6000, 1)[0]
-	e.register(shopApp, shopToken, to)
-	if v := e.rateLimits(); len(v.Limits) != 1 || v.Limits[0].Key == "" || v.Limits[0].EffectiveRate != 50 {
+	to := harness.Phones(6000, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to)
+	if v := rateLimits(e); len(v.Limits) != 1 || v.Limits[0].Key == "" || v.Limits[0].EffectiveRate != 50 {
 		t.Fatalf("before: %+v", v)
 	}
-	e.fault("sim-a", map[string]any{"throttle_rate": 1})
-	startPod(t, e)
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
-	eventually(t, 5*time.Second, func() bool { return e.rateLimits().Limits[0].EffectiveRate < 50 },
+	fault(e, "sim-a", map[string]any{"throttle_rate": 1})
+	harness.StartPod(t, e)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
+	harness.Eventually(t, 5*time.Second, func() bool { return rateLimits(e).Limits[0].EffectiveRate < 50 },
 		func() string { return "a throttling provider did not lower the effective rate" })
-	low := e.rateLimits().Limits[0].EffectiveRate
-	e.fault("sim-a", map[string]any{"throttle_rate": 0})
-	e.waitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
+	low := rateLimits(e).Limits[0].EffectiveRate
+	fault(e, "sim-a", map[string]any{"throttle_rate": 0})
+	e.WaitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
 	// Additive recovery back to the configured rate.
-	eventually(t, 10*time.Second, func() bool { return e.rateLimits().Limits[0].EffectiveRate >= 50 },
+	harness.Eventually(t, 10*time.Second, func() bool { return rateLimits(e).Limits[0].EffectiveRate >= 50 },
 		func() string {
-			return fmt.Sprintf("effective rate stuck at %v (lowered to %v)", e.rateLimits().Limits[0].EffectiveRate, low)
+			return fmt.Sprintf("effective rate stuck at %v (lowered to %v)", rateLimits(e).Limits[0].EffectiveRate, low)
 		})
-	if v := e.rateLimits(); v.Limits[0].RecentSegments < 1 {
+	if v := rateLimits(e); v.Limits[0].RecentSegments < 1 {
 		t.Fatalf("recent usage %+v", v)
 	}
 }
@@ -173,27 +174,27 @@ func TestOTPGetsItsShareWhileMarketingSaturatesTheOperator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of saturated sending")
 	}
-	e := newEnv(t, limited("DE:T-Mobile=50/5"))
-	mkt, otp := phones(6100, 300), phones(6500, 40)
+	e := harness.New(t, limited("DE:T-Mobile=50/5"))
+	mkt, otp := harness.Phones(6100, 300), harness.Phones(6500, 40)
 	ctx := context.Background()
-	if err := e.fleet.Store().RegisterDevices(ctx, shopApp, append(append([]string{}, mkt...), otp...)); err != nil {
+	if err := e.Fleet.Store().RegisterDevices(ctx, harness.ShopApp, append(append([]string{}, mkt...), otp...)); err != nil {
 		t.Fatal(err)
 	}
 	for _, ph := range mkt {
-		if err := e.fleet.Store().SetTags(ctx, shopApp, ph, map[string]json.RawMessage{"SMSMarketingConsent": json.RawMessage("true")}); err != nil {
+		if err := e.Fleet.Store().SetTags(ctx, harness.ShopApp, ph, map[string]json.RawMessage{"SMSMarketingConsent": json.RawMessage("true")}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.send(map[string]any{"send_date": "now", "content": "sale", "devices": mkt, "message_type": "marketing"})
-	startPod(t, e)
+	e.Send(map[string]any{"send_date": "now", "content": "sale", "devices": mkt, "message_type": "marketing"})
+	harness.StartPod(t, e)
 	time.Sleep(time.Second) // the campaign saturates the operator's marketing share
 	start := time.Now()
 	var codes []string
 	for _, ph := range otp {
-		codes = append(codes, e.send(map[string]any{"send_date": "now", "content": "123456", "devices": []string{ph}, "message_type": "otp"}))
+		codes = append(codes, e.Send(map[string]any{"send_date": "now", "content": "123456", "devices": []string{ph}, "message_type": "otp"}))
 		time.Sleep(50 * time.Millisecond) // 20 security codes a second: the reserved 20 % of 50/s is 10/s, plus spare
 	}
-	e.waitAll(codes, "sent", 20*time.Second)
+	waitAll(e, codes, "sent", 20*time.Second)
 	took := time.Since(start)
 	// 40 OTPs in a 2 s trickle: with 10/s reserved plus whatever marketing
 	// leaves, they finish within a few seconds, not behind 300 marketing SMS
@@ -202,7 +203,7 @@ func TestOTPGetsItsShareWhileMarketingSaturatesTheOperator(t *testing.T) {
 		t.Fatalf("40 OTPs took %s behind the campaign", took)
 	}
 	mktSent := 0
-	for _, m := range e.sim.Messages("", 1000) {
+	for _, m := range e.Sim.Messages("", 1000) {
 		if m.Text == "sale" {
 			mktSent++
 		}
@@ -220,7 +221,7 @@ func TestBadRateLimitsStopStartUpBeforeRedis(t *testing.T) {
 		{"DE:T-Mobile=abc", "", "entry 1"},
 		{"", "4915112=DE:T-Mobile", "OPERATOR_OVERRIDES"},
 	} {
-		cfg := testConfig(t)
+		cfg := harness.TestConfig(t)
 		cfg.Redis.Addr = "127.0.0.1:1" // nothing listens: the config must fail first
 		cfg.Rate = config.NewRate()
 		cfg.Rate.Limits, cfg.Rate.OperatorOverrides = tt.limits, tt.overrides

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/provider"
@@ -36,41 +37,41 @@ func withReceiptsOn(k *testenv.Kafka) func(*config.Config, *fleet.Roles) {
 }
 
 func TestDeliveryReceiptsReachTheirStates(t *testing.T) {
-	e := newEnv(t, withReceipts(t))
-	e.sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	e := harness.New(t, withReceipts(t))
+	e.Sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
 	delivered, undelivered, silent := "+4915112340005", "+4915112340002", "+4915112340003"
-	e.register(shopApp, shopToken, delivered, undelivered, silent)
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{delivered, undelivered, silent}})
-	v := e.waitCounts(code, map[string]int64{"delivered": 1, "undelivered": 1, "sent": 1}, 20*time.Second)
+	e.Register(harness.ShopApp, harness.ShopToken, delivered, undelivered, silent)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{delivered, undelivered, silent}})
+	v := e.WaitCounts(code, map[string]int64{"delivered": 1, "undelivered": 1, "sent": 1}, 20*time.Second)
 	for _, r := range v.Recipients {
 		if r.To == silent && r.Status != "sent" {
 			t.Fatalf("the no-receipt number: %+v", r)
 		}
 	}
 	// getResults counts deliveries.
-	raw := e.mustOK("getMsgStats", map[string]any{"application": shopApp, "auth": shopToken, "message": code})
+	raw := e.MustOK("getMsgStats", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "message": code})
 	var req struct {
 		RequestID string `json:"request_id"`
 	}
 	if err := json.Unmarshal(raw, &req); err != nil {
 		t.Fatal(err)
 	}
-	raw = e.mustOK("getResults", map[string]any{"auth": shopToken, "request_id": req.RequestID})
+	raw = e.MustOK("getResults", map[string]any{"auth": harness.ShopToken, "request_id": req.RequestID})
 	if !strings.Contains(string(raw), `"action":"delivery","count":1`) {
 		t.Fatalf("getResults: %s", raw)
 	}
 }
 
 func TestNoReceiptWithinTheDeliveryWaitIsUnknownUntilALateOne(t *testing.T) {
-	e := newEnv(t, withReceipts(t))
-	e.sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	e := harness.New(t, withReceipts(t))
+	e.Sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
 	silent := "+4915112340003" // the simulator never sends its receipt
-	e.register(shopApp, shopToken, silent)
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{silent}, "delivery_wait": 1})
-	v := e.waitCounts(code, map[string]int64{"unknown": 1}, 5*time.Second)
+	e.Register(harness.ShopApp, harness.ShopToken, silent)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{silent}, "delivery_wait": 1})
+	v := e.WaitCounts(code, map[string]int64{"unknown": 1}, 5*time.Second)
 	ref := v.Recipients[0].ProviderRef
 	// The operator's receipt comes late after all: it still upgrades.
-	cb := e.cfg.PublicURL + "/webhooks/dlr/simulator"
+	cb := e.Config.PublicURL + "/webhooks/dlr/simulator"
 	fields := url.Values{"MessageSid": {ref}, "MessageStatus": {"delivered"}}
 	req, _ := http.NewRequest(http.MethodPost, cb, strings.NewReader(fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -83,20 +84,20 @@ func TestNoReceiptWithinTheDeliveryWaitIsUnknownUntilALateOne(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("late receipt: HTTP %d", resp.StatusCode)
 	}
-	e.waitCounts(code, map[string]int64{"delivered": 1}, 5*time.Second)
+	e.WaitCounts(code, map[string]int64{"delivered": 1}, 5*time.Second)
 }
 
 // TestInboundStopSuppressesTheNextSMS: a STOP reply through the fleet's
 // webhook opts the phone out, and the next transactional SMS to it is
 // suppressed; START lets the one after through.
 func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
-	e := newEnv(t, withReceipts(t))
+	e := harness.New(t, withReceipts(t))
 	phone := "+4915112340011"
-	e.register(shopApp, shopToken, phone)
+	e.Register(harness.ShopApp, harness.ShopToken, phone)
 	reply := func(text string) {
 		t.Helper()
 		body := `{"from":"` + phone + `","to":"SMSFLEET","text":"` + text + `"}`
-		req, _ := http.NewRequest(http.MethodPost, e.api.URL+"/webhooks/inbound/simulator", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, e.API.URL+"/webhooks/inbound/simulator", strings.NewReader(body))
 		mac := hmac.New(sha256.New, []byte(provider.SimulatorAuthToken))
 		mac.Write([]byte(body))
 		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
@@ -110,14 +111,14 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 		}
 	}
 	reply("STOP")
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{phone}})
-	v := e.waitCounts(code, map[string]int64{"suppressed": 1}, 10*time.Second)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{phone}})
+	v := e.WaitCounts(code, map[string]int64{"suppressed": 1}, 10*time.Second)
 	if v.Recipients[0].Reason != "opted_out" {
 		t.Fatalf("after STOP: %+v", v.Recipients[0])
 	}
 	reply("start")
-	code = e.send(map[string]any{"send_date": "now", "content": "y", "devices": []string{phone}})
-	e.waitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
+	code = e.Send(map[string]any{"send_date": "now", "content": "y", "devices": []string{phone}})
+	e.WaitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
 }
 
 // TestReadinessFollowsTheRoleDependencies: the receipts role is ready
@@ -129,9 +130,9 @@ func TestReadinessFollowsTheRoleDependencies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	e := newEnv(t, withReceiptsOn(k))
+	e := harness.New(t, withReceiptsOn(k))
 	ready := func() (int, string) {
-		resp, err := http.Get(e.api.URL + "/readyz")
+		resp, err := http.Get(e.API.URL + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

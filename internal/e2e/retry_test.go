@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
@@ -39,17 +40,17 @@ func TestTransientErrorsFailAfterMaxAttempts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, func(c *config.Config, r *fleet.Roles) { r.Worker = false; c.Worker.MaxAttempts = 4 })
-			to := phones(900, 1)[0]
-			e.register(shopApp, shopToken, to)
-			code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
+			e := harness.New(t, func(c *config.Config, r *fleet.Roles) { r.Worker = false; c.Worker.MaxAttempts = 4 })
+			to := harness.Phones(900, 1)[0]
+			e.Register(harness.ShopApp, harness.ShopToken, to)
+			code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
 			id := sms.SMSID(code, to)
 			for range tt.crashed {
-				claim(t, e.fleet.Store(), id)
+				harness.Claim(t, e.Fleet.Store(), id)
 			}
 			srv, calls := down(t)
-			startWorker(t, e, provider.NewSimulator("flaky", srv.URL+"/simulator", nil))
-			v := e.waitCounts(code, map[string]int64{"failed": 1}, 10*time.Second)
+			harness.StartWorker(t, e, provider.NewSimulator("flaky", srv.URL+"/simulator", nil))
+			v := e.WaitCounts(code, map[string]int64{"failed": 1}, 10*time.Second)
 			r := v.Recipients[0]
 			if r.Attempts != 4 || !strings.Contains(r.Error, "maintenance") || r.Provider != "flaky" {
 				t.Fatalf("recipient %+v, want failed after 4 attempts with the provider's last error", r)

@@ -8,20 +8,23 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
 func TestSendNowReachesProviderAndIsSent(t *testing.T) {
-	e := newEnv(t)
-	to := phones(123, 1)[0]
-	e.register(shopApp, shopToken, to)
-	code := e.send(map[string]any{"send_date": "now", "content": "Your code is 4711", "devices": []string{to}, "message_type": "otp"})
+	e := harness.New(t)
+	to := harness.Phones(123, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to)
+	code := e.Send(map[string]any{"send_date": "now", "content": "Your code is 4711", "devices": []string{to}, "message_type": "otp"})
 
-	v := e.waitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
+	v := e.WaitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
 	if v.Message.Type != "otp" || v.Message.Recipients != 1 {
 		t.Fatalf("message view %+v", v.Message)
 	}
@@ -29,20 +32,20 @@ func TestSendNowReachesProviderAndIsSent(t *testing.T) {
 	if r.To != to || r.Status != "sent" || r.Provider != "simulator" || r.ProviderRef == "" || r.Segments != 1 || r.Encoding != "gsm7" || r.ID != sms.SMSID(code, to) {
 		t.Fatalf("recipient %+v", r)
 	}
-	got := e.sim.Messages(to, 10)
+	got := e.Sim.Messages(to, 10)
 	if len(got) != 1 || got[0].Text != "Your code is 4711" || got[0].Ref != r.ProviderRef || got[0].ID != r.ID {
 		t.Fatalf("simulator got %+v, want one SMS with ref %s", got, r.ProviderRef)
 	}
 }
 
 func TestSimulatorTestNumbers(t *testing.T) {
-	e := newEnv(t)
+	e := harness.New(t)
 	ok, rejected, flaky := "+4915112340002", "+4915112340001", "+4915112340004"
-	e.register(shopApp, shopToken, ok, rejected, flaky)
-	code := e.send(map[string]any{"send_date": "now", "content": "Hi", "devices": []string{ok, rejected, flaky}})
+	e.Register(harness.ShopApp, harness.ShopToken, ok, rejected, flaky)
+	code := e.Send(map[string]any{"send_date": "now", "content": "Hi", "devices": []string{ok, rejected, flaky}})
 
-	v := e.waitCounts(code, map[string]int64{"sent": 2, "failed": 1}, 10*time.Second)
-	byTo := map[string]recipientView{}
+	v := e.WaitCounts(code, map[string]int64{"sent": 2, "failed": 1}, 10*time.Second)
+	byTo := map[string]harness.RecipientView{}
 	for _, r := range v.Recipients {
 		byTo[r.To] = r
 	}
@@ -52,25 +55,25 @@ func TestSimulatorTestNumbers(t *testing.T) {
 	if r := byTo[flaky]; r.Status != "sent" || r.Attempts != 2 {
 		t.Errorf("0004 number: %+v, want sent on the second attempt", r)
 	}
-	if n := len(e.sim.Messages(flaky, 10)); n != 1 {
+	if n := len(e.Sim.Messages(flaky, 10)); n != 1 {
 		t.Errorf("0004 number reached the simulator %d times, want 1", n)
 	}
 }
 
 func TestScheduledMessageGoesOutAtItsMinute(t *testing.T) {
-	e := newEnv(t)
-	to := phones(200, 3)
-	e.register(shopApp, shopToken, to...)
+	e := harness.New(t)
+	to := harness.Phones(200, 3)
+	e.Register(harness.ShopApp, harness.ShopToken, to...)
 	// Stand two seconds before the next minute on the intake's clock, in
 	// Berlin time, and schedule for that minute.
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	minute := time.Now().In(berlin).Truncate(time.Minute).Add(time.Minute)
-	e.clock.Set(minute.Add(-2 * time.Second))
-	code := e.send(map[string]any{"send_date": minute.Format("2006-01-02 15:04"), "timezone": "Europe/Berlin", "content": "Sale starts now", "devices": to})
+	e.Clock.Set(minute.Add(-2 * time.Second))
+	code := e.Send(map[string]any{"send_date": minute.Format("2006-01-02 15:04"), "timezone": "Europe/Berlin", "content": "Sale starts now", "devices": to})
 
-	v := e.message(code)
-	if v.Message.Counts["scheduled"] != 3 || len(e.sim.Messages("", 10)) != 0 {
-		t.Fatalf("right after the request: counts %v, %d sent; want 3 scheduled, none sent", nonZero(v.Message.Counts), e.sim.Count())
+	v := e.Message(code)
+	if v.Message.Counts["scheduled"] != 3 || len(e.Sim.Messages("", 10)) != 0 {
+		t.Fatalf("right after the request: counts %v, %d sent; want 3 scheduled, none sent", harness.NonZero(v.Message.Counts), e.Sim.Count())
 	}
 	for _, r := range v.Recipients {
 		if r.Status != "scheduled" {
@@ -78,21 +81,21 @@ func TestScheduledMessageGoesOutAtItsMinute(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	e.waitCounts(code, map[string]int64{"sent": 3}, 10*time.Second)
+	e.WaitCounts(code, map[string]int64{"sent": 3}, 10*time.Second)
 	if waited := time.Since(start); waited < time.Second {
 		t.Fatalf("sent after %s, before its minute (2 s ahead)", waited)
 	}
 }
 
 func TestCancelScheduledMessage(t *testing.T) {
-	e := newEnv(t)
-	to := phones(300, 5)
-	e.register(shopApp, shopToken, to...)
+	e := harness.New(t)
+	to := harness.Phones(300, 5)
+	e.Register(harness.ShopApp, harness.ShopToken, to...)
 	at := time.Now().UTC().Add(2 * time.Hour).Format("2006-01-02 15:04")
-	code := e.send(map[string]any{"send_date": at, "content": "later", "devices": to})
+	code := e.Send(map[string]any{"send_date": at, "content": "later", "devices": to})
 
-	e.mustOK("deleteMessage", map[string]any{"application": shopApp, "auth": shopToken, "message": code})
-	v := e.waitCounts(code, map[string]int64{"canceled": 5}, time.Second)
+	e.MustOK("deleteMessage", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "message": code})
+	v := e.WaitCounts(code, map[string]int64{"canceled": 5}, time.Second)
 	if !v.Message.Canceled {
 		t.Fatalf("message not marked canceled: %+v", v.Message)
 	}
@@ -101,26 +104,26 @@ func TestCancelScheduledMessage(t *testing.T) {
 			t.Fatalf("recipient %+v, want canceled", r)
 		}
 	}
-	insp := asynq.NewInspectorFromRedisClient(e.rdb)
+	insp := asynq.NewInspectorFromRedisClient(e.RDB)
 	if _, err := insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(code, 0)); err == nil {
 		t.Fatalf("the dispatch task of a canceled message is still scheduled")
 	}
 	// Cancelling twice: nothing is left pending.
-	r := e.call("deleteMessage", map[string]any{"application": shopApp, "auth": shopToken, "message": code}, "")
+	r := e.Call("deleteMessage", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "message": code}, "")
 	if r.StatusCode != 210 || !strings.HasPrefix(r.StatusMessage, "message:") {
 		t.Fatalf("second cancel: %d %q", r.StatusCode, r.StatusMessage)
 	}
 	// Even if the dispatch task ran (a race with the cancel), nothing goes out.
-	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.rdb), tasks.Dispatch(code, 0, 0)); err != nil {
+	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.RDB), tasks.Dispatch(code, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for that task to have run (asynq keeps no finished task).
-	eventually(t, 5*time.Second, func() bool {
+	harness.Eventually(t, 5*time.Second, func() bool {
 		_, err := insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(code, 0))
 		return err != nil
 	}, func() string { return "the dispatch task of the canceled message did not run" })
-	e.waitCounts(code, map[string]int64{"canceled": 5}, time.Second)
-	if n := e.sim.Count(); n != 0 {
+	e.WaitCounts(code, map[string]int64{"canceled": 5}, time.Second)
+	if n := e.Sim.Count(); n != 0 {
 		t.Fatalf("%d SMS of a canceled message reached the provider", n)
 	}
 }
@@ -128,35 +131,35 @@ func TestCancelScheduledMessage(t *testing.T) {
 func TestCancelAfterFanoutCancelsOnlyPendingSMS(t *testing.T) {
 	// The fleet here has no worker: the fan-out runs by hand, so the SMS
 	// stay queued and the cancel meets materialized records.
-	e := newEnv(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
-	to := phones(400, 4)
-	e.register(shopApp, shopToken, to...)
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": to})
-	runDispatch(t, e, code)
-	e.waitCounts(code, map[string]int64{"queued": 4}, time.Second)
+	e := harness.New(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
+	to := harness.Phones(400, 4)
+	e.Register(harness.ShopApp, harness.ShopToken, to...)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": to})
+	harness.RunDispatch(t, e, code)
+	e.WaitCounts(code, map[string]int64{"queued": 4}, time.Second)
 	// One SMS is already with a provider (sending): it must not be canceled.
-	st := e.fleet.Store()
-	claim(t, st, sms.SMSID(code, to[0]))
-	e.mustOK("deleteMessage", map[string]any{"application": shopApp, "auth": shopToken, "message": code})
-	e.waitCounts(code, map[string]int64{"sending": 1, "canceled": 3}, time.Second)
+	st := e.Fleet.Store()
+	harness.Claim(t, st, sms.SMSID(code, to[0]))
+	e.MustOK("deleteMessage", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "message": code})
+	e.WaitCounts(code, map[string]int64{"sending": 1, "canceled": 3}, time.Second)
 }
 
 func TestFanoutOf10000(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 sends")
 	}
-	e := newEnv(t)
-	to := phones(10000, 10000) // includes one ...0001 (rejected) and one ...0004 (retried)
-	if err := e.fleet.Store().RegisterDevices(context.Background(), shopApp, to); err != nil {
+	e := harness.New(t)
+	to := harness.Phones(10000, 10000) // includes one ...0001 (rejected) and one ...0004 (retried)
+	if err := e.Fleet.Store().RegisterDevices(context.Background(), harness.ShopApp, to); err != nil {
 		t.Fatal(err)
 	}
-	code := e.send(map[string]any{"send_date": "now", "content": "Your parcel ships today", "devices": to})
-	e.waitCounts(code, map[string]int64{"sent": 9999, "failed": 1}, 90*time.Second)
-	if n := e.sim.Count(); n != 9999 {
+	code := e.Send(map[string]any{"send_date": "now", "content": "Your parcel ships today", "devices": to})
+	e.WaitCounts(code, map[string]int64{"sent": 9999, "failed": 1}, 90*time.Second)
+	if n := e.Sim.Count(); n != 9999 {
 		t.Fatalf("simulator accepted %d SMS, want 9999 (no duplicates)", n)
 	}
 	seen := map[string]bool{}
-	for _, m := range e.sim.Messages("", 20000) {
+	for _, m := range e.Sim.Messages("", 20000) {
 		if seen[m.To] {
 			t.Fatalf("%s got two SMS", m.To)
 		}
@@ -165,8 +168,8 @@ func TestFanoutOf10000(t *testing.T) {
 	// Paginating the recipients walks all of them exactly once.
 	cursor, total := "", 0
 	for {
-		var v messageView
-		e.native("/api/v1/messages/"+code+"?limit=1000&cursor="+cursor, shopToken, &v)
+		var v harness.MessageView
+		e.Native("/api/v1/messages/"+code+"?limit=1000&cursor="+cursor, harness.ShopToken, &v)
 		total += len(v.Recipients)
 		if v.NextCursor == "" {
 			break
@@ -179,77 +182,77 @@ func TestFanoutOf10000(t *testing.T) {
 }
 
 func TestTransactionIDIsIdempotent(t *testing.T) {
-	e := newEnv(t)
-	to := phones(500, 2)
-	e.register(shopApp, shopToken, to...)
+	e := harness.New(t)
+	to := harness.Phones(500, 2)
+	e.Register(harness.ShopApp, harness.ShopToken, to...)
 	n := map[string]any{"send_date": "now", "content": "once", "devices": to, "transactionId": "order-42-shipped"}
-	first := e.send(n)
-	e.waitCounts(first, map[string]int64{"sent": 2}, 5*time.Second)
-	second := e.send(n)
+	first := e.Send(n)
+	e.WaitCounts(first, map[string]int64{"sent": 2}, 5*time.Second)
+	second := e.Send(n)
 	if second != first {
 		t.Fatalf("retry with the same transactionId got %s, want %s", second, first)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if c := e.sim.Count(); c != 2 {
+	if c := e.Sim.Count(); c != 2 {
 		t.Fatalf("provider got %d SMS, want 2", c)
 	}
 	var list struct{ Messages []json.RawMessage }
-	e.native("/api/v1/messages", shopToken, &list)
+	e.Native("/api/v1/messages", harness.ShopToken, &list)
 	if len(list.Messages) != 1 {
 		t.Fatalf("%d messages stored, want 1", len(list.Messages))
 	}
 	// The same id in another application is another message.
-	e.register(bankApp, bankToken, to[0])
-	raw := e.mustOK("createMessage", map[string]any{"application": bankApp, "auth": bankToken, "notifications": []any{n}})
+	e.Register(harness.BankApp, harness.BankToken, to[0])
+	raw := e.MustOK("createMessage", map[string]any{"application": harness.BankApp, "auth": harness.BankToken, "notifications": []any{n}})
 	if strings.Contains(string(raw), first) {
 		t.Fatalf("bank's transaction reused shop's message: %s", raw)
 	}
 }
 
 func TestDispatchRunTwiceSendsOnce(t *testing.T) {
-	e := newEnv(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
-	to := phones(600, 50)
-	e.register(shopApp, shopToken, to...)
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": to})
+	e := harness.New(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
+	to := harness.Phones(600, 50)
+	e.Register(harness.ShopApp, harness.ShopToken, to...)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": to})
 	// A crash half way: the first run is stopped after its first records,
 	// then the task runs again in full, twice.
-	st := e.fleet.Store()
+	st := e.Fleet.Store()
 	if _, err := st.StartFanout(context.Background(), code, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Materialize(context.Background(), code, to[:20], time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	runDispatch(t, e, code)
-	runDispatch(t, e, code)
-	e.waitCounts(code, map[string]int64{"queued": 50}, time.Second)
-	insp := asynq.NewInspectorFromRedisClient(e.rdb)
+	harness.RunDispatch(t, e, code)
+	harness.RunDispatch(t, e, code)
+	e.WaitCounts(code, map[string]int64{"queued": 50}, time.Second)
+	insp := asynq.NewInspectorFromRedisClient(e.RDB)
 	pending, err := insp.ListPendingTasks("transactional", asynq.PageSize(1000))
 	if err != nil || len(pending) != 50 {
 		t.Fatalf("%d send tasks pending (%v), want 50", len(pending), err)
 	}
 	// Now let a worker run them: 50 SMS, each once.
-	startWorker(t, e)
-	e.waitCounts(code, map[string]int64{"sent": 50}, 10*time.Second)
-	if c := e.sim.Count(); c != 50 {
+	harness.StartWorker(t, e)
+	e.WaitCounts(code, map[string]int64{"sent": 50}, 10*time.Second)
+	if c := e.Sim.Count(); c != 50 {
 		t.Fatalf("provider got %d SMS, want 50", c)
 	}
 }
 
 func TestStatsFollowPushwooshShape(t *testing.T) {
-	e := newEnv(t)
-	to := phones(700, 3)
-	e.register(shopApp, shopToken, to...)
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": to})
-	e.waitCounts(code, map[string]int64{"sent": 3}, 5*time.Second)
-	raw := e.mustOK("getMsgStats", map[string]any{"application": shopApp, "auth": shopToken, "message": code})
+	e := harness.New(t)
+	to := harness.Phones(700, 3)
+	e.Register(harness.ShopApp, harness.ShopToken, to...)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": to})
+	e.WaitCounts(code, map[string]int64{"sent": 3}, 5*time.Second)
+	raw := e.MustOK("getMsgStats", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "message": code})
 	var req struct {
 		RequestID string `json:"request_id"`
 	}
 	if err := json.Unmarshal(raw, &req); err != nil || req.RequestID == "" {
 		t.Fatalf("getMsgStats: %s", raw)
 	}
-	raw = e.mustOK("getResults", map[string]any{"auth": shopToken, "request_id": req.RequestID})
+	raw = e.MustOK("getResults", map[string]any{"auth": harness.ShopToken, "request_id": req.RequestID})
 	var res struct {
 		Formatter string
 		Rows      []struct {
@@ -276,22 +279,22 @@ func TestStatsFollowPushwooshShape(t *testing.T) {
 }
 
 func TestOutboxRepairsAnEnqueueLostInACrash(t *testing.T) {
-	e := newEnv(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
-	to := phones(800, 1)[0]
-	e.register(shopApp, shopToken, to)
-	code := e.send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
+	e := harness.New(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
+	to := harness.Phones(800, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, to)
+	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
 	// Simulate the crash: the task never made it, the outbox entry stayed.
-	insp := asynq.NewInspectorFromRedisClient(e.rdb)
+	insp := asynq.NewInspectorFromRedisClient(e.RDB)
 	if err := insp.DeleteTask("transactional", sms.SMSID(code, to)); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rdb.ZAdd(context.Background(), "sf:outbox", redisZ(code)).Err(); err != nil {
+	if err := e.RDB.ZAdd(context.Background(), "sf:outbox", redis.Z{Score: 0, Member: code}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	n, err := e.fleet.Enqueuer().SweepOutbox(context.Background(), 0, zapNop())
+	n, err := e.Fleet.Enqueuer().SweepOutbox(context.Background(), 0, zap.NewNop())
 	if err != nil || n != 1 {
 		t.Fatalf("sweep repaired %d (%v), want 1", n, err)
 	}
-	startWorker(t, e)
-	e.waitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
+	harness.StartWorker(t, e)
+	e.WaitCounts(code, map[string]int64{"sent": 1}, 5*time.Second)
 }

@@ -131,17 +131,7 @@ func TestRegistry(t *testing.T) {
 		return signedJSON(u, `{"from":"+4915112000001","to":"SHOP","text":"STOP"}`, key)
 	}
 
-	for _, tc := range []struct {
-		good provider.Config
-		// bad are configurations missing something, with the field their
-		// error must name.
-		bad map[string]provider.Config
-		// key signs the kind's webhooks; receipt and reply make them (nil:
-		// the kind takes no webhooks).
-		key            string
-		receipt, reply func(u, key string) *http.Request
-		replyStatus    int
-	}{
+	for _, tc := range []registryCase{
 		{
 			good: provider.Config{Name: "tw", Kind: provider.KindTwilio, URL: "https://api.example", AccountSID: "AC1", AuthTokenEnv: "KT_TW_TOKEN"},
 			bad: map[string]provider.Config{
@@ -172,77 +162,110 @@ func TestRegistry(t *testing.T) {
 		},
 	} {
 		t.Run(string(tc.good.Kind), func(t *testing.T) {
-			k, ok := provider.KindOf(tc.good.Kind)
-			if !ok || k.Name() != tc.good.Kind {
-				t.Fatalf("kind %s not registered", tc.good.Kind)
-			}
-			if err := tc.good.Validate(); err != nil {
-				t.Fatalf("good config refused: %v", err)
-			}
-			for field, c := range tc.bad {
-				err := c.Validate()
-				if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(field)) || !strings.Contains(err.Error(), c.Name) {
-					t.Errorf("without %s: error %v, want one naming the field and the provider", field, err)
-				}
-			}
-			p, err := provider.New(tc.good, provider.Deps{SimulatorURL: "http://127.0.0.1:1/simulator"})
-			if err != nil || p.Name() != tc.good.Name {
-				t.Fatalf("New: %v, %v", p, err)
-			}
-
-			src, hasHooks := provider.SourceOf(tc.good)
-			if hasHooks != (tc.receipt != nil) || (k.Webhooks() != nil) != hasHooks {
-				t.Fatalf("webhooks: source %v, Webhooks() %v, want %v", hasHooks, k.Webhooks(), tc.receipt != nil)
-			}
-			if !hasHooks {
-				return
-			}
-			if src.Secret != tc.key {
-				t.Fatalf("source secret %q, want %q", src.Secret, tc.key)
-			}
-			srv, receipts, replies := webhookServer(t, tc.good)
-			dlr, in := srv.URL+"/dlr/"+tc.good.Name, srv.URL+"/inbound/"+tc.good.Name
-			if code, body := do(t, tc.receipt(dlr, tc.key)); code != http.StatusNoContent {
-				t.Fatalf("signed receipt: HTTP %d %s", code, body)
-			}
-			want := sms.Receipt{Provider: tc.good.Name, Ref: "SM1", Status: sms.Undelivered, ErrorCode: "30003"}
-			if got := <-receipts; got.At.IsZero() || (got != sms.Receipt{Provider: want.Provider, Ref: want.Ref, Status: want.Status, ErrorCode: want.ErrorCode, At: got.At}) {
-				t.Fatalf("receipt %+v, want %+v", got, want)
-			}
-			if code, _ := do(t, tc.receipt(dlr, "another-key")); code != http.StatusUnauthorized {
-				t.Fatalf("receipt with a bad signature: HTTP %d, want 401", code)
-			}
-			if code, body := do(t, tc.reply(in, tc.key)); code != tc.replyStatus {
-				t.Fatalf("signed reply: HTTP %d %s, want %d", code, body, tc.replyStatus)
-			}
-			if got := <-replies; got != (provider.Reply{From: "+4915112000001", To: "SHOP", Text: "STOP"}) {
-				t.Fatalf("reply %+v", got)
-			}
-			if code, _ := do(t, tc.reply(in, "another-key")); code != http.StatusUnauthorized {
-				t.Fatalf("reply with a bad signature: HTTP %d, want 401", code)
-			}
+			k := checkKindBuilds(t, tc)
+			checkKindWebhooks(t, k, tc)
 		})
 	}
 
-	t.Run("name and kind", func(t *testing.T) {
-		for _, tc := range []struct {
-			c    provider.Config
-			want string
-		}{
-			{provider.Config{Name: "X_Y", Kind: provider.KindSimulator}, "names are"},
-			{provider.Config{Name: "x", Kind: "carrier-pigeon"}, `kind must be json, simulator, smpp or twilio, got "carrier-pigeon"`},
-		} {
-			if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%+v: error %v, want %q", tc.c, err, tc.want)
-			}
+	t.Run("name and kind", testUnknownNameAndKind)
+}
+
+// registryCase is one kind in TestRegistry.
+type registryCase struct {
+	good provider.Config
+	// bad are configurations missing something, with the field their
+	// error must name.
+	bad map[string]provider.Config
+	// key signs the kind's webhooks; receipt and reply make them (nil:
+	// the kind takes no webhooks).
+	key            string
+	receipt, reply func(u, key string) *http.Request
+	replyStatus    int
+}
+
+// checkKindBuilds checks that tc's kind is registered, accepts the good
+// configuration and refuses each bad one naming the field, and builds its
+// client.
+func checkKindBuilds(t *testing.T, tc registryCase) provider.Kind {
+	t.Helper()
+	k, ok := provider.KindOf(tc.good.Kind)
+	if !ok || k.Name() != tc.good.Kind {
+		t.Fatalf("kind %s not registered", tc.good.Kind)
+	}
+	if err := tc.good.Validate(); err != nil {
+		t.Fatalf("good config refused: %v", err)
+	}
+	for field, c := range tc.bad {
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(field)) || !strings.Contains(err.Error(), c.Name) {
+			t.Errorf("without %s: error %v, want one naming the field and the provider", field, err)
 		}
-		if _, err := provider.New(provider.Config{Name: "x", Kind: "carrier-pigeon"}, provider.Deps{}); err == nil {
-			t.Error("New built an unknown kind")
+	}
+	p, err := provider.New(tc.good, provider.Deps{SimulatorURL: "http://127.0.0.1:1/simulator"})
+	if err != nil || p.Name() != tc.good.Name {
+		t.Fatalf("New: %v, %v", p, err)
+	}
+	return k
+}
+
+// checkKindWebhooks checks that tc's kind has webhooks exactly when it
+// should, and that they take a signed receipt and reply and refuse a bad
+// signature.
+func checkKindWebhooks(t *testing.T, k provider.Kind, tc registryCase) {
+	t.Helper()
+	src, hasHooks := provider.SourceOf(tc.good)
+	if hasHooks != (tc.receipt != nil) || (k.Webhooks() != nil) != hasHooks {
+		t.Fatalf("webhooks: source %v, Webhooks() %v, want %v", hasHooks, k.Webhooks(), tc.receipt != nil)
+	}
+	if !hasHooks {
+		return
+	}
+	if src.Secret != tc.key {
+		t.Fatalf("source secret %q, want %q", src.Secret, tc.key)
+	}
+	srv, receipts, replies := webhookServer(t, tc.good)
+	dlr, in := srv.URL+"/dlr/"+tc.good.Name, srv.URL+"/inbound/"+tc.good.Name
+	if code, body := do(t, tc.receipt(dlr, tc.key)); code != http.StatusNoContent {
+		t.Fatalf("signed receipt: HTTP %d %s", code, body)
+	}
+	want := sms.Receipt{Provider: tc.good.Name, Ref: "SM1", Status: sms.Undelivered, ErrorCode: "30003"}
+	if got := <-receipts; got.At.IsZero() || (got != sms.Receipt{Provider: want.Provider, Ref: want.Ref, Status: want.Status, ErrorCode: want.ErrorCode, At: got.At}) {
+		t.Fatalf("receipt %+v, want %+v", got, want)
+	}
+	if code, _ := do(t, tc.receipt(dlr, "another-key")); code != http.StatusUnauthorized {
+		t.Fatalf("receipt with a bad signature: HTTP %d, want 401", code)
+	}
+	if code, body := do(t, tc.reply(in, tc.key)); code != tc.replyStatus {
+		t.Fatalf("signed reply: HTTP %d %s, want %d", code, body, tc.replyStatus)
+	}
+	if got := <-replies; got != (provider.Reply{From: "+4915112000001", To: "SHOP", Text: "STOP"}) {
+		t.Fatalf("reply %+v", got)
+	}
+	if code, _ := do(t, tc.reply(in, "another-key")); code != http.StatusUnauthorized {
+		t.Fatalf("reply with a bad signature: HTTP %d, want 401", code)
+	}
+}
+
+// testUnknownNameAndKind checks that a bad name or an unknown kind is
+// refused, built by nothing, and has no webhook source.
+func testUnknownNameAndKind(t *testing.T) {
+	for _, tc := range []struct {
+		c    provider.Config
+		want string
+	}{
+		{provider.Config{Name: "X_Y", Kind: provider.KindSimulator}, "names are"},
+		{provider.Config{Name: "x", Kind: "carrier-pigeon"}, `kind must be json, simulator, smpp or twilio, got "carrier-pigeon"`},
+	} {
+		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.c, err, tc.want)
 		}
-		if _, ok := provider.SourceOf(provider.Config{Name: "x", Kind: "carrier-pigeon"}); ok {
-			t.Error("an unknown kind has a webhook source")
-		}
-	})
+	}
+	if _, err := provider.New(provider.Config{Name: "x", Kind: "carrier-pigeon"}, provider.Deps{}); err == nil {
+		t.Error("New built an unknown kind")
+	}
+	if _, ok := provider.SourceOf(provider.Config{Name: "x", Kind: "carrier-pigeon"}); ok {
+		t.Error("an unknown kind has a webhook source")
+	}
 }
 
 // TestKindClients sends through the client each kind builds from its
@@ -251,11 +274,11 @@ func TestRegistry(t *testing.T) {
 func TestKindClients(t *testing.T) {
 	t.Setenv("KT_TW_TOKEN", "tw-token")
 	t.Setenv("KT_GW_KEY", "Bearer gw-key")
-	got := make(chan *http.Request, 1)
-	answer := func(body string) *httptest.Server {
+	f := &kindClients{got: make(chan *http.Request, 1)}
+	f.answer = func(body string) *httptest.Server {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_ = r.ParseForm()
-			got <- r
+			f.got <- r
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusCreated)
 			_, _ = io.WriteString(w, body)
@@ -265,68 +288,91 @@ func TestKindClients(t *testing.T) {
 	}
 	sim := httptest.NewServer(simulator.New("sim", 0).Handler())
 	t.Cleanup(sim.Close)
-	deps := provider.Deps{
+	f.deps = provider.Deps{
 		SimulatorURL:   sim.URL + "/simulator",
 		StatusCallback: func(name string) string { return "https://fleet.example/webhooks/dlr/" + name },
 	}
-	req := provider.Request{ID: "sms-1", To: "+4915112000002", From: "Shop", Text: "hi"}
-	ctx := context.Background()
+	f.req = provider.Request{ID: "sms-1", To: "+4915112000002", From: "Shop", Text: "hi"}
+	f.ctx = context.Background()
 
-	t.Run("twilio", func(t *testing.T) {
-		srv := answer(`{"sid":"SM9"}`)
-		p, err := provider.New(provider.Config{Name: "tw", Kind: provider.KindTwilio, URL: srv.URL, AccountSID: "AC1", AuthTokenEnv: "KT_TW_TOKEN"}, deps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := p.Send(ctx, req)
-		r := <-got
-		user, pass, _ := r.BasicAuth()
-		if err != nil || res.Ref != "SM9" || user != "AC1" || pass != "tw-token" ||
-			r.PostForm.Get("StatusCallback") != "https://fleet.example/webhooks/dlr/tw" {
-			t.Fatalf("%+v %v; request %s %v", res, err, r.URL, r.PostForm)
-		}
-	})
-	t.Run("json", func(t *testing.T) {
-		srv := answer(`{"data":{"id":"G9"}}`)
-		p, err := provider.New(provider.Config{Name: "gw", Kind: provider.KindJSON, URL: srv.URL, AuthValueEnv: "KT_GW_KEY", RefField: "data.id"}, deps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := p.Send(ctx, req)
-		if r := <-got; err != nil || res.Ref != "G9" || r.Header.Get("Authorization") != "Bearer gw-key" {
-			t.Fatalf("%+v %v; auth %q", res, err, r.Header.Get("Authorization"))
-		}
-		if _, err := provider.New(provider.Config{Name: "gw", Kind: provider.KindJSON, URL: "ftp://x"}, deps); err == nil {
-			t.Fatal("a json provider with a non-HTTP url built")
-		}
-	})
-	t.Run("simulator", func(t *testing.T) {
-		p, err := provider.New(provider.Config{Name: "sim-a", Kind: provider.KindSimulator}, deps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res, err := p.Send(ctx, req); err != nil || res.Ref == "" || res.Provider != "sim-a" {
-			t.Fatalf("%+v %v", res, err)
-		}
-		if _, err := provider.New(provider.Config{Name: "sim-a", Kind: provider.KindSimulator}, provider.Deps{}); err == nil {
-			t.Fatal("a simulator without a url nor a simulator in the process built")
-		}
-	})
-	t.Run("smpp starts nothing until Run", func(t *testing.T) {
-		p, err := provider.New(provider.Config{Name: "smsc", Kind: provider.KindSMPP, Addr: "127.0.0.1:1", SystemID: "fleet"}, deps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := p.(provider.Runner); !ok {
-			t.Fatal("the SMPP client is not a Runner")
-		}
-		_, err = p.Send(ctx, req)
-		var pe *provider.Error
-		if !errors.As(err, &pe) || pe.Class != provider.Transient || pe.Ambiguous {
-			t.Fatalf("send before Run: %v, want transient, not ambiguous (not bound)", err)
-		}
-		_ = p.(io.Closer).Close()
-	})
+	t.Run("twilio", f.twilio)
+	t.Run("json", f.json)
+	t.Run("simulator", f.simulator)
+	t.Run("smpp starts nothing until Run", f.smpp)
+}
+
+// kindClients is TestKindClients' fixture: answer starts a server that
+// hands each request it gets to got and answers 201 with body; deps are
+// the fleet's Deps, req the request every client sends.
+type kindClients struct {
+	got    chan *http.Request
+	answer func(body string) *httptest.Server
+	deps   provider.Deps
+	req    provider.Request
+	ctx    context.Context
+}
+
+// twilio sends through a twilio client: basic auth with the account and token, the status callback set, the sid as ref.
+func (f *kindClients) twilio(t *testing.T) {
+	srv := f.answer(`{"sid":"SM9"}`)
+	p, err := provider.New(provider.Config{Name: "tw", Kind: provider.KindTwilio, URL: srv.URL, AccountSID: "AC1", AuthTokenEnv: "KT_TW_TOKEN"}, f.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Send(f.ctx, f.req)
+	r := <-f.got
+	user, pass, _ := r.BasicAuth()
+	if err != nil || res.Ref != "SM9" || user != "AC1" || pass != "tw-token" ||
+		r.PostForm.Get("StatusCallback") != "https://fleet.example/webhooks/dlr/tw" {
+		t.Fatalf("%+v %v; request %s %v", res, err, r.URL, r.PostForm)
+	}
+}
+
+// json sends through a json client with its auth header and ref field, and refuses a non-HTTP url.
+func (f *kindClients) json(t *testing.T) {
+	srv := f.answer(`{"data":{"id":"G9"}}`)
+	p, err := provider.New(provider.Config{Name: "gw", Kind: provider.KindJSON, URL: srv.URL, AuthValueEnv: "KT_GW_KEY", RefField: "data.id"}, f.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Send(f.ctx, f.req)
+	if r := <-f.got; err != nil || res.Ref != "G9" || r.Header.Get("Authorization") != "Bearer gw-key" {
+		t.Fatalf("%+v %v; auth %q", res, err, r.Header.Get("Authorization"))
+	}
+	if _, err := provider.New(provider.Config{Name: "gw", Kind: provider.KindJSON, URL: "ftp://x"}, f.deps); err == nil {
+		t.Fatal("a json provider with a non-HTTP url built")
+	}
+}
+
+// simulator sends through the simulator kind, which needs a simulator url.
+func (f *kindClients) simulator(t *testing.T) {
+	p, err := provider.New(provider.Config{Name: "sim-a", Kind: provider.KindSimulator}, f.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Send(f.ctx, f.req); err != nil || res.Ref == "" || res.Provider != "sim-a" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if _, err := provider.New(provider.Config{Name: "sim-a", Kind: provider.KindSimulator}, provider.Deps{}); err == nil {
+		t.Fatal("a simulator without a url nor a simulator in the process built")
+	}
+}
+
+// smpp checks that the SMPP client starts nothing until Run: a send before it is transient, not ambiguous.
+func (f *kindClients) smpp(t *testing.T) {
+	p, err := provider.New(provider.Config{Name: "smsc", Kind: provider.KindSMPP, Addr: "127.0.0.1:1", SystemID: "fleet"}, f.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.(provider.Runner); !ok {
+		t.Fatal("the SMPP client is not a Runner")
+	}
+	_, err = p.Send(f.ctx, f.req)
+	var pe *provider.Error
+	if !errors.As(err, &pe) || pe.Class != provider.Transient || pe.Ambiguous {
+		t.Fatalf("send before Run: %v, want transient, not ambiguous (not bound)", err)
+	}
+	_ = p.(io.Closer).Close()
 }
 
 // TestStatusMapping pins each kind's own words: what moves an SMS and

@@ -261,8 +261,36 @@ func TestTwilioWire(t *testing.T) {
 	sim := simulator.New("sim", 2)
 	srv := httptest.NewServer(sim.Handler())
 	defer srv.Close()
-	post := func(sid, user, pass, key, form string) (int, map[string]any, http.Header) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/simulator/tw/2010-04-01/Accounts/"+sid+"/Messages.json", strings.NewReader(form))
+	post := newTwilioPost(t, srv.URL)
+	const form = "To=%2B447911123456&From=Shop&Body=hi&StatusCallback=https%3A%2F%2Fcb.example%2Fr"
+	checkTwilioAuthRefused(t, post, form)
+	first := checkTwilioCreatedAndReplayed(t, sim, post, form)
+	if status, out, _ := post("AC1", "AC1", "tok", "", "From=Shop&Body=x"); status != 400 || out["code"] != float64(21604) {
+		t.Fatalf("no To: HTTP %d %v", status, out)
+	}
+	if status, out, _ := post("AC1", "AC1", "tok", "", "To=%2B447911123456&MessagingServiceSid=MG1&Body=x"); status != 201 || out["status"] != "accepted" || out["messaging_service_sid"] != "MG1" {
+		t.Fatalf("messaging service: HTTP %d %v", status, out)
+	}
+	// Over the cap of 2 the oldest (k1) goes, and with it its key.
+	post("AC1", "AC1", "tok", "k3", form)
+	if sim.Count() != 2 || sim.CountBy("tw") != 2 {
+		t.Fatalf("cap: %d held (%d by tw)", sim.Count(), sim.CountBy("tw"))
+	}
+	if _, out, _ := post("AC1", "AC1", "tok", "k1", form); out["sid"] == first["sid"] {
+		t.Fatal("a dropped SMS's key still replays")
+	}
+}
+
+// twilioPost posts form to the simulator's Twilio Messages resource of
+// account sid, with basic auth user:pass (none if both are empty) and an
+// Idempotency-Key (none if empty); it returns the HTTP status, the
+// decoded body and the headers.
+type twilioPost func(sid, user, pass, key, form string) (int, map[string]any, http.Header)
+
+// newTwilioPost is a twilioPost on the simulator at url.
+func newTwilioPost(t *testing.T, url string) twilioPost {
+	return func(sid, user, pass, key, form string) (int, map[string]any, http.Header) {
+		req, _ := http.NewRequest(http.MethodPost, url+"/simulator/tw/2010-04-01/Accounts/"+sid+"/Messages.json", strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if user != "" || pass != "" {
 			req.SetBasicAuth(user, pass)
@@ -279,7 +307,12 @@ func TestTwilioWire(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out, resp.Header
 	}
-	const form = "To=%2B447911123456&From=Shop&Body=hi&StatusCallback=https%3A%2F%2Fcb.example%2Fr"
+}
+
+// checkTwilioAuthRefused checks that a send without the right basic
+// auth is a 401 with Twilio's code 20003.
+func checkTwilioAuthRefused(t *testing.T, post twilioPost, form string) {
+	t.Helper()
 	tests := []struct {
 		name, sid, user, pass string
 		wantStatus            int
@@ -295,6 +328,14 @@ func TestTwilioWire(t *testing.T) {
 			t.Errorf("%s: HTTP %d %v", tt.name, status, out)
 		}
 	}
+}
+
+// checkTwilioCreatedAndReplayed checks that a send with key k1 is
+// created queued with the form's fields, that sending it again replays
+// it, and that the simulator recorded it once; it returns the created
+// message.
+func checkTwilioCreatedAndReplayed(t *testing.T, sim *simulator.Simulator, post twilioPost, form string) map[string]any {
+	t.Helper()
 	status, first, _ := post("AC1", "AC1", "tok", "k1", form)
 	if status != 201 || first["status"] != "queued" || first["to"] != "+447911123456" || first["from"] != "Shop" || first["body"] != "hi" || first["account_sid"] != "AC1" {
 		t.Fatalf("created: HTTP %d %v", status, first)
@@ -306,20 +347,7 @@ func TestTwilioWire(t *testing.T) {
 	if got := sim.Messages("", 10); len(got) != 1 || got[0].StatusCallback != "https://cb.example/r" || got[0].ID != "k1" || got[0].Account != "AC1" {
 		t.Fatalf("recorded %+v", got)
 	}
-	if status, out, _ := post("AC1", "AC1", "tok", "", "From=Shop&Body=x"); status != 400 || out["code"] != float64(21604) {
-		t.Fatalf("no To: HTTP %d %v", status, out)
-	}
-	if status, out, _ := post("AC1", "AC1", "tok", "", "To=%2B447911123456&MessagingServiceSid=MG1&Body=x"); status != 201 || out["status"] != "accepted" || out["messaging_service_sid"] != "MG1" {
-		t.Fatalf("messaging service: HTTP %d %v", status, out)
-	}
-	// Over the cap of 2 the oldest (k1) goes, and with it its key.
-	post("AC1", "AC1", "tok", "k3", form)
-	if sim.Count() != 2 || sim.CountBy("tw") != 2 {
-		t.Fatalf("cap: %d held (%d by tw)", sim.Count(), sim.CountBy("tw"))
-	}
-	if _, out, _ := post("AC1", "AC1", "tok", "k1", form); out["sid"] == first["sid"] {
-		t.Fatal("a dropped SMS's key still replays")
-	}
+	return first
 }
 
 // TestLatencyHonoursCancellation: a slow provider answers late, a client

@@ -1,4 +1,4 @@
-package e2e_test
+package harness
 
 import (
 	"context"
@@ -10,30 +10,25 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/dispatcher"
-	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
-// runDispatch runs the fan-out handler of code synchronously, as the worker
+// RunDispatch runs the fan-out handler of code synchronously, as the worker
 // would when its dispatch task comes due.
-func runDispatch(t *testing.T, e *env, code string) {
+func RunDispatch(t testing.TB, e *Env, code string) {
 	t.Helper()
-	f := &dispatcher.Fanout{Store: e.fleet.Store(), Enqueuer: e.fleet.Enqueuer(), Log: zap.NewNop(), Parallel: 4}
+	f := &dispatcher.Fanout{Store: e.Fleet.Store(), Enqueuer: e.Fleet.Enqueuer(), Log: zap.NewNop(), Parallel: 4}
 	if err := f.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeDispatch, []byte(tasks.DispatchID(code, 0)))); err != nil {
 		t.Fatalf("dispatch %s: %v", code, err)
 	}
 }
 
-func redisZ(code string) redis.Z { return redis.Z{Score: 0, Member: code} }
-
-func zapNop() *zap.Logger { return zap.NewNop() }
-
-// claim takes an SMS for sending as a worker would (load, then begin),
+// Claim takes an SMS for sending as a worker would (load, then begin),
 // standing for an attempt that never reached the provider.
-func claim(t *testing.T, st *store.Store, id string) int {
+func Claim(t testing.TB, st *store.Store, id string) int {
 	t.Helper()
 	l, ok, err := st.LoadSMS(context.Background(), id)
 	if err != nil || !ok {
@@ -46,36 +41,33 @@ func claim(t *testing.T, st *store.Store, id string) int {
 	return attempts
 }
 
-// Short names for newEnv's mutators.
-type (
-	configT = config.Config
-	rolesT  = fleet.Roles
-)
-
-// startWorker starts a worker-only fleet on e's Redis client and clock,
+// StartWorker starts a worker-only fleet on e's Redis client and clock,
 // sending through provs (default: e's simulator providers); it stops at
 // cleanup.
-func startWorker(t *testing.T, e *env, provs ...provider.Provider) {
+func StartWorker(t testing.TB, e *Env, provs ...provider.Provider) {
 	t.Helper()
-	startWorkerOn(t, e, e.rdb, provs...)
+	StartWorkerOn(t, e, e.RDB, provs...)
 }
 
-// startPod starts a worker-only fleet with its own Redis client, as a
+// StartPod starts a worker-only fleet with its own Redis client, as a
 // separate pod would run.
-func startPod(t *testing.T, e *env) {
+func StartPod(t testing.TB, e *Env) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr, PoolSize: 64})
+	rdb := redis.NewClient(&redis.Options{Addr: e.Redis.Addr, PoolSize: 64})
 	t.Cleanup(func() { _ = rdb.Close() })
-	startWorkerOn(t, e, rdb)
+	StartWorkerOn(t, e, rdb)
 }
 
-func startWorkerOn(t *testing.T, e *env, rdb redis.UniversalClient, provs ...provider.Provider) {
+// StartWorkerOn starts a worker-only fleet on rdb with e's configuration
+// and clock, sending through provs (default: e's simulator providers); it
+// stops at cleanup.
+func StartWorkerOn(t testing.TB, e *Env, rdb redis.UniversalClient, provs ...provider.Provider) {
 	t.Helper()
 	if len(provs) == 0 {
-		provs = e.providers()
+		provs = e.Providers()
 	}
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.cfg, Roles: fleet.Roles{Worker: true}, Redis: rdb, Now: e.clock.Now, Providers: provs,
+		Config: e.Config, Roles: fleet.Roles{Worker: true}, Redis: rdb, Now: e.Clock.Now, Providers: provs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -90,10 +82,10 @@ func startWorkerOn(t *testing.T, e *env, rdb redis.UniversalClient, provs ...pro
 	})
 }
 
-// poll calls cond every interval until it holds (true) or timeout has
+// Poll calls cond every interval until it holds (true) or timeout has
 // passed (false). It is the suite's one way to wait for something to
 // happen, in place of sleeping a guessed while.
-func poll(timeout, interval time.Duration, cond func() bool) bool {
+func Poll(timeout, interval time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -106,11 +98,11 @@ func poll(timeout, interval time.Duration, cond func() bool) bool {
 	return true
 }
 
-// eventually fails the test unless cond holds within timeout; why says
+// Eventually fails the test unless cond holds within timeout; why says
 // what was seen instead.
-func eventually(t testing.TB, timeout time.Duration, cond func() bool, why func() string) {
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, why func() string) {
 	t.Helper()
-	if !poll(timeout, 20*time.Millisecond, cond) {
+	if !Poll(timeout, 20*time.Millisecond, cond) {
 		t.Fatal(why())
 	}
 }
