@@ -53,12 +53,19 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 
 // sendResult is what one pass over a route's providers came to.
 type sendResult struct {
-	res       provider.Result
-	err       error  // the last failure, when nothing accepted the SMS
-	provider  string // who gave it
-	called    int    // providers actually called (not refused by a breaker)
-	transient bool   // some call failed transiently
-	records   []store.Attempt
+	res      provider.Result
+	err      error  // the last failure, when nothing accepted the SMS
+	provider string // who gave it
+	called   int    // providers actually called (not refused by a breaker)
+	// probes counts the calls made through a breaker that was not closed
+	// (half-open): they test a provider's health, and when every call of
+	// the pass was a probe a transient failure uses no attempt.
+	probes int
+	// closedTransient: a call through a closed breaker failed
+	// transiently. Only such a failure uses one of the SMS's attempts.
+	closedTransient bool
+	transient       bool // some call failed transiently
+	records         []store.Attempt
 	// throttledBy names the providers that throttled the SMS: the
 	// operator's effective rate at each is lowered.
 	throttledBy []string
@@ -73,6 +80,7 @@ type sendResult struct {
 func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.Request) sendResult {
 	var out sendResult
 	for _, m := range cands {
+		probe := !m.Closed()
 		res, err := m.Send(ctx, req)
 		if errors.Is(err, route.ErrOpen) {
 			if out.err == nil {
@@ -81,6 +89,9 @@ func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.R
 			continue
 		}
 		out.called++
+		if probe {
+			out.probes++
+		}
 		rec := store.Attempt{Provider: m.Name(), At: s.Now().UTC(), Outcome: "sent"}
 		if err != nil {
 			rec.Outcome, rec.Error = provider.ClassOf(err).String(), err.Error()
@@ -99,6 +110,9 @@ func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.R
 			return out
 		case provider.Transient:
 			out.transient = true
+			if !probe {
+				out.closedTransient = true
+			}
 			if provider.IsAmbiguous(err) {
 				return out
 			}

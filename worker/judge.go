@@ -21,6 +21,7 @@ const (
 	fateWait                 // no provider can take it now: wait without using an attempt
 	fateHeld                 // admit or Begin stopped it with an error (item.err), or Begin refused or capped it
 	fateSent                 // a provider was called: deliver's sendResult says how it went
+	fateRecord               // a provider accepted it in an earlier run whose record failed: record it (item.recorded)
 )
 
 // verdict is judge's decision about one SMS, and then its fate.
@@ -38,6 +39,8 @@ type verdict struct {
 const (
 	whyValidityEnded   = "validity ended before a provider took it"
 	whyValidityInQuiet = "validity ends inside quiet hours"
+	// whyValidityEndedAmbiguous is followed by the provider's name.
+	whyValidityEndedAmbiguous = "validity ended waiting for an answer about an ambiguous attempt (it may have been delivered) from "
 )
 
 // judge decides, from the loaded SMS, its application's resolved policy
@@ -48,6 +51,10 @@ const (
 // scriptBegin).
 func judge(l store.Loaded, pol config.Resolved, now time.Time) verdict {
 	if !l.Deadline.IsZero() && now.After(l.Deadline) {
+		if l.LastAmbiguous && l.LastProvider != "" {
+			// Never sent elsewhere (decision 17): expired, with the doubt said.
+			return verdict{fate: fateExpire, reason: whyValidityEndedAmbiguous + l.LastProvider}
+		}
 		return verdict{fate: fateExpire, reason: whyValidityEnded}
 	}
 	if reason := suppression(l, pol); reason != "" {

@@ -52,6 +52,9 @@ type Sender struct {
 
 	Texts *TextCache
 
+	// unrecorded remembers acceptances whose sent write failed (record.go).
+	unrecorded unrecorded
+
 	// retries, when set, stands in for asynq's retry count and budget of
 	// the running task (see taskRetries); nil reads them from the task's
 	// context.
@@ -80,6 +83,7 @@ func (s *Sender) process(ctx context.Context, refs []store.SMSRef) []error {
 		}
 		return errs
 	}
+	s.recall(items)
 	now := s.Now()
 	for _, it := range live(items) {
 		it.verdict = judge(it.l, it.pol, now)
@@ -106,6 +110,12 @@ type item struct {
 	op      ratelimit.Operator
 	began   store.Began
 	sent    sendResult
+	// recorded is a provider's acceptance from an earlier run of this
+	// process that is still to be recorded (fateRecord).
+	recorded store.Outcome
+	// sticky names the provider an ambiguous failure binds the SMS to
+	// (the only candidate), or "".
+	sticky string
 	// err is a stage's own error (Redis, a rate-limit deferral): settle
 	// returns it as the task's.
 	err error

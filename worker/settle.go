@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
-	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -42,6 +42,8 @@ func (s *Sender) settle(ctx context.Context, it *item) error {
 		return it.err
 	case fateSent:
 		return s.settleSent(ctx, it)
+	case fateRecord:
+		return s.recordSent(ctx, it, it.recorded)
 	}
 	return fmt.Errorf("sms %s: no stage decided its fate", it.l.ID)
 }
@@ -53,19 +55,11 @@ func (s *Sender) settleSent(ctx context.Context, it *item) error {
 	switch {
 	case out.err == nil:
 		o.Provider, o.ProviderRef = out.res.Provider, out.res.Ref
-		moved, err := s.Store.MarkSent(ctx, id, o)
-		if err != nil {
-			// The provider has it; asynq retries, Begin refuses nothing
-			// (still sending), and the idempotency key makes the provider
-			// answer with the same reference.
-			return fmt.Errorf("record sent: %w", err)
-		}
-		if moved {
-			metrics.SMS.WithLabelValues(string(sms.Sent), it.l.Type.Queue(), out.res.Provider, it.op.Key).Inc()
-		}
-		it.log.Info("sms sent", zap.String("provider", out.res.Provider), zap.Int("segments", it.msg.parts), zap.String("encoding", it.msg.encoding))
-		return nil
-	case out.called == 0 || !out.transient && provider.ClassOf(out.err) == provider.Throttled:
+		return s.recordSent(ctx, it, o)
+	case out.called == 0 || provider.ClassOf(out.err) != provider.Permanent && !out.closedTransient:
+		// Nobody took the call, every provider throttled, or every
+		// transient failure was a probe through a half-open breaker: no
+		// provider was believed healthy, so no attempt is used.
 		return s.settleUnavailable(ctx, it)
 	}
 	o.Provider, o.Error = out.provider, out.err.Error()
@@ -75,17 +69,19 @@ func (s *Sender) settleSent(ctx context.Context, it *item) error {
 	if class == provider.Permanent || s.lastAttempt(ctx, it) {
 		return s.fail(ctx, id, it.l, log, o)
 	}
-	if err := s.Store.RecordAttempts(ctx, id, out.provider, out.err.Error(), provider.IsAmbiguous(out.err), out.records); err != nil {
+	amb := stillAmbiguous(it)
+	if err := s.Store.RecordAttempts(ctx, id, out.provider, out.err.Error(), amb, out.records); err != nil {
 		log.Error("could not record attempts", zap.NamedError("record_error", err))
 	}
-	log.Info("sms send will be retried", zap.Bool("ambiguous", provider.IsAmbiguous(out.err)))
+	log.Info("sms send will be retried", zap.Bool("ambiguous", amb))
 	// asynq keeps the error in Redis and on-call read it in the monitor:
 	// provider messages may quote the number.
 	return errors.New(sms.MaskPhonesIn(out.err.Error()))
 }
 
-// settleUnavailable: nobody took the call (breakers opened meanwhile) or
-// every provider asked us to slow down. The SMS waits without using an
+// settleUnavailable: nobody took the call (breakers opened meanwhile),
+// every provider asked us to slow down, or only half-open breakers' probes
+// were made and failed. The SMS waits without using an
 // attempt, so the one Begin counted is taken back.
 func (s *Sender) settleUnavailable(ctx context.Context, it *item) error {
 	out := it.sent
@@ -93,7 +89,7 @@ func (s *Sender) settleUnavailable(ctx context.Context, it *item) error {
 		return err
 	}
 	if len(out.records) > 0 {
-		if err := s.Store.RecordAttempts(ctx, it.l.ID, out.provider, out.err.Error(), false, out.records); err != nil {
+		if err := s.Store.RecordAttempts(ctx, it.l.ID, out.provider, out.err.Error(), stillAmbiguous(it), out.records); err != nil {
 			return err
 		}
 	}
@@ -157,4 +153,29 @@ func (s *Sender) fail(ctx context.Context, id string, l store.Loaded, log *zap.L
 	}
 	log.Warn("sms failed", zap.String("error", sms.MaskPhonesIn(o.Error)))
 	return nil
+}
+
+// stillAmbiguous reports whether, after this pass, a provider may hold the
+// SMS without having told us: the pass ended in an ambiguous failure, or
+// the SMS was bound to a provider (item.sticky) that has not answered
+// about it since. Only an answer from that provider releases the SMS to
+// the rest of its route: an acceptance, a permanent rejection, or a clean
+// transient answer (a 5xx); a refused connection or a throttle says
+// nothing about the earlier request (decision 17).
+func stillAmbiguous(it *item) bool {
+	err := it.sent.err
+	if provider.IsAmbiguous(err) {
+		return true
+	}
+	if it.sticky == "" || err == nil {
+		return false
+	}
+	switch provider.ClassOf(err) {
+	case provider.Permanent:
+		return false
+	case provider.Throttled:
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }

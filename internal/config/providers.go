@@ -68,8 +68,15 @@ func (r Route) validate(where string, known map[string]bool) error {
 // Breaker tunes the circuit breaker in front of each provider (one per
 // provider per process).
 type Breaker struct {
-	// Window is the rolling window failures are counted over.
-	Window time.Duration `env:"WINDOW" envDefault:"30s"`
+	// Window is the rolling window failures are counted over (ten
+	// buckets). It is short so that minutes of earlier success cannot hide
+	// an outage from the ratio (docs/decisions.md#17).
+	Window time.Duration `env:"WINDOW" envDefault:"10s"`
+	// ConsecutiveFailures opens the breaker after that many transient
+	// failures in a row, whatever the window holds: at any traffic an
+	// outage is seen within that many calls. 0 turns the rule off (the
+	// ratio alone decides).
+	ConsecutiveFailures uint32 `env:"CONSECUTIVE_FAILURES" envDefault:"5"`
 	// MinRequests is how many calls the window needs before it may trip.
 	MinRequests uint32 `env:"MIN_REQUESTS" envDefault:"10"`
 	// FailureRatio trips the breaker (transient failures / calls).

@@ -63,6 +63,11 @@ func (m *Member) timed(ctx context.Context, req provider.Request) (provider.Resu
 // Open reports whether the breaker refuses calls now.
 func (m *Member) Open() bool { return m.cb != nil && m.cb.State() == gobreaker.StateOpen }
 
+// Closed reports whether the provider is believed healthy: its breaker is
+// closed (or it has none). Only a call through a closed breaker may use
+// one of an SMS's attempts; a call through a half-open breaker is a probe.
+func (m *Member) Closed() bool { return m.cb == nil || m.cb.State() == gobreaker.StateClosed }
+
 // State is the breaker's state: "closed", "half-open" or "open".
 func (m *Member) State() string {
 	if m.cb == nil {
@@ -106,9 +111,7 @@ func settings(name string, b config.Breaker, log *zap.Logger) gobreaker.Settings
 		Interval:     b.Window,
 		BucketPeriod: b.Window / 10, // a rolling window of ten buckets
 		Timeout:      b.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.Requests >= b.MinRequests && float64(c.TotalFailures) >= b.FailureRatio*float64(c.Requests)
-		},
+		ReadyToTrip:  func(c gobreaker.Counts) bool { return readyToTrip(b, c) },
 		IsSuccessful: func(err error) bool { return err == nil },
 		IsExcluded: func(err error) bool {
 			c := provider.ClassOf(err)
@@ -119,6 +122,18 @@ func settings(name string, b config.Breaker, log *zap.Logger) gobreaker.Settings
 			log.Warn("provider breaker changed state", zap.String("provider", name), zap.String("from", from.String()), zap.String("to", to.String()))
 		},
 	}
+}
+
+// readyToTrip opens the breaker on b.ConsecutiveFailures transient
+// failures in a row (any traffic: an outage is seen within that many
+// calls, however much success the window holds), or when the window's
+// share of failures reaches b.FailureRatio over at least b.MinRequests
+// calls (a provider failing often but not always). docs/decisions.md#17.
+func readyToTrip(b config.Breaker, c gobreaker.Counts) bool {
+	if b.ConsecutiveFailures > 0 && c.ConsecutiveFailures >= b.ConsecutiveFailures {
+		return true
+	}
+	return c.Requests >= b.MinRequests && float64(c.TotalFailures) >= b.FailureRatio*float64(c.Requests)
 }
 
 // Member returns the named provider, or nil.

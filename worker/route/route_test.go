@@ -161,3 +161,51 @@ func TestBreakersOffCallsBare(t *testing.T) {
 		t.Fatalf("without breakers every call goes through: %d calls", p.calls.Load())
 	}
 }
+
+// TestBreakerOpensWithinAFewCallsAfterLongSuccess is issue 12, item 11: a
+// provider that answered well for a long time and then answers 503 must be
+// cut off within a few calls, not after the window's ratio has caught up
+// with its earlier successes (2,621 wasted calls were measured). Calls are
+// counted, not timed.
+func TestBreakerOpensWithinAFewCallsAfterLongSuccess(t *testing.T) {
+	br := config.NewBreaker()
+	for _, successes := range []int{0, 10, 1000, 50_000} {
+		p := &scripted{name: "p"}
+		m := New([]provider.Provider{p}, nil, br, true, zap.NewNop()).Member("p")
+		for range successes {
+			if _, err := m.Send(context.Background(), provider.Request{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.setErr(&provider.Error{Provider: "p", Class: provider.Transient, Code: "503"})
+		failed := 0
+		for !m.Open() && failed < 10_000 {
+			_, _ = m.Send(context.Background(), provider.Request{})
+			failed++
+		}
+		if want := int(br.ConsecutiveFailures); failed != want {
+			t.Errorf("after %d successes the breaker opened after %d failing calls, want %d (SMSFLEET_BREAKER_CONSECUTIVE_FAILURES)", successes, failed, want)
+		}
+	}
+}
+
+// TestBreakerRatioStillTripsOnIntermittentFailures: failures that never
+// come five in a row still open the breaker through the window's ratio.
+func TestBreakerRatioStillTripsOnIntermittentFailures(t *testing.T) {
+	br := config.NewBreaker()
+	p := &scripted{name: "p"}
+	m := New([]provider.Provider{p}, nil, br, true, zap.NewNop()).Member("p")
+	calls := 0
+	for i := 0; !m.Open() && i < 1000; i++ {
+		if i%3 == 0 {
+			p.setErr(nil)
+		} else {
+			p.setErr(&provider.Error{Provider: "p", Class: provider.Transient})
+		}
+		_, _ = m.Send(context.Background(), provider.Request{})
+		calls++
+	}
+	if !m.Open() || calls > int(br.MinRequests)+2 {
+		t.Fatalf("two failures in three calls: open=%v after %d calls, want open within %d", m.Open(), calls, br.MinRequests+2)
+	}
+}
