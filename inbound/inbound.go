@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 )
@@ -91,7 +92,9 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := in.apply(r.Context(), src.Name, from, rep); err != nil {
 		in.log.Error("inbound reply not applied; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
-		http.Error(w, "inbound replies are unavailable, retry later", http.StatusServiceUnavailable)
+		// Within the request's deadline (SMSFLEET_REQUEST_TIMEOUT): a Redis
+		// that does not answer gets the provider a fast 503, not a hang.
+		httprole.Unavailable(w, "inbound replies are unavailable, retry later")
 		return
 	}
 	hooks.AnswerReply(w) // in the kind's format (Twilio wants TwiML)

@@ -138,7 +138,9 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 	p.msg.Code = code
 	code, created, err := a.Store.CreateMessage(ctx, &p.msg, p.audiences)
 	if err != nil {
-		return "", err
+		// The script may have run even though its answer never came: the
+		// client is told to retry with its transactionId (README, "The API").
+		return "", unavailable(err, msgUncertain)
 	}
 	if !created {
 		a.log.Info("transactionId seen before: returning its message", zap.String("message", code), zap.String("application", p.msg.App))

@@ -10,6 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/httprole"
+	"github.com/smsfleet/smsfleet/internal/redisx"
 )
 
 // Pushwoosh status codes (the Pushwoosh API contract, README "API"). Argument errors are
@@ -28,6 +33,7 @@ type apiError struct {
 	HTTP    int
 	Code    int
 	Message string
+	cause   error // what made a 503 (logged, never answered)
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -51,10 +57,35 @@ func writeOK(w http.ResponseWriter, resp any) {
 	writeEnvelope(w, http.StatusOK, http.StatusOK, "OK", resp)
 }
 
-// writeErr answers err; anything that is not an *apiError is internal.
+// msgUnavailable is the 503 answered when Redis did not answer in time
+// (or is down): the request may be retried as it is after Retry-After.
+const msgUnavailable = "service unavailable: storage did not answer in time, retry later"
+
+// msgUncertain is the 503 of a createMessage whose write was sent but not
+// confirmed: Redis may still have stored it, so a retry must carry the
+// same transactionId (which finds the stored message instead of sending
+// twice).
+const msgUncertain = "service unavailable: storage did not confirm the write in time, the message may have been accepted; retry with the same transactionId"
+
+// unavailable is err as a 503 with msg, when it means Redis did not
+// answer (redisx.Unavailable); any other error is returned as it is.
+func unavailable(err error, msg string) error {
+	if redisx.Unavailable(err) {
+		return &apiError{HTTP: http.StatusServiceUnavailable, Code: http.StatusServiceUnavailable, Message: msg, cause: err}
+	}
+	return err
+}
+
+// writeErr answers err: an *apiError as it says, Redis not answering as
+// 503 with Retry-After, anything else as an internal error.
 func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	err = unavailable(err, msgUnavailable)
 	var ae *apiError
 	if errors.As(err, &ae) {
+		if ae.HTTP == http.StatusServiceUnavailable {
+			httprole.SetRetryAfter(w)
+			a.log.Warn("answering 503: storage unavailable", zapMethod(r), zap.NamedError("cause", ae.cause))
+		}
 		writeEnvelope(w, ae.HTTP, ae.Code, ae.Message, nil)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
@@ -50,7 +51,9 @@ func (in *Ingress) serve(w http.ResponseWriter, r *http.Request) {
 	// Answer 2xx only once Kafka has it: otherwise the provider retries.
 	if err := in.producer.Produce(r.Context(), rec); err != nil {
 		in.log.Error("receipt not landed in Kafka; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
-		http.Error(w, "receipts are unavailable, retry later", http.StatusServiceUnavailable)
+		// Within the request's deadline (SMSFLEET_REQUEST_TIMEOUT): a broker
+		// that does not answer gets the provider a fast 503, not a hang.
+		httprole.Unavailable(w, "receipts are unavailable, retry later")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/backoff"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/logging"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
@@ -41,9 +43,25 @@ func NewServer(rdb redis.UniversalClient, cfg config.Worker, concurrency int, qu
 		RetryDelayFunc:           retryDelay(Backoff(cfg.RetryBase, cfg.RetryMax)),
 		IsFailure:                isFailure,
 		ShutdownTimeout:          grace,
-		Logger:                   log.Sugar().Named("asynq"),
+		Logger:                   asynqLogger(log),
 		LogLevel:                 asynq.WarnLevel,
 	})
+}
+
+// asynqRepeatEvery is how often one asynq message may be logged: while
+// Redis is down asynq repeats the same failure about 20 times a second.
+const asynqRepeatEvery = 10 * time.Second
+
+// asynqLoggers holds one rate-limited asynq logger per process logger, so
+// a worker's five servers share one budget per message.
+var asynqLoggers sync.Map // *zap.Logger -> *logging.RateLimited
+
+func asynqLogger(log *zap.Logger) *logging.RateLimited {
+	if l, ok := asynqLoggers.Load(log); ok {
+		return l.(*logging.RateLimited)
+	}
+	l, _ := asynqLoggers.LoadOrStore(log, logging.NewRateLimited(log.Named("asynq"), asynqRepeatEvery, nil))
+	return l.(*logging.RateLimited)
 }
 
 // Backoff is the repository's one backoff (internal/backoff) as asynq's

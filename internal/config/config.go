@@ -16,10 +16,14 @@ import (
 
 // Config is the whole configuration of one smsfleet process.
 type Config struct {
-	HTTPAddr       string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	LogLevel       string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat      string        `env:"LOG_FORMAT"` // json or console; empty: console in dev, json elsewhere
-	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"25s"`
+	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat     string        `env:"LOG_FORMAT"` // json or console; empty: console in dev, json elsewhere
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"25s"`
+	// RequestTimeout is every HTTP request's deadline (plus a second per
+	// MiB of body): a dependency that does not answer within it gets the
+	// caller a 503 with Retry-After instead of a hang.
+	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"5s"`
 	MaxBodyBytes   int64         `env:"MAX_BODY_BYTES" envDefault:"16777216"`
 	MaxRecipients  int           `env:"MAX_RECIPIENTS" envDefault:"1000000"`
 	DefaultRegion  string        `env:"DEFAULT_REGION"` // ISO country for numbers without +; empty: + required
@@ -124,6 +128,9 @@ type Redis struct {
 	TLS      bool   `env:"TLS" envDefault:"false"`
 	// TLSInsecure skips certificate verification; for test clusters only.
 	TLSInsecure bool `env:"TLS_INSECURE" envDefault:"false"`
+	// Timeout bounds each dial, read, write and wait for a pooled
+	// connection; a command is tried at most twice (redisx.New).
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"3s"`
 }
 
 // Worker tunes the asynq server that runs sends and fan-outs.
@@ -258,6 +265,10 @@ func (c Config) validateLimits() error {
 	case c.Worker.OutboxInterval <= 0:
 		// The outbox sweeper ticks at this interval; zero would never tick.
 		return fmt.Errorf("config: SMSFLEET_WORKER_OUTBOX_INTERVAL must be positive, got %s", c.Worker.OutboxInterval)
+	case c.RequestTimeout < 0:
+		return fmt.Errorf("config: SMSFLEET_REQUEST_TIMEOUT must not be negative, got %s", c.RequestTimeout)
+	case c.Redis.Timeout < 0:
+		return fmt.Errorf("config: SMSFLEET_REDIS_TIMEOUT must not be negative, got %s", c.Redis.Timeout)
 	case c.Retention < time.Hour:
 		return fmt.Errorf("config: SMSFLEET_RETENTION must be at least 1h, got %s", c.Retention)
 	}

@@ -114,8 +114,13 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		return nil, err
 	}
 	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis}
+	noDeadline := []string{"/simulator/"} // its latency faults outlast any request deadline
+	for prefix := range o.Mounts {
+		noDeadline = append(noDeadline, prefix)
+	}
 	f.http = httprole.New(httprole.Options{
 		Checks: f.readiness(), Grace: o.Config.ShutdownGrace, OnStop: f.stop, Log: o.Log.Named("http"),
+		RequestTimeout: o.Config.RequestTimeout, NoDeadline: noDeadline,
 	})
 	f.mux = f.http.Mux()
 	f.sup = lifecycle.New(lifecycle.Options{Log: o.Log.Named("lifecycle"), Now: o.Now})
@@ -189,8 +194,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	return f, nil
 }
 
-// Handler is the HTTP handler of every route this process serves.
-func (f *Fleet) Handler() http.Handler { return f.mux }
+// Handler is the HTTP handler of every route this process serves, each
+// request under its deadline (SMSFLEET_REQUEST_TIMEOUT).
+func (f *Fleet) Handler() http.Handler { return f.http.Handler() }
 
 // Store is the fleet's delivery state (tests and benchmarks read it).
 func (f *Fleet) Store() *store.Store { return f.store }

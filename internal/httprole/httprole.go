@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +25,8 @@ import (
 )
 
 // Check is one readiness dependency; an error makes /readyz answer 503
-// with "name: error".
+// with "name: unavailable" (the error itself, which may hold addresses,
+// goes to the log, not to whoever probes).
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
@@ -46,7 +49,49 @@ type Options struct {
 	// ends long-running handlers (the simulator's latency faults) at once
 	// instead of holding shutdown.
 	RequestsEndWithServe bool
-	Log                  *zap.Logger
+	// RequestTimeout is every request's deadline (its context's), plus a
+	// second per MiB of declared body so the largest createMessage has
+	// time for its work; zero: none. A handler whose dependency does not
+	// answer within it answers 503 with Retry-After (see Unavailable).
+	RequestTimeout time.Duration
+	// NoDeadline lists path prefixes served without RequestTimeout (the
+	// in-process simulator's latency faults, the Asynq monitor).
+	NoDeadline []string
+	Log        *zap.Logger
+}
+
+// RetryAfter is the Retry-After (seconds) of every 503 a dependency that
+// did not answer causes: long enough not to hammer it, short enough that
+// a blip costs a client little.
+const RetryAfter = 2
+
+// Unavailable answers 503 with Retry-After and a plain-text msg.
+func Unavailable(w http.ResponseWriter, msg string) {
+	SetRetryAfter(w)
+	http.Error(w, msg, http.StatusServiceUnavailable)
+}
+
+// SetRetryAfter sets the Retry-After header of a 503 (for handlers that
+// write their own body).
+func SetRetryAfter(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
+}
+
+// Deadline gives every request through h a context deadline of timeout
+// plus one second per MiB of its declared body (zero timeout: h itself).
+func Deadline(timeout time.Duration, h http.Handler) http.Handler {
+	if timeout <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		d := timeout
+		if req.ContentLength > 0 {
+			d += time.Duration(req.ContentLength>>20) * time.Second
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, req.WithContext(ctx))
+	})
 }
 
 // Role is one process's HTTP listener.
@@ -77,6 +122,24 @@ func New(o Options) *Role {
 // Mux is where the role's own routes go.
 func (r *Role) Mux() *http.ServeMux { return r.mux }
 
+// Handler is what the listener serves: the mux, each request under its
+// deadline (Options.RequestTimeout) unless its path is exempt.
+func (r *Role) Handler() http.Handler {
+	limited := Deadline(r.opts.RequestTimeout, r.mux)
+	if len(r.opts.NoDeadline) == 0 {
+		return limited
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		for _, p := range r.opts.NoDeadline {
+			if strings.HasPrefix(req.URL.Path, p) {
+				r.mux.ServeHTTP(w, req)
+				return
+			}
+		}
+		limited.ServeHTTP(w, req)
+	})
+}
+
 // Stopping reports whether shutdown has begun.
 func (r *Role) Stopping() bool { return r.stopping.Load() }
 
@@ -89,7 +152,10 @@ func (r *Role) ready(w http.ResponseWriter, req *http.Request) {
 	defer cancel()
 	for _, c := range r.opts.Checks {
 		if err := c.Check(ctx); err != nil {
-			http.Error(w, c.Name+": "+err.Error(), http.StatusServiceUnavailable)
+			// The detail (an address, a broker list) is for the log only:
+			// /readyz is often reachable from outside.
+			r.opts.Log.Warn("not ready", zap.String("dependency", c.Name), zap.Error(err))
+			http.Error(w, c.Name+": unavailable", http.StatusServiceUnavailable)
 			return
 		}
 	}
@@ -100,7 +166,7 @@ func (r *Role) ready(w http.ResponseWriter, req *http.Request) {
 // down within the grace period. It returns nil after a shutdown asked for
 // by ctx.
 func (r *Role) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: r.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if r.opts.RequestsEndWithServe {
 		srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	}

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func probe(r *Role, path string) (int, string) {
@@ -33,8 +35,9 @@ func TestReadyzChecksAndStopping(t *testing.T) {
 	if code, body := probe(r, "/readyz"); code != 200 || body != "ready\n" {
 		t.Fatalf("readyz: %d %q", code, body)
 	}
-	down = errors.New("connection refused")
-	if code, body := probe(r, "/readyz"); code != 503 || !strings.HasPrefix(body, "redis: connection refused") {
+	down = errors.New("redis ping: dial tcp 10.1.2.3:6379: connect: connection refused")
+	// The failed dependency is named; its address and error are logged only.
+	if code, body := probe(r, "/readyz"); code != 503 || body != "redis: unavailable\n" || strings.Contains(body, "10.1.2.3") {
 		t.Fatalf("readyz with redis down: %d %q", code, body)
 	}
 	down = nil
@@ -99,5 +102,37 @@ func TestServeReportsListenerFailure(t *testing.T) {
 	}
 	if code, _ := probe(r, "/readyz"); code != 503 {
 		t.Fatalf("readyz after the listener failed: %d", code)
+	}
+}
+
+// TestDeadlineBoundsEveryRequest: the role's handler gives each request
+// a context deadline (a second more per MiB of body), except under the
+// exempt prefixes.
+func TestDeadlineBoundsEveryRequest(t *testing.T) {
+	r := New(Options{RequestTimeout: 3 * time.Second, NoDeadline: []string{"/free/"}})
+	left := func(w http.ResponseWriter, req *http.Request) {
+		d, ok := req.Context().Deadline()
+		if !ok {
+			_, _ = w.Write([]byte("none"))
+			return
+		}
+		_, _ = w.Write([]byte(strconv.Itoa(int(time.Until(d).Round(time.Second) / time.Second))))
+	}
+	r.Mux().HandleFunc("/limited", left)
+	r.Mux().HandleFunc("/free/x", left)
+	get := func(path string, body int64) string {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(strings.Repeat("x", int(body))))
+		r.Handler().ServeHTTP(rec, req)
+		return rec.Body.String()
+	}
+	if got := get("/limited", 10); got != "3" {
+		t.Fatalf("deadline of a small request: %s s, want 3", got)
+	}
+	if got := get("/limited", 4<<20); got != "7" {
+		t.Fatalf("deadline of a 4 MiB request: %s s, want 7", got)
+	}
+	if got := get("/free/x", 10); got != "none" {
+		t.Fatalf("exempt path: deadline %s, want none", got)
 	}
 }

@@ -5,17 +5,36 @@ package redisx
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smsfleet/smsfleet/internal/config"
 )
 
+// DefaultTimeout is the client's timeout when cfg.Timeout is zero (the
+// default SMSFLEET_REDIS_TIMEOUT).
+const DefaultTimeout = 3 * time.Second
+
 // New returns a client for cfg. It does not dial; call Ping to check.
+//
+// Timeouts: a dial, a read, a write and the wait for a pooled connection
+// each give up after cfg.Timeout, and a command is tried at most twice
+// (go-redis's defaults, 5 s and four tries, held an API request for 20 s
+// and more while Redis was frozen). A context's deadline wins when it is
+// sooner (ContextTimeoutEnabled): the HTTP roles give every request one.
 func New(cfg config.Redis) *redis.Client {
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	opt := &redis.Options{
 		Addr:     cfg.Addr,
 		Username: cfg.Username,
@@ -23,7 +42,13 @@ func New(cfg config.Redis) *redis.Client {
 		DB:       cfg.DB,
 		// asynq's blocking and Lua calls plus our pipelines: a pool a bit
 		// larger than the default keeps 50 concurrent handlers from queueing.
-		PoolSize: 64,
+		PoolSize:              64,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
+		MaxRetries:            1,
+		ContextTimeoutEnabled: true,
 	}
 	if cfg.TLS {
 		host, _, _ := net.SplitHostPort(cfg.Addr)
@@ -38,6 +63,42 @@ func Ping(ctx context.Context, c redis.UniversalClient) error {
 		return fmt.Errorf("redis ping: %w", err)
 	}
 	return nil
+}
+
+// Unavailable reports whether err means Redis did not answer (in time)
+// rather than that a command was wrong: a timeout or deadline, a refused,
+// reset or closed connection, a pool with no free connection, or a server
+// that cannot serve yet (LOADING, MASTERDOWN, READONLY after a failover,
+// BUSY with a script, TRYAGAIN). Callers answer these with 503 and
+// Retry-After: the same request may well succeed a moment later.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return true
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, prefix := range []string{"LOADING", "MASTERDOWN", "READONLY", "BUSY", "TRYAGAIN", "CLUSTERDOWN"} {
+			if strings.HasPrefix(msg, prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // RoundTrips counts what a client sends: one per command outside a
