@@ -233,6 +233,7 @@ func (f *Fleet) Start() error {
 		interval := f.opts.Config.Worker.OutboxInterval
 		f.sup.Add(
 			lifecycle.Func("worker-lanes", f.runLanes),
+			worker.NewOrphanRecoverer(f.rdb, append(append([]string(nil), sms.Lanes...), tasks.CallbackQueue), f.opts.Config.Worker.RetryBase, f.opts.Config.Worker.RetryMax, f.opts.Now, f.log.Named("orphans")),
 			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
 			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
 		)
