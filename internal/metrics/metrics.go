@@ -102,6 +102,9 @@ var (
 	Outcomes = counterVec("smsfleet_outcomes_total", "Outcome events relayed, by destination.", "destination")
 	// Callbacks counts status-callback POSTs by result (ok, failed).
 	Callbacks = counterVec("smsfleet_callbacks_total", "Status-callback POSTs, by result.", "result")
+	// OutcomeGroupRecreated counts the times an outcome relay found the
+	// stream's consumer group gone (Redis lost its data) and made it again.
+	OutcomeGroupRecreated = counter("smsfleet_outcomes_group_recreated_total", "Times the outcome relay recreated the outcome stream's consumer group after Redis lost it (NOGROUP).")
 	// OutcomeBacklog is the events waiting in the outcome stream.
 	OutcomeBacklog = func() prometheus.Gauge {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfleet_outcomes_backlog", Help: "Outcome events not yet relayed (Redis stream length)."})
