@@ -223,7 +223,7 @@ func (f *Fleet) Start() error {
 		f.sup.Add(f.relay)
 	}
 	if f.receipts != nil {
-		f.sup.Add(f.receipts.consumer)
+		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter())
 	}
 	// The SMPP receipts forwarder, then the connections that feed it:
 	// they stop after the lanes drained (in-flight sends keep their
