@@ -255,10 +255,11 @@ var renderCases = []renderCase{
 			}
 			pr := get[*PrometheusRule](t, r, "PrometheusRule", fullname)
 			anchors := map[string]string{
-				"SmsfleetQueueLatencyHigh": "#alert-smsfleetqueuelatencyhigh",
-				"SmsfleetBreakerOpen":      "#alert-smsfleetbreakeropen",
-				"SmsfleetDeliveryRateDrop": "#alert-smsfleetdeliveryratedrop",
-				"SmsfleetReceiptsLag":      "#alert-smsfleetreceiptslag",
+				"SmsfleetQueueLatencyHigh":      "#alert-smsfleetqueuelatencyhigh",
+				"SmsfleetBreakerOpen":           "#alert-smsfleetbreakeropen",
+				"SmsfleetDeliveryRateDrop":      "#alert-smsfleetdeliveryratedrop",
+				"SmsfleetReceiptsLag":           "#alert-smsfleetreceiptslag",
+				"SmsfleetOutcomeGroupRecreated": "#alert-smsfleetoutcomegrouprecreated",
 			}
 			for alert, anchor := range anchors {
 				rules := rulesNamed(pr, alert)
@@ -296,6 +297,9 @@ var renderCases = []renderCase{
 			}
 			if rl := rulesNamed(pr, "SmsfleetReceiptsLag")[0]; !strings.Contains(rl.Expr, "smsfleet_receipts_consumer_lag{") || rl.For != "10m" {
 				t.Errorf("receipts lag rule = %+v", rl)
+			}
+			if og := rulesNamed(pr, "SmsfleetOutcomeGroupRecreated"); len(og) != 1 || !strings.Contains(og[0].Expr, "increase(smsfleet_outcomes_group_recreated_total{") || !strings.HasSuffix(og[0].Expr, "> 0") || og[0].Labels["severity"] != "critical" {
+				t.Errorf("outcome group rule = %+v", og)
 			}
 			for _, rule := range allRules(pr) {
 				if err := balanced(rule.Expr); err != nil {

@@ -229,7 +229,7 @@ func (f *Fleet) Start() error {
 		f.sup.Add(f.relay)
 	}
 	if f.receipts != nil {
-		f.sup.Add(f.receipts.consumer)
+		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter())
 	}
 	// The SMPP receipts forwarder, then the connections that feed it:
 	// they stop after the lanes drained (in-flight sends keep their
@@ -239,6 +239,7 @@ func (f *Fleet) Start() error {
 		interval := f.opts.Config.Worker.OutboxInterval
 		f.sup.Add(
 			lifecycle.Func("worker-lanes", f.runLanes),
+			worker.NewOrphanRecoverer(f.rdb, append(append([]string(nil), sms.Lanes...), tasks.CallbackQueue), f.opts.Config.Worker.RetryBase, f.opts.Config.Worker.RetryMax, f.opts.Now, f.log.Named("orphans")),
 			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
 			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
 		)

@@ -85,9 +85,13 @@ var (
 	// ReceiptsDeadLettered counts unparseable records sent to the DLQ.
 	ReceiptsDeadLettered = counter("smsfleet_receipts_dead_lettered_total", "Unparseable receipt records sent to smsfleet.receipts.dlq.")
 
-	// ConsumerLag is how many records the receipts consumer is behind the
-	// end of its partitions (kafka-go's reader lag).
-	ConsumerLag = gaugeVec("smsfleet_receipts_consumer_lag", "Records the receipts consumer is behind, per consumer process.", "topic")
+	// ConsumerLag is how many records the receipts consumer group is
+	// behind, summed over every partition of the topic: log end offset
+	// minus the group's committed offset (receipts.LagMeter). Every
+	// receipts process reports the same group total.
+	ConsumerLag = gaugeVec("smsfleet_receipts_consumer_lag", "Records the receipts consumer group is behind on the topic (log end minus committed offset, all partitions).", "topic")
+	// PartitionLag is ConsumerLag per partition.
+	PartitionLag = gaugeVec("smsfleet_receipts_partition_lag", "Records the receipts consumer group is behind on one partition (log end minus committed offset).", "topic", "partition")
 
 	// FanoutSize is how many recipients each dispatch step fanned out.
 	FanoutSize = func() prometheus.Histogram {
@@ -102,6 +106,9 @@ var (
 	Outcomes = counterVec("smsfleet_outcomes_total", "Outcome events relayed, by destination.", "destination")
 	// Callbacks counts status-callback POSTs by result (ok, failed).
 	Callbacks = counterVec("smsfleet_callbacks_total", "Status-callback POSTs, by result.", "result")
+	// OutcomeGroupRecreated counts the times an outcome relay found the
+	// stream's consumer group gone (Redis lost its data) and made it again.
+	OutcomeGroupRecreated = counter("smsfleet_outcomes_group_recreated_total", "Times the outcome relay recreated the outcome stream's consumer group after Redis lost it (NOGROUP).")
 	// OutcomeBacklog is the events waiting in the outcome stream.
 	OutcomeBacklog = func() prometheus.Gauge {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfleet_outcomes_backlog", Help: "Outcome events not yet relayed (Redis stream length)."})

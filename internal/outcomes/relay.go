@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -83,6 +84,21 @@ func (r *Relay) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			if isNoGroup(err) {
+				// Redis lost its data (a restart without persistence, a
+				// failover to an empty replica, FLUSHALL): the stream's
+				// group is gone and XREADGROUP would fail for ever. Make
+				// it again, from the stream's start, and go on; the
+				// events appended since are published, the ones lost with
+				// the data cannot be.
+				if gerr := r.Store.EnsureOutcomeGroup(ctx); gerr == nil {
+					metrics.OutcomeGroupRecreated.Inc()
+					r.Log.Error("outcome stream's consumer group was gone (Redis lost its data); recreated it", zap.Error(err))
+					continue
+				} else {
+					err = gerr
+				}
+			}
 			failures++
 			r.Log.Warn("outcome events not relayed; retrying", zap.Int("failures", failures), zap.Error(err))
 			relayRetry.Wait(ctx, failures-1)
@@ -91,6 +107,12 @@ func (r *Relay) Run(ctx context.Context) error {
 		failures = 0
 	}
 	return nil
+}
+
+// isNoGroup reports whether Redis answered that the stream or its
+// consumer group does not exist.
+func isNoGroup(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "NOGROUP")
 }
 
 // publish sends one batch everywhere it goes, then acknowledges it. A

@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsfleet/smsfleet/internal/kafkax"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -37,6 +40,7 @@ type rig struct {
 	insp  *asynq.Inspector
 	kafka *testenv.Kafka
 	at    time.Time
+	rdb   *redis.Client
 }
 
 func newRig(t *testing.T) *rig {
@@ -49,7 +53,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	return &rig{store: st, queue: asynq.NewClientFromRedisClient(rdb), insp: asynq.NewInspectorFromRedisClient(rdb),
-		kafka: testenv.NewKafka(t, 1, Topic), at: at}
+		kafka: testenv.NewKafka(t, 1, Topic), at: at, rdb: rdb}
 }
 
 // failed writes a direct message to phone and moves its SMS to failed
@@ -292,4 +296,52 @@ func TestRelayAcksOnlyAfterKafkaAndAnotherTakesOver(t *testing.T) {
 	if cbs := g.callbackTasks(t); len(cbs) != 1 || cbs[0].ID != "cb:"+withCB+":failed" {
 		t.Fatalf("callback tasks %+v, want the one of %s once", cbs, withCB)
 	}
+}
+
+// Redis loses its data under a running relay (FLUSHALL: the stream and
+// its consumer group are gone, NOGROUP). The relay makes the group again
+// and publishes the events appended afterwards, and counts it. Before the
+// fix every round failed with NOGROUP for ever and nothing more was
+// published.
+func TestRelayRecreatesItsGroupAfterRedisLostItsData(t *testing.T) {
+	g := newRig(t)
+	before := g.failed(t, "AAAA-00000000-00000011", "+4915112000011", "")
+	r := &Relay{Store: g.store, Writer: kafkax.NewWriter([]string{g.kafka.Addr}, Topic), Queue: g.queue,
+		MaxAttempts: attempts, Timeout: cbTime, Log: zap.NewNop(), OrphanAfter: time.Hour}
+	defer r.Writer.Close()
+	recreated := recreatedCount(t)
+	run(t, r)
+	wantEvent(t, g.read(t, 1)[0], before, "+4915112000011")
+	waitFor(t, "the first event to be acknowledged", func() bool { return g.backlog(t) == 0 })
+
+	if err := g.rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	after := []string{
+		g.failed(t, "AAAA-00000000-00000012", "+4915112000012", cbURL),
+		g.failed(t, "AAAA-00000000-00000013", "+4915112000013", ""),
+	}
+	msgs := g.read(t, 3)[1:]
+	waitFor(t, "the new events to be acknowledged", func() bool { return g.backlog(t) == 0 })
+	sort.Slice(msgs, func(i, j int) bool { return string(msgs[i].Key) < string(msgs[j].Key) })
+	wantEvent(t, msgs[0], after[0], "+4915112000012")
+	wantEvent(t, msgs[1], after[1], "+4915112000013")
+	if end := g.topicEnd(t); end != 3 {
+		t.Fatalf("topic holds %d messages, want 3", end)
+	}
+	if cbs := g.callbackTasks(t); len(cbs) != 1 || cbs[0].ID != "cb:"+after[0]+":failed" {
+		t.Fatalf("callback tasks %v, want the one of %s", cbs, after[0])
+	}
+	if d := recreatedCount(t) - recreated; d < 1 {
+		t.Fatalf("smsfleet_outcomes_group_recreated_total rose by %v, want at least 1", d)
+	}
+}
+
+func recreatedCount(t *testing.T) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := metrics.OutcomeGroupRecreated.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
