@@ -64,7 +64,7 @@ func TestOrphanedSendIsReRunWhenItsLeaseExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = child.Process.Kill(); _, _ = child.Process.Wait() })
-	waitFor(t, 20*time.Second, func() bool { return rdb.Exists(ctx, "helper:started").Val() == 1 })
+	waitUntil(t, 20*time.Second, func() bool { return rdb.Exists(ctx, "helper:started").Val() == 1 })
 	if err := child.Process.Kill(); err != nil { // kill -9: no requeue, no state cleared
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestOrphanedSendIsReRunWhenItsLeaseExpires(t *testing.T) {
 	t.Cleanup(func() { stop(); <-done })
 
 	asynqCutoff := int64(lease) + 30 // the earliest asynq's own recoverer could list it
-	waitFor(t, time.Until(time.Unix(asynqCutoff, 0))+10*time.Second, func() bool {
+	waitUntil(t, time.Until(time.Unix(asynqCutoff, 0))+10*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(runs) > 0
@@ -194,7 +194,7 @@ return 1`, []string{queueKey("transactional", "pending"), queueKey("transactiona
 	}
 }
 
-func waitFor(t *testing.T, within time.Duration, cond func() bool) {
+func waitUntil(t *testing.T, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

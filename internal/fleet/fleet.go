@@ -239,7 +239,11 @@ func (f *Fleet) Start() error {
 		interval := f.opts.Config.Worker.OutboxInterval
 		f.sup.Add(
 			lifecycle.Func("worker-lanes", f.runLanes),
-			worker.NewOrphanRecoverer(f.rdb, append(append([]string(nil), sms.Lanes...), tasks.CallbackQueue), f.opts.Config.Worker.RetryBase, f.opts.Config.Worker.RetryMax, f.opts.Now, f.log.Named("orphans")),
+			// asynq stamps leases with the real clock, so the recoverer
+			// reads the real clock too, not the fleet's injected one (a
+			// test clock moved ahead would make every live lease look
+			// expired).
+			worker.NewOrphanRecoverer(f.rdb, append(append([]string(nil), sms.Lanes...), tasks.CallbackQueue), f.opts.Config.Worker.RetryBase, f.opts.Config.Worker.RetryMax, time.Now, f.log.Named("orphans")),
 			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
 			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
 		)
