@@ -262,11 +262,11 @@ func startFleet(bin, dir string, o fleetOptions) (*fleet, error) {
 	receiptsAddr := freeAddr()
 	cfgFile := filepath.Join(dir, "smsfleet.yaml")
 	cfg := fmt.Sprintf(`providers:
-  - {name: sim-a, kind: simulator, url: "http://%[1]s/simulator", timeout: %[2]s}
-  - {name: sim-b, kind: simulator, url: "http://%[1]s/simulator", timeout: %[2]s}
+  - {name: sim-a, kind: simulator, url: "http://%[1]s/simulator"}
+  - {name: sim-b, kind: simulator, url: "http://%[1]s/simulator"}
 route:
   providers: [sim-a, sim-b]
-`, f.proxy.addr, providerTimeout)
+`, f.proxy.addr)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		return f, err
 	}

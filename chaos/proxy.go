@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,12 +16,10 @@ import (
 	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
-// providerTimeout is every provider's send timeout in the fleet's config;
-// hangFor must exceed it for an answer to be lost.
-const (
-	providerTimeout = "3s"
-	hangFor         = 6 * time.Second
-)
+// hangFor is how long a hanging provider holds its answers: beyond the
+// workers' 10 s HTTP client timeout (provider.NewHTTPClient; the simulator
+// kind takes no timeout of its own), so every answer is lost.
+const hangFor = 15 * time.Second
 
 // proxy is the logging provider proxy between the workers and the
 // simulator. For every send it counts, per idempotency key (the SMS id),
@@ -199,4 +198,24 @@ func (p *proxy) countsOf(key string) counts {
 		c.delivered += n
 	}
 	return c
+}
+
+// summary is the proxy's totals per provider, for the scenario's log.
+func (p *proxy) summary() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	per := map[string]int{}
+	calls, accepted := 0, 0
+	for _, n := range p.calls {
+		calls += n
+	}
+	for _, n := range p.accepted {
+		accepted += n
+	}
+	for _, m := range p.delivered {
+		for name, n := range m {
+			per[name] += n
+		}
+	}
+	return fmt.Sprintf("proxy: %d send calls, %d accepted (replays included), first-time acceptances per provider %v", calls, accepted, per)
 }

@@ -64,11 +64,11 @@ var scenarios = []scenario{
 			sleep(ctx, time.Second)
 			must(f.redis.restart())
 		}},
-	{name: "provider-hang", what: "sim-a holds its answers 6 s (client timeout 3 s) for 20 s; route sim-a, sim-b", n: 1000, rate: 40,
+	{name: "provider-hang", what: "sim-a holds its answers 15 s (client timeout 10 s) for 30 s; route sim-a, sim-b", n: 1000, rate: 40,
 		fault: func(ctx context.Context, f *fleet, _ time.Duration) {
 			sleep(ctx, 5*time.Second)
 			f.proxy.setHang("sim-a")
-			sleep(ctx, 20*time.Second)
+			sleep(ctx, 30*time.Second)
 			f.proxy.setHang("")
 		}},
 	{name: "providers-down", what: "sim-a and sim-b both down (503) for 45 s; retries compressed 4x (SMSFLEET_WORKER_RETRY_BASE=250ms)", n: 300, rate: 30,
@@ -135,6 +135,7 @@ func runScenario(ctx context.Context, bin, dir string, s scenario, n int) (r row
 	l := send(ctx, f.apiAddr, s.n, s.rate)
 	faultEnd := <-faultDone
 	r.recovery = settle(ctx, f, l, faultEnd, settleFor)
+	fmt.Println("  ", f.proxy.summary())
 	j := judge(ctx, f, l)
 	j.scenario, j.recovery = s.name, r.recovery
 	return j
