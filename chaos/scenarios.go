@@ -71,13 +71,13 @@ var scenarios = []scenario{
 			sleep(ctx, 30*time.Second)
 			f.proxy.setHang("")
 		}},
-	{name: "providers-down", what: "sim-a and sim-b both down (503) for 45 s; retries compressed 4x (SMSFLEET_WORKER_RETRY_BASE=250ms)", n: 300, rate: 30,
+	{name: "providers-down", what: "sim-a and sim-b both down (503) for 90 s; retries compressed 4x (SMSFLEET_WORKER_RETRY_BASE=250ms)", n: 100, rate: 20,
 		opts: fleetOptions{env: []string{"SMSFLEET_WORKER_RETRY_BASE=250ms"}},
 		fault: func(ctx context.Context, f *fleet, _ time.Duration) {
 			sleep(ctx, 3*time.Second)
 			must(f.proxy.setFaults("sim-a", `{"down":true}`))
 			must(f.proxy.setFaults("sim-b", `{"down":true}`))
-			sleep(ctx, 45*time.Second)
+			sleep(ctx, 90*time.Second)
 			must(f.proxy.setFaults("sim-a", `{}`))
 			must(f.proxy.setFaults("sim-b", `{}`))
 		}},
