@@ -124,6 +124,13 @@ type Redis struct {
 	TLS      bool   `env:"TLS" envDefault:"false"`
 	// TLSInsecure skips certificate verification; for test clusters only.
 	TLSInsecure bool `env:"TLS_INSECURE" envDefault:"false"`
+	// WaitReplicas makes createMessage and registerDevice answer only once
+	// this many replicas acknowledged the write (Redis WAIT), 503 otherwise;
+	// 0 answers once the primary has it (docs/operations.md, "Durability").
+	WaitReplicas int `env:"WAIT_REPLICAS" envDefault:"0"`
+	// WaitTimeout bounds that wait; it shares the write's round trip, read
+	// within the client's 3 s read timeout, so it must stay below 3 s.
+	WaitTimeout time.Duration `env:"WAIT_TIMEOUT" envDefault:"1s"`
 }
 
 // Worker tunes the asynq server that runs sends and fan-outs.
@@ -258,6 +265,12 @@ func (c Config) validateLimits() error {
 	case c.Worker.OutboxInterval <= 0:
 		// The outbox sweeper ticks at this interval; zero would never tick.
 		return fmt.Errorf("config: SMSFLEET_WORKER_OUTBOX_INTERVAL must be positive, got %s", c.Worker.OutboxInterval)
+	case c.Redis.WaitReplicas < 0:
+		return fmt.Errorf("config: SMSFLEET_REDIS_WAIT_REPLICAS must not be negative, got %d", c.Redis.WaitReplicas)
+	case c.Redis.WaitReplicas > 0 && (c.Redis.WaitTimeout <= 0 || c.Redis.WaitTimeout > 2500*time.Millisecond):
+		// WAIT 0 would block forever; the pipeline is read within the
+		// client's 3 s read timeout.
+		return fmt.Errorf("config: SMSFLEET_REDIS_WAIT_TIMEOUT must be from 1ms to 2.5s, got %s", c.Redis.WaitTimeout)
 	case c.Retention < time.Hour:
 		return fmt.Errorf("config: SMSFLEET_RETENTION must be at least 1h, got %s", c.Retention)
 	}
