@@ -16,19 +16,23 @@ import (
 
 // Config is the whole configuration of one smsfleet process.
 type Config struct {
-	HTTPAddr       string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	LogLevel       string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat      string        `env:"LOG_FORMAT"` // json or console; empty: console in dev, json elsewhere
-	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"25s"`
-	MaxBodyBytes   int64         `env:"MAX_BODY_BYTES" envDefault:"16777216"`
-	MaxRecipients  int           `env:"MAX_RECIPIENTS" envDefault:"1000000"`
-	DefaultRegion  string        `env:"DEFAULT_REGION"` // ISO country for numbers without +; empty: + required
-	Retention      time.Duration `env:"RETENTION" envDefault:"720h"`
-	DispatchChunk  int           `env:"DISPATCH_CHUNK" envDefault:"1000"`
-	Applications   Applications  `env:"APPLICATIONS"`
-	DevApplication string        `env:"DEV_APPLICATION" envDefault:"DEMO0-00000"`
-	DevAuth        string        `env:"DEV_AUTH" envDefault:"dev-token"`
-	SimulatorURL   string        `env:"SIMULATOR_URL"`
+	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat     string        `env:"LOG_FORMAT"` // json or console; empty: console in dev, json elsewhere
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"25s"`
+	MaxBodyBytes  int64         `env:"MAX_BODY_BYTES" envDefault:"16777216"`
+	MaxRecipients int           `env:"MAX_RECIPIENTS" envDefault:"1000000"`
+	DefaultRegion string        `env:"DEFAULT_REGION"` // ISO country for numbers without +; empty: + required
+	Retention     time.Duration `env:"RETENTION" envDefault:"720h"`
+	DispatchChunk int           `env:"DISPATCH_CHUNK" envDefault:"1000"`
+	// OutcomesMax bounds the outcome stream sf:oc (events waiting for the
+	// relay, e.g. while Kafka is down); beyond it the oldest are dropped,
+	// counted and alerted on (docs/decisions.md#18).
+	OutcomesMax    int64        `env:"OUTCOMES_MAX" envDefault:"1000000"`
+	Applications   Applications `env:"APPLICATIONS"`
+	DevApplication string       `env:"DEV_APPLICATION" envDefault:"DEMO0-00000"`
+	DevAuth        string       `env:"DEV_AUTH" envDefault:"dev-token"`
+	SimulatorURL   string       `env:"SIMULATOR_URL"`
 	// ConfigFile is an optional YAML file (see File) adding applications
 	// with their policies.
 	ConfigFile string `env:"CONFIG"`
@@ -271,6 +275,8 @@ func (c Config) validateLimits() error {
 		// WAIT 0 would block forever; the pipeline is read within the
 		// client's 3 s read timeout.
 		return fmt.Errorf("config: SMSFLEET_REDIS_WAIT_TIMEOUT must be from 1ms to 2.5s, got %s", c.Redis.WaitTimeout)
+	case c.OutcomesMax < 1000:
+		return fmt.Errorf("config: SMSFLEET_OUTCOMES_MAX must be at least 1000, got %d", c.OutcomesMax)
 	case c.Retention < time.Hour:
 		return fmt.Errorf("config: SMSFLEET_RETENTION must be at least 1h, got %s", c.Retention)
 	}

@@ -235,6 +235,7 @@ func (f *Fleet) Start() error {
 			lifecycle.Func("worker-lanes", f.runLanes),
 			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
 			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
+			&store.OutcomeTrimmer{Store: f.store, Max: f.opts.Config.OutcomesMax, Interval: 10 * time.Second, Log: f.log.Named("outcomes")},
 		)
 	}
 	if f.receipts != nil {
