@@ -3,10 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,5 +107,80 @@ func TestAcceptedWritesHaveReachedTheReplica(t *testing.T) {
 	}
 	if _, err := st.RegisterDevice(ctx, "SHOP1-00001", Device{Phone: "+4915112000032"}); !errors.Is(err, ErrNotReplicated) {
 		t.Fatalf("register device with the replica gone: %v", err)
+	}
+}
+
+// TestMeasureDurabilityCost prints createMessage throughput (direct sends,
+// 32 concurrent writers) for each appendfsync × WAIT mode against a real
+// primary with one replica on this machine, as ratios of the no-WAIT,
+// no-AOF baseline measured in the same run (docs/operations.md,
+// "Durability"). Run by hand:
+//
+//	SMSFLEET_MEASURE=20000 go test ./internal/store/ -run TestMeasureDurabilityCost -v
+func TestMeasureDurabilityCost(t *testing.T) {
+	if os.Getenv("SMSFLEET_MEASURE") == "" {
+		t.Skip("set SMSFLEET_MEASURE=<writes per mode> to measure")
+	}
+	var n int
+	fmt.Sscan(os.Getenv("SMSFLEET_MEASURE"), &n)
+	r := testenv.NewRedis(t)
+	startReplica(t, r)
+	rdb := r.Client(t)
+	ctx := context.Background()
+	run := func(label, fsync string, replicas int) float64 {
+		if fsync == "off" {
+			rdb.ConfigSet(ctx, "appendonly", "no")
+		} else {
+			rdb.ConfigSet(ctx, "appendonly", "yes")
+			rdb.ConfigSet(ctx, "appendfsync", fsync)
+		}
+		for { // wait for the AOF rewrite the switch starts
+			info, _ := rdb.Info(ctx, "persistence").Result()
+			if strings.Contains(info, "aof_rewrite_in_progress:0") && !strings.Contains(info, "aof_rewrite_scheduled:1") {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		st := New(rdb, time.Hour, WithReplicas(replicas, time.Second))
+		if err := st.LoadScripts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1)
+					if i > int64(n) {
+						return
+					}
+					code := fmt.Sprintf("%s-%08d-00000000", label, i)
+					m := &Message{App: "BENCH-00001", Code: code, Type: sms.Transactional, Content: `"Your code is 123456"`, SendAt: st.now(),
+						Validity: time.Hour, Direct: true, ChunkSize: 1000, TransactionID: code}
+					if _, _, err := st.CreateMessage(ctx, m, []Audience{{SendAt: st.now(), Phones: []string{"+4915112000001"}}}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return float64(n) / time.Since(start).Seconds()
+	}
+	type mode struct {
+		label, fsync string
+		replicas     int
+	}
+	modes := []mode{{"BASE", "off", 0}, {"EVRY", "everysec", 0}, {"ALWS", "always", 0}, {"OFFW", "off", 1}, {"EVRW", "everysec", 1}, {"ALWW", "always", 1}}
+	var base float64
+	for _, m := range modes {
+		rate := run(m.label, m.fsync, m.replicas)
+		if m.label == "BASE" {
+			base = rate
+		}
+		t.Logf("appendfsync %-8s WAIT %d: %7.0f createMessage/s  (%.2f of the baseline)", m.fsync, m.replicas, rate, rate/base)
 	}
 }
