@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -36,20 +37,42 @@ func NewEnqueuer(st *store.Store, q *asynq.Client, maxAttempts int, sendTimeout 
 // a direct send's is cleared by the worker's claim, which saves the intake
 // a round trip on the hot path.
 func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
+	_, err := e.enqueue(ctx, m)
+	return err
+}
+
+// enqueue is Enqueue, also reporting how many of m's tasks it created: 0
+// when every one existed already (asynq refused its id).
+func (e *Enqueuer) enqueue(ctx context.Context, m store.Message) (created int, err error) {
 	if m.Direct {
 		if m.To == "" {
-			return errors.New("direct message without its recipient")
+			return 0, errors.New("direct message without its recipient")
 		}
-		return tasks.Enqueue(e.queue, e.SendTask(tasks.SendPayload{ID: sms.SMSID(m.Code, m.To), App: m.App, Phone: m.To}, m.Type))
+		return enqueueTask(e.queue, e.SendTask(tasks.SendPayload{ID: sms.SMSID(m.Code, m.To), App: m.App, Phone: m.To}, m.Type))
 	}
 	for g, grp := range m.Groups {
-		if err := tasks.Enqueue(e.queue, tasks.Dispatch(m.Code, g, grp.SendAt.Sub(e.now()))); err != nil {
-			return err
+		n, err := enqueueTask(e.queue, tasks.Dispatch(m.Code, g, grp.SendAt.Sub(e.now())))
+		created += n
+		if err != nil {
+			return created, err
 		}
 	}
 	// Every group's task exists now; until then the outbox entry stays, so
 	// a crash between two groups is repaired too.
-	return e.store.OutboxDone(ctx, m.Code)
+	return created, e.store.OutboxDone(ctx, m.Code)
+}
+
+// enqueueTask enqueues t; a task whose id exists already is no error and
+// counts 0 (tasks.Enqueue's rule, with the count).
+func enqueueTask(q *asynq.Client, t *asynq.Task) (int, error) {
+	_, err := q.Enqueue(t)
+	switch {
+	case err == nil:
+		return 1, nil
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return 0, nil
+	}
+	return 0, fmt.Errorf("enqueue %s: %w", t.Type(), err)
 }
 
 // SendTask builds the send task of one SMS. asynq may retry it twice as
@@ -63,7 +86,10 @@ func (e *Enqueuer) SendTask(p tasks.SendPayload, typ sms.Type) *asynq.Task {
 // SweepOutbox enqueues messages that were stored more than grace ago but
 // whose enqueue was never confirmed: the intake crashed (or Redis failed)
 // between writing a message and enqueueing it. It returns how many it
-// repaired.
+// repaired: messages whose task did not exist. A direct send stays in the
+// outbox until a worker loads it, so one merely queued behind a backlog is
+// due too; its task exists, asynq refuses the id, and that is no repair
+// (docs/decisions.md#10).
 func (e *Enqueuer) SweepOutbox(ctx context.Context, grace time.Duration, log *zap.Logger) (int, error) {
 	codes, err := e.store.OutboxDue(ctx, e.now().Add(-grace), 500)
 	if err != nil {
@@ -83,13 +109,18 @@ func (e *Enqueuer) SweepOutbox(ctx context.Context, grace time.Duration, log *za
 			_ = e.store.OutboxDone(ctx, code)
 			continue
 		}
-		if err := e.Enqueue(ctx, m); err != nil {
+		created, err := e.enqueue(ctx, m)
+		if err != nil {
 			return n, err
 		}
 		if err := e.store.OutboxDone(ctx, code); err != nil {
 			return n, err
 		}
-		log.Warn("outbox: enqueued a message the intake had not", zap.String("message", code))
+		if created == 0 {
+			log.Debug("outbox: message already queued", zap.String("message", code))
+			continue
+		}
+		log.Warn("outbox: enqueued a message the intake had not", zap.String("message", code), zap.Int("tasks", created))
 		n++
 	}
 	return n, nil

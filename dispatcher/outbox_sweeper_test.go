@@ -78,3 +78,44 @@ func TestOutboxSweeperFailsForTheSupervisor(t *testing.T) {
 		t.Fatalf("Run with Redis gone: %v (ctx %v), want the sweep's error", err, ctx.Err())
 	}
 }
+
+// TestOutboxSweepCountsOnlyRealRepairs (issue 12, item 10): a direct send
+// merely queued behind a backlog is still in the outbox (the worker's load
+// clears it) and due for the sweep; its task exists, so the sweep repairs
+// nothing and says so. A message whose enqueue never happened is the one
+// repair.
+func TestOutboxSweepCountsOnlyRealRepairs(t *testing.T) {
+	r := testenv.NewRedis(t)
+	rdb := r.Client(t)
+	st := store.New(rdb, 24*time.Hour)
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := asynq.NewClientFromRedisClient(rdb)
+	defer q.Close()
+	enq := NewEnqueuer(st, q, 4, 10*time.Second, nil)
+	write := func(code, phone string) store.Message {
+		m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), Validity: time.Hour, ChunkSize: 100, Direct: true}
+		if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: []string{phone}, SendAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		return *m
+	}
+	queued := write("AAAA-00000000-0000000B", "+4915112000020")
+	if err := enq.Enqueue(ctx, queued); err != nil { // the intake's enqueue; no worker runs
+		t.Fatal(err)
+	}
+	n, err := enq.SweepOutbox(ctx, 0, zap.NewNop())
+	if err != nil || n != 0 {
+		t.Fatalf("sweep over a queued send: %d repairs (%v), want 0", n, err)
+	}
+	write("AAAA-00000000-0000000C", "+4915112000021") // the intake died before its enqueue
+	n, err = enq.SweepOutbox(ctx, 0, zap.NewNop())
+	if err != nil || n != 1 {
+		t.Fatalf("sweep over a stranded send: %d repairs (%v), want 1", n, err)
+	}
+	if qi, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo(sms.Transactional.Queue()); err != nil || qi.Size != 2 {
+		t.Fatalf("queue %+v %v, want both sends once", qi, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -138,12 +139,20 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 	p.msg.Code = code
 	code, created, err := a.Store.CreateMessage(ctx, &p.msg, p.audiences)
 	if err != nil {
+		if errors.Is(err, store.ErrNotReplicated) {
+			a.log.Warn("message not durable yet: answering 503", zap.String("message", code), zap.String("application", p.msg.App), zap.Error(err))
+			return "", notDurable(err)
+		}
 		// The script may have run even though its answer never came: the
 		// client is told to retry with its transactionId (README, "The API").
 		return "", unavailable(err, msgUncertain)
 	}
 	if !created {
-		a.log.Info("transactionId seen before: returning its message", zap.String("message", code), zap.String("application", p.msg.App))
+		a.log.Info("transactionId seen before: returning its message", zap.String("message", code), zap.String("application", p.msg.App),
+			zap.Bool("enqueue_pending", p.msg.ReplayPending))
+		if p.msg.ReplayPending {
+			a.enqueueReplay(ctx, p.msg.App, code)
+		}
 		return code, nil
 	}
 	if p.msg.Recipients == 0 {
@@ -159,6 +168,23 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 		zap.String("type", string(p.msg.Type)), zap.Int("recipients", p.msg.Recipients),
 		zap.Bool("direct", p.msg.Direct), zap.Int("groups", len(p.msg.Groups)), zap.Time("send_at", p.msg.SendAt))
 	return code, nil
+}
+
+// enqueueReplay enqueues the message of a transactionId replay whose
+// first request stored it but never confirmed its enqueue (the API died in
+// between): the retry, not the outbox sweep, gets it sent. Task ids are
+// deterministic, so a task that does exist is not enqueued twice; a failure
+// leaves it to the outbox sweeper, as for a new message.
+func (a *API) enqueueReplay(ctx context.Context, app, code string) {
+	m, err := a.Store.GetMessage(ctx, app, code)
+	if err == nil && (m.Recipients == 0 || m.Canceled) {
+		err = a.Store.OutboxDone(ctx, code)
+	} else if err == nil {
+		err = a.Enqueuer.Enqueue(ctx, m)
+	}
+	if err != nil {
+		a.log.Error("replay: enqueue failed; the outbox will retry", zap.String("message", code), zap.Error(err))
+	}
 }
 
 // parseSendDate reads send_date ("now" or "YYYY-MM-DD HH:mm" in timezone,

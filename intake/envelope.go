@@ -76,10 +76,11 @@ func unavailable(err error, msg string) error {
 	return err
 }
 
-// writeErr answers err: an *apiError as it says, Redis not answering as
-// 503 with Retry-After, anything else as an internal error.
+// writeErr answers err: an *apiError as it says, Redis not answering or a
+// write its replicas did not acknowledge as 503 with Retry-After, anything
+// else as an internal error.
 func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	err = unavailable(err, msgUnavailable)
+	err = unavailable(notDurable(err), msgUnavailable)
 	var ae *apiError
 	if errors.As(err, &ae) {
 		if ae.HTTP == http.StatusServiceUnavailable {

@@ -33,6 +33,10 @@ type Config struct {
 	DevApplication string        `env:"DEV_APPLICATION" envDefault:"DEMO0-00000"`
 	DevAuth        string        `env:"DEV_AUTH" envDefault:"dev-token"`
 	SimulatorURL   string        `env:"SIMULATOR_URL"`
+	// OutcomesMax bounds the outcome stream sf:oc (events waiting for the
+	// relay, e.g. while Kafka is down); beyond it the oldest are dropped,
+	// counted and alerted on (docs/decisions.md#19).
+	OutcomesMax int64 `env:"OUTCOMES_MAX" envDefault:"1000000"`
 	// ConfigFile is an optional YAML file (see File) adding applications
 	// with their policies.
 	ConfigFile string `env:"CONFIG"`
@@ -131,6 +135,14 @@ type Redis struct {
 	// Timeout bounds each dial, read, write and wait for a pooled
 	// connection; a command is tried at most twice (redisx.New).
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"3s"`
+	// WaitReplicas makes createMessage and registerDevice answer only once
+	// this many replicas acknowledged the write (Redis WAIT), 503 otherwise;
+	// 0 answers once the primary has it (docs/operations.md, "Durability").
+	WaitReplicas int `env:"WAIT_REPLICAS" envDefault:"0"`
+	// WaitTimeout bounds that wait; it shares the write's round trip, read
+	// within the client's read timeout (Timeout), so it must stay half a
+	// second below it.
+	WaitTimeout time.Duration `env:"WAIT_TIMEOUT" envDefault:"1s"`
 }
 
 // Worker tunes the asynq server that runs sends and fan-outs.
@@ -269,6 +281,14 @@ func (c Config) validateLimits() error {
 		return fmt.Errorf("config: SMSFLEET_REQUEST_TIMEOUT must not be negative, got %s", c.RequestTimeout)
 	case c.Redis.Timeout < 0:
 		return fmt.Errorf("config: SMSFLEET_REDIS_TIMEOUT must not be negative, got %s", c.Redis.Timeout)
+	case c.Redis.WaitReplicas < 0:
+		return fmt.Errorf("config: SMSFLEET_REDIS_WAIT_REPLICAS must not be negative, got %d", c.Redis.WaitReplicas)
+	case c.Redis.WaitReplicas > 0 && (c.Redis.WaitTimeout <= 0 || c.Redis.WaitTimeout > c.Redis.Timeout-500*time.Millisecond):
+		// WAIT 0 would block forever; the pipeline is read within the
+		// client's 3 s read timeout.
+		return fmt.Errorf("config: SMSFLEET_REDIS_WAIT_TIMEOUT must be from 1ms to SMSFLEET_REDIS_TIMEOUT minus 0.5s (%s), got %s", c.Redis.Timeout-500*time.Millisecond, c.Redis.WaitTimeout)
+	case c.OutcomesMax < 1000:
+		return fmt.Errorf("config: SMSFLEET_OUTCOMES_MAX must be at least 1000, got %d", c.OutcomesMax)
 	case c.Retention < time.Hour:
 		return fmt.Errorf("config: SMSFLEET_RETENTION must be at least 1h, got %s", c.Retention)
 	}

@@ -132,7 +132,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		f.close()
 		return nil, fmt.Errorf("redis at %s: %w", o.Config.Redis.Addr, err)
 	}
-	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now))
+	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now), store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout))
 	if err := f.store.LoadScripts(ctx); err != nil {
 		f.close()
 		return nil, err
@@ -246,6 +246,7 @@ func (f *Fleet) Start() error {
 			worker.NewOrphanRecoverer(f.rdb, append(append([]string(nil), sms.Lanes...), tasks.CallbackQueue), f.opts.Config.Worker.RetryBase, f.opts.Config.Worker.RetryMax, time.Now, f.log.Named("orphans")),
 			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
 			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
+			&store.OutcomeTrimmer{Store: f.store, Max: f.opts.Config.OutcomesMax, Interval: 10 * time.Second, Log: f.log.Named("outcomes")},
 		)
 	}
 	if f.receipts != nil {

@@ -112,9 +112,12 @@ func (s *Store) RegisterDevice(ctx context.Context, app string, d Device) (bool,
 			return false, fmt.Errorf("register device: %w", err)
 		}
 		keys, args := s.registerArgs(app, d, olds[0], pairs)
-		res, err := scriptRegisterDevice.Run(ctx, s.rdb, keys, args...).Text()
+		raw, err := s.runDurable(ctx, scriptRegisterDevice, keys, args...)
+		res, _ := raw.(string)
 		if err != nil {
-			return false, fmt.Errorf("register device: %w", err)
+			// A registration the replicas did not acknowledge happened on
+			// the primary; the client registers again (it is idempotent).
+			return res == "new", fmt.Errorf("register device: %w", err)
 		}
 		if res != "stale" {
 			return res == "new", nil

@@ -18,8 +18,8 @@ import (
 //	sf:u:{app}:{user}    set    phones registered for a user id
 //	sf:m:{code}          hash   message header, c:<status> counters, h:<action>:<YYYYMMDDHH> hourly counts
 //	sf:mr:{code}:{i}     string recipient chunk i: E.164 numbers joined by "\n"
-//	sf:ml:{app}          zset   the application's messages, scored by a per-application sequence
-//	sf:mseq:{app}        string that sequence
+//	sf:ml:{app}          zset   the application's messages, scored by due time (ms×1000 + sequence mod 1000), trimmed past the retention
+//	sf:mseq:{app}        string the per-application sequence (expires with the list)
 //	sf:tx:{app}:{txn}    string message code of a transactionId (24 h)
 //	sf:outbox            zset   message codes written but maybe not yet enqueued, scored by unix ms
 //	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts
@@ -27,9 +27,9 @@ import (
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
 //	sf:park:{prov}:{ref} string "status|code" of a receipt that came before its SMS was marked sent
 //	sf:dw                zset   SMS ids in their delivery wait, scored by when it ends (unix ms)
-//	sf:oc                stream outcome events waiting for the relay: id, st status, at unix ms (group "relay")
+//	sf:oc                stream outcome events waiting for the relay: id, st status, at unix ms (group "relay"), at most SMSFLEET_OUTCOMES_MAX
 //	sf:pz                zset   parked receipts ("prov:ref") scored by when they are given up (unix ms)
-//	sf:cnt               hash   fleet-wide counters: receipts_dropped
+//	sf:cnt               hash   fleet-wide counters: receipts_dropped, outcomes_trimmed
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
 //	sf:oo:{app}          zset   opted-out phones, scored by when they opted out (unix ms)
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)

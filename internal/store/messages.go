@@ -44,8 +44,12 @@ type Message struct {
 	// the message and its send task is enqueued straight onto the lane.
 	Direct bool
 	// To is the one recipient of a direct message.
-	To       string
-	Canceled bool
+	To string
+	// ReplayPending is set by CreateMessage on a transactionId replay whose
+	// first write's enqueue was never confirmed (it is in the outbox): the
+	// caller enqueues it now rather than leaving it to the outbox sweep.
+	ReplayPending bool
+	Canceled      bool
 	// Groups are the message's time zone groups, each with its own send time
 	// and dispatch task: one group unless ignore_user_timezone is false.
 	Groups   []Group
@@ -92,8 +96,20 @@ func (m Message) Deadline(g int) time.Time {
 }
 
 // scriptCreateMessage writes a whole message atomically: a transactionId
-// seen before returns the existing code and writes nothing, so a retried
-// request never creates a second message.
+// seen before returns the existing code and writes no message, so a
+// retried request never creates a second message. The replay rewrites the
+// transactionId key unchanged: that write makes a WAIT on the replay's
+// connection cover the first write too (replication is in order), and it
+// reports whether the first write's enqueue is still unconfirmed (pending:
+// the code is in the outbox), so the replay can enqueue it
+// (docs/decisions.md#10).
+//
+// The application's list is scored by when the message is due (its last
+// group's send time, or now) in ms times 1000, plus the per-application
+// sequence modulo 1000 to keep equal milliseconds apart; entries due more
+// than the retention ago index expired messages and are trimmed here, and
+// the list and sequence keys expire with the longest-lived message they
+// index (docs/decisions.md#18).
 //
 // KEYS[1] -> sf:m:<code>
 // KEYS[2] -> sf:ml:<app>
@@ -109,18 +125,24 @@ func (m Message) Deadline(g int) time.Time {
 // ARGV[5] -> m, the number of message field/value pairs
 // ARGV[6] -> n, the number of SMS field/value pairs
 // ARGV[7], ARGV[8], ARGV[9] -> the KEYS indexes above (0: none)
-// ARGV[10..] -> m message pairs, n SMS pairs, then one value per chunk key
+// ARGV[10] -> list score base: when the message is due (unix ms)
+// ARGV[11] -> list trim cutoff: entries scored below it are dropped
+// ARGV[12..] -> m message pairs, n SMS pairs, then one value per chunk key
 //
-// Returns JSON {created, code}.
+// Returns JSON {created, code, pending}.
 var scriptCreateMessage = newScript("create_message", `
 local txk, smsk, firstChunk = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 if txk > 0 then
   local prev = redis.call('GET', KEYS[txk])
-  if prev then return cjson.encode({created=false, code=prev}) end
+  if prev then
+    redis.call('SET', KEYS[txk], prev, 'KEEPTTL')
+    local pending = redis.call('ZSCORE', KEYS[4], prev) ~= false
+    return cjson.encode({created=false, code=prev, pending=pending})
+  end
 end
 local code, ttl, now = ARGV[1], ARGV[2], ARGV[3]
 local nm, ns = tonumber(ARGV[5]), tonumber(ARGV[6])
-local i = 10
+local i = 12
 for j = 1, nm do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
 redis.call('EXPIRE', KEYS[1], ttl)
 if smsk > 0 then
@@ -133,7 +155,11 @@ while i <= #ARGV do
   k = k + 1; i = i + 1
 end
 local seq = redis.call('INCR', KEYS[3])
-redis.call('ZADD', KEYS[2], seq, code)
+redis.call('ZADD', KEYS[2], tonumber(ARGV[10]) * 1000 + seq % 1000, code)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[11])
+for _, k in ipairs({KEYS[2], KEYS[3]}) do
+  if redis.call('TTL', k) < tonumber(ttl) then redis.call('EXPIRE', k, ttl) end
+end
 redis.call('ZADD', KEYS[4], now, code)
 if txk > 0 then redis.call('SET', KEYS[txk], code, 'EX', ARGV[4]) end
 return cjson.encode({created=true, code=code})
@@ -203,23 +229,37 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 	for c := range chunks {
 		keys = append(keys, chunkPrefix(m.Code)+strconv.Itoa(c))
 	}
-	args := []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), len(msgPairs) / 2, len(smsPairs) / 2, txIdx, smsIdx, firstChunk}
+	due := latest
+	if now.After(due) {
+		due = now
+	}
+	args := []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), len(msgPairs) / 2, len(smsPairs) / 2, txIdx, smsIdx, firstChunk,
+		ms(due), msgListScore(now.Add(-s.retention))}
 	args = append(args, msgPairs...)
 	args = append(args, smsPairs...)
 	args = append(args, chunks...)
-	raw, err := scriptCreateMessage.Run(ctx, s.rdb, keys, args...).Result()
-	if err != nil {
+	raw, err := s.runDurable(ctx, scriptCreateMessage, keys, args...)
+	if raw == nil && err != nil {
 		return "", false, fmt.Errorf("create message: %w", err)
 	}
 	var res struct {
 		Created bool   `json:"created"`
 		Code    string `json:"code"`
+		Pending bool   `json:"pending"`
 	}
-	if err := decodeJSON(raw, &res); err != nil {
-		return "", false, fmt.Errorf("create message: %w", err)
+	if derr := decodeJSON(raw, &res); derr != nil {
+		return "", false, fmt.Errorf("create message: %w", derr)
+	}
+	m.ReplayPending = !res.Created && res.Pending
+	if err != nil { // written on the primary, not acknowledged by enough replicas
+		return res.Code, res.Created, fmt.Errorf("create message %s: %w", res.Code, err)
 	}
 	return res.Code, res.Created, nil
 }
+
+// msgListScore is the lowest score an entry of sf:ml:<app> due at t has
+// (see scriptCreateMessage).
+func msgListScore(t time.Time) int64 { return ms(t) * 1000 }
 
 // GetMessage loads a message of app ("" for any). Another application's
 // message is ErrNotFound.

@@ -20,6 +20,9 @@ type Store struct {
 	rdb       redis.UniversalClient
 	retention time.Duration
 	now       func() time.Time
+	// waitReplicas and waitTimeout: see WithReplicas.
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 // Option configures a Store.

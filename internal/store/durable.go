@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Durability (docs/decisions.md#18). Redis answers a write once it is in
+// the primary's memory; with appendfsync everysec a host crash loses the
+// last second of writes, accepted messages included. With WithReplicas the
+// writes that make a request "accepted" (a message, a device) are followed,
+// on the same connection and in the same round trip, by WAIT n timeout:
+// Redis answers it with how many replicas acknowledged every write this
+// connection made so far. Fewer than n is ErrNotReplicated: the caller
+// answers 503 and the client retries (with its transactionId the retry
+// finds the first write and writes nothing twice).
+
+// ErrNotReplicated is wrapped by a write that fewer replicas acknowledged
+// than configured within the timeout. The write happened on the primary:
+// it may survive or be lost with the primary.
+var ErrNotReplicated = errors.New("write not acknowledged by enough Redis replicas")
+
+// NotReplicatedError says how many replicas acknowledged a write.
+type NotReplicatedError struct {
+	Want, Got int
+	Timeout   time.Duration
+}
+
+func (e *NotReplicatedError) Error() string {
+	return fmt.Sprintf("%s: %d of %d replicas acknowledged within %s", ErrNotReplicated, e.Got, e.Want, e.Timeout)
+}
+
+func (e *NotReplicatedError) Unwrap() error { return ErrNotReplicated }
+
+// WithReplicas makes message and device writes wait until n replicas have
+// them, at most timeout (n = 0: answer as soon as the primary has them).
+// The wait shares the write's pipeline, whose replies are read within the
+// client's read timeout, so timeout must stay below it (config checks it).
+func WithReplicas(n int, timeout time.Duration) Option {
+	return func(s *Store) { s.waitReplicas, s.waitTimeout = n, timeout }
+}
+
+// runDurable runs sc and, when replicas are configured, WAIT on the same
+// connection right after it (one pipeline: go-redis runs a standalone
+// client's pipeline on one connection, and WAIT counts this connection's
+// writes). A NOSCRIPT reloads the scripts and runs it again: every script
+// here is idempotent.
+func (s *Store) runDurable(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	if s.waitReplicas <= 0 {
+		return sc.Run(ctx, s.rdb, keys, args...).Result()
+	}
+	for try := 0; ; try++ {
+		var ev *redis.Cmd
+		var wait *redis.Cmd
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			ev = sc.EvalSha(ctx, p, keys, args...)
+			wait = p.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
+			return nil
+		})
+		if try == 0 && ev.Err() != nil && redis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+			if lerr := s.LoadScripts(ctx); lerr != nil {
+				return nil, lerr
+			}
+			continue
+		}
+		if ev.Err() != nil {
+			return nil, ev.Err()
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		n, werr := wait.Int()
+		if werr != nil {
+			return nil, fmt.Errorf("wait for replicas: %w", werr)
+		}
+		if got := n; got < s.waitReplicas {
+			return ev.Val(), &NotReplicatedError{Want: s.waitReplicas, Got: got, Timeout: s.waitTimeout}
+		}
+		return ev.Val(), nil
+	}
+}
