@@ -26,6 +26,7 @@
 package simulator
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -39,6 +40,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/backoff"
 	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
@@ -168,9 +170,12 @@ func (s *Simulator) postReceipt(msg Received, delay time.Duration, token string,
 				return
 			}
 		}
-		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+		receiptRetry.Wait(context.Background(), attempt)
 	}
 }
+
+// receiptRetry paces a receipt's re-posts, as a provider backs off.
+var receiptRetry = backoff.Policy{Base: 200 * time.Millisecond, Max: 2 * time.Second}
 
 // New returns a simulator that keeps at most keep accepted SMS over all its
 // providers (0 means 1,000,000). name is its first provider, created now so
