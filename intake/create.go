@@ -129,7 +129,7 @@ func (a *API) createMessage(ctx context.Context, app string, raw json.RawMessage
 func (a *API) write(ctx context.Context, p plan) (string, error) {
 	if len(p.register) > 0 {
 		if err := a.Store.RegisterDevices(ctx, p.msg.App, p.register); err != nil {
-			return "", err
+			return "", deviceLimit(err, "use_auto_registration")
 		}
 	}
 	code, err := sms.NewMessageCode()

@@ -53,9 +53,18 @@ func (a *API) registerDevice(ctx context.Context, app string, raw json.RawMessag
 	if _, err := a.Store.RegisterDevice(ctx, app, store.Device{
 		Phone: phone, UserID: req.UserID, Language: req.Language, Timezone: req.Timezone, Tags: req.Tags,
 	}); err != nil {
-		return nil, err
+		return nil, deviceLimit(err, "hwid")
 	}
 	return nil, nil
+}
+
+// deviceLimit names field in the error of a registration the device
+// limit refused (SMSFLEET_MAX_DEVICES_PER_APP); other errors pass.
+func deviceLimit(err error, field string) error {
+	if errors.Is(err, store.ErrDeviceLimit) {
+		return argError(field, "the application has reached its device limit (SMSFLEET_MAX_DEVICES_PER_APP): unregister devices or ask for a higher limit")
+	}
+	return err
 }
 
 func (a *API) unregisterDevice(ctx context.Context, app string, raw json.RawMessage) (any, error) {

@@ -37,6 +37,9 @@ type Config struct {
 	// relay, e.g. while Kafka is down); beyond it the oldest are dropped,
 	// counted and alerted on (docs/decisions.md#19).
 	OutcomesMax int64 `env:"OUTCOMES_MAX" envDefault:"1000000"`
+	// MaxDevicesPerApp bounds the devices one application may register
+	// (0: unbounded): devices do not expire (docs/decisions.md#19).
+	MaxDevicesPerApp int `env:"MAX_DEVICES_PER_APP" envDefault:"10000000"`
 	// ConfigFile is an optional YAML file (see File) adding applications
 	// with their policies.
 	ConfigFile string `env:"CONFIG"`
@@ -287,6 +290,8 @@ func (c Config) validateLimits() error {
 		// WAIT 0 would block forever; the pipeline is read within the
 		// client's 3 s read timeout.
 		return fmt.Errorf("config: SMSFLEET_REDIS_WAIT_TIMEOUT must be from 1ms to SMSFLEET_REDIS_TIMEOUT minus 0.5s (%s), got %s", c.Redis.Timeout-500*time.Millisecond, c.Redis.WaitTimeout)
+	case c.MaxDevicesPerApp < 0:
+		return fmt.Errorf("config: SMSFLEET_MAX_DEVICES_PER_APP must not be negative, got %d", c.MaxDevicesPerApp)
 	case c.OutcomesMax < 1000:
 		return fmt.Errorf("config: SMSFLEET_OUTCOMES_MAX must be at least 1000, got %d", c.OutcomesMax)
 	case c.Retention < time.Hour:

@@ -132,7 +132,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		f.close()
 		return nil, fmt.Errorf("redis at %s: %w", o.Config.Redis.Addr, err)
 	}
-	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now), store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout))
+	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now), store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout), store.WithDeviceLimit(o.Config.MaxDevicesPerApp))
 	if err := f.store.LoadScripts(ctx); err != nil {
 		f.close()
 		return nil, err

@@ -20,8 +20,8 @@ import (
 // growing: "ttl" (it expires; the test checks every such key written by
 // a send has a TTL) or the bound that holds it (docs/decisions.md#19).
 var keyBounds = map[string]string{
-	"sf:d:":     "device: kept until unregistered, one per registered phone (docs/decisions.md#19)",
-	"sf:ds:":    "one member per registered device of the application",
+	"sf:d:":     "device: kept until unregistered, at most SMSFLEET_MAX_DEVICES_PER_APP per application (docs/decisions.md#19)",
+	"sf:ds:":    "one member per registered device: at most SMSFLEET_MAX_DEVICES_PER_APP",
 	"sf:u:":     "each registered device is in exactly one user set",
 	"sf:m:":     "ttl",
 	"sf:mr:":    "ttl",

@@ -37,13 +37,17 @@ const tagPrefix = "t:"
 // ARGV[4] -> now (unix ms)
 // ARGV[5] -> n, the number of field/value pairs
 // ARGV[6..5+2n] -> fields to set; a tag with an empty value is deleted
+// ARGV[6+2n] -> the application's device limit (0: none)
 //
-// Returns "new", "updated", or "stale" when the current user changed
-// meanwhile (read it again).
+// Returns "new", "updated", "stale" when the current user changed
+// meanwhile (read it again), or "full" when a new device would take the
+// application past its limit (nothing is written).
 var scriptRegisterDevice = newScript("register_device", `
 local phone, expect, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local old = redis.call('HGET', KEYS[1], F.u)
 if (old or '') ~= expect then return 'stale' end
+local limit = tonumber(ARGV[#ARGV])
+if not old and limit > 0 and redis.call('SCARD', KEYS[2]) >= limit then return 'full' end
 if old and old ~= user then redis.call('SREM', KEYS[3], phone) end
 redis.call('HSET', KEYS[1], F.u, user, F.up, now)
 redis.call('HSETNX', KEYS[1], F.ct, now)
@@ -73,7 +77,7 @@ func (s *Store) registerArgs(app string, d Device, old string, pairs []any) ([]s
 	}
 	keys := []string{deviceKey(app, d.Phone), devicesKey(app), oldSet, userPrefix(app) + user}
 	args := append([]any{d.Phone, old, user, ms(s.now()), len(pairs) / 2}, pairs...)
-	return keys, args
+	return keys, append(args, s.deviceLimit)
 }
 
 // currentUsers reads the user of each device in one round trip ("" for
@@ -118,6 +122,9 @@ func (s *Store) RegisterDevice(ctx context.Context, app string, d Device) (bool,
 			// A registration the replicas did not acknowledge happened on
 			// the primary; the client registers again (it is idempotent).
 			return res == "new", fmt.Errorf("register device: %w", err)
+		}
+		if res == "full" {
+			return false, s.limitError(app)
 		}
 		if res != "stale" {
 			return res == "new", nil
@@ -300,7 +307,10 @@ func (s *Store) RegisterDevices(ctx context.Context, app string, phones []string
 		if err != nil {
 			return fmt.Errorf("register devices: %w", err)
 		}
-		_, err = s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+		if err := s.roomFor(ctx, app, olds); err != nil {
+			return err
+		}
+		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 			cmds := make([]*redis.Cmd, len(part))
 			for j, ph := range part {
 				keys, args := s.registerArgs(app, Device{Phone: ph}, olds[j], nil)
@@ -311,6 +321,55 @@ func (s *Store) RegisterDevices(ctx context.Context, app string, phones []string
 		if err != nil {
 			return fmt.Errorf("register devices: %w", err)
 		}
+		for _, c := range cmds {
+			if c.Val() == "full" {
+				return s.limitError(app)
+			}
+		}
+	}
+	return nil
+}
+
+// ErrDeviceLimit is a registration refused because the application has
+// SMSFLEET_MAX_DEVICES_PER_APP devices already.
+var ErrDeviceLimit = errors.New("the application has reached its device limit")
+
+// WithDeviceLimit bounds how many devices one application may register
+// (0: no bound). The devices of an application are its audience and do
+// not expire (docs/decisions.md#19); this is what keeps them from growing
+// without end, e.g. under a client with a device token registering
+// numbers in a loop.
+func WithDeviceLimit(n int) Option {
+	return func(s *Store) { s.deviceLimit = n }
+}
+
+func (s *Store) limitError(app string) error {
+	return fmt.Errorf("register device: application %s: %w (%d)", app, ErrDeviceLimit, s.deviceLimit)
+}
+
+// roomFor refuses a batch of auto-registrations that would take app past
+// its device limit before any of them is written, so a createMessage is
+// refused whole rather than half registered. The script checks again per
+// device (concurrent registrations).
+func (s *Store) roomFor(ctx context.Context, app string, olds []string) error {
+	if s.deviceLimit <= 0 {
+		return nil
+	}
+	added := 0
+	for _, o := range olds {
+		if o == "" {
+			added++
+		}
+	}
+	if added == 0 {
+		return nil
+	}
+	n, err := s.rdb.SCard(ctx, devicesKey(app)).Result()
+	if err != nil {
+		return fmt.Errorf("register devices: %w", err)
+	}
+	if int(n)+added > s.deviceLimit {
+		return s.limitError(app)
 	}
 	return nil
 }

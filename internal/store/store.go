@@ -23,6 +23,8 @@ type Store struct {
 	// waitReplicas and waitTimeout: see WithReplicas.
 	waitReplicas int
 	waitTimeout  time.Duration
+	// deviceLimit: see WithDeviceLimit.
+	deviceLimit int
 }
 
 // Option configures a Store.
