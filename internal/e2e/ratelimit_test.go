@@ -216,11 +216,11 @@ func TestOTPGetsItsShareWhileMarketingSaturatesTheOperator(t *testing.T) {
 	waitAll(e, codes, "sent", 20*time.Second)
 	took := time.Since(start)
 	// 40 OTPs in a 2 s trickle: with 10/s reserved plus whatever marketing
-	// leaves, they finish within a few seconds, not behind 300 marketing SMS
-	// at 40/s (7.5 s).
-	if took > 6*time.Second {
-		t.Fatalf("40 OTPs took %s behind the campaign", took)
-	}
+	// leaves, they finish while the campaign (300 at most 40/s, 7.5 s of
+	// the limiter's time) is still sending, not behind it. That is judged
+	// by counting what the campaign had sent when the last OTP was, not by
+	// the wall clock: a descheduled test process slows the trickle and the
+	// campaign alike, so load cannot fake or hide a wait behind it.
 	mktSent := 0
 	for _, m := range e.Sim.Messages("", 1000) {
 		if m.Text == "sale" {
