@@ -41,7 +41,7 @@ func run() (code int) {
 	flag.Parse()
 	if *list || (*name == "" && !*all) {
 		for _, s := range scenarios {
-			fmt.Printf("%-15s n=%-5d %s\n", s.name, s.n, s.what)
+			fmt.Printf("%-21s n=%-5d %s\n", s.name, s.n, s.what)
 		}
 		if !*list {
 			return 2

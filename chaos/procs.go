@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -108,6 +109,31 @@ func (p *proc) kill9() {
 	}
 }
 
+// setEnv adds kv ("NAME=value") to the process' environment from its next
+// start on; a later value of the same name wins (os/exec keeps the last).
+func (p *proc) setEnv(kv string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.env = append(append([]string{}, p.env...), kv)
+}
+
+// stopGracefully sends SIGTERM and waits up to grace for the process to
+// exit, then kills it with SIGKILL (as a rollout does).
+func (p *proc) stopGracefully(grace time.Duration) {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+	}
+	p.kill9()
+}
+
 func (p *proc) forget() {
 	p.kill9()
 	procsMu.Lock()
@@ -147,18 +173,62 @@ type redisProc struct {
 }
 
 func startRedis(logDir, fsync string) (*redisProc, error) {
-	dir := filepath.Join(logDir, "redis")
+	return startRedisNamed(logDir, "redis", fsync, "")
+}
+
+// startRedisNamed starts a redis-server called name (its log name.log, its
+// data in logDir/name) on a free port; with primary set ("host:port") it is
+// a replica of it (--replicaof), returned once its link is up and the
+// initial sync is done.
+func startRedisNamed(logDir, name, fsync, primary string) (*redisProc, error) {
+	dir := filepath.Join(logDir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	addr := freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
-	p := newProc("redis", logDir, "redis-server", nil,
-		"--port", port, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+	args := []string{"--port", port, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
 		"--appendonly", "yes", "--appendfsync", fsync, "--aof-load-truncated", "yes",
-		"--auto-aof-rewrite-percentage", "0", "--daemonize", "no", "--loglevel", "warning", "--maxclients", "10000")
+		"--auto-aof-rewrite-percentage", "0", "--daemonize", "no", "--loglevel", "warning", "--maxclients", "10000"}
+	if primary != "" {
+		host, pport, _ := net.SplitHostPort(primary)
+		args = append(args, "--replicaof", host, pport)
+	}
+	p := newProc(name, logDir, "redis-server", nil, args...)
 	r := &redisProc{proc: p, addr: addr, dir: dir}
-	return r, r.restart()
+	if err := r.restart(); err != nil {
+		return r, err
+	}
+	if primary != "" {
+		return r, r.waitLinkUp(30 * time.Second)
+	}
+	return r, nil
+}
+
+// waitLinkUp waits until this replica reports master_link_status:up (the
+// initial sync is done and it streams the primary's writes).
+func (r *redisProc) waitLinkUp(timeout time.Duration) error {
+	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
+	defer c.Close()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		info, err := c.Info(ctx, "replication").Result()
+		cancel()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return nil
+		}
+	}
+	return fmt.Errorf("redis replica at %s: link to its primary not up within %s (see %s)", r.addr, timeout, r.log)
+}
+
+// promote makes this replica a primary (REPLICAOF NO ONE), as an operator
+// or Sentinel does when the primary's host is gone.
+func (r *redisProc) promote() error {
+	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.Do(ctx, "REPLICAOF", "NO", "ONE").Err()
 }
 
 // restart starts redis-server (again) and waits until it answers PING.
@@ -212,7 +282,9 @@ func fileSize(path string) int64 {
 // proxy, api, two workers and receipts.
 type fleet struct {
 	dir      string
-	redis    *redisProc
+	redis    *redisProc   // the primary the fleet uses (after a failover: the promoted replica)
+	replica  *redisProc   // its replica (fleetOptions.replica), nil without
+	oldRedis []*redisProc // primaries given up by a failover, killed at the end
 	kafka    interface{ Close() }
 	sim      *proc
 	simAddr  string
@@ -230,8 +302,9 @@ const (
 
 // fleetOptions varies a deployment per scenario.
 type fleetOptions struct {
-	fsync string   // appendfsync: everysec (default) or always
-	env   []string // extra SMSFLEET_* for every role
+	fsync   string   // appendfsync: everysec (default) or always
+	env     []string // extra SMSFLEET_* for every role
+	replica bool     // run a Redis replica of the primary (redis-server --replicaof), its own AOF dir
 }
 
 func startFleet(bin, dir string, o fleetOptions) (*fleet, error) {
@@ -242,6 +315,11 @@ func startFleet(bin, dir string, o fleetOptions) (*fleet, error) {
 	var err error
 	if f.redis, err = startRedis(dir, o.fsync); err != nil {
 		return f, err
+	}
+	if o.replica {
+		if f.replica, err = startRedisNamed(dir, "redis-replica", o.fsync, f.redis.addr); err != nil {
+			return f, err
+		}
 	}
 	k, kafkaAddr, err := startKafka()
 	if err != nil {
@@ -310,8 +388,10 @@ func (f *fleet) stop() {
 			p.forget()
 		}
 	}
-	if f.redis != nil {
-		f.redis.forget()
+	for _, r := range append([]*redisProc{f.redis, f.replica}, f.oldRedis...) {
+		if r != nil {
+			r.forget()
+		}
 	}
 	if f.proxy != nil {
 		f.proxy.close()
@@ -319,6 +399,11 @@ func (f *fleet) stop() {
 	if f.kafka != nil {
 		f.kafka.Close()
 	}
+}
+
+// roles is every smsfleet role process of the fleet (not the simulator).
+func (f *fleet) roles() []*proc {
+	return append([]*proc{f.api, f.receipts}, f.workers...)
 }
 
 // restartAfter kill -9s p, waits d and starts it again.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -51,18 +52,16 @@ var scenarios = []scenario{
 		}},
 	{name: "aof-truncate", what: "host crash: kill -9 of Redis (AOF everysec), the AOF cut back to its size 1 s earlier, restart with aof-load-truncated", n: 1000, rate: 40,
 		fault: func(ctx context.Context, f *fleet, _ time.Duration) {
-			sizes := make([]int64, 0, 100)
-			for range 90 { // 9 s, sampled every 100 ms
-				sizes = append(sizes, fileSize(f.redis.incrAOF()))
-				sleep(ctx, 100*time.Millisecond)
-			}
-			aof := f.redis.incrAOF()
-			f.redis.kill9()
-			before, cut := fileSize(aof), sizes[len(sizes)-10]
-			must(os.Truncate(aof, cut))
-			fmt.Printf("  aof-truncate: %s cut from %d to %d bytes (the last second)\n", aof, before, cut)
+			crashHost(ctx, f)
 			sleep(ctx, time.Second)
 			must(f.redis.restart())
+		}},
+	{name: "aof-truncate-durable", what: "the aof-truncate host crash with a replica and SMSFLEET_REDIS_WAIT_REPLICAS=1: fail over (REPLICAOF NO ONE on the replica, roles restarted on it, a new replica), the old primary never returns", n: 1000, rate: 40,
+		opts: fleetOptions{replica: true, env: []string{"SMSFLEET_REDIS_WAIT_REPLICAS=1", "SMSFLEET_REDIS_WAIT_TIMEOUT=1s"}},
+		fault: func(ctx context.Context, f *fleet, _ time.Duration) {
+			crashHost(ctx, f)
+			sleep(ctx, time.Second) // the failure is noticed
+			failover(ctx, f)
 		}},
 	{name: "provider-hang", what: "sim-a holds its answers 15 s (client timeout 10 s) for 30 s; route sim-a, sim-b", n: 1000, rate: 40,
 		fault: func(ctx context.Context, f *fleet, _ time.Duration) {
@@ -81,6 +80,66 @@ var scenarios = []scenario{
 			must(f.proxy.setFaults("sim-a", `{}`))
 			must(f.proxy.setFaults("sim-b", `{}`))
 		}},
+}
+
+// crashHost emulates a crash of the Redis primary's host 9 s into the
+// sends: kill -9, and its newest AOF file cut back to its size 1 s earlier
+// (what appendfsync everysec may lose).
+func crashHost(ctx context.Context, f *fleet) {
+	sizes := make([]int64, 0, 100)
+	for range 90 { // 9 s, sampled every 100 ms
+		sizes = append(sizes, fileSize(f.redis.incrAOF()))
+		sleep(ctx, 100*time.Millisecond)
+	}
+	aof := f.redis.incrAOF()
+	f.redis.kill9()
+	before, cut := fileSize(aof), sizes[len(sizes)-10]
+	must(os.Truncate(aof, cut))
+	fmt.Printf("  host crash: %s cut from %d to %d bytes (the last second)\n", aof, before, cut)
+}
+
+// failover does what an operator or Sentinel does when the primary's host
+// is gone: promote the replica (REPLICAOF NO ONE), point every role at it
+// (SMSFLEET_REDIS_ADDR; SIGTERM, then SIGKILL after 7 s, then start) and
+// replace the lost host by a new replica of the promoted one, so that
+// SMSFLEET_REDIS_WAIT_REPLICAS=1 can be met again. The old primary is not
+// restarted. Returns once the api answers /readyz.
+func failover(ctx context.Context, f *fleet) {
+	start := time.Now()
+	if f.replica == nil {
+		panic("failover: the fleet has no replica (fleetOptions.replica)")
+	}
+	must(f.replica.promote())
+	f.oldRedis = append(f.oldRedis, f.redis)
+	f.redis, f.replica = f.replica, nil
+	var wg sync.WaitGroup
+	var replacement *redisProc
+	var replErr error
+	wg.Go(func() {
+		replacement, replErr = startRedisNamed(f.dir, "redis-replica2", "everysec", f.redis.addr)
+	})
+	for _, p := range f.roles() {
+		wg.Go(func() {
+			p.setEnv("SMSFLEET_REDIS_ADDR=" + f.redis.addr)
+			p.stopGracefully(7 * time.Second)
+			if err := p.start(); err != nil {
+				fmt.Fprintln(os.Stderr, "chaos: failover:", err)
+			}
+		})
+	}
+	wg.Wait()
+	f.replica = replacement
+	if replErr != nil {
+		fmt.Fprintln(os.Stderr, "chaos: failover: new replica:", replErr)
+	}
+	if err := waitHTTP("http://"+f.apiAddr+"/readyz", 30*time.Second); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, "chaos: failover:", err)
+	}
+	newReplica := "none"
+	if replacement != nil && replErr == nil {
+		newReplica = replacement.addr
+	}
+	fmt.Printf("  failover: %s promoted, roles restarted on it, new replica %s; %.1f s\n", f.redis.addr, newReplica, time.Since(start).Seconds())
 }
 
 // every calls fn(i) every period for at most d (and at most 100 times).
