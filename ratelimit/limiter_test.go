@@ -13,12 +13,14 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/redisx"
 	"github.com/smsfleet/smsfleet/internal/testenv"
+	"github.com/smsfleet/smsfleet/ratelimit/ratelimittest"
 )
 
 // The scripts read Redis TIME, so time cannot be simulated: the rate tests
 // run for real seconds, but they judge the limiter in Redis's time, not the
-// test process's (see redistime_test.go): every Allow is recorded with the
-// Redis TIME around its script, and checkKey replays GCRA over the record.
+// test process's (see package ratelimittest): every Allow is recorded with
+// the Redis TIME around its script, and ratelimittest.CheckKey replays GCRA
+// over the record.
 // The upper bound (never more than burst + rate×window, in any window) is
 // strict; the lower bound (the limit is used) allows exactly the Redis time
 // during which no request came, which is what a loaded machine changes. No
@@ -74,15 +76,22 @@ func newLimiter(t *testing.T, r *testenv.Redis, o Options) *Limiter {
 	return NewLimiter(r.Client(t), o)
 }
 
+// recordedLimiter is newLimiter on a client whose Allow calls rec records.
+func recordedLimiter(t *testing.T, rec *ratelimittest.Recorder, r *testenv.Redis, o Options) *Limiter {
+	c := r.Client(t)
+	rec.Hook(c)
+	return NewLimiter(c, o)
+}
+
 func TestRateAccuracyAcrossPods(t *testing.T) {
 	r := testenv.NewRedis(t)
-	rec := newRecorder("")
+	rec := ratelimittest.NewRecorder(DefaultPrefix)
 	// Three "pods", each with its own limiter and connection pool; the
 	// record judges them together, as the one key they share.
-	pods := []*Limiter{rec.limiter(t, r, Options{}), rec.limiter(t, r, Options{}), rec.limiter(t, r, Options{})}
+	pods := []*Limiter{recordedLimiter(t, rec, r, Options{}), recordedLimiter(t, rec, r, Options{}), recordedLimiter(t, rec, r, Options{})}
 	g := &group{req: Request{Key: "op:DE:Telekom", Limit: Limit{Rate: 100, Burst: 10}, Cost: 1}, goroutines: 30}
 	hammer(t, pods, 3*time.Second, g)
-	kr := checkKey(t, rec, "op:DE:Telekom", DefaultOTPShare, 100, 100)
+	kr := ratelimittest.CheckKey(t, rec, "op:DE:Telekom", ratelimittest.Exact, DefaultOTPShare, 100, 100)
 	if kr.Segments != float64(g.allowed.Load()) {
 		t.Errorf("recorded %.0f admissions, the pods counted %d", kr.Segments, g.allowed.Load())
 	}
@@ -90,17 +99,17 @@ func TestRateAccuracyAcrossPods(t *testing.T) {
 
 func TestCostIsCharged(t *testing.T) {
 	r := testenv.NewRedis(t)
-	rec := newRecorder("")
-	l := rec.limiter(t, r, Options{})
+	rec := ratelimittest.NewRecorder(DefaultPrefix)
+	l := recordedLimiter(t, rec, r, Options{})
 	lim := Limit{Rate: 100, Burst: 10}
 	one := &group{req: Request{Key: "op:one", Limit: lim, Cost: 1}, goroutines: 10}
 	two := &group{req: Request{Key: "op:two", Limit: lim, Cost: 2}, goroutines: 10}
 	hammer(t, []*Limiter{l}, 2*time.Second, one, two)
-	// checkKey counts segments: the cost-2 key passes its bounds only if
+	// CheckKey counts segments: the cost-2 key passes its bounds only if
 	// each of its SMS took two segments of the 100/s (charged one, it
 	// would exceed the upper bound twice over).
-	k1 := checkKey(t, rec, "op:one", DefaultOTPShare, 100, 100)
-	k2 := checkKey(t, rec, "op:two", DefaultOTPShare, 100, 100)
+	k1 := ratelimittest.CheckKey(t, rec, "op:one", ratelimittest.Exact, DefaultOTPShare, 100, 100)
+	k2 := ratelimittest.CheckKey(t, rec, "op:two", ratelimittest.Exact, DefaultOTPShare, 100, 100)
 	if k1.Segments != float64(one.allowed.Load()) || k2.Segments != 2*float64(two.allowed.Load()) {
 		t.Errorf("recorded %.0f and %.0f segments, the goroutines were allowed %d and %d SMS", k1.Segments, k2.Segments, one.allowed.Load(), two.allowed.Load())
 	}
@@ -154,19 +163,19 @@ func TestHugeLimit(t *testing.T) {
 
 func TestMarketingShare(t *testing.T) {
 	r := testenv.NewRedis(t)
-	rec := newRecorder("")
-	l := rec.limiter(t, r, Options{}) // OTPShare 0.2
+	rec := ratelimittest.NewRecorder(DefaultPrefix)
+	l := recordedLimiter(t, rec, r, Options{}) // OTPShare 0.2
 	lim := Limit{Rate: 100, Burst: 10}
 	ls := []*Limiter{l}
 
 	t.Run("alone", func(t *testing.T) {
 		m := &group{req: Request{Key: "op:alone", Limit: lim, Cost: 1, Marketing: true}, goroutines: 20}
 		hammer(t, ls, 3*time.Second, m)
-		// The sub-limit is 80 % of both rate and burst: checkKey holds
+		// The sub-limit is 80 % of both rate and burst: CheckKey holds
 		// marketing to 8 + 80/s × window (strict) and, as marketing is
 		// alone on the key, to at least 80/s of the Redis time someone
 		// asked. The key's own bucket (100/s) never binds.
-		kr := checkKey(t, rec, "op:alone", DefaultOTPShare, 100, 100)
+		kr := ratelimittest.CheckKey(t, rec, "op:alone", ratelimittest.Exact, DefaultOTPShare, 100, 100)
 		if floor := 80*(kr.MarketingSpan-kr.MarketingIdle) + 1; kr.Marketing < floor {
 			t.Errorf("marketing alone: %.0f segments, want at least its 80/s: %.1f", kr.Marketing, floor)
 		}
@@ -175,11 +184,11 @@ func TestMarketingShare(t *testing.T) {
 		m := &group{req: Request{Key: "op:both", Limit: lim, Cost: 1, Marketing: true}, goroutines: 20}
 		o := &group{req: Request{Key: "op:both", Limit: lim, Cost: 1}, goroutines: 10}
 		hammer(t, ls, 3*time.Second, m, o)
-		// Together they get exactly the key's rate (checkKey: at most
+		// Together they get exactly the key's rate (CheckKey: at most
 		// 10 + 100/s × window in any window, at least 100/s of the Redis
 		// time someone could use it), marketing never more than its
-		// 8 + 80/s × window (checkKey, the sub-limit's bucket, strict)...
-		kr := checkKey(t, rec, "op:both", DefaultOTPShare, 100, 100)
+		// 8 + 80/s × window (CheckKey, the sub-limit's bucket, strict)...
+		kr := ratelimittest.CheckKey(t, rec, "op:both", ratelimittest.Exact, DefaultOTPShare, 100, 100)
 		mk, otp := kr.Marketing, kr.Segments-kr.Marketing
 		t.Logf("over %.3f s of Redis time: marketing %.0f (%.1f/s), otp %.0f (%.1f/s)", kr.Span, mk, mk/kr.Span, otp, otp/kr.Span)
 		// ...so OTPs keep at least their 20 % although marketing saturates
@@ -304,8 +313,8 @@ func TestAdaptiveDecreaseAndFloor(t *testing.T) {
 
 func TestAdaptiveRateIsEnforced(t *testing.T) {
 	r := testenv.NewRedis(t)
-	rec := newRecorder("")
-	l := rec.limiter(t, r, Options{RecoverEvery: time.Hour})
+	rec := ratelimittest.NewRecorder(DefaultPrefix)
+	l := recordedLimiter(t, rec, r, Options{RecoverEvery: time.Hour})
 	lim := Limit{Rate: 100, Burst: 10}
 	if err := l.Throttled(context.Background(), "k", lim); err != nil {
 		t.Fatal(err)
@@ -314,8 +323,8 @@ func TestAdaptiveRateIsEnforced(t *testing.T) {
 	hammer(t, []*Limiter{l}, 2*time.Second, g)
 	// Every decision must have used the halved rate (recovering by 10/s
 	// per hour: < 0.03/s over the test's seconds, even a slow minute), and
-	// checkKey holds the admissions to it, both ways.
-	kr := checkKey(t, rec, "k", DefaultOTPShare, 50, 50.2)
+	// CheckKey holds the admissions to it, both ways.
+	kr := ratelimittest.CheckKey(t, rec, "k", ratelimittest.Exact, DefaultOTPShare, 50, 50.2)
 	t.Logf("allowed at the halved rate: %.0f in %.3f s of Redis time", kr.Segments, kr.Span)
 }
 

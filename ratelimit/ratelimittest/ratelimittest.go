@@ -1,4 +1,27 @@
-package ratelimit
+// Package ratelimittest records the decisions of ratelimit.Limiter as
+// Redis ran them and checks them against GCRA, for tests of the limiter
+// and of the services built on it. Like net/http/httptest, it is imported
+// by tests only.
+//
+// The rate tests judge the limiter in its own time, Redis's TIME, not in
+// the test process's: on a busy machine the test process (and any pod it
+// runs) is descheduled at will, and a window timed with time.Now around
+// the run is longer or shorter than the one the limiter saw. So every
+// Allow a recorded client sends goes through a hook that runs it as MULTI;
+// TIME; EVALSHA; TIME; EXEC. A transaction runs without any other client's
+// command in between, so the script's own TIME (its "now") lies in
+// [Before, After] of its call, the brackets of two calls never overlap,
+// and sorting by Before gives the order in which Redis ran them. The
+// brackets are a few microseconds wide however loaded the machine is
+// (Redis only needs to run three commands back to back); the checks use
+// their worst-case ends, so they never blame the limiter for the width,
+// and nothing in them is a wall-clock expectation.
+//
+// The package does not import ratelimit, whose own tests use it: it reads
+// the allow script's keys, arguments and reply as the limiter sends them
+// (KEYS: prefix+"t:"+key, prefix+"a:"+key, prefix+"m:"+key; ARGV[5] burst,
+// ARGV[6] cost, ARGV[7] marketing; reply: allowed, wait µs, rate).
+package ratelimittest
 
 import (
 	"context"
@@ -11,66 +34,48 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
-// The rate tests judge the limiter in its own time, Redis's TIME, not in
-// the test process's: on a busy machine the test process is descheduled at
-// will, and a window timed with time.Now around the run is longer or
-// shorter than the one the limiter saw. So every Allow the tests send goes
-// through timeHook, which runs it as MULTI; TIME; EVALSHA; TIME; EXEC. A
-// transaction runs without any other client's command in between, so the
-// script's own TIME (its "now") lies in [before, after] of its call, the
-// brackets of two calls never overlap, and sorting by before gives the
-// order in which Redis ran them. The brackets are a few microseconds wide
-// however loaded the machine is (Redis only needs to run three commands
-// back to back); the checks below use their worst-case ends, so they never
-// blame the limiter for the width, and nothing in them is a wall-clock
-// expectation.
-
-// call is one Allow as Redis ran it.
-type call struct {
-	key           string  // KEYS[1], the TAT key
-	cost          int     // ARGV[6]
-	marketing     bool    // ARGV[7]
-	burst         float64 // ARGV[5], the burst the script used
-	allowed       bool    // reply[1]
-	wait          int64   // reply[2], µs
-	rate          float64 // reply[3], the effective rate the script used
-	before, after int64   // Redis TIME around the script, µs
+// Call is one Allow as Redis ran it.
+type Call struct {
+	Key           string  // KEYS[1], the TAT key: prefix+"t:"+Request.Key
+	Cost          int     // ARGV[6]
+	Marketing     bool    // ARGV[7]
+	Burst         float64 // ARGV[5], the burst the script used
+	Allowed       bool    // reply[1]
+	Wait          int64   // reply[2], µs
+	Rate          float64 // reply[3], the effective rate the script used
+	Before, After int64   // Redis TIME around the script, µs
 }
 
-// recorder collects the Allow calls of every client it hooks.
-type recorder struct {
+// Recorder collects the Allow calls of every client it hooks. It is safe
+// for concurrent use.
+type Recorder struct {
 	prefix string // the limiter's Options.Prefix
 	mu     sync.Mutex
-	calls  []call
+	calls  []Call
 	errs   []string
 }
 
-func newRecorder(prefix string) *recorder {
+// NewRecorder returns a Recorder of limiters whose Options.Prefix is
+// prefix; pass ratelimit.DefaultPrefix for limiters that leave it unset.
+// Only the allow script's calls on keys with that prefix are recorded.
+func NewRecorder(prefix string) *Recorder {
 	if prefix == "" {
-		prefix = DefaultPrefix
+		panic("ratelimittest: NewRecorder needs the limiter's key prefix (ratelimit.DefaultPrefix by default)")
 	}
-	return &recorder{prefix: prefix}
+	return &Recorder{prefix: prefix}
 }
 
-// client returns a new client of r whose Allow calls rec records.
-func (rec *recorder) client(t *testing.T, r *testenv.Redis) *redis.Client {
-	c := r.Client(t)
+// Hook makes rec record the Allow calls of c, from now on. Give c to the
+// limiter (ratelimit.NewLimiter) or to whatever builds one on it.
+func (rec *Recorder) Hook(c *redis.Client) {
 	c.AddHook(timeHook{rec: rec, c: c})
-	return c
-}
-
-// limiter is newLimiter on a recorded client.
-func (rec *recorder) limiter(t *testing.T, r *testenv.Redis, o Options) *Limiter {
-	return NewLimiter(rec.client(t, r), o)
 }
 
 // timeHook brackets the allow script of its client with Redis TIME.
 type timeHook struct {
-	rec *recorder
+	rec *Recorder
 	c   *redis.Client
 }
 
@@ -107,10 +112,10 @@ func (h timeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			h.rec.mu.Unlock()
 			return err
 		}
-		c := call{
-			key: fmt.Sprint(args[3]), burst: num(args[10]), cost: int(num(args[11])), marketing: fmt.Sprint(args[12]) == "1",
-			allowed: num(res[0]) == 1, wait: int64(num(res[1])), rate: num(res[2]),
-			before: tb.Val().UnixMicro(), after: ta.Val().UnixMicro(),
+		c := Call{
+			Key: fmt.Sprint(args[3]), Burst: num(args[10]), Cost: int(num(args[11])), Marketing: fmt.Sprint(args[12]) == "1",
+			Allowed: num(res[0]) == 1, Wait: int64(num(res[1])), Rate: num(res[2]),
+			Before: tb.Val().UnixMicro(), After: ta.Val().UnixMicro(),
 		}
 		h.rec.mu.Lock()
 		h.rec.calls = append(h.rec.calls, c)
@@ -119,24 +124,49 @@ func (h timeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// of returns the recorded calls on limiter key key, in the order Redis ran
-// them.
-func (rec *recorder) of(t *testing.T, key string) []call {
+// Match says which recorded calls belong to a limiter key.
+type Match int
+
+const (
+	// Exact takes the calls on exactly the limiter key (Request.Key): TAT
+	// key prefix+"t:"+key.
+	Exact Match = iota
+	// Suffix takes the calls whose TAT key ends with key, for tests that
+	// know a key's tail (an operator) but not how the service spells the
+	// rest.
+	Suffix
+)
+
+func (m Match) matches(rec *Recorder, tatKey, key string) bool {
+	switch m {
+	case Exact:
+		return tatKey == rec.prefix+"t:"+key
+	case Suffix:
+		return strings.HasSuffix(tatKey, key)
+	}
+	panic(fmt.Sprintf("ratelimittest: unknown Match %d", m))
+}
+
+// Calls returns the recorded calls on limiter key key, picked by match, in
+// the order Redis ran them. It fails t with any error met while recording,
+// and stops the test if two calls overlap in Redis time (MULTI makes that
+// impossible) or none was recorded.
+func (rec *Recorder) Calls(t *testing.T, key string, match Match) []Call {
 	t.Helper()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	for _, e := range rec.errs {
 		t.Error(e)
 	}
-	var out []call
+	var out []Call
 	for _, c := range rec.calls {
-		if c.key == rec.prefix+"t:"+key {
+		if match.matches(rec, c.Key, key) {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b call) int { return int(a.before - b.before) })
+	slices.SortFunc(out, func(a, b Call) int { return int(a.Before - b.Before) })
 	for i := 1; i < len(out); i++ {
-		if out[i].before < out[i-1].after {
+		if out[i].Before < out[i-1].After {
 			t.Fatalf("calls %d and %d overlap in Redis time (%+v, %+v): MULTI should make that impossible", i-1, i, out[i-1], out[i])
 		}
 	}
@@ -193,7 +223,7 @@ type bucketReport struct {
 //     capacity nobody asked for: a starved or descheduled test process
 //     widens the gaps and the allowance with them, never the shortfall.
 //     There is no other tolerance.
-func checkBucket(calls []call, share float64, charges, relevant func(call) bool) bucketReport {
+func checkBucket(calls []Call, share float64, charges, relevant func(Call) bool) bucketReport {
 	const eps = 1e-3 // µs: float noise of the script's double arithmetic
 	rep := bucketReport{justified: map[int]bool{}, maxWait: map[int]float64{}}
 	var (
@@ -206,50 +236,50 @@ func checkBucket(calls []call, share float64, charges, relevant func(call) bool)
 		lastQ   float64        // c·T of the last charge
 	)
 	for i, c := range calls {
-		T := 1e6 / (c.rate * share)
-		B := c.burst * share
+		T := 1e6 / (c.Rate * share)
+		B := c.Burst * share
 		switch {
-		case c.allowed && charges(c):
+		case c.Allowed && charges(c):
 			// TAT can only have fallen behind now (capacity lost) since
 			// the last relevant request, and not before that request's
 			// own admission ran out: the most this admission's jump can be.
 			if first >= 0 {
-				rep.idleUS += max(0, float64(c.after)-held)
+				rep.idleUS += max(0, float64(c.After)-held)
 			}
-			minUp = min(minUp, q-float64(c.before))
-			maxTATa = max(maxTATa, float64(c.after)-q)
-			q += float64(c.cost) * T
-			rep.segments += float64(c.cost)
-			if q-float64(c.after)-B*T > minUp+eps {
+			minUp = min(minUp, q-float64(c.Before))
+			maxTATa = max(maxTATa, float64(c.After)-q)
+			q += float64(c.Cost) * T
+			rep.segments += float64(c.Cost)
+			if q-float64(c.After)-B*T > minUp+eps {
 				rep.overLimit = append(rep.overLimit, fmt.Sprintf("admission %d (cost %d at Redis µs %d): %.3f segments past burst + rate × window",
-					i, c.cost, c.before, (q-float64(c.after)-B*T-minUp)/T))
+					i, c.Cost, c.Before, (q-float64(c.After)-B*T-minUp)/T))
 			}
 			if first < 0 {
 				first = i
 			}
-			last, lastQ = i, float64(c.cost)*T
-		case !c.allowed && first >= 0:
-			need := (B - min(float64(c.cost), B)) * T
+			last, lastQ = i, float64(c.Cost)*T
+		case !c.Allowed && first >= 0:
+			need := (B - min(float64(c.Cost), B)) * T
 			tatUp := q + maxTATa
-			rep.justified[i] = tatUp-float64(c.before) > need-eps
-			rep.maxWait[i] = tatUp - need - float64(c.before)
+			rep.justified[i] = tatUp-float64(c.Before) > need-eps
+			rep.maxWait[i] = tatUp - need - float64(c.Before)
 		}
 		// What a relevant request tells of TAT, from the decision alone
 		// (not from the replay, or the allowance would excuse whatever the
 		// replay got wrong): right after an admission TAT ≥ now + c·T; a
 		// denial means TAT - now > (burst-c)·T. TAT never goes back.
 		if relevant(c) {
-			if c.allowed {
-				held = max(held, float64(c.before)+float64(c.cost)*T)
+			if c.Allowed {
+				held = max(held, float64(c.Before)+float64(c.Cost)*T)
 			} else {
-				held = max(held, float64(c.before)+(B-min(float64(c.cost), B))*T)
+				held = max(held, float64(c.Before)+(B-min(float64(c.Cost), B))*T)
 			}
 		}
 	}
 	if first < 0 {
 		return rep
 	}
-	rep.spanUS = float64(calls[last].before - calls[first].after)
+	rep.spanUS = float64(calls[last].Before - calls[first].After)
 	if want := rep.spanUS + lastQ - rep.idleUS; q < want-eps {
 		rep.lowBudget = fmt.Sprintf("charged %.0f segments = %.0f µs of budget over a Redis span of %.0f µs with %.0f µs idle: want at least %.0f µs",
 			rep.segments, q, rep.spanUS, rep.idleUS, want)
@@ -257,40 +287,43 @@ func checkBucket(calls []call, share float64, charges, relevant func(call) bool)
 	return rep
 }
 
-// checkKey runs every check on the recorded calls of key: the key's bucket
-// and, when it had marketing traffic, the marketing sub-limit. It returns
-// the admitted segments of all traffic and of marketing, and the Redis
-// span of the run in seconds.
+// CheckKey runs every check on the recorded calls of key (picked by match,
+// as in [Recorder.Calls]): the key's bucket and, when it had marketing
+// traffic, the marketing sub-limit. It fails t on any violation and
+// returns the admitted segments of all traffic and of marketing, and the
+// Redis span of the run in seconds.
 //
-// rateLo and rateHi bound the effective rate every reply must report: the
-// checks replay the rate the script used, so the test must say which rate
-// that was supposed to be.
-func checkKey(t *testing.T, rec *recorder, key string, otpShare, rateLo, rateHi float64) keyReport {
+// otpShare is the limiter's Options.OTPShare (ratelimit.DefaultOTPShare
+// when unset): the marketing sub-limit is 1-otpShare of the key's rate and
+// burst. rateLo and rateHi bound the effective rate every reply must
+// report: the checks replay the rate the script used, so the test must say
+// which rate that was supposed to be.
+func CheckKey(t *testing.T, rec *Recorder, key string, match Match, otpShare, rateLo, rateHi float64) KeyReport {
 	t.Helper()
-	calls := rec.of(t, key)
+	calls := rec.Calls(t, key, match)
 	for i, c := range calls {
-		if c.rate < rateLo || c.rate > rateHi {
-			t.Fatalf("%s: call %d used the rate %v, want it in [%v, %v]", key, i, c.rate, rateLo, rateHi)
+		if c.Rate < rateLo || c.Rate > rateHi {
+			t.Fatalf("%s: call %d used the rate %v, want it in [%v, %v]", key, i, c.Rate, rateLo, rateHi)
 		}
 	}
-	all := func(call) bool { return true }
-	mkt := func(c call) bool { return c.marketing }
+	all := func(Call) bool { return true }
+	mkt := func(c Call) bool { return c.Marketing }
 	// A marketing denial may come from the sub-limit while the key has
 	// room: only the other requests tell the key's bucket it was asked.
-	notMktDenial := func(c call) bool { return c.allowed || !c.marketing }
+	notMktDenial := func(c Call) bool { return c.Allowed || !c.Marketing }
 	keyRep := checkBucket(calls, 1, all, notMktDenial)
 	var subRep bucketReport
 	hasMkt, hasOther := false, false
 	for _, c := range calls {
-		hasMkt = hasMkt || c.marketing
-		hasOther = hasOther || !c.marketing
+		hasMkt = hasMkt || c.Marketing
+		hasOther = hasOther || !c.Marketing
 	}
 	reports := []bucketReport{keyRep}
 	if hasMkt {
 		// The sub-limit's aggregate is checked only when marketing is
 		// alone on the key: with other traffic, a marketing request can be
 		// refused by the key's bucket while the sub-limit has room.
-		subRep = checkBucket(calls, 1-otpShare, mkt, func(c call) bool { return c.marketing && !hasOther })
+		subRep = checkBucket(calls, 1-otpShare, mkt, func(c Call) bool { return c.Marketing && !hasOther })
 		if hasOther {
 			subRep.lowBudget = ""
 		}
@@ -311,12 +344,12 @@ func checkKey(t *testing.T, rec *recorder, key string, otpShare, rateLo, rateHi 
 	}
 	denials, unjustified, long := 0, 0, 0
 	for i, c := range calls {
-		if c.allowed {
+		if c.Allowed {
 			continue
 		}
 		denials++
 		ok, w := keyRep.justified[i], keyRep.maxWait[i]
-		if c.marketing {
+		if c.Marketing {
 			ok = ok || subRep.justified[i]
 			w = max(w, subRep.maxWait[i])
 		}
@@ -324,24 +357,24 @@ func checkKey(t *testing.T, rec *recorder, key string, otpShare, rateLo, rateHi 
 			if unjustified++; unjustified <= 5 {
 				t.Errorf("%s: denial %d (%+v) while the bucket had room", key, i, c)
 			}
-		} else if float64(c.wait) > math.Ceil(w)+1 {
+		} else if float64(c.Wait) > math.Ceil(w)+1 {
 			if long++; long <= 5 {
-				t.Errorf("%s: denial %d told to wait %d µs, the bucket allows %.0f", key, i, c.wait, w)
+				t.Errorf("%s: denial %d told to wait %d µs, the bucket allows %.0f", key, i, c.Wait, w)
 			}
 		}
 	}
 	if denials == 0 {
 		t.Errorf("%s: no request was denied: the test never saturated the limiter, so it proves nothing about the upper bound's tightness", key)
 	}
-	kr := keyReport{Segments: keyRep.segments, Marketing: subRep.segments, Span: keyRep.spanUS / 1e6, Idle: keyRep.idleUS / 1e6,
+	kr := KeyReport{Segments: keyRep.segments, Marketing: subRep.segments, Span: keyRep.spanUS / 1e6, Idle: keyRep.idleUS / 1e6,
 		MarketingSpan: subRep.spanUS / 1e6, MarketingIdle: subRep.idleUS / 1e6}
 	t.Logf("%s: %d calls, %d denied; %.0f segments (%.0f marketing) in %.3f s of Redis time (%.1f/s); no one asking for %.3f s of it",
 		key, len(calls), denials, kr.Segments, kr.Marketing, kr.Span, kr.Segments/kr.Span, kr.Idle)
 	return kr
 }
 
-// keyReport sums up checkKey: segments admitted (all traffic, marketing),
+// KeyReport sums up [CheckKey]: segments admitted (all traffic, marketing),
 // the Redis time from the first admission to the last, and the part of it
 // during which no request could use the key's capacity, in seconds; the
 // same two for the marketing sub-limit.
-type keyReport struct{ Segments, Marketing, Span, Idle, MarketingSpan, MarketingIdle float64 }
+type KeyReport struct{ Segments, Marketing, Span, Idle, MarketingSpan, MarketingIdle float64 }
