@@ -21,6 +21,12 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 	ls := make([]store.Loaded, len(items))
 	for i, it := range items {
 		ls[i] = it.l
+		// Begin marks the attempt in flight at the provider asked first,
+		// so a worker that dies during the call leaves the SMS bound to
+		// it (store.Loaded.Attempting).
+		if m := firstAvailable(it.cands); m != nil {
+			ls[i].Attempting = m.Name()
+		}
 	}
 	began, err := s.Store.BeginBatch(ctx, ls)
 	if err != nil {
@@ -43,7 +49,7 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 			continue
 		}
 		it.log = it.log.With(zap.Int("attempt", began[i].Attempts))
-		it.sent = s.send(ctx, it.cands, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
+		it.sent = s.send(ctx, it.cands, ls[i].Attempting, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
 		for _, p := range it.sent.throttledBy {
 			s.Rates.throttled(ctx, it.op, p, it.log)
 		}
@@ -77,9 +83,22 @@ type sendResult struct {
 // ambiguous failure ends the pass: after an ambiguous one only the same
 // provider may be asked again, under the same idempotency key, or the
 // phone could get the SMS twice.
-func (s *Sender) send(ctx context.Context, cands []*route.Member, req provider.Request) sendResult {
+//
+// pinned is the provider Begin marked the attempt in flight at. Before any
+// other provider is called (failover after a clean failure, or a breaker
+// that opened since), the mark moves to it (store.Pin); if that cannot be
+// recorded the pass stops there, since a crash during the call would leave
+// the SMS bound to a provider that does not have it.
+func (s *Sender) send(ctx context.Context, cands []*route.Member, pinned string, req provider.Request) sendResult {
 	var out sendResult
 	for _, m := range cands {
+		if m.Name() != pinned && !m.Open() {
+			if err := s.Store.Pin(ctx, req.ID, m.Name()); err != nil {
+				s.Log.Warn("failover not recorded: stopping the pass", zap.String("sms", req.ID), zap.String("provider", m.Name()), zap.Error(err))
+				return out
+			}
+			pinned = m.Name()
+		}
 		probe := !m.Closed()
 		res, err := m.Send(ctx, req)
 		if errors.Is(err, route.ErrOpen) {

@@ -214,6 +214,8 @@ type stub struct {
 	mu     sync.Mutex
 	got    []provider.Request // accepted SMS
 	client *provider.Twilio
+	// onCall, when set (before any call), runs at the start of each call.
+	onCall func()
 }
 
 // newStub starts a provider server answering a; timeout bounds the
@@ -233,6 +235,9 @@ func (p *stub) set(a answer) { p.answer.Store(int64(a)) }
 func (p *stub) serve(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	p.calls.Add(1)
+	if p.onCall != nil {
+		p.onCall()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	switch answer(p.answer.Load()) {
 	case answerOK:

@@ -224,3 +224,77 @@ func TestAnAcceptanceIsRecordedThroughARedisPause(t *testing.T) {
 		})
 	}
 }
+
+// A worker that dies while a provider has the SMS (after Begin, before the
+// attempt is settled) leaves it in flight there: the retry, in any
+// process, treats it as an ambiguous failure at that provider and goes to
+// no other one, even when that provider's breaker is open; it is sent by
+// that provider when it answers.
+func TestAnSMSWhoseWorkerDiedMidCallStaysWithThatProvider(t *testing.T) {
+	a, b := newStub(t, "a", answerDown, 0), newStub(t, "b", answerOK, 0)
+	br := config.Breaker{Window: time.Minute, MinRequests: 1, FailureRatio: 0.5, OpenTimeout: 20 * time.Millisecond, Probes: 1, ConsecutiveFailures: 1}
+	f := newFixtureBreaker(t, br, providers(a, b)...)
+	const phone = "+4915112000073"
+	id := f.create(msg{}, phone)
+	// The dead worker's step: begun with a as the provider asked first,
+	// then nothing (kill -9 during the call).
+	l, ok, err := f.s.Store.LoadSMS(f.ctx, id)
+	if err != nil || !ok {
+		t.Fatalf("load: %v %v", ok, err)
+	}
+	l.Attempting = "a"
+	if _, err := f.s.Store.BeginBatch(f.ctx, []store.Loaded{l}); err != nil {
+		t.Fatal(err)
+	}
+	// a is down and its breaker opens; b is healthy.
+	if _, err := f.s.Router.Member("a").Send(f.ctx, provider.Request{ID: "probe", To: phone, From: "x", Text: "x"}); err == nil {
+		t.Fatal("a answered while down")
+	}
+	var d *Deferred
+	for i := range 3 {
+		if err := f.s.ProcessTask(f.ctx, task(id, phone, sms.Transactional)); !errors.As(err, &d) {
+			t.Fatalf("retry %d while a is down = %v, want *Deferred (only a may have it)", i+1, err)
+		}
+	}
+	if n := b.calls.Load(); n != 0 {
+		t.Fatalf("b was called %d times for an SMS that a may have", n)
+	}
+	a.set(answerOK)
+	waitFor(t, "a's breaker to let a probe through", func() bool { return !f.s.Router.Member("a").Open() })
+	if err := f.s.ProcessTask(f.ctx, task(id, phone, sms.Transactional)); err != nil {
+		t.Fatalf("retry after a recovered = %v", err)
+	}
+	if r := f.rec(id); r.Status != sms.Sent || r.Provider != "a" || b.calls.Load() != 0 {
+		t.Fatalf("after a recovered: %+v, b called %d times; want sent by a alone", r, b.calls.Load())
+	}
+}
+
+// A clean failover moves the in-flight mark before the next provider is
+// called, so a worker dying during that second call leaves the SMS with
+// the provider that may have it, not with the one that said no.
+func TestFailoverMovesTheInFlightMark(t *testing.T) {
+	a, b := newStub(t, "a", answerDown, 0), newStub(t, "b", answerOK, 0)
+	f := newFixtureBreaker(t, config.Breaker{Window: time.Minute, MinRequests: 100, FailureRatio: 1, OpenTimeout: time.Minute, Probes: 1}, providers(a, b)...)
+	const phone = "+4915112000074"
+	id := f.create(msg{}, phone)
+	// What a retry would read if this worker died now, during the call.
+	var atA, atB store.Loaded
+	a.onCall = func() { atA, _, _ = f.s.Store.LoadSMS(f.ctx, id) }
+	b.onCall = func() { atB, _, _ = f.s.Store.LoadSMS(f.ctx, id) }
+	if err := f.s.ProcessTask(f.ctx, task(id, phone, sms.Transactional)); err != nil {
+		t.Fatalf("send = %v", err)
+	}
+	if !atA.LastAmbiguous || atA.LastProvider != "a" {
+		t.Fatalf("during a's call: last %q ambiguous %v, want in flight at a", atA.LastProvider, atA.LastAmbiguous)
+	}
+	if !atB.LastAmbiguous || atB.LastProvider != "b" {
+		t.Fatalf("during b's call (after a's 503): last %q ambiguous %v, want in flight at b", atB.LastProvider, atB.LastAmbiguous)
+	}
+	l, ok, err := f.s.Store.LoadSMS(f.ctx, id)
+	if err != nil || ok {
+		t.Fatalf("after the send: loadable %v (%v), want sent (done)", ok, err)
+	}
+	if r := f.rec(id); r.Status != sms.Sent || r.Provider != "b" || l.LastAmbiguous {
+		t.Fatalf("after the send: %+v", r)
+	}
+}

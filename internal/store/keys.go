@@ -22,7 +22,7 @@ import (
 //	sf:mseq:{app}        string the per-application sequence (expires with the list)
 //	sf:tx:{app}:{txn}    string message code of a transactionId (24 h)
 //	sf:outbox            zset   message codes written but maybe not yet enqueued, scored by unix ms
-//	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts
+//	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts, fl provider of an attempt in flight
 //	sf:sa:{id}           list   attempt history of one SMS: JSON records (provider, time, outcome)
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
 //	sf:park:{prov}:{ref} string "status|code" of a receipt that came before its SMS was marked sent
@@ -101,6 +101,11 @@ const (
 	fDeadline  = "dl"
 	fAmbiguous = "amb"
 	fDLRCode   = "dlr"
+	// fInFlight names the provider an attempt is in flight at: Begin sets
+	// it (and Pin, on failover), settling the attempt clears it. Found set
+	// by a load, it means a worker died mid-call: the provider may have the
+	// SMS, so the retry treats it as an ambiguous failure there.
+	fInFlight = "fl"
 	// sf:m:{code}
 	fApp          = "app"
 	fType         = "type"
@@ -143,7 +148,7 @@ var luaFields = func() string {
 	pairs := [][2]string{
 		{"m", fMsgCode}, {"to", fTo}, {"st", fStatus}, {"up", fUpdated}, {"p", fProvider}, {"r", fRef},
 		{"sg", fSegments}, {"enc", fEncoding}, {"e", fError}, {"rs", fReason}, {"op", fOperator}, {"a", fAttempts},
-		{"dl", fDeadline}, {"amb", fAmbiguous}, {"dlr", fDLRCode},
+		{"dl", fDeadline}, {"amb", fAmbiguous}, {"dlr", fDLRCode}, {"fl", fInFlight},
 		{"app", fApp}, {"type", fType}, {"content", fContent}, {"sender", fSender}, {"dcp", fPlaceholders},
 		{"cd", fCapDays}, {"cc", fCapCount}, {"dw", fDeliveryWait}, {"segs", fSegs}, {"canceled", fCanceled},
 		{"canceled_at", fCanceledAt}, {"g", fGroups}, {"gn", fGroupSize}, {"fo", fFanout}, {"h", fHourly}, {"c", fieldCount},

@@ -77,8 +77,10 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			id := direct("AAAA-00000000-00000001", "+4915100000001", sms.Transactional, time.Minute)
 			ls, err := s.LoadBatch(ctx, []SMSRef{{ID: id}, {ID: id, App: app, Phone: "+4915100000001"}})
 			must(err)
+			ls[0].Attempting = "p"
 			_, err = s.BeginBatch(ctx, ls[:1])
 			must(err)
+			must(s.Pin(ctx, id, "q"))
 			must(s.RecordAttempts(ctx, id, "p", "boom", true, []Attempt{{Provider: "p", At: now, Outcome: "transient"}}))
 			_, err = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R1", Status: sms.Delivered}}, time.Minute) // parked
 			must(err)

@@ -130,6 +130,11 @@ type Loaded struct {
 	// attempt may have been accepted (a retry must go back to it).
 	LastProvider  string
 	LastAmbiguous bool
+	// Attempting is set by the caller of Begin, not by a load: the
+	// provider this attempt goes to first. Begin records it as in flight
+	// (see fInFlight), so a crash before the attempt is settled leaves the
+	// SMS bound to that provider.
+	Attempting string
 }
 
 // SMSRef names an SMS to load: its id and, when the caller knows them
@@ -157,7 +162,7 @@ type SMSRef struct{ ID, App, Phone string }
 // a, dl, p, amb, app, type, content, sender, dcp, cd, cc, oo, dev}.
 var scriptLoad = newScript("load", `
 redis.call('ZREM', KEYS[3], ARGV[1])
-local s = redis.call('HMGET', KEYS[1], F.st, F.to, F.a, F.dl, F.p, F.amb)
+local s = redis.call('HMGET', KEYS[1], F.st, F.to, F.a, F.dl, F.p, F.amb, F.fl)
 if not s[1] then return cjson.encode({state='done', st=''}) end
 if s[1] ~= 'queued' and s[1] ~= 'sending' then return cjson.encode({state='done', st=s[1]}) end
 local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc)
@@ -166,7 +171,7 @@ if s[2] ~= ARGV[2] or app ~= ARGV[3] then return cjson.encode({state='stale', to
 local flat = redis.call('HGETALL', KEYS[4])
 local dev = {}
 for i = 1, #flat, 2 do dev[flat[i]] = flat[i + 1] end
-return cjson.encode({state='ok', st=s[1], to=s[2], a=s[3] or '0', dl=s[4] or '0', p=s[5] or '', amb=s[6] or '0',
+return cjson.encode({state='ok', st=s[1], to=s[2], a=s[3] or '0', dl=s[4] or '0', p=s[5] or '', amb=s[6] or '0', fl=s[7] or '',
   app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0',
   oo=redis.call('ZSCORE', KEYS[5], s[2]) ~= false, hasdev=#flat > 0, dev=dev})
 `)
@@ -180,6 +185,7 @@ type loadResult struct {
 	Deadline     string            `json:"dl"`
 	LastProvider string            `json:"p"`
 	Ambiguous    string            `json:"amb"`
+	InFlight     string            `json:"fl"`
 	App          string            `json:"app"`
 	Type         string            `json:"type"`
 	Content      string            `json:"content"`
@@ -286,6 +292,12 @@ func (r loadResult) loaded(id string) Loaded {
 		CappingDays: num(r.CapDays), CappingCount: num(r.CapCount), OptedOut: r.OptedOut,
 		LastProvider: r.LastProvider, LastAmbiguous: r.Ambiguous == "1",
 	}
+	if r.InFlight != "" {
+		// A worker died calling this provider (or its settle never reached
+		// Redis): the provider may have the SMS, exactly as after a
+		// timeout there.
+		l.LastProvider, l.LastAmbiguous = r.InFlight, true
+	}
 	if r.HasDevice {
 		d := deviceFromHash(l.To, r.Device)
 		l.Device = &d
@@ -316,6 +328,7 @@ const FrequencyWindow = 30 * 24 * time.Hour
 // ARGV[3] -> capping count
 // ARGV[4] -> SMS id
 // ARGV[5] -> frequency window (ms)
+// ARGV[6] -> the provider the attempt goes to first ("" for none): in flight
 //
 // Returns JSON: {state="begun", a=attempts}, {state="capped"} or
 // {state="refused", st=status}.
@@ -339,6 +352,7 @@ if #KEYS >= 4 then
     redis.call('PEXPIRE', KEYS[4], window)
   end
 end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], F.fl, ARGV[6]) end
 return cjson.encode({state='begun', a=redis.call('HINCRBY', KEYS[1], F.a, 1)})
 `)
 
@@ -416,7 +430,7 @@ func (s *Store) beginCmd(ctx context.Context, p redis.Pipeliner, l Loaded, now i
 	if l.Type == sms.Marketing {
 		keys = append(keys, frequencyKey(l.App, l.To))
 	}
-	return scriptBegin.EvalSha(ctx, p, keys, now, l.CappingDays, l.CappingCount, l.ID, FrequencyWindow.Milliseconds())
+	return scriptBegin.EvalSha(ctx, p, keys, now, l.CappingDays, l.CappingCount, l.ID, FrequencyWindow.Milliseconds(), l.Attempting)
 }
 
 // Outcome is what a send attempt ended with.
@@ -468,7 +482,8 @@ func (s *Store) ForgetFrequency(ctx context.Context, app, phone, id string) erro
 
 // scriptAttempt notes a failed attempt on an SMS that stays sending and
 // will be retried: its last provider (a retry after an ambiguous failure
-// goes back to it), its error and its history.
+// goes back to it), its error and its history. The attempt is settled, so
+// it is no longer in flight.
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:sa:<id>
@@ -483,6 +498,7 @@ func (s *Store) ForgetFrequency(ctx context.Context, app, phone, id string) erro
 var scriptAttempt = newScript("attempt", `
 if not redis.call('HGET', KEYS[1], F.st) then return 0 end
 redis.call('HSET', KEYS[1], F.up, ARGV[1], F.p, ARGV[2], F.e, ARGV[3], F.amb, ARGV[4])
+redis.call('HDEL', KEYS[1], F.fl)
 for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
@@ -507,8 +523,36 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 // provider was called for: every breaker was open, or every provider
 // throttled. Such waits must not use up the SMS's attempts.
 func (s *Store) Unbegin(ctx context.Context, id string) error {
-	if err := s.rdb.HIncrBy(ctx, smsKey(id), fAttempts, -1).Err(); err != nil {
+	// One key, one MULTI: the attempt and its in-flight mark go together.
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HIncrBy(ctx, smsKey(id), fAttempts, -1)
+		p.HDel(ctx, smsKey(id), fInFlight)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("unbegin %s: %w", id, err)
+	}
+	return nil
+}
+
+// scriptPin moves an SMS's in-flight mark to the next provider of its
+// pass, before that provider is called (failover after a clean failure).
+//
+// KEYS[1] -> sf:s:<id>
+// ARGV[1] -> provider
+//
+// Returns 1, or 0 when the SMS is no longer sending (then nothing is set).
+var scriptPin = newScript("pin", `
+if redis.call('HGET', KEYS[1], F.st) ~= 'sending' then return 0 end
+redis.call('HSET', KEYS[1], F.fl, ARGV[1])
+return 1
+`)
+
+// Pin records that the attempt in flight now goes to provider: should the
+// worker die during that call, the retry goes to provider alone.
+func (s *Store) Pin(ctx context.Context, id, provider string) error {
+	if err := scriptPin.Run(ctx, s.rdb, []string{smsKey(id)}, provider).Err(); err != nil {
+		return fmt.Errorf("pin %s to %s: %w", id, provider, err)
 	}
 	return nil
 }
@@ -543,6 +587,8 @@ var scriptTransition = newScript("transition", `
 local id, now = ARGV[4], ARGV[2]
 local ok, cur = move(KEYS[1], KEYS[2], KEYS[4], id, ARGV[1], now)
 if not ok then return cjson.encode({moved=false, prev=cur or ''}) end
+-- Settled: no attempt is in flight any more.
+redis.call('HDEL', KEYS[1], F.fl)
 local n = tonumber(ARGV[8])
 local last = 8 + n * 2
 for i = 9, last, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
