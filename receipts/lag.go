@@ -73,60 +73,17 @@ func (m *LagMeter) Measure(ctx context.Context) (int64, error) {
 	if m.client == nil {
 		m.client = &kafka.Client{Addr: kafka.TCP(m.Brokers...), Timeout: 10 * time.Second}
 	}
-	md, err := m.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{m.Topic}})
+	parts, err := m.partitions(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("receipts lag: metadata: %w", err)
+		return 0, err
 	}
-	var parts []int
-	for _, t := range md.Topics {
-		if t.Name != m.Topic {
-			continue
-		}
-		if t.Error != nil {
-			return 0, fmt.Errorf("receipts lag: topic %s: %w", m.Topic, t.Error)
-		}
-		for _, p := range t.Partitions {
-			parts = append(parts, p.ID)
-		}
-	}
-	if len(parts) == 0 {
-		return 0, fmt.Errorf("receipts lag: topic %s has no partitions", m.Topic)
-	}
-	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
-	for _, p := range parts {
-		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
-	}
-	lo, err := m.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{m.Topic: reqs}})
+	first, end, err := m.logOffsets(ctx, parts)
 	if err != nil {
-		return 0, fmt.Errorf("receipts lag: list offsets: %w", err)
+		return 0, err
 	}
-	first, end := map[int]int64{}, map[int]int64{}
-	for _, po := range lo.Topics[m.Topic] {
-		if po.Error != nil {
-			return 0, fmt.Errorf("receipts lag: offsets of partition %d: %w", po.Partition, po.Error)
-		}
-		if po.FirstOffset >= 0 {
-			first[po.Partition] = po.FirstOffset
-		}
-		if po.LastOffset >= 0 {
-			end[po.Partition] = po.LastOffset
-		}
-	}
-	of, err := m.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: m.Group, Topics: map[string][]int{m.Topic: parts}})
+	committed, err := m.committedOffsets(ctx, parts)
 	if err != nil {
-		return 0, fmt.Errorf("receipts lag: committed offsets: %w", err)
-	}
-	// A group that never committed is "not found" (kfake, newer brokers):
-	// every partition is then behind from its first offset.
-	if of.Error != nil && !errors.Is(of.Error, kafka.GroupIdNotFound) {
-		return 0, fmt.Errorf("receipts lag: committed offsets: %w", of.Error)
-	}
-	committed := map[int]int64{}
-	for _, p := range of.Topics[m.Topic] {
-		if p.Error != nil {
-			return 0, fmt.Errorf("receipts lag: committed offset of partition %d: %w", p.Partition, p.Error)
-		}
-		committed[p.Partition] = p.CommittedOffset
+		return 0, err
 	}
 	var total int64
 	var errs []error
@@ -149,4 +106,75 @@ func (m *LagMeter) Measure(ctx context.Context) (int64, error) {
 	}
 	metrics.ConsumerLag.WithLabelValues(m.Topic).Set(float64(total))
 	return total, nil
+}
+
+// partitions lists the topic's partitions.
+func (m *LagMeter) partitions(ctx context.Context) ([]int, error) {
+	md, err := m.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{m.Topic}})
+	if err != nil {
+		return nil, fmt.Errorf("receipts lag: metadata: %w", err)
+	}
+	var parts []int
+	for _, t := range md.Topics {
+		if t.Name != m.Topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("receipts lag: topic %s: %w", m.Topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			parts = append(parts, p.ID)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("receipts lag: topic %s has no partitions", m.Topic)
+	}
+	return parts, nil
+}
+
+// logOffsets reads each partition's first and log-end offsets.
+func (m *LagMeter) logOffsets(ctx context.Context, parts []int) (first, end map[int]int64, err error) {
+	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
+	for _, p := range parts {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	lo, err := m.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{m.Topic: reqs}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("receipts lag: list offsets: %w", err)
+	}
+	first, end = map[int]int64{}, map[int]int64{}
+	for _, po := range lo.Topics[m.Topic] {
+		if po.Error != nil {
+			return nil, nil, fmt.Errorf("receipts lag: offsets of partition %d: %w", po.Partition, po.Error)
+		}
+		if po.FirstOffset >= 0 {
+			first[po.Partition] = po.FirstOffset
+		}
+		if po.LastOffset >= 0 {
+			end[po.Partition] = po.LastOffset
+		}
+	}
+	return first, end, nil
+}
+
+// committedOffsets reads the group's committed offset of each partition
+// (absent: never committed).
+func (m *LagMeter) committedOffsets(ctx context.Context, parts []int) (map[int]int64, error) {
+	of, err := m.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: m.Group, Topics: map[string][]int{m.Topic: parts}})
+	if err != nil {
+		return nil, fmt.Errorf("receipts lag: committed offsets: %w", err)
+	}
+	// A group that never committed is "not found" (kfake, newer brokers):
+	// every partition is then behind from its first offset.
+	if of.Error != nil && !errors.Is(of.Error, kafka.GroupIdNotFound) {
+		return nil, fmt.Errorf("receipts lag: committed offsets: %w", of.Error)
+	}
+	committed := map[int]int64{}
+	for _, p := range of.Topics[m.Topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("receipts lag: committed offset of partition %d: %w", p.Partition, p.Error)
+		}
+		committed[p.Partition] = p.CommittedOffset
+	}
+	return committed, nil
 }

@@ -103,12 +103,8 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	for _, app := range o.Config.Applications {
-		if sender := o.Config.PolicyOf(app.Code).Sender; sender != "" {
-			if _, err := sms.NormalizeSender(sender); err != nil {
-				return nil, fmt.Errorf("config: application %s: sender: %w", app.Code, err)
-			}
-		}
+	if err := checkSenders(o.Config); err != nil {
+		return nil, err
 	}
 	if _, err := buildRates(o.Config, nil); err != nil {
 		return nil, err
@@ -124,24 +120,10 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	})
 	f.mux = f.http.Mux()
 	f.sup = lifecycle.New(lifecycle.Options{Log: o.Log.Named("lifecycle"), Now: o.Now})
-	if f.rdb == nil {
-		f.rdb = redisx.New(o.Config.Redis)
-		f.ownRedis = true
-	}
-	if err := redisx.Ping(ctx, f.rdb); err != nil {
-		f.close()
-		return nil, fmt.Errorf("redis at %s: %w", o.Config.Redis.Addr, err)
-	}
-	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now), store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout), store.WithDeviceLimit(o.Config.MaxDevicesPerApp))
-	if err := f.store.LoadScripts(ctx); err != nil {
+	if err := f.connect(ctx); err != nil {
 		f.close()
 		return nil, err
 	}
-	f.client = asynq.NewClientFromRedisClient(f.rdb)
-	f.insp = asynq.NewInspectorFromRedisClient(f.rdb)
-	wc := o.Config.Worker
-	f.enq = dispatcher.NewEnqueuer(f.store, f.client, wc.MaxAttempts, wc.SendTimeout, o.Now)
-
 	if o.Simulator != nil {
 		f.mux.Handle("/simulator/", o.Simulator.Handler())
 	}
@@ -158,13 +140,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")))
 	f.mux.Handle("GET /metrics", metrics.Handler(perFleet))
 	if o.Roles.API {
-		intake.NewAPI(intake.Options{
-			Rates: &intake.RateStatus{Limits: rates.Limits, Limiter: rates.Limiter},
-			Store: f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
-			MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
-			ChunkSize: o.Config.DispatchChunk,
-			Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
-		}).Register(f.mux)
+		f.mountAPI()
 	}
 	if o.Roles.Receipts {
 		if err := f.buildReceipts(); err != nil {
@@ -173,25 +149,85 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		}
 	}
 	if o.Roles.Worker {
-		provs := o.Providers
-		if provs == nil {
-			simBase := ""
-			if o.Simulator != nil {
-				simBase = "http://" + o.Config.HTTPAddr + "/simulator"
-			}
-			set, err := buildProviders(o.Config, simBase, f.store, o.Now, o.Log)
-			if err != nil {
-				f.close()
-				return nil, err
-			}
-			provs, f.conns, f.closers = set.clients, set.components, set.closers
+		if err := f.buildWorker(); err != nil {
+			f.close()
+			return nil, err
 		}
-		f.router = route.New(provs, o.Config.RouteOf, o.Config.Breaker, !o.NoBreakers, o.Log.Named("route"))
-		f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
-		f.servers = append(f.servers, worker.NewServer(f.rdb, wc, callbackConcurrency, map[string]int{tasks.CallbackQueue: 1}, o.Config.ShutdownGrace, o.Log))
-		f.relay = f.buildRelay()
 	}
 	return f, nil
+}
+
+// checkSenders refuses an application whose configured sender id is not
+// one (before anything connects).
+func checkSenders(cfg config.Config) error {
+	for _, app := range cfg.Applications {
+		if sender := cfg.PolicyOf(app.Code).Sender; sender != "" {
+			if _, err := sms.NormalizeSender(sender); err != nil {
+				return fmt.Errorf("config: application %s: sender: %w", app.Code, err)
+			}
+		}
+	}
+	return nil
+}
+
+// connect reaches Redis (the given client, or one from the
+// configuration), loads the store's scripts and makes the asynq client,
+// inspector and enqueuer on it.
+func (f *Fleet) connect(ctx context.Context) error {
+	o := f.opts
+	if f.rdb == nil {
+		f.rdb = redisx.New(o.Config.Redis)
+		f.ownRedis = true
+	}
+	if err := redisx.Ping(ctx, f.rdb); err != nil {
+		return fmt.Errorf("redis at %s: %w", o.Config.Redis.Addr, err)
+	}
+	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now),
+		store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout), store.WithDeviceLimit(o.Config.MaxDevicesPerApp))
+	if err := f.store.LoadScripts(ctx); err != nil {
+		return err
+	}
+	f.client = asynq.NewClientFromRedisClient(f.rdb)
+	f.insp = asynq.NewInspectorFromRedisClient(f.rdb)
+	f.enq = dispatcher.NewEnqueuer(f.store, f.client, o.Config.Worker.MaxAttempts, o.Config.Worker.SendTimeout, o.Now)
+	return nil
+}
+
+// mountAPI registers the intake API on the fleet's listener.
+func (f *Fleet) mountAPI() {
+	o := f.opts
+	intake.NewAPI(intake.Options{
+		Rates: &intake.RateStatus{Limits: f.rates.Limits, Limiter: f.rates.Limiter},
+		Store: f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
+		MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
+		ChunkSize: o.Config.DispatchChunk,
+		Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
+	}).Register(f.mux)
+}
+
+// buildWorker makes the worker role: the providers (given, or built from
+// the configuration), the router, one asynq server per lane plus the
+// callbacks', and the outcome relay. Nothing runs before Start.
+func (f *Fleet) buildWorker() error {
+	o := f.opts
+	provs := o.Providers
+	if provs == nil {
+		simBase := ""
+		if o.Simulator != nil {
+			simBase = "http://" + o.Config.HTTPAddr + "/simulator"
+		}
+		set, err := buildProviders(o.Config, simBase, f.store, o.Now, o.Log)
+		if err != nil {
+			return err
+		}
+		provs, f.conns, f.closers = set.clients, set.components, set.closers
+	}
+	wc := o.Config.Worker
+	f.router = route.New(provs, o.Config.RouteOf, o.Config.Breaker, !o.NoBreakers, o.Log.Named("route"))
+	f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
+	f.servers = append(f.servers, worker.NewServer(f.rdb, wc, callbackConcurrency, map[string]int{tasks.CallbackQueue: 1}, o.Config.ShutdownGrace, o.Log))
+	f.relay = f.buildRelay()
+	return nil
 }
 
 // Handler is the HTTP handler of every route this process serves, each

@@ -330,18 +330,40 @@ func CheckKey(t *testing.T, rec *Recorder, key string, match Match, otpShare, ra
 		reports = append(reports, subRep)
 	}
 	for bi, rep := range reports {
-		name := []string{"key", "marketing sub-limit"}[bi]
-		for j, v := range rep.overLimit {
-			if j == 5 {
-				t.Errorf("%s %s: ... %d more", key, name, len(rep.overLimit)-5)
-				break
-			}
-			t.Errorf("%s %s: over the limit: %s", key, name, v)
-		}
-		if rep.lowBudget != "" {
-			t.Errorf("%s %s: did not use the limit: %s", key, name, rep.lowBudget)
-		}
+		reportBucket(t, key, []string{"key", "marketing sub-limit"}[bi], rep)
 	}
+	denials := checkDenials(t, key, calls, keyRep, subRep)
+	if denials == 0 {
+		t.Errorf("%s: no request was denied: the test never saturated the limiter, so it proves nothing about the upper bound's tightness", key)
+	}
+	kr := KeyReport{Segments: keyRep.segments, Marketing: subRep.segments, Span: keyRep.spanUS / 1e6, Idle: keyRep.idleUS / 1e6,
+		MarketingSpan: subRep.spanUS / 1e6, MarketingIdle: subRep.idleUS / 1e6}
+	t.Logf("%s: %d calls, %d denied; %.0f segments (%.0f marketing) in %.3f s of Redis time (%.1f/s); no one asking for %.3f s of it",
+		key, len(calls), denials, kr.Segments, kr.Marketing, kr.Span, kr.Segments/kr.Span, kr.Idle)
+	return kr
+}
+
+// reportBucket fails t for each violation one bucket's replay found (the
+// first five over-limit windows, then a count).
+func reportBucket(t *testing.T, key, name string, rep bucketReport) {
+	t.Helper()
+	for j, v := range rep.overLimit {
+		if j == 5 {
+			t.Errorf("%s %s: ... %d more", key, name, len(rep.overLimit)-5)
+			break
+		}
+		t.Errorf("%s %s: over the limit: %s", key, name, v)
+	}
+	if rep.lowBudget != "" {
+		t.Errorf("%s %s: did not use the limit: %s", key, name, rep.lowBudget)
+	}
+}
+
+// checkDenials fails t for each denial that neither bucket justified, or
+// whose retry wait was longer than the bucket needed, and returns how many
+// calls were denied.
+func checkDenials(t *testing.T, key string, calls []Call, keyRep, subRep bucketReport) int {
+	t.Helper()
 	denials, unjustified, long := 0, 0, 0
 	for i, c := range calls {
 		if c.Allowed {
@@ -363,14 +385,7 @@ func CheckKey(t *testing.T, rec *Recorder, key string, match Match, otpShare, ra
 			}
 		}
 	}
-	if denials == 0 {
-		t.Errorf("%s: no request was denied: the test never saturated the limiter, so it proves nothing about the upper bound's tightness", key)
-	}
-	kr := KeyReport{Segments: keyRep.segments, Marketing: subRep.segments, Span: keyRep.spanUS / 1e6, Idle: keyRep.idleUS / 1e6,
-		MarketingSpan: subRep.spanUS / 1e6, MarketingIdle: subRep.idleUS / 1e6}
-	t.Logf("%s: %d calls, %d denied; %.0f segments (%.0f marketing) in %.3f s of Redis time (%.1f/s); no one asking for %.3f s of it",
-		key, len(calls), denials, kr.Segments, kr.Marketing, kr.Span, kr.Segments/kr.Span, kr.Idle)
-	return kr
+	return denials
 }
 
 // KeyReport sums up [CheckKey]: segments admitted (all traffic, marketing),
