@@ -80,6 +80,13 @@ func judge(ctx context.Context, f *fleet, l load) row {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			st, found := statusOf(ctx, client, f.apiAddr, a)
+			// The proxy posts receipts asynchronously: one acknowledged
+			// after settle looked is given the consumer's time to apply
+			// it before it counts as lost.
+			for i := 0; found && st == sms.Sent && c.receiptAcked && i < 30; i++ {
+				time.Sleep(time.Second)
+				st, found = statusOf(ctx, client, f.apiAddr, a)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
