@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/simulator"
 )
@@ -41,6 +42,10 @@ func runSimulator(ctx context.Context, stdout io.Writer) error {
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
+	limits, err := config.LoadHTTP()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on SMSFLEET_HTTP_ADDR %s: %w", addr, err)
@@ -48,7 +53,9 @@ func runSimulator(ctx context.Context, stdout io.Writer) error {
 	sim := simulator.New("simulator", simulatorKeep)
 	// Requests live in ctx, so stopping ends the latency faults' waits at
 	// once instead of holding shutdown for up to a minute.
-	role := httprole.New(httprole.Options{Grace: 10 * time.Second, RequestsEndWithServe: true})
+	role := httprole.New(httprole.Options{
+		Grace: 10 * time.Second, RequestsEndWithServe: true, Limits: new(httprole.Limits(limits)),
+	})
 	role.Mux().Handle("/simulator/", sim.Handler())
 	fmt.Fprintf(stdout, "smsfleet simulator listening on http://%s/simulator/ (send: POST /simulator/{provider}/2010-04-01/Accounts/{sid}/Messages.json; faults: /simulator/{provider}/faults; list: GET /simulator/messages)\n", ln.Addr())
 	if err := role.Serve(ctx, ln); err != nil {

@@ -25,6 +25,8 @@ type Config struct {
 	// caller a 503 with Retry-After instead of a hang.
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"5s"`
 	MaxBodyBytes   int64         `env:"MAX_BODY_BYTES" envDefault:"16777216"`
+	// HTTP bounds every role's connections (SMSFLEET_HTTP_*).
+	HTTP           HTTP          `envPrefix:"HTTP_"`
 	MaxRecipients  int           `env:"MAX_RECIPIENTS" envDefault:"1000000"`
 	DefaultRegion  string        `env:"DEFAULT_REGION"` // ISO country for numbers without +; empty: + required
 	Retention      time.Duration `env:"RETENTION" envDefault:"720h"`
@@ -77,6 +79,71 @@ type Config struct {
 	Worker  Worker  `envPrefix:"WORKER_"`
 	Monitor Monitor `envPrefix:"MONITOR_"`
 }
+
+// HTTP bounds the connections of every role's HTTP server, so slow or
+// idle clients cannot exhaust its file descriptors. Its fields are those
+// of httprole.Limits, which it converts to (httprole.Limits(c.HTTP)).
+type HTTP struct {
+	// ReadTimeout bounds reading a whole request, body included: long
+	// enough for a SMSFLEET_MAX_BODY_BYTES body on a slow link.
+	ReadTimeout time.Duration `env:"READ_TIMEOUT" envDefault:"60s"`
+	// WriteTimeout bounds a request from its headers to the end of its
+	// response; it must exceed the request deadline (SMSFLEET_REQUEST_TIMEOUT
+	// plus a second per MiB of SMSFLEET_MAX_BODY_BYTES).
+	WriteTimeout time.Duration `env:"WRITE_TIMEOUT" envDefault:"60s"`
+	// IdleTimeout bounds a keep-alive connection between requests.
+	IdleTimeout time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
+	// MaxHeaderBytes bounds a request's line and headers (431 beyond).
+	MaxHeaderBytes int `env:"MAX_HEADER_BYTES" envDefault:"65536"`
+	// MaxConns caps the connections one process has open (0: no cap).
+	MaxConns int `env:"MAX_CONNS" envDefault:"4096"`
+}
+
+// validate checks the HTTP limits; requestDeadline is the longest
+// deadline a request can get, which the write timeout must exceed.
+func (h HTTP) validate(requestDeadline time.Duration) error {
+	switch {
+	case h.ReadTimeout < 0:
+		return fmt.Errorf("config: SMSFLEET_HTTP_READ_TIMEOUT must not be negative, got %s", h.ReadTimeout)
+	case h.WriteTimeout < 0:
+		return fmt.Errorf("config: SMSFLEET_HTTP_WRITE_TIMEOUT must not be negative, got %s", h.WriteTimeout)
+	case h.IdleTimeout < 0:
+		return fmt.Errorf("config: SMSFLEET_HTTP_IDLE_TIMEOUT must not be negative, got %s", h.IdleTimeout)
+	case h.MaxHeaderBytes < 0:
+		return fmt.Errorf("config: SMSFLEET_HTTP_MAX_HEADER_BYTES must not be negative, got %d", h.MaxHeaderBytes)
+	case h.MaxConns < 0:
+		return fmt.Errorf("config: SMSFLEET_HTTP_MAX_CONNS must not be negative, got %d", h.MaxConns)
+	case h.WriteTimeout > 0 && requestDeadline > 0 && h.WriteTimeout <= requestDeadline:
+		// A handler's 503 at its deadline must still reach the client.
+		return fmt.Errorf("config: SMSFLEET_HTTP_WRITE_TIMEOUT (%s) must exceed the longest request deadline, SMSFLEET_REQUEST_TIMEOUT plus a second per MiB of SMSFLEET_MAX_BODY_BYTES (%s)", h.WriteTimeout, requestDeadline)
+	}
+	return nil
+}
+
+// LoadHTTP reads only the SMSFLEET_HTTP_* limits, for a role that needs
+// nothing else (the standalone simulator).
+func LoadHTTP() (HTTP, error) {
+	h := Default().HTTP
+	if err := env.ParseWithOptions(&h, env.Options{Prefix: envPrefix + "HTTP_"}); err != nil {
+		return HTTP{}, fmt.Errorf("config: %w", err)
+	}
+	if err := h.validate(0); err != nil {
+		return HTTP{}, err
+	}
+	return h, nil
+}
+
+// requestDeadline is the longest deadline a request gets: the request
+// timeout plus a second per MiB of the largest body (httprole.Deadline).
+func (c Config) requestDeadline() time.Duration {
+	if c.RequestTimeout <= 0 {
+		return 0
+	}
+	return c.RequestTimeout + time.Duration(c.MaxBodyBytes>>20)*time.Second
+}
+
+// validateHTTP checks the HTTP servers' limits.
+func (c Config) validateHTTP() error { return c.HTTP.validate(c.requestDeadline()) }
 
 // Callback configures status callbacks: each SMS's outcome POSTed to its
 // notification's status_callback URL, signed with its application's secret.
@@ -252,6 +319,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
+		c.validateHTTP,
 	} {
 		if err := check(); err != nil {
 			return err

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
 )
 
 // Check is one readiness dependency; an error makes /readyz answer 503
@@ -55,10 +56,51 @@ type Options struct {
 	// answer within it answers 503 with Retry-After (see Unavailable).
 	RequestTimeout time.Duration
 	// NoDeadline lists path prefixes served without RequestTimeout (the
-	// in-process simulator's latency faults, the Asynq monitor).
+	// in-process simulator's latency faults, the Asynq monitor); their
+	// write timeout is twice Limits.WriteTimeout.
 	NoDeadline []string
-	Log        *zap.Logger
+	// Limits bound every connection (timeouts, header size) and how many
+	// are open at once; nil: DefaultLimits.
+	Limits *Limits
+	Log    *zap.Logger
 }
+
+// Limits bound the connections of a role's listener, so slow or idle
+// clients cannot hold its file descriptors (issue 13, item 4). A zero
+// duration means no timeout, as in net/http; zero MaxHeaderBytes is
+// net/http's default (1 MiB); zero MaxConns is no cap. The fields match
+// config.HTTP (SMSFLEET_HTTP_*), which converts to Limits.
+type Limits struct {
+	// ReadTimeout bounds reading one whole request, body included.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the
+	// end of its response; it must exceed the request deadline.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a keep-alive connection waits for its
+	// next request (zero: ReadTimeout, as in net/http).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers (431 beyond).
+	MaxHeaderBytes int
+	// MaxConns caps the connections open at once; beyond it new ones wait
+	// in the kernel's backlog until one closes.
+	MaxConns int
+}
+
+// DefaultLimits are the documented defaults of SMSFLEET_HTTP_* (a test in
+// internal/config keeps them equal).
+func DefaultLimits() Limits {
+	return Limits{
+		ReadTimeout:    60 * time.Second,
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    60 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		MaxConns:       4096,
+	}
+}
+
+// readHeaderTimeout bounds reading a request's headers (within
+// Limits.ReadTimeout when that is shorter).
+const readHeaderTimeout = 10 * time.Second
 
 // RetryAfter is the Retry-After (seconds) of every 503 a dependency that
 // did not answer causes: long enough not to hammer it, short enough that
@@ -113,6 +155,10 @@ func New(o Options) *Role {
 	if o.Grace <= 0 {
 		o.Grace = 25 * time.Second
 	}
+	if o.Limits == nil {
+		l := DefaultLimits()
+		o.Limits = &l
+	}
 	r := &Role{opts: o, mux: http.NewServeMux()}
 	r.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.mux.HandleFunc("GET /readyz", r.ready)
@@ -132,6 +178,12 @@ func (r *Role) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		for _, p := range r.opts.NoDeadline {
 			if strings.HasPrefix(req.URL.Path, p) {
+				// Exempt paths outlast the request deadline (the
+				// simulator's latency faults wait up to 60 s): give them
+				// twice the write timeout, still bounded.
+				if wt := r.opts.Limits.WriteTimeout; wt > 0 {
+					_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(2 * wt))
+				}
 				r.mux.ServeHTTP(w, req)
 				return
 			}
@@ -166,7 +218,21 @@ func (r *Role) ready(w http.ResponseWriter, req *http.Request) {
 // down within the grace period. It returns nil after a shutdown asked for
 // by ctx.
 func (r *Role) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	lim := *r.opts.Limits
+	srv := &http.Server{
+		Handler:           r.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+	}
+	if lim.ReadTimeout > 0 && lim.ReadTimeout < readHeaderTimeout {
+		srv.ReadHeaderTimeout = lim.ReadTimeout
+	}
+	if lim.MaxConns > 0 {
+		ln = netutil.LimitListener(ln, lim.MaxConns)
+	}
 	if r.opts.RequestsEndWithServe {
 		srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	}
