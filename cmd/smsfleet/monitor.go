@@ -59,7 +59,7 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 	role := httprole.New(httprole.Options{
 		Checks: []httprole.Check{{Name: "redis", Check: func(ctx context.Context) error { return redisx.Ping(ctx, rdb) }}},
 		Grace:  cfg.ShutdownGrace, Log: log.Named("http"),
-		Limits: new(httprole.Limits(cfg.HTTP)),
+		Limits: httprole.Limits(cfg.HTTP),
 	})
 	mux := role.Mux()
 	mux.Handle(m.RootPath()+"/", m.Handler())

@@ -54,7 +54,7 @@ func runSimulator(ctx context.Context, stdout io.Writer) error {
 	// Requests live in ctx, so stopping ends the latency faults' waits at
 	// once instead of holding shutdown for up to a minute.
 	role := httprole.New(httprole.Options{
-		Grace: 10 * time.Second, RequestsEndWithServe: true, Limits: new(httprole.Limits(limits)),
+		Grace: 10 * time.Second, RequestsEndWithServe: true, Limits: httprole.Limits(limits),
 	})
 	role.Mux().Handle("/simulator/", sim.Handler())
 	fmt.Fprintf(stdout, "smsfleet simulator listening on http://%s/simulator/ (send: POST /simulator/{provider}/2010-04-01/Accounts/{sid}/Messages.json; faults: /simulator/{provider}/faults; list: GET /simulator/messages)\n", ln.Addr())

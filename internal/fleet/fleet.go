@@ -117,7 +117,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	f.http = httprole.New(httprole.Options{
 		Checks: f.readiness(), Grace: o.Config.ShutdownGrace, OnStop: f.stop, Log: o.Log.Named("http"),
 		RequestTimeout: o.Config.RequestTimeout, NoDeadline: noDeadline,
-		Limits: new(httprole.Limits(o.Config.HTTP)),
+		Limits: httprole.Limits(o.Config.HTTP),
 	})
 	f.mux = f.http.Mux()
 	f.sup = lifecycle.New(lifecycle.Options{Log: o.Log.Named("lifecycle"), Now: o.Now})

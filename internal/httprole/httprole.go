@@ -60,8 +60,10 @@ type Options struct {
 	// write timeout is twice Limits.WriteTimeout.
 	NoDeadline []string
 	// Limits bound every connection (timeouts, header size) and how many
-	// are open at once; nil: DefaultLimits.
-	Limits *Limits
+	// are open at once. Their values come from the configuration
+	// (SMSFLEET_HTTP_*, config.Default), the one source of defaults; the
+	// zero value bounds nothing.
+	Limits Limits
 	Log    *zap.Logger
 }
 
@@ -84,18 +86,6 @@ type Limits struct {
 	// MaxConns caps the connections open at once; beyond it new ones wait
 	// in the kernel's backlog until one closes.
 	MaxConns int
-}
-
-// DefaultLimits are the documented defaults of SMSFLEET_HTTP_* (a test in
-// internal/config keeps them equal).
-func DefaultLimits() Limits {
-	return Limits{
-		ReadTimeout:    60 * time.Second,
-		WriteTimeout:   60 * time.Second,
-		IdleTimeout:    60 * time.Second,
-		MaxHeaderBytes: 64 << 10,
-		MaxConns:       4096,
-	}
 }
 
 // readHeaderTimeout bounds reading a request's headers (within
@@ -154,10 +144,6 @@ func New(o Options) *Role {
 	}
 	if o.Grace <= 0 {
 		o.Grace = 25 * time.Second
-	}
-	if o.Limits == nil {
-		l := DefaultLimits()
-		o.Limits = &l
 	}
 	r := &Role{opts: o, mux: http.NewServeMux()}
 	r.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -218,7 +204,7 @@ func (r *Role) ready(w http.ResponseWriter, req *http.Request) {
 // down within the grace period. It returns nil after a shutdown asked for
 // by ctx.
 func (r *Role) Serve(ctx context.Context, ln net.Listener) error {
-	lim := *r.opts.Limits
+	lim := r.opts.Limits
 	srv := &http.Server{
 		Handler:           r.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -82,7 +82,7 @@ func get(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 }
 
 func TestReadTimeoutCutsATrickledBody(t *testing.T) {
-	r := New(Options{Limits: &Limits{ReadTimeout: 300 * time.Millisecond, WriteTimeout: time.Minute, IdleTimeout: time.Minute}})
+	r := New(Options{Limits: Limits{ReadTimeout: 300 * time.Millisecond, WriteTimeout: time.Minute, IdleTimeout: time.Minute}})
 	readErr := make(chan error, 1)
 	r.Mux().HandleFunc("POST /upload", func(w http.ResponseWriter, req *http.Request) {
 		_, err := io.ReadAll(req.Body)
@@ -125,7 +125,7 @@ func TestReadTimeoutCutsATrickledBody(t *testing.T) {
 }
 
 func TestIdleTimeoutClosesKeepAlive(t *testing.T) {
-	r := New(Options{Limits: &Limits{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 200 * time.Millisecond}})
+	r := New(Options{Limits: Limits{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 200 * time.Millisecond}})
 	ln := serveLimited(t, r)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -145,7 +145,7 @@ func TestIdleTimeoutClosesKeepAlive(t *testing.T) {
 
 func TestMaxConnsHoldsTheNextConnection(t *testing.T) {
 	const limit = 2
-	r := New(Options{Limits: &Limits{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxConns: limit}})
+	r := New(Options{Limits: Limits{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxConns: limit}})
 	ln := serveLimited(t, r)
 	var conns []net.Conn
 	for range limit {
@@ -192,7 +192,7 @@ func TestMaxConnsHoldsTheNextConnection(t *testing.T) {
 }
 
 func TestMaxHeaderBytesAnswers431(t *testing.T) {
-	r := New(Options{Limits: &Limits{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 1 << 10}})
+	r := New(Options{Limits: Limits{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 1 << 10}})
 	ln := serveLimited(t, r)
 	req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/healthz", nil)
 	if err != nil {
@@ -216,15 +216,5 @@ func TestMaxHeaderBytesAnswers431(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("small headers: %d", resp.StatusCode)
-	}
-}
-
-func TestDefaultLimitsBoundEveryConnection(t *testing.T) {
-	l := DefaultLimits()
-	if l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 || l.MaxHeaderBytes <= 0 || l.MaxConns <= 0 {
-		t.Fatalf("default limits leave something unbounded: %+v", l)
-	}
-	if r := New(Options{}); *r.opts.Limits != l {
-		t.Fatalf("a role without Limits got %+v, want the defaults", *r.opts.Limits)
 	}
 }
