@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/content"
@@ -38,6 +39,11 @@ func (a *API) composeContent(ctx context.Context, app, field string, raw json.Ra
 
 // checkContent parses content JSON and checks each language's template.
 func checkContent(raw json.RawMessage, field string, pol config.Resolved) (content.Localized, error) {
+	// encoding/json turns invalid UTF-8 into U+FFFD, which would silently
+	// change the text (and can switch it to UCS-2): refuse it instead.
+	if !utf8.Valid(raw) {
+		return nil, argError(field, "is not valid UTF-8")
+	}
 	loc, err := content.Parse(raw)
 	if err != nil {
 		msg := err.Error()
@@ -52,6 +58,9 @@ func checkContent(raw json.RawMessage, field string, pol config.Resolved) (conte
 		path := field
 		if v.Lang != "" {
 			path += "." + v.Lang
+		}
+		if strings.ContainsRune(v.Text, 0) {
+			return nil, argError(path, "must not contain NUL characters")
 		}
 		t, err := render.Parse(v.Text)
 		if err != nil {
