@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -40,6 +42,11 @@ func ReadWebhook(w http.ResponseWriter, r *http.Request, sources map[string]Sour
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("body: larger than %d bytes", MaxWebhookBody), http.StatusRequestEntityTooLarge)
+			return Source{}, nil, nil, false
+		}
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
 		return Source{}, nil, nil, false
 	}
