@@ -62,6 +62,11 @@ func checkContent(raw json.RawMessage, field string, pol config.Resolved) (conte
 		if strings.ContainsRune(v.Text, 0) {
 			return nil, argError(path, "must not contain NUL characters")
 		}
+		if strings.ContainsRune(v.Text, utf8.RuneError) && !sentReplacementChar(raw) {
+			// encoding/json decodes a lone UTF-16 surrogate (\ud800) to
+			// U+FFFD; the client never sent that character.
+			return nil, argError(path, "contains an invalid \\u escape (a lone UTF-16 surrogate)")
+		}
 		t, err := render.Parse(v.Text)
 		if err != nil {
 			return nil, argError(path, "%v", err)
@@ -78,6 +83,12 @@ func checkContent(raw json.RawMessage, field string, pol config.Resolved) (conte
 		}
 	}
 	return loc, nil
+}
+
+// sentReplacementChar reports whether raw holds U+FFFD itself, literally
+// or as the escape \ufffd, rather than getting it from decoding.
+func sentReplacementChar(raw []byte) bool {
+	return bytes.ContainsRune(raw, utf8.RuneError) || bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`))
 }
 
 // checkPlaceholders validates dynamic_content_placeholders: an object of

@@ -141,6 +141,11 @@ func TestCheckContent(t *testing.T) {
 		{"NUL in a language", `{"en":"ok","de":"a\u0000"}`, nil, "c.de: must not contain NUL characters"},
 		{"invalid UTF-8", "\"caf\xe9\"", nil, "c: is not valid UTF-8"},
 		{"invalid UTF-8 in a language", "{\"de\":\"\xff\xfe\"}", nil, "c: is not valid UTF-8"},
+		{"lone surrogate escape", `"a\ud800b"`, nil, `c: contains an invalid \u escape (a lone UTF-16 surrogate)`},
+		{"lone surrogate in a language", `{"en":"ok","de":"\udc00"}`, nil, `c.de: contains an invalid \u escape (a lone UTF-16 surrogate)`},
+		{"U+FFFD sent as is", `"a�b"`, content.Localized{{Text: "a\uFFFDb"}}, ""},
+		{"U+FFFD sent escaped", `"a\uFFFDb"`, content.Localized{{Text: "a\uFFFDb"}}, ""},
+		{"a surrogate pair", `"\ud83d\ude00"`, content.Localized{{Text: "\U0001F600"}}, ""},
 		{"a template is limited per recipient", `"{name|CapitalizeFirst|} ` + long + `"`, content.Localized{{Text: "{name|CapitalizeFirst|} " + long}}, ""},
 	}
 	for _, tt := range tests {
