@@ -31,8 +31,8 @@ func (s Source) Webhooks() Webhooks {
 const MaxWebhookBody = 64 << 10
 
 // ReadWebhook finds the provider a webhook names, its kind's webhook
-// reader, and reads the body, answering 404 or 400 itself (ok false) when
-// it cannot.
+// reader, and reads the body, answering 404, 413 (over MaxWebhookBody) or
+// 400 itself (ok false) when it cannot.
 func ReadWebhook(w http.ResponseWriter, r *http.Request, sources map[string]Source) (Source, Webhooks, []byte, bool) {
 	src, ok := sources[r.PathValue("provider")]
 	hooks := src.Webhooks()
