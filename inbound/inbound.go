@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"go.uber.org/zap"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/provider"
@@ -102,6 +103,15 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
 
 // Keyword is what a reply asks for: "stop", "start" or "" (nothing).
 func (in *Inbound) Keyword(text string) string {
+	// NFKC folds compatibility forms (fullwidth ＳＴＯＰ, ligatures) to
+	// their plain letters; format characters (zero-width space and joiners,
+	// BOM, bidi marks: Unicode category Cf) are invisible and dropped.
+	text = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, norm.NFKC.String(text))
 	w := strings.ToUpper(strings.TrimFunc(text, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) }))
 	switch {
 	case in.stop[w]:

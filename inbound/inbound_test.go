@@ -133,6 +133,18 @@ func TestInboundReplies(t *testing.T) {
 			b := `{"to":"SHOP","text":"STOP"}`
 			return postJSONReply("gw", b, signJSON("gw-secret", b))
 		}, 400, "from is required", "+4915112000006", false, false},
+		{"fullwidth ＳＴＯＰ is a STOP (NFKC)", func() (int, string) {
+			b := simBody("+4915112000007", "SHOP", "ＳＴＯＰ")
+			return postJSONReply("gw", b, signJSON("gw-secret", b))
+		}, 204, "", "+4915112000007", true, false},
+		{"a zero-width space before STOP is dropped", func() (int, string) {
+			b := simBody("+4915112000008", "SHOP", "\u200bSTOP")
+			return postJSONReply("gw", b, signJSON("gw-secret", b))
+		}, 204, "", "+4915112000008", true, false},
+		{"a body over the limit is 413 and changes nothing", func() (int, string) {
+			b := simBody("+4915112000009", "SHOP", "STOP"+strings.Repeat(" ", provider.MaxWebhookBody))
+			return postJSONReply("gw", b, signJSON("gw-secret", b))
+		}, 413, "body: larger than 65536 bytes", "+4915112000009", false, false},
 		{"from not a phone number", func() (int, string) {
 			b := simBody("hello", "SHOP", "STOP")
 			return postJSONReply("gw", b, signJSON("gw-secret", b))
@@ -163,4 +175,26 @@ func do(t *testing.T, req *http.Request) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func TestKeyword(t *testing.T) {
+	in := NewInbound(InboundOptions{StopWords: []string{"STOP", "QUIT"}, StartWords: []string{"START"}, Log: zap.NewNop()})
+	tests := []struct{ text, want string }{
+		{"STOP", "stop"},
+		{" stop! ", "stop"},
+		{"ＳＴＯＰ", "stop"},             // fullwidth, folded by NFKC
+		{"\u200bSTOP", "stop"},       // zero-width space (Cf)
+		{"ST\u200dOP", "stop"},       // zero-width joiner inside the word
+		{"\ufeffquit\u200e", "stop"}, // BOM and left-to-right mark
+		{"ｓｔａｒｔ", "start"},           // fullwidth lower case
+		{"Ｓtart\u2060", "start"},     // word joiner after
+		{"STOP please", ""},
+		{"ST OP", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := in.Keyword(tt.text); got != tt.want {
+			t.Errorf("Keyword(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
 }

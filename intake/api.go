@@ -159,6 +159,12 @@ func (a *API) readRequest(w http.ResponseWriter, r *http.Request) (json.RawMessa
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&env); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Not an object at the top: say what is wanted, not which Go
+			// type failed to decode.
+			return nil, httpError(http.StatusBadRequest, `malformed request: body must be {"request": {...}}, got %s`, te.Value)
+		}
 		return nil, httpError(http.StatusBadRequest, "malformed JSON: %v", err)
 	}
 	if dec.More() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/content"
@@ -38,6 +39,11 @@ func (a *API) composeContent(ctx context.Context, app, field string, raw json.Ra
 
 // checkContent parses content JSON and checks each language's template.
 func checkContent(raw json.RawMessage, field string, pol config.Resolved) (content.Localized, error) {
+	// encoding/json turns invalid UTF-8 into U+FFFD, which would silently
+	// change the text (and can switch it to UCS-2): refuse it instead.
+	if !utf8.Valid(raw) {
+		return nil, argError(field, "is not valid UTF-8")
+	}
 	loc, err := content.Parse(raw)
 	if err != nil {
 		msg := err.Error()
@@ -52,6 +58,14 @@ func checkContent(raw json.RawMessage, field string, pol config.Resolved) (conte
 		path := field
 		if v.Lang != "" {
 			path += "." + v.Lang
+		}
+		if strings.ContainsRune(v.Text, 0) {
+			return nil, argError(path, "must not contain NUL characters")
+		}
+		if strings.ContainsRune(v.Text, utf8.RuneError) && !sentReplacementChar(raw) {
+			// encoding/json decodes a lone UTF-16 surrogate (\ud800) to
+			// U+FFFD; the client never sent that character.
+			return nil, argError(path, "contains an invalid \\u escape (a lone UTF-16 surrogate)")
 		}
 		t, err := render.Parse(v.Text)
 		if err != nil {
@@ -69,6 +83,12 @@ func checkContent(raw json.RawMessage, field string, pol config.Resolved) (conte
 		}
 	}
 	return loc, nil
+}
+
+// sentReplacementChar reports whether raw holds U+FFFD itself, literally
+// or as the escape \ufffd, rather than getting it from decoding.
+func sentReplacementChar(raw []byte) bool {
+	return bytes.ContainsRune(raw, utf8.RuneError) || bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`))
 }
 
 // checkPlaceholders validates dynamic_content_placeholders: an object of

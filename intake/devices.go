@@ -4,7 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -130,8 +135,14 @@ func (a *API) registrationArgs(raw json.RawMessage) (deviceRequest, string, erro
 		return req, "", err
 	}
 	if req.Timezone != "" {
-		if _, err := time.LoadLocation(req.Timezone); err != nil {
+		// As createMessage: "Local" is the server's zone, not an IANA name.
+		if _, err := time.LoadLocation(req.Timezone); err != nil || strings.EqualFold(req.Timezone, "local") {
 			return req, "", argError("timezone", "unknown IANA time zone %q", req.Timezone)
+		}
+	}
+	if req.Language != "" {
+		if err := checkLanguage(req.Language); err != nil {
+			return req, "", err
 		}
 	}
 	if err := validateTags(req.Tags); err != nil {
@@ -143,12 +154,43 @@ func (a *API) registrationArgs(raw json.RawMessage) (deviceRequest, string, erro
 	return req, phone, nil
 }
 
+// Limits of the tags of one request.
+const (
+	maxTags        = 100     // tags per request
+	maxTagName     = 128     // bytes of a tag name
+	maxTagValue    = 4 << 10 // bytes of a tag value's JSON
+	maxLanguageLen = 35      // bytes of a language code (BCP 47)
+)
+
+// checkLanguage accepts a BCP 47 language code (en, de-AT, zh-Hant-TW) of
+// at most 35 bytes.
+func checkLanguage(l string) error {
+	if len(l) > maxLanguageLen {
+		return argError("language", "must be a BCP 47 language code of at most %d characters, got %d", maxLanguageLen, len(l))
+	}
+	if _, err := language.Parse(l); err != nil {
+		return argError("language", "must be a BCP 47 language code like \"en\" or \"de-AT\", got %q", l)
+	}
+	return nil
+}
+
 // validateTags accepts the value kinds Pushwoosh tags take: strings,
-// numbers, booleans, lists of strings, and null (delete).
+// numbers, booleans, lists of strings, and null (delete); at most 100
+// tags, names of 1 to 128 bytes without control characters, values of at
+// most 4 KiB of JSON.
 func validateTags(tags map[string]json.RawMessage) error {
+	if len(tags) > maxTags {
+		return argError("tags", "at most %d tags per request, got %d", maxTags, len(tags))
+	}
 	for name, v := range tags {
-		if name == "" || len(name) > 128 {
+		if name == "" || len(name) > maxTagName {
 			return argError("tags", "tag names must be 1 to 128 characters")
+		}
+		if !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+			return argError("tags", "tag name %q must be valid UTF-8 without control characters", name)
+		}
+		if len(v) > maxTagValue {
+			return argError("tags."+name, "value is %d bytes of JSON, more than the maximum of %d", len(v), maxTagValue)
 		}
 		var x any
 		if err := json.Unmarshal(v, &x); err != nil {

@@ -157,11 +157,12 @@ func checkValidity(v *int64, field string, typ sms.Type, pol config.Resolved) (t
 	if v == nil {
 		return pol.Validity.For(string(typ)), nil
 	}
-	d := time.Duration(*v) * time.Second
-	if d < config.MinValidity || d > config.MaxValidity {
+	// Compare in seconds: *v * time.Second overflows int64 for large or
+	// very negative values and could wrap into the allowed range.
+	if *v < int64(config.MinValidity/time.Second) || *v > int64(config.MaxValidity/time.Second) {
 		return 0, argError(field+".validity", "must be from 1 to 604800 seconds (7 days), got %d", *v)
 	}
-	return d, nil
+	return time.Duration(*v) * time.Second, nil
 }
 
 // checkCapping reads capping_days and capping_count, which go together.

@@ -3,6 +3,8 @@ package intake
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -51,6 +53,12 @@ func TestCheckValidity(t *testing.T) {
 		{ptr[int64](0), sms.OTP, 0, "n.validity: must be from 1 to 604800 seconds (7 days), got 0"},
 		{ptr[int64](604801), sms.OTP, 0, "n.validity: must be from 1 to 604800 seconds (7 days), got 604801"},
 		{ptr[int64](-5), sms.OTP, 0, "n.validity: must be from 1 to 604800 seconds (7 days), got -5"},
+		// Seconds whose conversion to a Duration overflows int64 and
+		// wrapped into the allowed range.
+		{ptr[int64](18446744075), sms.OTP, 0, "n.validity: must be from 1 to 604800 seconds (7 days), got 18446744075"},
+		{ptr[int64](-18446744072), sms.OTP, 0, "n.validity: must be from 1 to 604800 seconds (7 days), got -18446744072"},
+		{ptr[int64](math.MaxInt64), sms.OTP, 0, "n.validity: must be from 1 to 604800 seconds (7 days), got 9223372036854775807"},
+		{ptr[int64](math.MinInt64), sms.OTP, 0, "n.validity: must be from 1 to 604800 seconds (7 days), got -9223372036854775808"},
 	}
 	for _, tt := range tests {
 		got, err := checkValidity(tt.v, "n", tt.typ, pol)
@@ -129,6 +137,15 @@ func TestCheckContent(t *testing.T) {
 		{"no language", `{}`, nil, "c: has no language: give at least one text"},
 		{"over the segment limit", `"` + long + `"`, nil, "c: 3 segments (gsm7), more than the maximum of 2"},
 		{"per language limit", `{"en":"ok","de":"` + long + `"}`, nil, "c.de: 3 segments (gsm7), more than the maximum of 2"},
+		{"NUL", `"a\u0000b"`, nil, "c: must not contain NUL characters"},
+		{"NUL in a language", `{"en":"ok","de":"a\u0000"}`, nil, "c.de: must not contain NUL characters"},
+		{"invalid UTF-8", "\"caf\xe9\"", nil, "c: is not valid UTF-8"},
+		{"invalid UTF-8 in a language", "{\"de\":\"\xff\xfe\"}", nil, "c: is not valid UTF-8"},
+		{"lone surrogate escape", `"a\ud800b"`, nil, `c: contains an invalid \u escape (a lone UTF-16 surrogate)`},
+		{"lone surrogate in a language", `{"en":"ok","de":"\udc00"}`, nil, `c.de: contains an invalid \u escape (a lone UTF-16 surrogate)`},
+		{"U+FFFD sent as is", `"a�b"`, content.Localized{{Text: "a\uFFFDb"}}, ""},
+		{"U+FFFD sent escaped", `"a\uFFFDb"`, content.Localized{{Text: "a\uFFFDb"}}, ""},
+		{"a surrogate pair", `"\ud83d\ude00"`, content.Localized{{Text: "\U0001F600"}}, ""},
 		{"a template is limited per recipient", `"{name|CapitalizeFirst|} ` + long + `"`, content.Localized{{Text: "{name|CapitalizeFirst|} " + long}}, ""},
 	}
 	for _, tt := range tests {
@@ -162,6 +179,16 @@ func TestValidateTags(t *testing.T) {
 		{"long name", `{"` + strings.Repeat("t", 129) + `":"x"}`, "tags: tag names must be 1 to 128 characters"},
 		{"list of numbers", `{"l":["a",1]}`, "tags.l: a list tag must hold strings only"},
 		{"object", `{"o":{"a":1}}`, "tags.o: must be a string, number, boolean, list of strings or null"},
+		{"100 tags", manyTags(100), ""},
+		{"101 tags", manyTags(101), "tags: at most 100 tags per request, got 101"},
+		{"5000 tags", manyTags(5000), "tags: at most 100 tags per request, got 5000"},
+		{"NUL in a name", `{"a\u0000b":"x"}`, `tags: tag name "a\x00b" must be valid UTF-8 without control characters`},
+		{"newline in a name", `{"a\nb":"x"}`, `tags: tag name "a\nb" must be valid UTF-8 without control characters`},
+		{"128-byte name", `{"` + strings.Repeat("t", 128) + `":"x"}`, ""},
+		{"4 KiB value", `{"v":"` + strings.Repeat("v", 4<<10-2) + `"}`, ""},
+		{"value over 4 KiB", `{"v":"` + strings.Repeat("v", 4<<10-1) + `"}`, "tags.v: value is 4097 bytes of JSON, more than the maximum of 4096"},
+		{"500 KB value", `{"big":"` + strings.Repeat("v", 500_000) + `"}`, "tags.big: value is 500002 bytes of JSON, more than the maximum of 4096"},
+		{"long list", `{"l":[` + strings.Repeat(`"aaaa",`, 1000) + `"a"]}`, "tags.l: value is 7005 bytes of JSON, more than the maximum of 4096"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,6 +290,14 @@ func TestCheckRegistration(t *testing.T) {
 		{`{"hwid":"+4915112000001","device_type":18,"tags":{"l":[1]}}`, "", "tags.l: a list tag must hold strings only"},
 		{`{"hwid":"+4915112000001","device_type":18,"userId":"` + strings.Repeat("u", 257) + `"}`, "", "userId: longer than 256 characters"},
 		{`{"hwid":"+4915112000001","device_type":"18"}`, "", "device_type: must be a number, got string"},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"Local"}`, "", `timezone: unknown IANA time zone "Local"`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"local"}`, "", `timezone: unknown IANA time zone "local"`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"UTC","language":"de-AT"}`, "+4915112000001", ""},
+		{`{"hwid":"+4915112000001","device_type":18,"language":"zh-Hant-TW"}`, "+4915112000001", ""},
+		{`{"hwid":"+4915112000001","device_type":18,"language":"` + strings.Repeat("a", 36) + `"}`, "", "language: must be a BCP 47 language code of at most 35 characters, got 36"},
+		{`{"hwid":"+4915112000001","device_type":18,"language":"en\u0000"}`, "", `language: must be a BCP 47 language code like "en" or "de-AT", got "en\x00"`},
+		{`{"hwid":"+4915112000001","device_type":18,"language":"not a language"}`, "", `language: must be a BCP 47 language code like "en" or "de-AT", got "not a language"`},
+		{`{"hwid":"+4915112000001","device_type":18,"tags":` + manyTags(101) + `}`, "", "tags: at most 100 tags per request, got 101"},
 	}
 	for _, tt := range tests {
 		_, got, err := a.registrationArgs(json.RawMessage(tt.raw))
@@ -349,6 +384,10 @@ func TestReadRequest(t *testing.T) {
 		{"trailing data", `{"request": {}} {}`, "", 400, "malformed JSON: trailing data after the request object"},
 		{"no request", `{"req": {}}`, "", 400, `malformed request: body must be {"request": {...}}`},
 		{"request not an object", `{"request": [1]}`, "", 400, `malformed request: body must be {"request": {...}}`},
+		// Not an object at the top: no Go type names (struct { Request ... }).
+		{"body an array", `[]`, "", 400, `malformed request: body must be {"request": {...}}, got array`},
+		{"body a string", `"x"`, "", 400, `malformed request: body must be {"request": {...}}, got string`},
+		{"body a number", `5`, "", 400, `malformed request: body must be {"request": {...}}, got number`},
 		{"too large", `{"request": {"x": "` + strings.Repeat("a", 1024) + `"}}`, "", 413, "request body is larger than 1024 bytes"},
 	}
 	for _, tt := range tests {
@@ -489,4 +528,18 @@ func TestCheckNotification(t *testing.T) {
 	// together.
 	_, err = a.checkNotification(shop, "n", notification{SendDate: "now", Devices: stringList{"a", "b", "c"}, Users: stringList{"d", "e", "f"}}, defaults(), testNow)
 	wantArg(t, err, "n.devices: more than 5 recipients")
+}
+
+// manyTags is an object of n tags.
+func manyTags(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"t%d":%d`, i, i)
+	}
+	b.WriteString("}")
+	return b.String()
 }

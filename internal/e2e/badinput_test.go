@@ -233,6 +233,16 @@ func TestBadInput(t *testing.T) {
 		}
 		return req
 	}
+	// withContent is a createMessage body whose content is raw bytes,
+	// which json.Marshal would have made valid UTF-8.
+	withContent := func(raw string) []byte {
+		b, _ := json.Marshal(map[string]any{"request": one(map[string]any{"content": "CONTENT-HERE"})})
+		return []byte(strings.Replace(string(b), "CONTENT-HERE", raw, 1))
+	}
+	manyTags := map[string]any{}
+	for i := range 101 {
+		manyTags[fmt.Sprintf("t%d", i)] = i
+	}
 	oversized, _ := json.Marshal(map[string]any{"request": one(map[string]any{"content": strings.Repeat("x", 2*badInputMaxBody)})})
 
 	cases := []badCase{
@@ -241,6 +251,8 @@ func TestBadInput(t *testing.T) {
 		{name: "trailing garbage", raw: `{"request": {"application": "` + harness.ShopApp + `"}} x`, http: 400, field: "JSON"},
 		{name: "request not an object", raw: `{"request": "createMessage"}`, http: 400, field: "request"},
 		{name: "body over the limit", rawB: oversized, http: 413, field: "body"},
+		{name: "body an array", raw: `[]`, http: 400, field: `body must be {"request": {...}}, got array`},
+		{name: "body a string", raw: `"createMessage"`, http: 400, field: `body must be {"request": {...}}, got string`},
 		{name: "unknown method", method: "createMassage", req: one(nil), http: 404, field: "createMassage"},
 
 		// Authentication and authorization.
@@ -263,6 +275,12 @@ func TestBadInput(t *testing.T) {
 		{name: "registerDevice device_type missing", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "device_type": nil}), http: 200, code: 210, field: "device_type"},
 		{name: "registerDevice device_type a string", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "device_type": "18"}), http: 200, code: 210, field: "device_type"},
 		{name: "registerDevice bad timezone", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "timezone": "Europe/Nowhere"}), http: 200, code: 210, field: "timezone"},
+		{name: "registerDevice timezone Local", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "timezone": "Local"}), http: 200, code: 210, field: "timezone"},
+		{name: "registerDevice language too long", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "language": strings.Repeat("e", 36)}), http: 200, code: 210, field: "language"},
+		{name: "registerDevice language not BCP 47", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "language": "en glish"}), http: 200, code: 210, field: "language"},
+		{name: "registerDevice 101 tags", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "tags": manyTags}), http: 200, code: 210, field: "tags"},
+		{name: "registerDevice NUL in a tag name", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "tags": map[string]any{"a\x00b": "x"}}), http: 200, code: 210, field: "tags"},
+		{name: "setTags 101 tags", method: "setTags", req: device(map[string]any{"device_type": nil, "tags": manyTags}), http: 200, code: 210, field: "tags"},
 		{name: "registerDevice userId too long", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "userId": strings.Repeat("u", 257)}), http: 200, code: 210, field: "userId"},
 		{name: "registerDevice bad tag value", method: "registerDevice", req: device(map[string]any{"hwid": unreg, "tags": map[string]any{"nested": map[string]any{"a": 1}}}), http: 200, code: 210, field: "tags.nested"},
 
@@ -288,6 +306,11 @@ func TestBadInput(t *testing.T) {
 		{name: "send_date yesterday", req: one(map[string]any{"send_date": yesterday}), http: 200, code: 210, field: "notifications[0].send_date"},
 		{name: "bad timezone", req: one(map[string]any{"send_date": later, "timezone": "Mars/Olympus_Mons"}), http: 200, code: 210, field: "notifications[0].timezone"},
 		{name: "timezone Local", req: one(map[string]any{"send_date": later, "timezone": "Local"}), http: 200, code: 210, field: "notifications[0].timezone"},
+		{name: "validity overflows up", req: one(map[string]any{"validity": int64(18446744075)}), http: 200, code: 210, field: "notifications[0].validity"},
+		{name: "validity overflows down", req: one(map[string]any{"validity": int64(-18446744072)}), http: 200, code: 210, field: "notifications[0].validity"},
+		{name: "content with NUL", req: one(map[string]any{"content": "hi\x00"}), http: 200, code: 210, field: "notifications[0].content"},
+		{name: "content invalid UTF-8", rawB: withContent("caf\xe9"), http: 200, code: 210, field: "notifications[0].content"},
+		{name: "content lone surrogate", rawB: withContent(`caf\ud800`), http: 200, code: 210, field: "notifications[0].content"},
 		{name: "transactionId too long", req: one(map[string]any{"transactionId": strings.Repeat("t", 129)}), http: 200, code: 210, field: "notifications[0].transactionId"},
 		{name: "platforms not a list", req: one(map[string]any{"platforms": "sms"}), http: 200, code: 210, field: "notifications[0].platforms"},
 		{name: "unknown message_type", req: one(map[string]any{"message_type": "bulk"}), http: 200, code: 210, field: "notifications[0].message_type"},

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -29,8 +31,8 @@ func (s Source) Webhooks() Webhooks {
 const MaxWebhookBody = 64 << 10
 
 // ReadWebhook finds the provider a webhook names, its kind's webhook
-// reader, and reads the body, answering 404 or 400 itself (ok false) when
-// it cannot.
+// reader, and reads the body, answering 404, 413 (over MaxWebhookBody) or
+// 400 itself (ok false) when it cannot.
 func ReadWebhook(w http.ResponseWriter, r *http.Request, sources map[string]Source) (Source, Webhooks, []byte, bool) {
 	src, ok := sources[r.PathValue("provider")]
 	hooks := src.Webhooks()
@@ -40,6 +42,11 @@ func ReadWebhook(w http.ResponseWriter, r *http.Request, sources map[string]Sour
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("body: larger than %d bytes", MaxWebhookBody), http.StatusRequestEntityTooLarge)
+			return Source{}, nil, nil, false
+		}
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
 		return Source{}, nil, nil, false
 	}
