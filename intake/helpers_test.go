@@ -28,7 +28,9 @@ const (
 var testNow = time.Date(2026, 11, 24, 12, 0, 30, 0, time.UTC)
 
 // defaults is the fleet-wide policy every test application resolves to.
-func defaults() config.Resolved { return config.Config{Defaults: config.NewDefaults()}.PolicyOf(shop) }
+func defaults() config.Resolved {
+	return config.Config{Defaults: config.Default().Defaults}.PolicyOf(shop)
+}
 
 // newTestAPI builds an API on a store over a fresh redis-server: only the
 // store's lookups (devices, presets) are used by validation.

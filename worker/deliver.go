@@ -140,8 +140,6 @@ func (s *Sender) send(ctx context.Context, cands []*route.Member, pinned string,
 	return out
 }
 
-func anyAvailable(cands []*route.Member) bool { return firstAvailable(cands) != nil }
-
 // firstAvailable is the provider that will be asked first: the first whose
 // breaker does not refuse calls.
 func firstAvailable(cands []*route.Member) *route.Member {

@@ -57,7 +57,7 @@ type fixture struct {
 // providers in route order with the default breakers. MaxAttempts is 3 and
 // asynq's retry budget (the retries hook) is 25 with none used.
 func newFixture(t *testing.T, providers ...provider.Provider) *fixture {
-	return newFixtureBreaker(t, config.NewBreaker(), providers...)
+	return newFixtureBreaker(t, config.Default().Breaker, providers...)
 }
 
 func newFixtureBreaker(t *testing.T, br config.Breaker, providers ...provider.Provider) *fixture {

@@ -16,12 +16,3 @@ func Default() Config {
 	}
 	return c
 }
-
-// NewDefaults returns the documented policy defaults (Default().Defaults).
-func NewDefaults() Defaults { return Default().Defaults }
-
-// NewBreaker returns the documented breaker defaults (Default().Breaker).
-func NewBreaker() Breaker { return Default().Breaker }
-
-// NewRate returns the documented rate-limiter defaults (Default().Rate).
-func NewRate() Rate { return Default().Rate }

@@ -32,7 +32,7 @@ func frPhones(from, n int) []string {
 func limited(limits string) func(*config.Config, *fleet.Roles) {
 	return func(c *config.Config, r *fleet.Roles) {
 		r.Worker = false
-		c.Rate = config.NewRate()
+		c.Rate = config.Default().Rate
 		c.Rate.Limits = limits
 	}
 }
@@ -239,7 +239,7 @@ func TestBadRateLimitsStopStartUpBeforeRedis(t *testing.T) {
 	} {
 		cfg := harness.TestConfig(t)
 		cfg.Redis.Addr = "127.0.0.1:1" // nothing listens: the config must fail first
-		cfg.Rate = config.NewRate()
+		cfg.Rate = config.Default().Rate
 		cfg.Rate.Limits, cfg.Rate.OperatorOverrides = tt.limits, tt.overrides
 		_, err := fleet.New(context.Background(), fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true}})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

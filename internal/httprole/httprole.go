@@ -178,9 +178,6 @@ func (r *Role) Handler() http.Handler {
 	})
 }
 
-// Stopping reports whether shutdown has begun.
-func (r *Role) Stopping() bool { return r.stopping.Load() }
-
 func (r *Role) ready(w http.ResponseWriter, req *http.Request) {
 	if r.stopping.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)

@@ -95,15 +95,6 @@ func register(k Kind) {
 	kinds[k.Name()] = k
 }
 
-// Kinds returns every registered kind, by name.
-func Kinds() []Kind {
-	out := make([]Kind, 0, len(kinds))
-	for _, n := range KindNames() {
-		out = append(out, kinds[n])
-	}
-	return out
-}
-
 // KindNames returns the registered kinds' names, sorted.
 func KindNames() []KindName {
 	out := make([]KindName, 0, len(kinds))

@@ -406,25 +406,6 @@ func (s *Store) BeginBatch(ctx context.Context, ls []Loaded) ([]Began, error) {
 	return out, nil
 }
 
-// BeginCmd queues the begin of l on p, for a caller that pipelines it with
-// other commands (the worker sends it with the rate limiter's call). Its
-// result is read with DecodeBegin.
-func (s *Store) BeginCmd(ctx context.Context, p redis.Pipeliner, l Loaded) *redis.Cmd {
-	return s.beginCmd(ctx, p, l, ms(s.now()))
-}
-
-// DecodeBegin reads the result of a BeginCmd.
-func DecodeBegin(c *redis.Cmd) (Began, error) {
-	if err := c.Err(); err != nil {
-		return Began{}, fmt.Errorf("begin: %w", err)
-	}
-	var res beginResult
-	if err := decodeJSON(c.Val(), &res); err != nil {
-		return Began{}, fmt.Errorf("begin: %w", err)
-	}
-	return Began{OK: res.State == "begun", Attempts: res.Attempts, Capped: res.State == "capped"}, nil
-}
-
 func (s *Store) beginCmd(ctx context.Context, p redis.Pipeliner, l Loaded, now int64) *redis.Cmd {
 	keys := []string{smsKey(l.ID), msgKey(sms.MessageCodeOf(l.ID)), keyOutcome}
 	if l.Type == sms.Marketing {

@@ -32,7 +32,7 @@ func BenchmarkSendThroughBreaker(b *testing.B) {
 	p := provider.NewSimulator("sim", srv.URL+"/simulator", nil)
 	members := map[bool]*Member{}
 	for _, on := range []bool{false, true} {
-		members[on] = New([]provider.Provider{p}, nil, config.NewBreaker(), on, zap.NewNop()).Member("sim")
+		members[on] = New([]provider.Provider{p}, nil, config.Default().Breaker, on, zap.NewNop()).Member("sim")
 	}
 	var seq atomic.Int64
 	run := func(m *Member, n int) (time.Duration, uint64) {

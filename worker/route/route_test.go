@@ -49,7 +49,7 @@ func TestCandidatesOrder(t *testing.T) {
 	routes := map[string]config.Route{
 		"SHOP1-00001": {Providers: []string{"a", "b"}, Overrides: map[string][]string{"NG": {"c"}, "+4915112": {"b", "a"}, "+49": {"c", "a"}}},
 	}
-	r := New([]provider.Provider{a, b, c}, func(app string) config.Route { return routes[app] }, config.NewBreaker(), true, zap.NewNop())
+	r := New([]provider.Provider{a, b, c}, func(app string) config.Route { return routes[app] }, config.Default().Breaker, true, zap.NewNop())
 	tests := []struct {
 		app, phone, sticky string
 		want               []string
@@ -81,7 +81,7 @@ func TestCandidatesOrder(t *testing.T) {
 func TestWeightedFirstChoiceAmongHealthy(t *testing.T) {
 	a, b := &scripted{name: "a"}, &scripted{name: "b"}
 	rt := config.Route{Providers: []string{"a", "b"}, Weights: map[string]int{"a": 3, "b": 1}}
-	br := config.NewBreaker()
+	br := config.Default().Breaker
 	br.MinRequests, br.OpenTimeout = 1, time.Hour
 	r := New([]provider.Provider{a, b}, func(string) config.Route { return rt }, br, true, zap.NewNop())
 	first := map[string]int{}
@@ -153,7 +153,7 @@ func TestBreakerCountsOnlyTransientFailures(t *testing.T) {
 func TestBreakersOffCallsBare(t *testing.T) {
 	p := &scripted{name: "p"}
 	p.setErr(&provider.Error{Class: provider.Transient})
-	r := New([]provider.Provider{p}, nil, config.NewBreaker(), false, zap.NewNop())
+	r := New([]provider.Provider{p}, nil, config.Default().Breaker, false, zap.NewNop())
 	for range 50 {
 		_, _ = r.Member("p").Send(context.Background(), provider.Request{})
 	}
@@ -168,7 +168,7 @@ func TestBreakersOffCallsBare(t *testing.T) {
 // with its earlier successes (2,621 wasted calls were measured). Calls are
 // counted, not timed.
 func TestBreakerOpensWithinAFewCallsAfterLongSuccess(t *testing.T) {
-	br := config.NewBreaker()
+	br := config.Default().Breaker
 	for _, successes := range []int{0, 10, 1000, 50_000} {
 		p := &scripted{name: "p"}
 		m := New([]provider.Provider{p}, nil, br, true, zap.NewNop()).Member("p")
@@ -192,7 +192,7 @@ func TestBreakerOpensWithinAFewCallsAfterLongSuccess(t *testing.T) {
 // TestBreakerRatioStillTripsOnIntermittentFailures: failures that never
 // come five in a row still open the breaker through the window's ratio.
 func TestBreakerRatioStillTripsOnIntermittentFailures(t *testing.T) {
-	br := config.NewBreaker()
+	br := config.Default().Breaker
 	p := &scripted{name: "p"}
 	m := New([]provider.Provider{p}, nil, br, true, zap.NewNop()).Member("p")
 	calls := 0
