@@ -11,6 +11,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/provider"
 )
 
@@ -136,10 +137,7 @@ func LoadHTTP() (HTTP, error) {
 // requestDeadline is the longest deadline a request gets: the request
 // timeout plus a second per MiB of the largest body (httprole.Deadline).
 func (c Config) requestDeadline() time.Duration {
-	if c.RequestTimeout <= 0 {
-		return 0
-	}
-	return c.RequestTimeout + time.Duration(c.MaxBodyBytes>>20)*time.Second
+	return httprole.RequestDeadline(c.RequestTimeout, c.MaxBodyBytes)
 }
 
 // validateHTTP checks the HTTP servers' limits.

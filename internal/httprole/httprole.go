@@ -116,14 +116,21 @@ func Deadline(timeout time.Duration, h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		d := timeout
-		if req.ContentLength > 0 {
-			d += time.Duration(req.ContentLength>>20) * time.Second
-		}
-		ctx, cancel := context.WithTimeout(req.Context(), d)
+		ctx, cancel := context.WithTimeout(req.Context(), RequestDeadline(timeout, req.ContentLength))
 		defer cancel()
 		h.ServeHTTP(w, req.WithContext(ctx))
 	})
+}
+
+// RequestDeadline is the deadline of a request with a body of bodyBytes:
+// timeout plus a second per MiB, so the largest createMessage has time
+// to be read and decoded. The configuration checks the write timeout
+// against it for the largest body allowed.
+func RequestDeadline(timeout time.Duration, bodyBytes int64) time.Duration {
+	if timeout <= 0 {
+		return 0
+	}
+	return timeout + time.Duration(max(bodyBytes, 0)>>20)*time.Second
 }
 
 // Role is one process's HTTP listener.
