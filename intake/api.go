@@ -85,6 +85,11 @@ func NewAPI(o Options) *API {
 		if app.DeviceToken != "" {
 			a.tokens[app.DeviceToken] = tokenInfo{app: app.Code}
 		}
+		if app.LegacyUserBinding && o.Logger != nil {
+			// Said once at start: a weaker setting should not go unnoticed.
+			o.Logger.Warn("legacy_user_binding is on: device-token and tokenless registerDevice calls may bind phones to any userId",
+				zap.String("application", app.Code))
+		}
 	}
 	a.methods = map[string]method{
 		"registerDevice":   {deviceToken, a.registerDevice},
