@@ -14,6 +14,8 @@ type Application struct {
 	DeviceToken string
 	// OpenDevices lets device calls (registerDevice, setTags, ...) through
 	// without any token: Pushwoosh's legacy behaviour older clients rely on.
+	// Even then binding a userId, setting the consent tag, getTags and
+	// unregisterDevice need a token (intake/devices.go, issue 13 items 1, 9).
 	OpenDevices bool
 	// LegacyUserBinding lets device-token calls (and tokenless ones when
 	// OpenDevices) bind a phone to a userId or move it to another, as
