@@ -51,6 +51,8 @@ type API struct {
 	apps    map[string]config.Application
 	tokens  map[string]tokenInfo
 	methods map[string]method
+	// refusals rate-limits the log lines of refused user bindings.
+	refusals refusalLog
 }
 
 type tokenInfo struct {
@@ -83,6 +85,11 @@ func NewAPI(o Options) *API {
 		if app.DeviceToken != "" {
 			a.tokens[app.DeviceToken] = tokenInfo{app: app.Code}
 		}
+		if app.LegacyUserBinding && o.Logger != nil {
+			// Said once at start: a weaker setting should not go unnoticed.
+			o.Logger.Warn("legacy_user_binding is on: device-token and tokenless registerDevice calls may bind phones to any userId",
+				zap.String("application", app.Code))
+		}
 	}
 	a.methods = map[string]method{
 		"registerDevice":   {deviceToken, a.registerDevice},
@@ -104,7 +111,8 @@ func NewAPI(o Options) *API {
 
 // Register mounts the API's routes on mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /json/1.3/{method}", a.serveJSON)
+	// withAuthHeader: device handlers weigh the caller's token (caller.go).
+	mux.Handle("POST /json/1.3/{method}", withAuthHeader(a.serveJSON))
 	mux.Handle("GET /api/v1/messages", a.native(a.listMessages))
 	mux.Handle("GET /api/v1/messages/{code}", a.native(a.getMessage))
 	mux.Handle("POST /api/v1/optouts", a.native(a.addOptOut))

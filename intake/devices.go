@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"go.uber.org/zap"
 	"golang.org/x/text/language"
+	"golang.org/x/time/rate"
 
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
@@ -55,12 +60,120 @@ func (a *API) registerDevice(ctx context.Context, app string, raw json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	who := a.callerOf(ctx, app, raw)
+	if err := a.consentNeedsToken(app, who, req.Tags); err != nil {
+		return nil, err
+	}
+	var opts []store.RegisterOption
+	if who != callerServer && !a.apps[app].LegacyUserBinding {
+		// The store decides whether this binds or moves the user, in the
+		// script that writes, against the stored device.
+		opts = append(opts, store.NoUserBinding())
+	}
 	if _, err := a.Store.RegisterDevice(ctx, app, store.Device{
 		Phone: phone, UserID: req.UserID, Language: req.Language, Timezone: req.Timezone, Tags: req.Tags,
-	}); err != nil {
+	}, opts...); errors.Is(err, store.ErrUserBinding) {
+		return nil, a.bindingRefused(app, phone, who)
+	} else if err != nil {
 		return nil, deviceLimit(err, "hwid")
 	}
 	return nil, nil
+}
+
+// bindingRefused counts and logs a registration that would have bound a
+// phone to a user id, or moved it to another, without the server token,
+// and is the answer to it: 403 for a device token (a token of too little
+// power, as for a server method), 401 without a token (as any call that
+// needs one). Both name userId. It is not a 210: the arguments are right,
+// the caller's token is what is missing.
+func (a *API) bindingRefused(app, phone string, who caller) error {
+	metrics.DeviceBindingRefused.WithLabelValues(app).Inc()
+	if a.refusals.allow(a.Now()) {
+		// The user id is not logged: it may be an email address or another
+		// personal identifier; neither is the token, nor the full phone.
+		a.log.Warn("device registration refused: binding a phone to a user id needs the server token",
+			zap.String("application", app), zap.String("phone", sms.MaskPhone(phone)),
+			zap.Stringer("caller", who), zap.Int("suppressed", a.refusals.takeSuppressed()))
+	}
+	const msg = "userId: binding a phone to a user id, or moving it to another, needs the application's server token " +
+		"(client apps carry the device token, so anyone could otherwise receive another user's SMS); " +
+		"register the phone without userId, or bind it from your server"
+	if who == callerNone {
+		return httpError(http.StatusUnauthorized, "%s", msg)
+	}
+	return httpError(http.StatusForbidden, "%s", msg)
+}
+
+// consentNeedsToken refuses, for a call without a token (an open
+// application), tags that set the application's consent tag: anyone could
+// otherwise opt any phone in to marketing (issue 13 item 9). Any value
+// counts, false and null too (withdrawing consent is the application's
+// call, not an anonymous one's), and any case of the name, so a policy
+// that one day matches it loosely cannot reopen the hole.
+func (a *API) consentNeedsToken(app string, who caller, tags map[string]json.RawMessage) error {
+	if who != callerNone || len(tags) == 0 {
+		return nil
+	}
+	consent := a.Policy(app).ConsentTag
+	for name := range tags {
+		if strings.EqualFold(name, consent) {
+			return httpError(http.StatusUnauthorized,
+				"tags.%s: setting the consent tag needs the application's device or server token (request.auth or Authorization: Token ...), even for an open application", name)
+		}
+	}
+	return nil
+}
+
+// needsToken refuses a device call made without a token (an open
+// application) that reads or removes what a phone's owner put there:
+// getTags and unregisterDevice (issue 13 item 9). The device token
+// suffices: Pushwoosh client SDKs make these calls and carry it.
+func needsToken(who caller, method string) error {
+	if who == callerNone {
+		return httpError(http.StatusUnauthorized,
+			"missing auth token: %s needs the application's device or server token (request.auth or Authorization: Token ...), even for an open application", method)
+	}
+	return nil
+}
+
+// refusalLog rate-limits the warnings of refused user bindings: a client
+// looping on a refused call must not flood the log (warnings are never
+// sampled); the metric counts every one. Its zero value is ready.
+type refusalLog struct {
+	mu         sync.Mutex
+	lim        *rate.Limiter
+	suppressed int
+}
+
+// At most refusalBurst lines at once, then one per refusalEvery.
+const (
+	refusalEvery = time.Second
+	refusalBurst = 10
+)
+
+// allow reports whether a refusal at now may be logged; one that may not
+// is counted as suppressed.
+func (l *refusalLog) allow(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lim == nil {
+		l.lim = rate.NewLimiter(rate.Every(refusalEvery), refusalBurst)
+	}
+	if l.lim.AllowN(now, 1) {
+		return true
+	}
+	l.suppressed++
+	return false
+}
+
+// takeSuppressed returns how many refusals were not logged since the last
+// line that was, and starts counting afresh.
+func (l *refusalLog) takeSuppressed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.suppressed
+	l.suppressed = 0
+	return n
 }
 
 // deviceLimit names field in the error of a registration the device
@@ -73,6 +186,9 @@ func deviceLimit(err error, field string) error {
 }
 
 func (a *API) unregisterDevice(ctx context.Context, app string, raw json.RawMessage) (any, error) {
+	if err := needsToken(a.callerOf(ctx, app, raw), "unregisterDevice"); err != nil {
+		return nil, err
+	}
 	_, phone, err := a.deviceArgs(raw)
 	if err != nil {
 		return nil, err
@@ -94,6 +210,9 @@ func (a *API) setTags(ctx context.Context, app string, raw json.RawMessage) (any
 	if err := validateTags(req.Tags); err != nil {
 		return nil, err
 	}
+	if err := a.consentNeedsToken(app, a.callerOf(ctx, app, raw), req.Tags); err != nil {
+		return nil, err
+	}
 	if err := a.Store.SetTags(ctx, app, phone, req.Tags); errors.Is(err, store.ErrNotFound) {
 		return nil, argError("hwid", "device %s is not registered", phone)
 	} else if err != nil {
@@ -103,6 +222,9 @@ func (a *API) setTags(ctx context.Context, app string, raw json.RawMessage) (any
 }
 
 func (a *API) getTags(ctx context.Context, app string, raw json.RawMessage) (any, error) {
+	if err := needsToken(a.callerOf(ctx, app, raw), "getTags"); err != nil {
+		return nil, err
+	}
 	_, phone, err := a.deviceArgs(raw)
 	if err != nil {
 		return nil, err

@@ -30,10 +30,10 @@ func TestHandlerArguments(t *testing.T) {
 		{"getPreset without code", a.getPreset, `{}`, "preset_code: required"},
 		{"deletePreset without code", a.deletePreset, `{"preset_code":""}`, "preset_code: required"},
 		{"registerDevice without type", a.registerDevice, `{"hwid":"+4915112000001"}`, "device_type: required (18 for SMS)"},
-		{"unregisterDevice without hwid", a.unregisterDevice, `{}`, "hwid: required (the phone number)"},
+		{"unregisterDevice without hwid", a.unregisterDevice, `{"auth":"` + shopDev + `"}`, "hwid: required (the phone number)"},
 		{"setTags without tags", a.setTags, `{"hwid":"+4915112000001"}`, "tags: required (an object of tag name to value)"},
 		{"setTags bad tag", a.setTags, `{"hwid":"+4915112000001","tags":{"x":{}}}`, "tags.x: must be a string, number, boolean, list of strings or null"},
-		{"getTags bad hwid", a.getTags, `{"hwid":"hello"}`, `hwid: not a valid phone number: "hello": the phone number supplied is not a number`},
+		{"getTags bad hwid", a.getTags, `{"auth":"` + shopDev + `","hwid":"hello"}`, `hwid: not a valid phone number: "hello": the phone number supplied is not a number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,16 @@ type Application struct {
 	DeviceToken string
 	// OpenDevices lets device calls (registerDevice, setTags, ...) through
 	// without any token: Pushwoosh's legacy behaviour older clients rely on.
+	// Even then binding a userId, setting the consent tag, getTags and
+	// unregisterDevice need a token (intake/devices.go, issue 13 items 1, 9).
 	OpenDevices bool
+	// LegacyUserBinding lets device-token calls (and tokenless ones when
+	// OpenDevices) bind a phone to a userId or move it to another, as
+	// Pushwoosh's legacy clients do. Off, that needs the server token:
+	// whoever can put their phone under a user id receives that user's
+	// SMS (security codes included). File only (legacy_user_binding);
+	// for migrations, never a default.
+	LegacyUserBinding bool
 	// Policy overrides the fleet-wide content and policy defaults; only the
 	// configuration file (SMSFLEET_CONFIG) sets it.
 	Policy Policy

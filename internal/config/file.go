@@ -21,6 +21,7 @@ import (
 //	    server_token: shop-server-token   # or server_token_env: SHOP_TOKEN
 //	    device_token: shop-device-token
 //	    open_devices: false
+//	    legacy_user_binding: false   # true: device tokens may bind userId (legacy clients)
 //	    sender: ACME
 //	    max_segments: 6
 //	    quiet_hours: "21:00-09:00"
@@ -44,6 +45,8 @@ type FileApplication struct {
 	DeviceToken    string `yaml:"device_token"`
 	DeviceTokenEnv string `yaml:"device_token_env"`
 	OpenDevices    bool   `yaml:"open_devices"`
+	// LegacyUserBinding: see Application.LegacyUserBinding (off by default).
+	LegacyUserBinding bool `yaml:"legacy_user_binding"`
 	// CallbackSecret signs status callbacks; callback_secret_env names an
 	// environment variable holding it instead.
 	CallbackSecret    string `yaml:"callback_secret"`
@@ -69,7 +72,8 @@ func readFile(path string) (File, error) {
 }
 
 func (fa FileApplication) application() (Application, error) {
-	app := Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices, Policy: fa.Policy, Route: fa.Route}
+	app := Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices,
+		LegacyUserBinding: fa.LegacyUserBinding, Policy: fa.Policy, Route: fa.Route}
 	if fa.ServerTokenEnv != "" {
 		app.ServerToken = os.Getenv(fa.ServerTokenEnv)
 		if app.ServerToken == "" {

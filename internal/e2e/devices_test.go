@@ -221,13 +221,16 @@ func TestDeviceAuth(t *testing.T) {
 		http   int
 		code   int    // status_code; default http
 		field  string // for a 210
+		// tokenless: an open application's call without a token, which may
+		// register and tag but not read tags or unregister (401).
+		tokenless bool
 	}{
 		{name: "server token in auth", app: harness.ShopApp, auth: harness.ShopToken, http: 200},
 		{name: "server token in header", app: harness.ShopApp, header: "Token " + harness.ShopToken, http: 200},
 		{name: "device token in header", app: harness.ShopApp, header: "Token " + harness.ShopDevice, http: 200},
 		{name: "device token in auth", app: harness.ShopApp, auth: harness.ShopDevice, http: 200},
 		{name: "device token, lower-case scheme", app: harness.ShopApp, header: "token " + harness.ShopDevice, http: 200},
-		{name: "open application without token", app: harness.OpenApp, http: 200},
+		{name: "open application without token", app: harness.OpenApp, http: 200, tokenless: true},
 		{name: "open application with its server token", app: harness.OpenApp, auth: harness.OpenToken, http: 200},
 		{name: "no token", app: harness.ShopApp, http: 401},
 		{name: "no token, application without device token", app: harness.BankApp, http: 401},
@@ -259,6 +262,12 @@ func TestDeviceAuth(t *testing.T) {
 			}
 			for _, c := range calls {
 				r := e.Call(c.method, deviceReq(tc.app, tc.auth, phone, c.fields), tc.header)
+				if tc.tokenless && (c.method == "getTags" || c.method == "unregisterDevice") {
+					if r.HTTP != 401 || r.StatusCode != 401 {
+						t.Errorf("%s without token: HTTP %d status %d %q, want 401", c.method, r.HTTP, r.StatusCode, r.StatusMessage)
+					}
+					continue
+				}
 				if r.HTTP != tc.http || r.StatusCode != code {
 					t.Errorf("%s: HTTP %d status %d %q, want HTTP %d status %d", c.method, r.HTTP, r.StatusCode, r.StatusMessage, tc.http, code)
 					continue
@@ -272,6 +281,10 @@ func TestDeviceAuth(t *testing.T) {
 						t.Errorf("getTags: %s (%v), want the tag setTags set", r.Response, err)
 					}
 				}
+			}
+			if tc.tokenless {
+				// Its unregisterDevice was refused: the server token removes it.
+				e.MustOK("unregisterDevice", deviceReq(tc.app, harness.OpenToken, phone, nil))
 			}
 			// Whatever the answer, nothing of the device is left: the accepted
 			// sequence ends unregistered, a refused one never registered.
@@ -305,7 +318,7 @@ func TestIsolationDevices(t *testing.T) {
 	}{
 		{name: "getTags in bankApp", method: "getTags", req: deviceReq(harness.BankApp, harness.BankToken, shared, nil), http: 200, code: 210, field: "hwid"},
 		{name: "setTags in bankApp", method: "setTags", req: deviceReq(harness.BankApp, harness.BankToken, shared, map[string]any{"tags": map[string]any{"owner": "bank"}}), http: 200, code: 210, field: "hwid"},
-		{name: "getTags in openApp without token", method: "getTags", req: deviceReq(harness.OpenApp, "", shared, nil), http: 200, code: 210, field: "hwid"},
+		{name: "getTags in openApp with its server token", method: "getTags", req: deviceReq(harness.OpenApp, harness.OpenToken, shared, nil), http: 200, code: 210, field: "hwid"},
 		{name: "shopApp's device with bankToken", method: "getTags", req: deviceReq(harness.ShopApp, harness.BankToken, shared, nil), http: 403, code: 403},
 		{name: "bankToken naming no application", method: "getTags", req: deviceReq("", harness.BankToken, shared, nil), http: 200, code: 210, field: "application"},
 		{name: "unregister in bankApp leaves shopApp's", method: "unregisterDevice", req: deviceReq(harness.BankApp, harness.BankToken, shared, nil), http: 200, code: 200},

@@ -27,6 +27,15 @@ const tagPrefix = "t:"
 // index right. The caller read the device's current user first (it names
 // the user set to leave); the script checks it is still that user.
 //
+// It also decides, against the stored device and in the same step as the
+// write, whether the registration binds the phone to a user id or moves
+// it to another: the user it writes differs from the one the device has
+// (for a new device, from its phone, the default). Without the right to
+// (ARGV[7+2n] = "0": a device token or no token, issue 13 item 1) such a
+// registration writes nothing and answers "bind". Deciding in Go before
+// the script would leave a window in which another registration changes
+// the device between check and write.
+//
 // KEYS[1] -> sf:d:<app>:<phone>
 // KEYS[2] -> sf:ds:<app>
 // KEYS[3] -> sf:u:<app>:<old user> (the new user's set when there was none)
@@ -38,20 +47,23 @@ const tagPrefix = "t:"
 // ARGV[5] -> n, the number of field/value pairs
 // ARGV[6..5+2n] -> fields to set; a tag with an empty value is deleted
 // ARGV[6+2n] -> the application's device limit (0: none)
+// ARGV[7+2n] -> "1" when the caller may bind or move the user, else "0"
 //
 // Returns "new", "updated", "stale" when the current user changed
-// meanwhile (read it again), or "full" when a new device would take the
-// application past its limit (nothing is written).
+// meanwhile (read it again), "full" when a new device would take the
+// application past its limit, or "bind" when it would bind or move the
+// user without the right to (nothing is written for either).
 var scriptRegisterDevice = newScript("register_device", `
 local phone, expect, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local n = tonumber(ARGV[5])
+local limit, mayBind = tonumber(ARGV[6 + n * 2]), ARGV[7 + n * 2]
 local old = redis.call('HGET', KEYS[1], F.u)
 if (old or '') ~= expect then return 'stale' end
-local limit = tonumber(ARGV[#ARGV])
+if mayBind ~= '1' and user ~= (old or phone) then return 'bind' end
 if not old and limit > 0 and redis.call('SCARD', KEYS[2]) >= limit then return 'full' end
 if old and old ~= user then redis.call('SREM', KEYS[3], phone) end
 redis.call('HSET', KEYS[1], F.u, user, F.up, now)
 redis.call('HSETNX', KEYS[1], F.ct, now)
-local n = tonumber(ARGV[5])
 for i = 6, 5 + n * 2, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
@@ -62,8 +74,9 @@ return 'new'
 `)
 
 // registerArgs are the keys and arguments of scriptRegisterDevice for d,
-// whose current user is old ("" for a new device).
-func (s *Store) registerArgs(app string, d Device, old string, pairs []any) ([]string, []any) {
+// whose current user is old ("" for a new device); mayBind is whether the
+// registration may bind or move the user.
+func (s *Store) registerArgs(app string, d Device, old string, pairs []any, mayBind bool) ([]string, []any) {
 	user := d.UserID
 	if user == "" {
 		user = old
@@ -77,7 +90,11 @@ func (s *Store) registerArgs(app string, d Device, old string, pairs []any) ([]s
 	}
 	keys := []string{deviceKey(app, d.Phone), devicesKey(app), oldSet, userPrefix(app) + user}
 	args := append([]any{d.Phone, old, user, ms(s.now()), len(pairs) / 2}, pairs...)
-	return keys, append(args, s.deviceLimit)
+	bind := "0"
+	if mayBind {
+		bind = "1"
+	}
+	return keys, append(args, s.deviceLimit, bind)
 }
 
 // currentUsers reads the user of each device in one round trip ("" for
@@ -100,9 +117,38 @@ func (s *Store) currentUsers(ctx context.Context, app string, phones []string) (
 	return out, nil
 }
 
+// ErrUserBinding is a registration refused because it would bind its
+// phone to a user id, or move it to another, and was made with
+// NoUserBinding (a caller without the application's server token).
+var ErrUserBinding = errors.New("binding a phone to a user id needs the application's server token")
+
+// RegisterOption changes what one RegisterDevice call may do.
+type RegisterOption func(*registration)
+
+type registration struct{ mayBind bool }
+
+// NoUserBinding makes RegisterDevice refuse, with ErrUserBinding and
+// nothing written, a registration that would bind the phone to a user id
+// or move it to another one: a userId other than the device's current
+// user (for a new device, other than its phone, the default). A
+// registration without a userId, or with the one the device already has,
+// goes through. The decision is taken in the registration's own script,
+// against the stored device, so no concurrent call can slip in between.
+// The intake uses it for every caller without the server token
+// (issue 13 item 1: whoever can move a phone under a user id receives
+// that user's SMS).
+func NoUserBinding() RegisterOption {
+	return func(r *registration) { r.mayBind = false }
+}
+
 // RegisterDevice creates or updates a device. It reports whether the device
-// is new.
-func (s *Store) RegisterDevice(ctx context.Context, app string, d Device) (bool, error) {
+// is new. Without options it may bind the phone to any user id (the
+// server token's power); see NoUserBinding.
+func (s *Store) RegisterDevice(ctx context.Context, app string, d Device, opts ...RegisterOption) (bool, error) {
+	r := registration{mayBind: true}
+	for _, o := range opts {
+		o(&r)
+	}
 	pairs := tagPairs(d.Tags)
 	if d.Language != "" {
 		pairs = append(pairs, fLanguage, d.Language)
@@ -115,9 +161,14 @@ func (s *Store) RegisterDevice(ctx context.Context, app string, d Device) (bool,
 		if err != nil {
 			return false, fmt.Errorf("register device: %w", err)
 		}
-		keys, args := s.registerArgs(app, d, olds[0], pairs)
+		keys, args := s.registerArgs(app, d, olds[0], pairs, r.mayBind)
 		raw, err := s.runDurable(ctx, scriptRegisterDevice, keys, args...)
 		res, _ := raw.(string)
+		if res == "bind" {
+			// Refused before any write: whatever the replicas said, there
+			// is nothing to wait for.
+			return false, fmt.Errorf("register device: application %s: %w", app, ErrUserBinding)
+		}
 		if err != nil {
 			// A registration the replicas did not acknowledge happened on
 			// the primary; the client registers again (it is idempotent).
@@ -313,7 +364,9 @@ func (s *Store) RegisterDevices(ctx context.Context, app string, phones []string
 		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 			cmds := make([]*redis.Cmd, len(part))
 			for j, ph := range part {
-				keys, args := s.registerArgs(app, Device{Phone: ph}, olds[j], nil)
+				// A bare device keeps its user (or gets its phone): never a
+				// binding, so the right to bind is not needed.
+				keys, args := s.registerArgs(app, Device{Phone: ph}, olds[j], nil, false)
 				cmds[j] = scriptRegisterDevice.EvalSha(ctx, p, keys, args...)
 			}
 			return cmds
@@ -322,8 +375,11 @@ func (s *Store) RegisterDevices(ctx context.Context, app string, phones []string
 			return fmt.Errorf("register devices: %w", err)
 		}
 		for _, c := range cmds {
-			if c.Val() == "full" {
+			switch c.Val() {
+			case "full":
 				return s.limitError(app)
+			case "bind": // cannot happen for a bare device; never let it pass silently
+				return fmt.Errorf("register devices: application %s: %w", app, ErrUserBinding)
 			}
 		}
 	}

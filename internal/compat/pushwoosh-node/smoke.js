@@ -1,5 +1,5 @@
 // Drives smsfleet with the unmodified pushwoosh-client library: register a
-// phone, tag it, read the tags, send it an SMS. Prints one JSON line with
+// phone, tag it, try to read the tags (refused: no token), send it an SMS. Prints one JSON line with
 // what the library returned; exits non-zero on any library error.
 // Usage: node smoke.js <base URL, e.g. http://127.0.0.1:8080> <application> <auth token> <phone>
 'use strict';
@@ -13,7 +13,12 @@ const step = (name, fn) => new Promise((resolve, reject) =>
 (async () => {
   await step('registerDevice', cb => client.registerDevice({ push_token: phone, hwid: phone, device_type: 18, language: 'en' }, cb));
   await step('setTags', cb => client.setTags({ hwid: phone, tags: { City: 'London' } }, cb));
-  await step('getTags', cb => client.getTags({ hwid: phone }, cb));
+  // The library sends getTags without a token; an open application answers
+  // it 401 since tags hold personal data (issue 13 item 9). Record the
+  // refusal instead of stopping: the Go test checks it and reads the tags
+  // with the server token.
+  await step('getTags', cb => client.getTags({ hwid: phone }, cb))
+    .catch(err => { out.getTagsRefused = err.message; });
   await step('sendMessage', cb => client.sendMessage('Hello from a Pushwoosh client', [phone], cb));
   console.log(JSON.stringify(out));
 })().catch(err => { console.error(err.message); process.exit(1); });
