@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := c.run(ctx, stdout); err != nil {
+		if err := withPprof(ctx, c.name, stderr, func(ctx context.Context) error { return c.run(ctx, stdout) }); err != nil {
 			fmt.Fprintf(stderr, "smsfleet %s: %v\n", c.name, err)
 			return 1
 		}
