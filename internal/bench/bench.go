@@ -134,7 +134,8 @@ type Result struct {
 	AcceptSeconds  float64 `json:"accept_seconds"`
 	AcceptedPerSec float64 `json:"accepted_per_sec"`
 	// Arrived is how many of them reached the provider, over
-	// EndToEndSeconds (from the first request to the last arrival).
+	// EndToEndSeconds (from the first request to the last arrival or the
+	// last answer, whichever came later).
 	Arrived         int     `json:"arrived"`
 	EndToEndSeconds float64 `json:"end_to_end_seconds"`
 	EndToEndPerSec  float64 `json:"end_to_end_per_sec"`
@@ -299,6 +300,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			res.EndToEndSeconds = lastBulk.Sub(began).Seconds()
 		}
 	}
+	// The run is done when every SMS was both answered and delivered: an
+	// SMS can reach the provider before its answer reaches the client.
+	res.EndToEndSeconds = max(res.EndToEndSeconds, res.AcceptSeconds)
 	res.EndToEndPerSec = rate(res.Arrived, res.EndToEndSeconds)
 	if rc != nil {
 		cost, err := rc.finish(rctx, res.Arrived+len(otpLat))
