@@ -132,3 +132,23 @@ func httpGet(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestPprofThroughRun: the command line wires it in, for a role that does
+// not load the fleet's configuration (the standalone simulator) too.
+func TestPprofThroughRun(t *testing.T) {
+	addr, prof := freeAddr(t), freeAddr(t)
+	t.Setenv("SMSFLEET_HTTP_ADDR", addr)
+	t.Setenv("SMSFLEET_PPROF_ADDR", prof)
+	stop := runUntilSIGTERM(t, "simulator", addr)
+	if code, _ := httpGet(t, "http://"+prof+"/debug/pprof/"); code != http.StatusOK {
+		t.Fatalf("GET /debug/pprof/ on SMSFLEET_PPROF_ADDR: HTTP %d", code)
+	}
+	if code, _ := httpGet(t, "http://"+addr+"/debug/pprof/"); code == http.StatusOK {
+		t.Fatal("the public listener serves profiles")
+	}
+	stop()
+	if c, err := net.DialTimeout("tcp", prof, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("pprof still listens on %s after the role stopped", prof)
+	}
+}
