@@ -31,6 +31,7 @@ var commands = []command{
 	{"receipts", "delivery-receipt webhooks into Kafka, and the consumer that applies them", receiptsHelp, runFleet(fleet.Roles{Receipts: true}, false)},
 	{"monitor", "the Asynq web monitor for on-call (/monitoring/) and asynq queue metrics", monitorHelp, runMonitor},
 	{"simulator", "a provider simulator speaking the Twilio-style API, with faults set at run time", simulatorHelp, runSimulator},
+	{"bench", "load a running fleet (or Kannel) over HTTP and measure its throughput and latency", benchHelp, runBench},
 	{"version", "print the version", "Prints the version of this binary.", func(_ context.Context, w io.Writer) error {
 		_, err := fmt.Fprintln(w, "smsfleet", version)
 		return err
@@ -58,6 +59,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage = func() {
 			fmt.Fprintf(stdout, "Usage: smsfleet %s\n\n%s\n\nConfiguration comes from SMSFLEET_* environment variables; see README.md.\n", c.name, c.help)
 		}
+		if add := commandFlags[c.name]; add != nil { // bench.go
+			add(fs)
+			fs.Usage = func() {
+				fmt.Fprintf(stdout, "Usage: smsfleet %s [flags]\n\n%s\n\nFlags:\n", c.name, c.help)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
+			}
+		}
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
@@ -70,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := c.run(ctx, stdout); err != nil {
+		if err := withPprof(ctx, c.name, stderr, func(ctx context.Context) error { return c.run(ctx, stdout) }); err != nil {
 			fmt.Fprintf(stderr, "smsfleet %s: %v\n", c.name, err)
 			return 1
 		}

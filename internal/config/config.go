@@ -79,6 +79,8 @@ type Config struct {
 	Redis   Redis   `envPrefix:"REDIS_"`
 	Worker  Worker  `envPrefix:"WORKER_"`
 	Monitor Monitor `envPrefix:"MONITOR_"`
+	// Pprof is the opt-in profiling endpoint (pprof.go).
+	Pprof Pprof
 }
 
 // HTTP bounds the connections of every role's HTTP server, so slow or

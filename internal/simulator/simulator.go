@@ -14,6 +14,8 @@
 //	POST /simulator/{name}/faults    replace them (see Faults)
 //	GET  /simulator/messages?to=&provider=&limit=
 //	     accepted SMS, newest first
+//	GET  /simulator/stats?since=&prefix=&arrivals=&limit=
+//	     counts, and arrival times for load tests (see Stats)
 //
 // Test numbers, by the last four digits of To:
 //
@@ -217,6 +219,7 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /simulator/{name}/faults", s.getFaults)
 	mux.HandleFunc("POST /simulator/{name}/faults", s.postFaults)
 	mux.HandleFunc("GET /simulator/messages", s.list)
+	mux.HandleFunc("GET /simulator/stats", s.stats) // stats.go
 	return mux
 }
 
