@@ -50,13 +50,17 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	defer stopKafka()
 	cfg.Kafka.Brokers = []string{kafkaAddr}
 	dev := config.Application{Code: cfg.DevApplication, ServerToken: cfg.DevAuth, OpenDevices: true, CallbackSecret: cfg.DevCallbackSecret}
-	// A demo's callback receiver is usually on the same machine.
+	// A demo's callback receiver is usually on the same machine, and
+	// plain http (the README's walk-through uses http://127.0.0.1:9000).
 	cfg.Callback.AllowPrivate = true
 	apps := config.Applications{dev}
 	for _, a := range cfg.Applications {
 		if a.Code != dev.Code {
 			apps = append(apps, a)
 		}
+	}
+	for i := range apps {
+		apps[i].CallbackAllowHTTP = true
 	}
 	cfg.Applications = apps
 	if len(cfg.Providers) == 0 {

@@ -16,8 +16,10 @@ import (
 
 const (
 	allHelp = `Runs the intake API and the worker in one process against the Redis at
-SMSFLEET_REDIS_ADDR. Without SMSFLEET_SIMULATOR_URL the provider simulator
-runs in-process and is mounted at /simulator/.`
+SMSFLEET_REDIS_ADDR. It sends through the providers in SMSFLEET_CONFIG, or the
+simulator at SMSFLEET_SIMULATOR_URL; with none of them it refuses to start.
+SMSFLEET_SIMULATOR=inprocess runs the provider simulator in the process,
+mounted at /simulator/ without authentication: for a test fleet only.`
 	apiHelp = `Serves the intake API on SMSFLEET_HTTP_ADDR: POST /json/1.3/<method>
 (Pushwoosh-compatible), GET /api/v1/messages[/{code}], /healthz, /readyz.
 Needs at least one application in SMSFLEET_APPLICATIONS.`
@@ -27,8 +29,10 @@ SMSFLEET_HTTP_ADDR, landing every receipt in the Kafka topic smsfleet.receipts
 to the delivery state as a member of the consumer group SMSFLEET_RECEIPTS_GROUP.
 Needs SMSFLEET_KAFKA_BROKERS.`
 	workerHelp = `Runs the asynq worker over the otp, transactional, dispatch and marketing
-lanes: fans out due messages and sends each SMS through the provider at
-SMSFLEET_SIMULATOR_URL. Serves /healthz and /readyz on SMSFLEET_HTTP_ADDR.`
+lanes: fans out due messages and sends each SMS through the providers in
+SMSFLEET_CONFIG, or the simulator at SMSFLEET_SIMULATOR_URL (or, for a test
+fleet, SMSFLEET_SIMULATOR=inprocess). Serves /healthz and /readyz on
+SMSFLEET_HTTP_ADDR.`
 )
 
 func runRoles(api, worker bool) func(context.Context, io.Writer) error {
@@ -50,14 +54,22 @@ func runFleet(roles fleet.Roles, allRoles bool) func(context.Context, io.Writer)
 		if api && len(cfg.Applications) == 0 {
 			return fmt.Errorf("config: SMSFLEET_APPLICATIONS is empty; the API would accept no one")
 		}
+		if worker {
+			if err := cfg.RequireProvider(); err != nil {
+				return err
+			}
+		}
 		log, err := logging.New(cfg.LogLevel, orDefault(cfg.LogFormat, "json"))
 		if err != nil {
 			return err
 		}
 		defer func() { _ = log.Sync() }()
+		// Only when asked for: the simulator has no authentication, lists
+		// every number and text it took, and lets anyone set its faults.
 		var sim *simulator.Simulator
-		if worker && api && cfg.SimulatorURL == "" {
+		if worker && cfg.InProcessSimulator() {
 			sim = simulator.New("simulator", 0)
+			log.Warn("SMSFLEET_SIMULATOR=inprocess: the provider simulator is mounted at /simulator/ without authentication; for a test fleet only")
 		}
 		return serve(ctx, cfg, fleet.Options{Config: cfg, Roles: roles, Log: log, Simulator: sim}, nil)
 	}

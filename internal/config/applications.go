@@ -32,6 +32,10 @@ type Application struct {
 	// CallbackSecret signs the application's status callbacks (file only;
 	// SMSFLEET_CALLBACK_SECRETS otherwise).
 	CallbackSecret string
+	// CallbackAllowHTTP lets status_callback URLs be plain http (file
+	// only; dev sets it): otherwise only https, so the signed outcome and
+	// its phone number do not cross the network in clear.
+	CallbackAllowHTTP bool
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

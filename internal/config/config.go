@@ -36,6 +36,11 @@ type Config struct {
 	DevApplication string        `env:"DEV_APPLICATION" envDefault:"DEMO0-00000"`
 	DevAuth        string        `env:"DEV_AUTH" envDefault:"dev-token"`
 	SimulatorURL   string        `env:"SIMULATOR_URL"`
+	// Simulator "inprocess" mounts the provider simulator on the HTTP
+	// listener of a role that sends (all, worker). It has no
+	// authentication and shows every number and text, so outside `dev` it
+	// runs only when asked for (a test fleet); "" runs none.
+	Simulator string `env:"SIMULATOR"`
 	// OutcomesMax bounds the outcome stream sf:oc (events waiting for the
 	// relay, e.g. while Kafka is down); beyond it the oldest are dropped,
 	// counted and alerted on (docs/decisions.md#19).
@@ -443,6 +448,16 @@ func (c Config) validateFormats() error {
 	case "", "json", "console":
 	default:
 		return fmt.Errorf("config: SMSFLEET_LOG_FORMAT must be json or console, got %q", c.LogFormat)
+	}
+	switch c.Simulator {
+	case "":
+	case SimulatorInProcess:
+		if c.SimulatorURL != "" {
+			// Two simulators would leave it unclear which one "simulator" is.
+			return fmt.Errorf("config: SMSFLEET_SIMULATOR=inprocess and SMSFLEET_SIMULATOR_URL are exclusive; set one")
+		}
+	default:
+		return fmt.Errorf("config: SMSFLEET_SIMULATOR must be inprocess or empty, got %q", c.Simulator)
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ type FileApplication struct {
 	CallbackSecretEnv string `yaml:"callback_secret_env"`
 	Route             *Route `yaml:"route"`
 	Policy            `yaml:",inline"`
+
+	// CallbackAllowHTTP lets status_callback URLs be http (default https).
+	CallbackAllowHTTP bool `yaml:"callback_allow_http"`
 }
 
 // readFile reads and strictly decodes path: an unknown key is an error, so
@@ -84,6 +87,7 @@ func (fa FileApplication) application() (Application, error) {
 		app.DeviceToken = os.Getenv(fa.DeviceTokenEnv)
 	}
 	app.CallbackSecret = fa.CallbackSecret
+	app.CallbackAllowHTTP = fa.CallbackAllowHTTP
 	if fa.CallbackSecretEnv != "" {
 		app.CallbackSecret = os.Getenv(fa.CallbackSecretEnv)
 		if app.CallbackSecret == "" {

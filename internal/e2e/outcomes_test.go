@@ -127,6 +127,7 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 	rcv := newCallbackReceiver(t, 2)
 	e := harness.New(t, withReceiptsOn(k), func(c *config.Config, _ *fleet.Roles) {
 		c.Callback = config.Callback{Secrets: map[string]string{harness.ShopApp: shopCallbackSecret}, MaxAttempts: 6, Timeout: 2 * time.Second, AllowPrivate: true}
+		allowHTTPCallbacks(c, harness.ShopApp) // the receiver is an httptest server
 	})
 	e.Sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
 	delivered, undelivered, silent, optedOut := "+4915112340005", "+4915112340002", "+4915112340003", "+4915112340007"
@@ -177,6 +178,16 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 		w := want[evs[0].Phone]
 		if evs[0].Status != w.status || evs[0].Reason != w.reason {
 			t.Errorf("callback %+v, want %+v", evs[0], w)
+		}
+	}
+}
+
+// allowHTTPCallbacks lets app's status_callback URLs be plain http
+// (callback_allow_http), as a test receiver is.
+func allowHTTPCallbacks(c *config.Config, app string) {
+	for i := range c.Applications {
+		if c.Applications[i].Code == app {
+			c.Applications[i].CallbackAllowHTTP = true
 		}
 	}
 }
