@@ -15,7 +15,9 @@ import (
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
-// accepted is one SMS the API accepted (answered 200 with a code).
+// accepted is one SMS the API accepted (answered 200 with a code). Its id
+// is filled in by settle, once Redis (which holds the fleet's id key) is
+// back.
 type accepted struct {
 	code, phone, id string
 }
@@ -61,7 +63,7 @@ func send(ctx context.Context, apiAddr string, n, rate int) load {
 			defer mu.Unlock()
 			out.maxAccept = max(out.maxAccept, slowest)
 			if ok {
-				out.accepted = append(out.accepted, accepted{code: code, phone: phone, id: sms.SMSID(code, phone)})
+				out.accepted = append(out.accepted, accepted{code: code, phone: phone})
 			} else {
 				out.notAccepted++
 			}
@@ -107,17 +109,31 @@ func done(st sms.Status, c counts) bool {
 	return st.Terminal() || st == sms.Unknown
 }
 
-// settle polls the delivery state until every accepted SMS is done or
-// timeout passes, and returns how long after since that took (-1: never).
+// settle fills in the SMS ids of l.accepted (derived with the fleet's id
+// key, as the fleet derived them), then polls the delivery state until
+// every accepted SMS is done or timeout passes, and returns how long after
+// since that took (-1: never).
 func settle(ctx context.Context, f *fleet, l load, since time.Time, timeout time.Duration) time.Duration {
 	rdb := redis.NewClient(&redis.Options{Addr: f.redis.addr})
 	defer rdb.Close()
 	st := store.New(rdb, time.Hour)
+	deadline := time.Now().Add(timeout)
 	ids := make([]string, len(l.accepted))
-	for i, a := range l.accepted {
+	for i := range l.accepted {
+		a := &l.accepted[i]
+		for a.id == "" && time.Now().Before(deadline) && ctx.Err() == nil {
+			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			id, err := st.SMSIDOf(qctx, a.code, a.phone)
+			cancel()
+			if err != nil { // Redis still recovering from the fault
+				time.Sleep(time.Second)
+				continue
+			}
+			a.id = id
+		}
 		ids[i] = a.id
 	}
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(time.Second) {
+	for ; time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(time.Second) {
 		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		recs, err := st.GetSMSBatch(qctx, ids)
 		cancel()

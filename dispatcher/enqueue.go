@@ -48,7 +48,13 @@ func (e *Enqueuer) enqueue(ctx context.Context, m store.Message) (created int, e
 		if m.To == "" {
 			return 0, errors.New("direct message without its recipient")
 		}
-		return enqueueTask(e.queue, e.SendTask(tasks.SendPayload{ID: sms.SMSID(m.Code, m.To), App: m.App, Phone: m.To}, m.Type))
+		// The id in the scheme m was created with: a message accepted
+		// before keyed ids keeps its legacy id (docs/decisions.md#20).
+		id, err := e.store.SMSID(ctx, m, m.To)
+		if err != nil {
+			return 0, fmt.Errorf("enqueue %s: %w", m.Code, err)
+		}
+		return enqueueTask(e.queue, e.SendTask(tasks.SendPayload{ID: id, App: m.App, Phone: m.To}, m.Type))
 	}
 	for g, grp := range m.Groups {
 		n, err := enqueueTask(e.queue, tasks.Dispatch(m.Code, g, grp.SendAt.Sub(e.now())))

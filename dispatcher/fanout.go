@@ -61,7 +61,7 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		statuses, err := f.Store.Materialize(ctx, code, phones, deadline)
+		smsIDs, statuses, err := f.Store.Materialize(ctx, m, phones, deadline)
 		if err != nil {
 			return err
 		}
@@ -71,7 +71,7 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			// not the task; a duplicate id is refused by asynq, and the
 			// worker refuses anything no longer queued.
 			if st == sms.Queued {
-				ids = append(ids, tasks.SendPayload{ID: sms.SMSID(code, phones[i]), App: m.App, Phone: phones[i]})
+				ids = append(ids, tasks.SendPayload{ID: smsIDs[i], App: m.App, Phone: phones[i]})
 			}
 		}
 		if err := f.enqueueAll(ctx, ids, m.Type); err != nil {

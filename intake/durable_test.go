@@ -56,7 +56,7 @@ func TestTransactionReplayEnqueuesWhatTheCrashedRequestDidNot(t *testing.T) {
 	if err != nil || !created || !p.msg.Direct {
 		t.Fatalf("first write: %s %v %v direct=%v", code, created, err, p.msg.Direct)
 	}
-	id := sms.SMSID(code, p.msg.To)
+	id := smsID(t, a.Store, code, p.msg.To)
 	if _, err := insp.GetTaskInfo(p.msg.Type.Queue(), id); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 		t.Fatalf("a task exists before the replay: %v", err)
 	}

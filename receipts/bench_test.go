@@ -45,13 +45,14 @@ func BenchmarkConsumer(b *testing.B) {
 	recs := make([]sms.Receipt, 0, 1000)
 	for i := 0; i < n; i += 1000 {
 		part := phones[i:min(i+1000, n)]
-		if _, err := st.Materialize(ctx, code, part, time.Now().Add(time.Hour)); err != nil {
+		ids, _, err := st.Materialize(ctx, *m, part, time.Now().Add(time.Hour))
+		if err != nil {
 			b.Fatal(err)
 		}
 		recs = recs[:0]
-		for j, ph := range part {
+		for j := range part {
 			ref := fmt.Sprintf("R%d", i+j)
-			id := sms.SMSID(code, ph)
+			id := ids[j]
 			l, _, _ := st.LoadSMS(ctx, id)
 			if _, _, _, err := st.Begin(ctx, id, l); err != nil {
 				b.Fatal(err)

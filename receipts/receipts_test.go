@@ -143,7 +143,7 @@ func sentSMS(t *testing.T, st *store.Store, code, to, ref string) {
 	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: []string{to}, SendAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	id := sms.SMSID(code, to)
+	id := smsID(t, st, code, to)
 	l, _, _ := st.LoadSMS(ctx, id)
 	if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 		t.Fatalf("begin: %v %v", ok, err)
@@ -215,7 +215,7 @@ func TestConsumerAppliesOnceParksAndDeadLetters(t *testing.T) {
 		t.Fatalf("C before its sent write: %v", got)
 	}
 	// The sent write for C comes: its parked receipt applies with it.
-	id := sms.SMSID("AAAA-00000000-0000000C", "+4915112000012")
+	id := smsID(t, st, "AAAA-00000000-0000000C", "+4915112000012")
 	if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: "R-C", Segments: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -326,12 +326,12 @@ func sentWithReceipts(t *testing.T, st *store.Store, code string, n int) []sms.R
 	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: phones, SendAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Materialize(ctx, code, phones, time.Now().Add(time.Hour)); err != nil {
+	ids, _, err := st.Materialize(ctx, *m, phones, time.Now().Add(time.Hour))
+	if err != nil {
 		t.Fatal(err)
 	}
 	var recs []sms.Receipt
-	for i, ph := range phones {
-		id := sms.SMSID(code, ph)
+	for i, id := range ids {
 		l, _, _ := st.LoadSMS(ctx, id)
 		if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 			t.Fatalf("begin: %v %v", ok, err)

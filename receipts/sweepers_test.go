@@ -56,7 +56,7 @@ func TestDeliveryWaitSweeperMovesEndedWaitsToUnknown(t *testing.T) {
 	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: []string{to}, SendAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	id := sms.SMSID(code, to)
+	id := smsID(t, st, code, to)
 	l, _, _ := st.LoadSMS(ctx, id)
 	if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 		t.Fatalf("begin: %v %v", ok, err)

@@ -130,7 +130,7 @@ func (f *fixture) create(m msg, phone string) string {
 	if _, created, err := f.st.CreateMessage(f.ctx, sm, []store.Audience{{Zone: "UTC", SendAt: t0, Phones: []string{phone}}}); err != nil || !created {
 		f.t.Fatalf("create message: %v %v", created, err)
 	}
-	return sms.SMSID(code, phone)
+	return smsID(f.t, f.st, code, phone)
 }
 
 // device registers phone as a device of testApp.

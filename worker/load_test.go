@@ -91,7 +91,7 @@ func TestLoadOfSMSNotQueuedIsNotLoadable(t *testing.T) {
 	}
 	idSending := f.create(msg{}, sending)
 	f.begin(idSending)
-	missing := sms.SMSID("TEST-99999999-99999999", "+4915112000015")
+	missing := smsID(t, f.st, "TEST-99999999-99999999", "+4915112000015")
 
 	refs := []store.SMSRef{ref(idCanceled, canceled), ref(idSent, sent), ref(missing, "+4915112000015"), {ID: missing}, ref(idSending, sending)}
 	items, err := f.s.load(f.ctx, refs)

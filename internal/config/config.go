@@ -78,6 +78,11 @@ type Config struct {
 
 	Callback Callback `envPrefix:"CALLBACK_"`
 	Inbound  Inbound  `envPrefix:"INBOUND_"`
+	// IDSecret pins the fleet's SMS id key (docs/decisions.md#20): empty,
+	// the key is the one in Redis (created at random by the first process);
+	// set (at least 32 bytes), it seeds an empty Redis and a process whose
+	// Redis holds another key refuses to start.
+	IDSecret string `env:"ID_SECRET"`
 	// DevCallbackSecret signs the dev application's status callbacks.
 	DevCallbackSecret string `env:"DEV_CALLBACK_SECRET" envDefault:"dev-callback-secret"`
 

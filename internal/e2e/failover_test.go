@@ -13,7 +13,6 @@ import (
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
-	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // twoProviders configures sim-a then sim-b, with breakers quick enough to
@@ -182,7 +181,7 @@ func TestRedeliveryAfterACrashReusesTheIdempotencyKey(t *testing.T) {
 	to := harness.Phones(4400, 1)[0]
 	e.Register(harness.ShopApp, harness.ShopToken, to)
 	code := e.Send(map[string]any{"send_date": "now", "content": "once", "devices": []string{to}})
-	id := sms.SMSID(code, to)
+	id := harness.SMSID(t, e.Fleet.Store(), code, to)
 	// A worker marked it sending, the provider accepted it, and the worker
 	// died before it heard the answer.
 	harness.Claim(t, e.Fleet.Store(), id)

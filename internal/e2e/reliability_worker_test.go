@@ -14,7 +14,6 @@ import (
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
-	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // hangingProvider is a Twilio-style provider as a real HTTP server. While
@@ -81,7 +80,7 @@ func TestHangingProviderNeverMakesFailoverDoubleSend(t *testing.T) {
 	codes := sendMany(e, to, nil)
 	ids := make([]string, len(to))
 	for i, c := range codes {
-		ids[i] = sms.SMSID(c, to[i])
+		ids[i] = harness.SMSID(t, e.Fleet.Store(), c, to[i])
 	}
 	// Count, not time: every SMS timed out at sim-a, and sim-a has since
 	// been asked again (its half-open probes) several times.

@@ -12,7 +12,6 @@ import (
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
-	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // down is a provider that always answers 503 and counts the calls.
@@ -44,7 +43,7 @@ func TestTransientErrorsFailAfterMaxAttempts(t *testing.T) {
 			to := harness.Phones(900, 1)[0]
 			e.Register(harness.ShopApp, harness.ShopToken, to)
 			code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
-			id := sms.SMSID(code, to)
+			id := harness.SMSID(t, e.Fleet.Store(), code, to)
 			for range tt.crashed {
 				harness.Claim(t, e.Fleet.Store(), id)
 			}

@@ -29,7 +29,7 @@ func TestSendNowReachesProviderAndIsSent(t *testing.T) {
 		t.Fatalf("message view %+v", v.Message)
 	}
 	r := v.Recipients[0]
-	if r.To != to || r.Status != "sent" || r.Provider != "simulator" || r.ProviderRef == "" || r.Segments != 1 || r.Encoding != "gsm7" || r.ID != sms.SMSID(code, to) {
+	if r.To != to || r.Status != "sent" || r.Provider != "simulator" || r.ProviderRef == "" || r.Segments != 1 || r.Encoding != "gsm7" || r.ID != harness.SMSID(t, e.Fleet.Store(), code, to) {
 		t.Fatalf("recipient %+v", r)
 	}
 	got := e.Sim.Messages(to, 10)
@@ -139,7 +139,7 @@ func TestCancelAfterFanoutCancelsOnlyPendingSMS(t *testing.T) {
 	e.WaitCounts(code, map[string]int64{"queued": 4}, time.Second)
 	// One SMS is already with a provider (sending): it must not be canceled.
 	st := e.Fleet.Store()
-	harness.Claim(t, st, sms.SMSID(code, to[0]))
+	harness.Claim(t, st, harness.SMSID(t, st, code, to[0]))
 	e.MustOK("deleteMessage", map[string]any{"application": harness.ShopApp, "auth": harness.ShopToken, "message": code})
 	e.WaitCounts(code, map[string]int64{"sending": 1, "canceled": 3}, time.Second)
 }
@@ -220,7 +220,11 @@ func TestDispatchRunTwiceSendsOnce(t *testing.T) {
 	if _, err := st.StartFanout(context.Background(), code, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Materialize(context.Background(), code, to[:20], time.Now().Add(time.Hour)); err != nil {
+	m, err := st.GetMessage(context.Background(), "", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Materialize(context.Background(), m, to[:20], time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	harness.RunDispatch(t, e, code)
@@ -285,7 +289,7 @@ func TestOutboxRepairsAnEnqueueLostInACrash(t *testing.T) {
 	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
 	// Simulate the crash: the task never made it, the outbox entry stayed.
 	insp := asynq.NewInspectorFromRedisClient(e.RDB)
-	if err := insp.DeleteTask("transactional", sms.SMSID(code, to)); err != nil {
+	if err := insp.DeleteTask("transactional", harness.SMSID(t, e.Fleet.Store(), code, to)); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.RDB.ZAdd(context.Background(), "sf:outbox", redis.Z{Score: 0, Member: code}).Err(); err != nil {

@@ -183,7 +183,16 @@ func (f *Fleet) connect(ctx context.Context) error {
 	if err := redisx.Ping(ctx, f.rdb); err != nil {
 		return fmt.Errorf("redis at %s: %w", o.Config.Redis.Addr, err)
 	}
-	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now),
+	// Every role reads the fleet's one SMS id key before it serves: ids are
+	// task ids, so a process with another key would send SMS twice.
+	ids, err := store.LoadIDs(ctx, f.rdb, o.Config.IDSecret)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	// The scheme names the key by a fingerprint (not the key): pods that
+	// log different ones do not share a key.
+	o.Log.Info("SMS id key loaded", zap.String("id_scheme", string(ids.Scheme())))
+	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now), store.WithIDs(ids),
 		store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout), store.WithDeviceLimit(o.Config.MaxDevicesPerApp))
 	if err := f.store.LoadScripts(ctx); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -20,7 +21,7 @@ import (
 // Redis makes the monitor show "unavailable", not hang.
 const formatTimeout = time.Second
 
-// smsIDShape is an SMS id (sms.SMSID): a message code, a dot and 16 hex
+// smsIDShape is an SMS id (sms.IDs): a message code, a dot and 16 hex
 // digits. Nothing of that shape is a phone number.
 var smsIDShape = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}\.[0-9a-f]{16}$`)
 
@@ -83,8 +84,16 @@ func (f *Formatter) FormatPayload(taskType string, payload []byte) string {
 	defer cancel()
 	switch taskType {
 	case tasks.TypeSend:
-		if id := string(payload); smsIDShape.MatchString(id) {
-			return toJSON(f.send(ctx, id))
+		// "id\napp\nphone", or the id alone (tasks.ParseSend).
+		if p := tasks.ParseSend(payload); smsIDShape.MatchString(p.ID) {
+			v := f.send(ctx, p.ID)
+			if v.To == "" && p.Phone != "" { // the record is gone: the payload still names it
+				v.To = sms.MaskPhone(p.Phone)
+			}
+			if v.Application == "" {
+				v.Application = p.App
+			}
+			return toJSON(v)
 		}
 	case tasks.TypeDispatch:
 		if code, group, err := tasks.ParseDispatchID(string(payload)); err == nil {
@@ -162,17 +171,86 @@ func laneOf(t sms.Type) string {
 	return t.Queue()
 }
 
-// formatUnknown shows another task's payload as asynqmon would, with any
-// phone-like run masked.
+// formatUnknown shows another task's payload as asynqmon would, with its
+// phone numbers masked (maskPayload).
 func formatUnknown(payload []byte) string {
-	return sms.MaskPhonesIn(asynqmon.DefaultPayloadFormatter.FormatPayload("", payload))
+	return maskPayload(asynqmon.DefaultPayloadFormatter.FormatPayload("", payload))
 }
 
-// resultFormatter masks phone-like runs in task results (smsfleet's tasks
-// write none today).
+// resultFormatter masks the phone numbers in task results (smsfleet's
+// tasks write none today) as in payloads.
 var resultFormatter = asynqmon.ResultFormatterFunc(func(_ string, result []byte) string {
-	return sms.MaskPhonesIn(asynqmon.DefaultResultFormatter.FormatResult("", result))
+	return maskPayload(asynqmon.DefaultResultFormatter.FormatResult("", result))
 })
+
+// phoneKeys are the JSON keys whose values are phone numbers in the
+// payloads on-call may see: the outcome event a status callback carries
+// ("phone"; internal/outcomes), inbound and provider shapes ("from", "to",
+// "msisdn", ...). Compared case-insensitively.
+var phoneKeys = map[string]bool{
+	"phone": true, "phones": true, "to": true, "from": true, "recipient": true, "recipients": true,
+	"msisdn": true, "number": true, "destination": true, "destination_addr": true, "source_addr": true, "devices": true,
+}
+
+// maskPayload masks the phone numbers in a payload or result: a JSON
+// document by field (every string or number under a phone key, and the
+// numbers in other strings' free text), anything else as free text. Only
+// phone numbers change: SMS ids, timestamps and durations are shown as
+// they are (sms.MaskPhonesIn).
+func maskPayload(s string) string {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber() // keep numbers as written
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return sms.MaskPhonesIn(s)
+	}
+	if _, ok := v.(string); ok || v == nil {
+		return sms.MaskPhonesIn(s)
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(maskJSON(v, false)); err != nil {
+		return sms.MaskPhonesIn(s)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// maskJSON masks v in place; phone says v is the value of a phone key.
+func maskJSON(v any, phone bool) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = maskJSON(e, phoneKeys[strings.ToLower(k)])
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = maskJSON(e, phone)
+		}
+	case string:
+		if phone && digitCount(t) >= 7 {
+			return sms.MaskPhone(strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(t))
+		}
+		return sms.MaskPhonesIn(t)
+	case json.Number:
+		if phone && digitCount(string(t)) >= 7 {
+			return sms.MaskPhone(string(t))
+		}
+	}
+	return v
+}
+
+// digitCount is how many ASCII digits s holds: a phone key's value with
+// fewer ("to": "DEMO", an alphanumeric sender) is no number to hide.
+func digitCount(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
+}
 
 func toJSON(v any) string {
 	b, err := json.Marshal(v)

@@ -185,7 +185,7 @@ func createDirect(t *testing.T, st *store.Store, code string, typ sms.Type) stri
 	if _, created, err := st.CreateMessage(context.Background(), m, []store.Audience{{Zone: "UTC", SendAt: time.Now(), Phones: []string{phone}}}); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
-	return sms.SMSID(code, phone)
+	return smsID(t, st, code, phone)
 }
 
 func TestPayloadFormatter(t *testing.T) {

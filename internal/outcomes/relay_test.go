@@ -66,7 +66,7 @@ func (g *rig) failed(t *testing.T, code, phone, callback string) string {
 	if _, created, err := g.store.CreateMessage(ctx, m, []store.Audience{{Zone: "UTC", SendAt: g.at, Phones: []string{phone}}}); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
-	id := sms.SMSID(code, phone)
+	id := smsID(t, g.store, code, phone)
 	l, ok, err := g.store.LoadSMS(ctx, id)
 	if err != nil || !ok {
 		t.Fatalf("load: %v %v", ok, err)

@@ -42,6 +42,7 @@ var keyBounds = map[string]string{
 	"sf:fc:":    "ttl",
 	"sf:p:":     "preset: created and deleted by the application's API calls",
 	"sf:pl:":    "one member per preset of the application",
+	"sf:idkey":  "one key per fleet, written once (docs/decisions.md#20)",
 }
 
 // keyTable reads the key patterns from keys.go's table comment.
@@ -87,7 +88,7 @@ func sendEverything(t testing.TB, st *Store, n int) {
 		if _, _, err := st.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: st.now(), Phones: []string{phone}}}); err != nil {
 			t.Fatal(err)
 		}
-		id := sms.SMSID(code, phone)
+		id := MustSMSID(t, st, code, phone)
 		l, ok, err := st.LoadSMS(ctx, id)
 		if err != nil || !ok {
 			t.Fatalf("load %s: %v %v", id, ok, err)
@@ -109,7 +110,7 @@ func sendEverything(t testing.TB, st *Store, n int) {
 	if _, _, err := st.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: st.now(), Phones: phones}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Materialize(ctx, m.Code, phones, st.now().Add(time.Hour)); err != nil {
+	if _, _, err := st.Materialize(ctx, *m, phones, st.now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ApplyReceipts(ctx, []sms.Receipt{{Provider: "sim", Ref: "early", Status: sms.Delivered}}, time.Hour); err != nil {
@@ -246,8 +247,8 @@ func TestMeasureMemory(t *testing.T) {
 	// The relay publishes and deletes the outcome events.
 	oc, _ := rdb.MemoryUsage(ctx, keyOutcome).Result()
 	perKey := map[string]int64{}
-	for _, k := range []string{msgKey("SEND-00000001-00000000"), smsKey(sms.SMSID("SEND-00000001-00000000", "+4915100000001")),
-		attemptsKey(sms.SMSID("SEND-00000001-00000000", "+4915100000001")), refKey("sim", "ref-SEND-00000001-00000000"), txnKey("SHOP1-00001", "txn-SEND-00000001-00000000")} {
+	for _, k := range []string{msgKey("SEND-00000001-00000000"), smsKey(MustSMSID(t, st, "SEND-00000001-00000000", "+4915100000001")),
+		attemptsKey(MustSMSID(t, st, "SEND-00000001-00000000", "+4915100000001")), refKey("sim", "ref-SEND-00000001-00000000"), txnKey("SHOP1-00001", "txn-SEND-00000001-00000000")} {
 		perKey[k], _ = rdb.MemoryUsage(ctx, k).Result()
 	}
 	ml, _ := rdb.MemoryUsage(ctx, msgListKey("SHOP1-00001")).Result()

@@ -81,7 +81,7 @@ func TestAcceptedWritesHaveReachedTheReplica(t *testing.T) {
 		if _, _, err := write(code, ""); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := replica.Exists(ctx, msgKey(code), smsKey(sms.SMSID(code, "+4915112000030"))).Result(); err != nil || n != 2 {
+		if n, err := replica.Exists(ctx, msgKey(code), smsKey(MustSMSID(t, st, code, "+4915112000030"))).Result(); err != nil || n != 2 {
 			t.Fatalf("accepted message %s: %d of its 2 keys on the replica (%v)", code, n, err)
 		}
 	}

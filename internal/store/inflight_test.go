@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
@@ -28,7 +27,7 @@ func TestInFlightMark(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			code, to := "INFL-00000000-0000000"+string(rune('0'+i)), "+491511200010"+string(rune('0'+i))
 			direct(t, s, code, to)
-			id := sms.SMSID(code, to)
+			id := store.MustSMSID(t, s, code, to)
 			l, ok, err := s.LoadSMS(ctx, id)
 			if err != nil || !ok || l.LastAmbiguous {
 				t.Fatalf("fresh load: %+v %v %v", l, ok, err)

@@ -35,6 +35,7 @@ import (
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
 //	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
+//	sf:idkey             string the fleet's SMS id key (HMAC-SHA256), created once by the first process (docs/decisions.md#20)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
@@ -58,6 +59,7 @@ const (
 	pFrequency = "sf:fc:"
 	pPreset    = "sf:p:"
 	pPresets   = "sf:pl:"
+	keyIDKey   = "sf:idkey"
 	chunkSep   = "\n"
 	fieldCount = "c:"
 )
@@ -134,6 +136,9 @@ const (
 	fGroupZone    = "gz:"
 	fGroupSendAt  = "ga:"
 	fGroupChunk   = "gc:"
+	// fIDScheme is the message's sms.IDScheme: absent (legacy SHA-256 ids)
+	// for messages created before keyed ids (docs/decisions.md#20).
+	fIDScheme = "ids"
 	// sf:d:{app}:{phone}
 	fUser     = "u"
 	fLanguage = "l"

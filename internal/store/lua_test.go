@@ -51,7 +51,7 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 		if _, _, err := s.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: now, Phones: []string{to}}}); err != nil {
 			t.Fatal(err)
 		}
-		return sms.SMSID(code, to)
+		return MustSMSID(t, s, code, to)
 	}
 	must := func(err error) {
 		t.Helper()
@@ -128,7 +128,7 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			must(err)
 			_, err = s.StartFanout(ctx, m.Code, 0)
 			must(err)
-			_, err = s.Materialize(ctx, m.Code, phones[:2], now.Add(time.Hour))
+			_, _, err = s.Materialize(ctx, *m, phones[:2], now.Add(time.Hour))
 			must(err)
 			_, err = s.CancelMessage(ctx, *m)
 			must(err)

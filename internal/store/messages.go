@@ -45,6 +45,10 @@ type Message struct {
 	Direct bool
 	// To is the one recipient of a direct message.
 	To string
+	// IDScheme is how the message's SMS ids are derived, recorded at
+	// creation (CreateMessage sets it): sms.LegacyIDs for a message created
+	// before keyed ids. Store.SMSIDs derives ids with it.
+	IDScheme sms.IDScheme
 	// ReplayPending is set by CreateMessage on a transactionId replay whose
 	// first write's enqueue was never confirmed (it is in the outbox): the
 	// caller enqueues it now rather than leaving it to the outbox sweep.
@@ -169,7 +173,16 @@ return cjson.encode({created=true, code=code})
 // all of them) in one atomic step. A direct message has one audience of one
 // phone. With a transactionId seen in the last 24 hours it writes nothing
 // and returns the earlier code and created=false.
+//
+// The message records the fleet's current id scheme, and a direct send's
+// record is written under its id in that scheme. On a replay m describes
+// the request, not the stored message: read that with GetMessage.
 func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audience) (code string, created bool, err error) {
+	ids, err := s.idsNow(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("create message: %w", err)
+	}
+	m.IDScheme = ids.Scheme()
 	now := s.now()
 	m.CreatedAt = now
 	m.Recipients = 0
@@ -180,6 +193,7 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 		fApp, m.App, fType, string(m.Type), fContent, m.Content, fPlaceholders, m.Placeholders, fSender, m.Sender,
 		fCreatedAt, ms(now), fSendAt, ms(m.SendAt), fMsgTimezone, m.Timezone, fTxn, m.TransactionID, fValidity, int64(m.Validity / time.Second), fDeliveryWait, int64(m.DeliveryWait / time.Second),
 		fCapDays, m.CappingDays, fCapCount, m.CappingCount, fRecipients, m.Recipients, fChunkSize, m.ChunkSize, fCallback, m.StatusCallback,
+		fIDScheme, string(m.IDScheme),
 	}
 	var smsPairs []any
 	var chunks []any
@@ -191,7 +205,11 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 		}
 		m.To = audiences[0].Phones[0]
 		msgPairs = append(msgPairs, fDirect, 1, fGroups, 0, fTo, m.To, fieldCount+string(sms.Queued), 1)
-		smsK = smsKey(sms.SMSID(m.Code, m.To))
+		id, err := ids.ID(m.Code, m.To, m.IDScheme)
+		if err != nil {
+			return "", false, fmt.Errorf("create message: %w", err)
+		}
+		smsK = smsKey(id)
 		smsPairs = []any{fMsgCode, m.Code, fTo, m.To, fStatus, string(sms.Queued), fUpdated, ms(now), fDeadline, ms(m.SendAt.Add(m.Validity))}
 	} else {
 		m.Groups = m.Groups[:0]
@@ -280,7 +298,7 @@ func parseMessage(code string, h map[string]string) Message {
 		App: h[fApp], Code: code, Type: sms.Type(h[fType]), Content: h[fContent], Placeholders: h[fPlaceholders], Sender: h[fSender],
 		CreatedAt: fromMS(h[fCreatedAt]), SendAt: fromMS(h[fSendAt]), Timezone: h[fMsgTimezone], TransactionID: h[fTxn],
 		Validity: time.Duration(atoi(fValidity)) * time.Second, DeliveryWait: time.Duration(atoi(fDeliveryWait)) * time.Second, CappingDays: atoi(fCapDays), CappingCount: atoi(fCapCount), StatusCallback: h[fCallback],
-		Recipients: atoi(fRecipients), ChunkSize: atoi(fChunkSize), Direct: h[fDirect] == "1", To: h[fTo], Canceled: h[fCanceled] == "1",
+		Recipients: atoi(fRecipients), ChunkSize: atoi(fChunkSize), Direct: h[fDirect] == "1", To: h[fTo], Canceled: h[fCanceled] == "1", IDScheme: sms.IDScheme(h[fIDScheme]),
 		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
 	m.Segments, _ = strconv.ParseInt(h[fSegs], 10, 64)
@@ -392,9 +410,9 @@ func (s *Store) Recipients(ctx context.Context, m Message, offset, limit int) (o
 			start += g.Recipients
 		}
 	}
-	ids := make([]string, len(phones))
-	for i, p := range phones {
-		ids[i] = sms.SMSID(m.Code, p)
+	ids, err := s.SMSIDs(ctx, m, phones)
+	if err != nil {
+		return nil, -1, fmt.Errorf("recipients of %s: %w", m.Code, err)
 	}
 	recs, err := s.GetSMSBatch(ctx, ids)
 	if err != nil {
@@ -559,6 +577,11 @@ return 0
 
 // CancelMessage cancels every SMS of m not yet handed to a provider.
 func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, error) {
+	// A message whose ids this process cannot derive is refused before
+	// anything is marked canceled.
+	if _, err := s.SMSID(ctx, m, ""); err != nil {
+		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
+	}
 	raw, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(m.Code)}, ms(s.now())).Result()
 	if err != nil {
 		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
@@ -595,10 +618,14 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 	// canceled.
 	now, ttl := ms(s.now()), ttlSeconds(s.retention)
 	cancelBatch := func(phones []string) error {
+		ids, err := s.SMSIDs(ctx, m, phones)
+		if err != nil {
+			return fmt.Errorf("cancel message: %w", err)
+		}
 		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 			cmds := make([]*redis.Cmd, len(phones))
 			for i, ph := range phones {
-				id := sms.SMSID(m.Code, ph)
+				id := ids[i]
 				cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{smsKey(id), msgKey(m.Code), keyOutcome}, ph, now, ttl, m.Code, id)
 			}
 			return cmds

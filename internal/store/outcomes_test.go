@@ -14,7 +14,7 @@ func TestParkedReceiptsAreDroppedAndCountedAfterTheirWindow(t *testing.T) {
 	now := time.Now()
 	s := newStore(t, store.WithClock(func() time.Time { return now }))
 	code, to := "AAAA-00000000-0000000E", "+4915112000014"
-	id := sms.SMSID(code, to)
+	id := store.MustSMSID(t, s, code, to)
 	direct(t, s, code, to)
 	claim(t, s, id)
 	rs := []sms.Receipt{{Provider: "p", Ref: "LOST", Status: sms.Delivered}, {Provider: "p", Ref: "LATE", Status: sms.Delivered}}
@@ -53,7 +53,7 @@ func TestOutcomeEventsFollowTheStatusMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, to := "AAAA-00000000-0000000F", "+4915112000015"
-	id := sms.SMSID(code, to)
+	id := store.MustSMSID(t, s, code, to)
 	direct(t, s, code, to)
 	claim(t, s, id)
 	if _, err := s.MarkSent(ctx, id, store.Outcome{Provider: "p", ProviderRef: "RF", Segments: 1}); err != nil {

@@ -656,28 +656,34 @@ redis.call('HINCRBY', KEYS[2], F.c .. st, 1)
 return st
 `)
 
-// Materialize creates the records of phones (recipients of a fanned-out
-// message, due by deadline) that do not have one yet, in one round trip,
-// and returns each one's status: queued ones need a send task.
-func (s *Store) Materialize(ctx context.Context, code string, phones []string, deadline time.Time) ([]sms.Status, error) {
+// Materialize creates the records of phones (recipients of fanned-out
+// message m, due by deadline) that do not have one yet, in one round trip,
+// and returns each one's SMS id (in m's id scheme) and status: queued ones
+// need a send task.
+func (s *Store) Materialize(ctx context.Context, m Message, phones []string, deadline time.Time) (ids []string, statuses []sms.Status, err error) {
+	code := m.Code
+	ids, err = s.SMSIDs(ctx, m, phones)
+	if err != nil {
+		return nil, nil, fmt.Errorf("materialize %s: %w", code, err)
+	}
 	now, ttl, dl := ms(s.now()), ttlSeconds(s.retention), ms(deadline)
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(sms.SMSID(code, ph)), msgKey(code)}, ph, now, ttl, dl, code)
+			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(ids[i]), msgKey(code)}, ph, now, ttl, dl, code)
 		}
 		return cmds
 	})
 	if err != nil {
-		return nil, fmt.Errorf("materialize %s: %w", code, err)
+		return nil, nil, fmt.Errorf("materialize %s: %w", code, err)
 	}
-	out := make([]sms.Status, len(cmds))
+	statuses = make([]sms.Status, len(cmds))
 	for i, c := range cmds {
 		st, err := c.Text()
 		if err != nil {
-			return nil, fmt.Errorf("materialize %s: %w", code, err)
+			return nil, nil, fmt.Errorf("materialize %s: %w", code, err)
 		}
-		out[i] = sms.Status(st)
+		statuses[i] = sms.Status(st)
 	}
-	return out, nil
+	return ids, statuses, nil
 }

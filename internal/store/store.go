@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // ErrNotFound is returned when a device, message or SMS does not exist (or
@@ -25,6 +28,10 @@ type Store struct {
 	waitTimeout  time.Duration
 	// deviceLimit: see WithDeviceLimit.
 	deviceLimit int
+	// ids derives SMS ids (WithIDs; loaded from Redis on first use when
+	// not given, under idsMu).
+	idsMu sync.Mutex
+	ids   sms.IDs
 }
 
 // Option configures a Store.

@@ -66,7 +66,7 @@ func TestReplayedTransitionsCountOnce(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	code, to := "AAAA-00000000-00000001", "+4915112000001"
-	id := sms.SMSID(code, to)
+	id := store.MustSMSID(t, s, code, to)
 	direct(t, s, code, to)
 
 	if _, _, ok := claim(t, s, id); !ok {
@@ -115,7 +115,7 @@ func TestMaterializeIsIdempotentUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Materialize(ctx, code, phones, time.Now().Add(time.Hour)); err != nil {
+			if _, _, err := s.Materialize(ctx, *m, phones, time.Now().Add(time.Hour)); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -135,6 +135,7 @@ func TestConcurrentClaimsTakeAQueuedSMSOnce(t *testing.T) {
 	ctx := context.Background()
 	code, to := "AAAA-00000000-00000003", "+4915112000003"
 	direct(t, s, code, to)
+	id := store.MustSMSID(t, s, code, to)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	attempts := map[int]bool{}
@@ -142,12 +143,12 @@ func TestConcurrentClaimsTakeAQueuedSMSOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, ok, err := s.LoadSMS(ctx, sms.SMSID(code, to))
+			l, ok, err := s.LoadSMS(ctx, id)
 			if err != nil || !ok {
 				t.Errorf("load: %v %v", ok, err)
 				return
 			}
-			n, _, ok, err := s.Begin(ctx, sms.SMSID(code, to), l)
+			n, _, ok, err := s.Begin(ctx, id, l)
 			if err != nil || !ok {
 				t.Errorf("begin: %v %v", ok, err)
 				return
@@ -253,7 +254,7 @@ func TestScriptsSurviveAScriptFlush(t *testing.T) {
 	if err := c.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.Materialize(ctx, code, []string{"+4915112000001", "+4915112000002"}, time.Now().Add(time.Hour))
+	_, st, err := s.Materialize(ctx, *m, []string{"+4915112000001", "+4915112000002"}, time.Now().Add(time.Hour))
 	if err != nil || len(st) != 2 || st[0] != sms.Queued {
 		t.Fatalf("materialize after SCRIPT FLUSH: %v %v", st, err)
 	}
@@ -263,7 +264,7 @@ func TestApplyReceipt(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	code, to := "AAAA-00000000-00000007", "+4915112000007"
-	id := sms.SMSID(code, to)
+	id := store.MustSMSID(t, s, code, to)
 	direct(t, s, code, to)
 	if _, _, ok := claim(t, s, id); !ok {
 		t.Fatal("claim refused")
@@ -297,7 +298,7 @@ func TestApplyReceipt(t *testing.T) {
 	}
 	// Undelivered keeps the provider's error code.
 	code2, to2 := "AAAA-00000000-00000008", "+4915112000008"
-	id2 := sms.SMSID(code2, to2)
+	id2 := store.MustSMSID(t, s, code2, to2)
 	direct(t, s, code2, to2)
 	claim(t, s, id2)
 	_, _ = s.MarkSent(ctx, id2, store.Outcome{Provider: "smsc", ProviderRef: "R8"})
@@ -310,7 +311,7 @@ func TestReceiptBeforeSentIsParkedAndApplied(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	code, to := "AAAA-00000000-00000009", "+4915112000009"
-	id := sms.SMSID(code, to)
+	id := store.MustSMSID(t, s, code, to)
 	direct(t, s, code, to)
 	claim(t, s, id)
 	// The provider's receipt overtakes our sent write.

@@ -26,6 +26,17 @@ func RunDispatch(t testing.TB, e *Env, code string) {
 	}
 }
 
+// SMSID is the id the fleet gave the SMS that message code sends to phone
+// (derived with the fleet's id key, in the message's id scheme).
+func SMSID(t testing.TB, st *store.Store, code, phone string) string {
+	t.Helper()
+	id, err := st.SMSIDOf(context.Background(), code, phone)
+	if err != nil {
+		t.Fatalf("SMS id of %s: %v", code, err)
+	}
+	return id
+}
+
 // Claim takes an SMS for sending as a worker would (load, then begin),
 // standing for an attempt that never reached the provider.
 func Claim(t testing.TB, st *store.Store, id string) int {

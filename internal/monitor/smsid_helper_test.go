@@ -1,0 +1,19 @@
+package monitor_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/smsfleet/smsfleet/internal/store"
+)
+
+// smsID is the id st gives the SMS that message code sends to phone: keyed
+// with the fleet's id key, in the message's id scheme.
+func smsID(t testing.TB, st *store.Store, code, phone string) string {
+	t.Helper()
+	id, err := st.SMSIDOf(context.Background(), code, phone)
+	if err != nil {
+		t.Fatalf("SMS id of %s: %v", code, err)
+	}
+	return id
+}
