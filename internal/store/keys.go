@@ -35,6 +35,7 @@ import (
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
 //	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
+//	sf:wh:{prov}:{id}    string a provider webhook already taken, by its replay id (webhook-id, or a Twilio sid); TTL per scheme (webhooks.go)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
@@ -58,6 +59,7 @@ const (
 	pFrequency = "sf:fc:"
 	pPreset    = "sf:p:"
 	pPresets   = "sf:pl:"
+	pWebhook   = "sf:wh:"
 	chunkSep   = "\n"
 	fieldCount = "c:"
 )
@@ -81,6 +83,7 @@ func frequencyKey(app, phone string) string {
 }
 func presetKey(app, code string) string { return pPreset + app + ":" + code }
 func presetsKey(app string) string      { return pPresets + app }
+func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }
 
 // Hash field names. Go and Lua share them: luaFields renders this table
 // into every script as the Lua table F, so a field name is written once.
