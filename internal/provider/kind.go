@@ -40,9 +40,8 @@ type Kind interface {
 // receipts) and /webhooks/inbound/{provider} (replies from phones). The
 // parsers verify the kind's signature scheme first (against now, for a
 // scheme that signs a timestamp) and answer a *WebhookError for any
-// refusal. They also return the webhook's Replay: the caller must claim
-// its id (store.ClaimWebhook) before applying it, and apply nothing when
-// the id was already taken.
+// refusal. They also return the webhook's Replay: the caller applies
+// nothing when its id was seen (Seen) and marks it once applied (Mark).
 type Webhooks interface {
 	// Secret is the key a provider of this kind signs its webhooks with.
 	Secret(c Config) string

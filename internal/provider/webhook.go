@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,13 +36,52 @@ type Source struct {
 }
 
 // Replay is how a verified webhook is recognised if it comes again: the
-// caller claims ID for TTL (store.ClaimWebhook) and applies nothing when
-// the claim fails. An empty ID is a webhook nothing needs to remember (an
+// caller applies nothing when ID was seen (Seen), and marks it for TTL
+// once applied (Mark). An empty ID is a webhook nothing needs to remember (an
 // intermediate receipt, which changes nothing; or a legacy-signed one,
 // which carries no id).
 type Replay struct {
 	ID  string
 	TTL time.Duration
+}
+
+// Replays remembers the replay ids of webhooks already applied (the
+// store: store.WebhookSeen, store.MarkWebhook).
+type Replays interface {
+	WebhookSeen(ctx context.Context, provider, id string) (bool, error)
+	MarkWebhook(ctx context.Context, provider, id string, ttl time.Duration) error
+}
+
+// ErrNoReplays is the error of a webhook handler built without Replays:
+// it refuses (503) rather than take webhooks it cannot tell from replays.
+var ErrNoReplays = errors.New("no store of webhook ids is configured")
+
+// Seen reports whether src's webhook with replay rp was applied before
+// (false for an empty id). An error (Redis down, or no Replays) must be
+// answered 503 so the provider retries: a verified webhook whose id could
+// not be checked is never applied.
+func Seen(ctx context.Context, replays Replays, src Source, rp Replay) (bool, error) {
+	if rp.ID == "" {
+		return false, nil
+	}
+	if replays == nil {
+		return false, ErrNoReplays
+	}
+	return replays.WebhookSeen(ctx, src.Name, rp.ID)
+}
+
+// Mark records that src's webhook with replay rp was applied; call it
+// after applying (see store.WebhookSeen for why after). An error must be
+// answered 503: the provider's retry applies the same change again and
+// marks it.
+func Mark(ctx context.Context, replays Replays, src Source, rp Replay) error {
+	if rp.ID == "" {
+		return nil
+	}
+	if replays == nil {
+		return ErrNoReplays
+	}
+	return replays.MarkWebhook(ctx, src.Name, rp.ID, rp.TTL)
 }
 
 // How long a Twilio-style webhook's sid is remembered. Twilio signs no

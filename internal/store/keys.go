@@ -35,7 +35,7 @@ import (
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
 //	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
-//	sf:wh:{prov}:{id}    string a provider webhook already taken, by its replay id (webhook-id, or a Twilio sid); TTL per scheme (webhooks.go)
+//	sf:wh:{prov}:{id}    string a provider webhook already applied, by its replay id (webhook-id, or a Twilio sid); TTL per scheme (webhooks.go)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
