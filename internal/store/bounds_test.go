@@ -42,6 +42,7 @@ var keyBounds = map[string]string{
 	"sf:fc:":    "ttl",
 	"sf:p:":     "preset: created and deleted by the application's API calls",
 	"sf:pl:":    "one member per preset of the application",
+	"sf:wh:":    "ttl",
 }
 
 // keyTable reads the key patterns from keys.go's table comment.
