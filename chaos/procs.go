@@ -354,6 +354,7 @@ route:
 		"SMSFLEET_CONFIG=" + cfgFile,
 		"SMSFLEET_KAFKA_BROKERS=" + kafkaAddr,
 		"SMSFLEET_PUBLIC_URL=http://" + receiptsAddr,
+		"SMSFLEET_SIMULATOR_SECRET=" + chaosSimulatorSecret,
 		"SMSFLEET_LOG_LEVEL=warn",
 		"SMSFLEET_SHUTDOWN_GRACE=5s",
 	}, o.env...)

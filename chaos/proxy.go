@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/simulator"
 )
 
 // hangFor is how long a hanging provider holds its answers: beyond the
@@ -152,6 +153,9 @@ func (p *proxy) record(key, name string, resp *http.Response, answer, form []byt
 	}
 }
 
+// chaosSimulatorSecret is the fleet's SMSFLEET_SIMULATOR_SECRET here.
+const chaosSimulatorSecret = "chaos-simulator-webhook-secret"
+
 // postReceipt posts a Twilio-style "delivered" receipt signed like the
 // simulator's, retrying every second for up to a minute while the
 // webhook is unreachable or answers 5xx.
@@ -167,7 +171,9 @@ func (p *proxy) postReceipt(key, cb, sid, to string) {
 		}
 		req, _ := http.NewRequest(http.MethodPost, cb, strings.NewReader(fields.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", provider.TwilioSignature(provider.SimulatorAuthToken, cb, fields))
+		if err := simulator.SignWebhook(req.Header, chaosSimulatorSecret, "rcpt_"+sid, time.Now(), []byte(fields.Encode())); err != nil {
+			return
+		}
 		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()

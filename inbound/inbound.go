@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"go.uber.org/zap"
@@ -28,7 +29,11 @@ type OptOuts interface {
 // Kafka: there is no ordering to keep, and a 503 while Redis is down makes
 // the provider retry.
 type Inbound struct {
-	sources     map[string]provider.Source
+	sources map[string]provider.Source
+	// replays remembers the ids of replies taken, so a replayed START
+	// (after a later STOP) changes nothing; now checks their timestamps.
+	replays     provider.Replays
+	now         func() time.Time
 	optOuts     OptOuts
 	stop, start map[string]bool
 	// apps says which applications a reply to `to` concerns.
@@ -46,12 +51,21 @@ type InboundOptions struct {
 	Apps          func(to string) []string
 	DefaultRegion string
 	Log           *zap.Logger
+	// Replays is where replies' ids are remembered (the store); without
+	// it every reply that has one is refused with 503.
+	Replays provider.Replays
+	// Now is the clock webhook timestamps are checked against (nil: the
+	// wall clock).
+	Now func() time.Time
 }
 
 // NewInbound returns the inbound-reply webhook.
 func NewInbound(o InboundOptions) *Inbound {
 	in := &Inbound{sources: map[string]provider.Source{}, optOuts: o.OptOuts, stop: words(o.StopWords), start: words(o.StartWords),
-		apps: o.Apps, region: o.DefaultRegion, log: o.Log}
+		apps: o.Apps, region: o.DefaultRegion, log: o.Log, replays: o.Replays, now: o.Now}
+	if in.now == nil {
+		in.now = time.Now
+	}
 	for _, s := range o.Sources {
 		in.sources[s.Name] = s
 	}
@@ -76,7 +90,7 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rep, err := hooks.ParseReply(src, r, body)
+	rep, replay, err := hooks.ParseReply(src, r, body, in.now())
 	if err != nil {
 		status := http.StatusBadRequest
 		var we *provider.WebhookError
@@ -91,10 +105,30 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "from: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	// A reply whose id was applied before is a replay: a captured START
+	// posted after a later STOP must not opt the phone back in.
+	seen, err := provider.Seen(r.Context(), in.replays, src, replay)
+	if err != nil {
+		in.log.Error("inbound reply id not checked; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
+		httprole.Unavailable(w, "inbound replies are unavailable, retry later")
+		return
+	}
+	if seen {
+		in.log.Info("replayed inbound reply ignored", zap.String("provider", src.Name), zap.String("from", sms.MaskPhone(from)))
+		hooks.AnswerReply(w)
+		return
+	}
 	if err := in.apply(r.Context(), src.Name, from, rep); err != nil {
 		in.log.Error("inbound reply not applied; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
 		// Within the request's deadline (SMSFLEET_REQUEST_TIMEOUT): a Redis
 		// that does not answer gets the provider a fast 503, not a hang.
+		httprole.Unavailable(w, "inbound replies are unavailable, retry later")
+		return
+	}
+	if err := provider.Mark(r.Context(), in.replays, src, replay); err != nil {
+		// Applied but not marked: the provider's retry applies the same
+		// keyword again (no change) and marks it.
+		in.log.Error("inbound reply id not marked; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
 		httprole.Unavailable(w, "inbound replies are unavailable, retry later")
 		return
 	}

@@ -2,28 +2,33 @@ package inbound
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
-func signJSON(secret, body string) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(body))
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+var replySeq atomic.Int64
+
+// signJSON signs a JSON reply the Standard Webhooks way under secret, now,
+// as a fresh webhook.
+func signJSON(h http.Header, secret, body string) {
+	id := fmt.Sprintf("msg_%d", replySeq.Add(1))
+	if err := signature.SetStandard(h, secret, id, time.Now(), []byte(body)); err != nil {
+		panic(err)
+	}
 }
 
 // TestInboundReplies drives the inbound webhook of each provider kind
@@ -40,22 +45,24 @@ func TestInboundReplies(t *testing.T) {
 		return []string{"SHOP1-00001", "BANK1-00002"}
 	}
 	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
 	NewInbound(InboundOptions{
 		Sources: []provider.Source{
-			{Name: "tw", Kind: "twilio", Secret: "tw-token"},
+			{Name: "tw", Kind: "twilio", Secret: "tw-token", PublicURL: "http://" + srv.Listener.Addr().String()},
 			{Name: "gw", Kind: "json", Secret: "gw-secret"},
-			{Name: "sim", Kind: provider.KindSimulator, Secret: provider.SimulatorAuthToken},
+			{Name: "sim", Kind: provider.KindSimulator, Secret: "sim-secret"},
 		},
 		OptOuts: st, StopWords: []string{"STOP", "QUIT", "OPTOUT"}, StartWords: []string{"START", "YES"},
-		Apps: apps, DefaultRegion: "DE", Log: zap.NewNop(),
+		Apps: apps, DefaultRegion: "DE", Log: zap.NewNop(), Replays: st,
 	}).Register(mux)
-	srv := httptest.NewServer(mux)
+	srv.Start()
 	defer srv.Close()
 
-	postJSONReply := func(name, body, sig string) (int, string) {
+	// postJSONReply posts body signed under secret ("": unsigned).
+	postJSONReply := func(name, body, secret string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/inbound/"+name, strings.NewReader(body))
-		if sig != "" {
-			req.Header.Set("X-Signature", sig)
+		if secret != "" {
+			signJSON(req.Header, secret, body)
 		}
 		return do(t, req)
 	}
@@ -94,60 +101,60 @@ func TestInboundReplies(t *testing.T) {
 	}{
 		{"simulator STOP to the shop's sender", func() (int, string) {
 			b := simBody("+4915112000001", "SHOP", "STOP")
-			return postJSONReply("sim", b, signJSON(provider.SimulatorAuthToken, b))
+			return postJSONReply("sim", b, "sim-secret")
 		}, 204, "", "+4915112000001", true, false},
 		{"simulator START opts back in", func() (int, string) {
 			b := simBody("+4915112000001", "SHOP", " start! ")
-			return postJSONReply("sim", b, signJSON(provider.SimulatorAuthToken, b))
+			return postJSONReply("sim", b, "sim-secret")
 		}, 204, "", "+4915112000001", false, false},
 		{"JSON provider quit, to a shared number: every application", func() (int, string) {
 			b := simBody("+4915112000002", "+4930000000", "quit")
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 204, "", "+4915112000002", true, true},
 		{"a national number is read in the default region", func() (int, string) {
 			b := simBody("015112000003", "SHOP", "OptOut")
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 204, "", "+4915112000003", true, false},
 		{"a reply that is not a keyword changes nothing", func() (int, string) {
 			b := simBody("+4915112000004", "SHOP", "stop sending me offers please")
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 204, "", "+4915112000004", false, false},
 		{"Twilio STOP gets an empty TwiML answer", func() (int, string) {
-			return postTwilioReply(url.Values{"From": {"+4915112000005"}, "To": {"SHOP"}, "Body": {"Stop"}}, "tw-token")
+			return postTwilioReply(url.Values{"MessageSid": {"SM5"}, "From": {"+4915112000005"}, "To": {"SHOP"}, "Body": {"Stop"}}, "tw-token")
 		}, 200, "<Response></Response>", "+4915112000005", true, false},
 		{"bad Twilio signature", func() (int, string) {
-			return postTwilioReply(url.Values{"From": {"+4915112000006"}, "To": {"SHOP"}, "Body": {"STOP"}}, "wrong-token")
+			return postTwilioReply(url.Values{"MessageSid": {"SM6"}, "From": {"+4915112000006"}, "To": {"SHOP"}, "Body": {"STOP"}}, "wrong-token")
 		}, 401, "X-Twilio-Signature", "+4915112000006", false, false},
 		{"missing JSON signature", func() (int, string) {
 			return postJSONReply("gw", simBody("+4915112000006", "SHOP", "STOP"), "")
-		}, 401, "X-Signature", "+4915112000006", false, false},
+		}, 401, "webhook-id", "+4915112000006", false, false},
 		{"unknown provider", func() (int, string) {
 			b := simBody("+4915112000006", "SHOP", "STOP")
-			return postJSONReply("nope", b, signJSON("gw-secret", b))
+			return postJSONReply("nope", b, "gw-secret")
 		}, 404, "unknown provider nope", "+4915112000006", false, false},
 		{"malformed JSON", func() (int, string) {
 			b := `{"from":`
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 400, "malformed JSON", "+4915112000006", false, false},
 		{"no from", func() (int, string) {
 			b := `{"to":"SHOP","text":"STOP"}`
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 400, "from is required", "+4915112000006", false, false},
 		{"fullwidth ＳＴＯＰ is a STOP (NFKC)", func() (int, string) {
 			b := simBody("+4915112000007", "SHOP", "ＳＴＯＰ")
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 204, "", "+4915112000007", true, false},
 		{"a zero-width space before STOP is dropped", func() (int, string) {
 			b := simBody("+4915112000008", "SHOP", "\u200bSTOP")
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 204, "", "+4915112000008", true, false},
 		{"a body over the limit is 413 and changes nothing", func() (int, string) {
 			b := simBody("+4915112000009", "SHOP", "STOP"+strings.Repeat(" ", provider.MaxWebhookBody))
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 413, "body: larger than 65536 bytes", "+4915112000009", false, false},
 		{"from not a phone number", func() (int, string) {
 			b := simBody("hello", "SHOP", "STOP")
-			return postJSONReply("gw", b, signJSON("gw-secret", b))
+			return postJSONReply("gw", b, "gw-secret")
 		}, 400, "from:", "+4915112000006", false, false},
 	}
 	for _, s := range steps {

@@ -33,7 +33,7 @@ func TestFrozenRedisAnswers503BeforeItThaws(t *testing.T) {
 	NewInbound(InboundOptions{
 		Sources: []provider.Source{{Name: "gw", Kind: "json", Secret: "gw-secret"}},
 		OptOuts: st, StopWords: []string{"STOP"}, StartWords: []string{"START"},
-		Apps: func(string) []string { return []string{"SHOP1-00001"} }, DefaultRegion: "DE", Log: zap.NewNop(),
+		Apps: func(string) []string { return []string{"SHOP1-00001"} }, DefaultRegion: "DE", Log: zap.NewNop(), Replays: st,
 	}).Register(mux)
 	srv := httptest.NewServer(httprole.Deadline(300*time.Millisecond, mux))
 	defer srv.Close()
@@ -46,7 +46,7 @@ func TestFrozenRedisAnswers503BeforeItThaws(t *testing.T) {
 		done := make(chan answer, 1)
 		go func() {
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/inbound/gw", strings.NewReader(body))
-			req.Header.Set("X-Signature", signJSON("gw-secret", body))
+			signJSON(req.Header, "gw-secret", body)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				done <- answer{status: -1, retryAfter: err.Error()}

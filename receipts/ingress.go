@@ -15,16 +15,22 @@ import (
 type Ingress struct {
 	sources  map[string]provider.Source
 	producer *Producer
-	log      *zap.Logger
-	now      func() time.Time
+	// replays remembers the ids of receipts taken (the store), so a
+	// replayed one is answered but not landed again.
+	replays provider.Replays
+	log     *zap.Logger
+	now     func() time.Time
 }
 
-// NewIngress returns the webhook ingress for sources.
-func NewIngress(sources []provider.Source, p *Producer, now func() time.Time, log *zap.Logger) *Ingress {
+// NewIngress returns the webhook ingress for sources. now is the clock
+// webhook timestamps are checked against (nil: the wall clock); replays
+// is where receipts' ids are remembered (nil refuses every receipt that
+// has one, 503).
+func NewIngress(sources []provider.Source, p *Producer, replays provider.Replays, now func() time.Time, log *zap.Logger) *Ingress {
 	if now == nil {
 		now = time.Now
 	}
-	in := &Ingress{sources: map[string]provider.Source{}, producer: p, log: log, now: now}
+	in := &Ingress{sources: map[string]provider.Source{}, producer: p, replays: replays, log: log, now: now}
 	for _, s := range sources {
 		in.sources[s.Name] = s
 	}
@@ -41,9 +47,22 @@ func (in *Ingress) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rec, err := hooks.ParseReceipt(src, r, body, in.now())
+	rec, replay, err := hooks.ParseReceipt(src, r, body, in.now())
 	if err != nil {
 		writeWebhookError(w, err)
+		return
+	}
+	// A receipt whose id was applied before is a replay (or the provider's
+	// retry of one we took): answered like a new one, landed nothing.
+	seen, err := provider.Seen(r.Context(), in.replays, src, replay)
+	if err != nil {
+		in.log.Error("receipt id not checked; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
+		httprole.Unavailable(w, "receipts are unavailable, retry later")
+		return
+	}
+	if seen {
+		in.log.Debug("replayed receipt ignored", zap.String("provider", src.Name))
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	// Intermediate receipts land too: Kafka keeps what the provider said,
@@ -53,6 +72,13 @@ func (in *Ingress) serve(w http.ResponseWriter, r *http.Request) {
 		in.log.Error("receipt not landed in Kafka; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
 		// Within the request's deadline (SMSFLEET_REQUEST_TIMEOUT): a broker
 		// that does not answer gets the provider a fast 503, not a hang.
+		httprole.Unavailable(w, "receipts are unavailable, retry later")
+		return
+	}
+	if err := provider.Mark(r.Context(), in.replays, src, replay); err != nil {
+		// Landed but not marked: the provider's retry lands it again, which
+		// the consumer's monotonic status machine absorbs.
+		in.log.Error("receipt id not marked; answering 503 so the provider retries", zap.String("provider", src.Name), zap.Error(err))
 		httprole.Unavailable(w, "receipts are unavailable, retry later")
 		return
 	}

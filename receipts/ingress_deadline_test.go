@@ -14,6 +14,8 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
 // TestIngressAnswers503WhileKafkaIsFrozen: a broker that accepts
@@ -51,8 +53,10 @@ func TestIngressAnswers503WhileKafkaIsFrozen(t *testing.T) {
 	p := NewProducer([]string{ln.Addr().String()}, Topic)
 	t.Cleanup(func() { _ = p.Close() })
 	mux := http.NewServeMux()
-	NewIngress([]provider.Source{{Name: "tw", Kind: "twilio", Secret: "tw-token"}}, p, nil, zap.NewNop()).Register(mux)
-	srv := httptest.NewServer(httprole.Deadline(300*time.Millisecond, mux))
+	srv := httptest.NewUnstartedServer(httprole.Deadline(300*time.Millisecond, mux))
+	NewIngress([]provider.Source{{Name: "tw", Kind: "twilio", Secret: "tw-token", PublicURL: "http://" + srv.Listener.Addr().String()}},
+		p, store.New(testenv.NewRedis(t).Client(t), time.Hour), nil, zap.NewNop()).Register(mux)
+	srv.Start()
 	defer srv.Close()
 
 	fields := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}

@@ -2,9 +2,6 @@ package receipts
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,18 +14,29 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
-func ingressServer(t *testing.T, k *testenv.Kafka) *httptest.Server {
+// ingressServer is the ingress on a real Kafka, remembering webhook ids
+// in replays (nil: a fresh redis-server's store).
+func ingressServer(t *testing.T, k *testenv.Kafka, replays provider.Replays) *httptest.Server {
 	t.Helper()
 	p := NewProducer([]string{k.Addr}, Topic)
 	t.Cleanup(func() { _ = p.Close() })
+	if replays == nil {
+		replays = store.New(testenv.NewRedis(t).Client(t), time.Hour)
+	}
 	mux := http.NewServeMux()
-	NewIngress([]provider.Source{{Name: "tw", Kind: "twilio", Secret: "tw-token"}, {Name: "gw", Kind: "json", Secret: "gw-secret"}}, p, nil, zap.NewNop()).Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	public := "http://" + srv.Listener.Addr().String()
+	NewIngress([]provider.Source{
+		{Name: "tw", Kind: "twilio", Secret: "tw-token", PublicURL: public},
+		{Name: "gw", Kind: "json", Secret: "gw-secret"},
+	}, p, replays, nil, zap.NewNop()).Register(mux)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -49,13 +57,18 @@ func postTwilio(t *testing.T, srv *httptest.Server, name string, fields url.Valu
 	return resp.StatusCode
 }
 
-func postJSON(t *testing.T, srv *httptest.Server, body, secret string) int {
+// postJSON posts a JSON receipt signed the Standard Webhooks way as id,
+// at ts (zero: now).
+func postJSON(t *testing.T, srv *httptest.Server, body, secret, id string, ts time.Time) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/dlr/gw", strings.NewReader(body))
+	if ts.IsZero() {
+		ts = time.Now()
+	}
 	if secret != "" {
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(body))
-		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		if err := signature.SetStandard(req.Header, secret, id, ts, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -90,7 +103,7 @@ func readAll(t *testing.T, k *testenv.Kafka, topic string, want int) []sms.Recei
 
 func TestIngress(t *testing.T) {
 	k := testenv.NewKafka(t, 1, Topic, TopicDLQ)
-	srv := ingressServer(t, k)
+	srv := ingressServer(t, k, nil)
 	ok := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}
 	tests := []struct {
 		name string
@@ -105,9 +118,44 @@ func TestIngress(t *testing.T) {
 		{"wrong signature", func() int { return postTwilio(t, srv, "tw", ok, "other-token") }, 401},
 		{"unknown provider", func() int { return postTwilio(t, srv, "nope", ok, "tw-token") }, 404},
 		{"missing status", func() int { return postTwilio(t, srv, "tw", url.Values{"MessageSid": {"SM3"}}, "tw-token") }, 400},
-		{"signed JSON", func() int { return postJSON(t, srv, `{"ref":"G1","status":"DELIVRD"}`, "gw-secret") }, 204},
-		{"JSON bad signature", func() int { return postJSON(t, srv, `{"ref":"G1","status":"delivered"}`, "nope") }, 401},
-		{"JSON malformed", func() int { return postJSON(t, srv, `{"ref":`, "gw-secret") }, 400},
+		{"signed JSON", func() int {
+			return postJSON(t, srv, `{"ref":"G1","status":"DELIVRD"}`, "gw-secret", "msg_1", time.Time{})
+		}, 204},
+		{"JSON bad signature", func() int { return postJSON(t, srv, `{"ref":"G1","status":"delivered"}`, "nope", "msg_2", time.Time{}) }, 401},
+		{"JSON malformed", func() int { return postJSON(t, srv, `{"ref":`, "gw-secret", "msg_3", time.Time{}) }, 400},
+		// Replays (issue 13 item 5): answered, so a provider's retry stops,
+		// but landed nowhere.
+		{"twilio receipt replayed", func() int { return postTwilio(t, srv, "tw", ok, "tw-token") }, 204},
+		{"JSON receipt replayed (same webhook-id)", func() int {
+			return postJSON(t, srv, `{"ref":"G1","status":"DELIVRD"}`, "gw-secret", "msg_1", time.Time{})
+		}, 204},
+		{"JSON receipt 6 minutes old", func() int {
+			return postJSON(t, srv, `{"ref":"G9","status":"DELIVRD"}`, "gw-secret", "msg_9", time.Now().Add(-6*time.Minute))
+		}, 401},
+		{"JSON receipt without Standard Webhooks headers (legacy X-Signature)", func() int {
+			body := `{"ref":"G8","status":"DELIVRD"}`
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/dlr/gw", strings.NewReader(body))
+			req.Header.Set("X-Signature", signature.Sign("gw-secret", []byte(body)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}, 401},
+		{"twilio receipt signed for a forged Host", func() int {
+			u := srv.URL + "/webhooks/dlr/tw"
+			req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(ok.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-Host", "evil.example")
+			req.Header.Set("X-Twilio-Signature", provider.TwilioSignature("tw-token", "http://evil.example/webhooks/dlr/tw", ok))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}, 401},
 	}
 	for _, tt := range tests {
 		if got := tt.send(); got != tt.want {
@@ -128,10 +176,37 @@ func TestIngressAnswers503WhenKafkaIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := ingressServer(t, k)
+	r := testenv.NewRedis(t)
+	rdb := r.Client(t)
+	srv := ingressServer(t, k, store.New(rdb, time.Hour))
 	k.Close()
 	if got := postTwilio(t, srv, "tw", url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}, "tw-token"); got != 503 {
 		t.Fatalf("with Kafka down: HTTP %d, want 503 so the provider retries", got)
+	}
+	// Its id was not marked, so the provider's retry is taken, not
+	// refused as a replay.
+	if n, err := rdb.Keys(context.Background(), "sf:wh:*").Result(); err != nil || len(n) != 0 {
+		t.Fatalf("ids marked after the 503: %v %v", n, err)
+	}
+}
+
+// TestIngressAnswers503WhenRedisIsDown: a verified receipt whose id cannot
+// be checked (Redis unreachable) is answered 503 and not landed: it is
+// never taken unchecked.
+func TestIngressAnswers503WhenRedisIsDown(t *testing.T) {
+	k := testenv.NewKafka(t, 1, Topic)
+	r := testenv.NewRedis(t)
+	st := store.New(r.Client(t), time.Hour)
+	r.Stop()
+	srv := ingressServer(t, k, st)
+	if got := postTwilio(t, srv, "tw", url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}, "tw-token"); got != 503 {
+		t.Fatalf("with Redis down: HTTP %d, want 503", got)
+	}
+	if got := postJSON(t, srv, `{"ref":"G1","status":"delivered"}`, "gw-secret", "msg_1", time.Time{}); got != 503 {
+		t.Fatalf("JSON with Redis down: HTTP %d, want 503", got)
+	}
+	if recs := readAll(t, k, Topic, 1); len(recs) != 0 {
+		t.Fatalf("landed %+v with Redis down", recs)
 	}
 }
 

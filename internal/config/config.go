@@ -3,8 +3,11 @@
 package config
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -57,8 +60,20 @@ type Config struct {
 	Kafka    Kafka    `envPrefix:"KAFKA_"`
 	Receipts Receipts `envPrefix:"RECEIPTS_"`
 	// PublicURL is the base URL providers reach this fleet's webhooks at
-	// (https://sms.example.com); status callbacks are built from it.
+	// (https://sms.example.com); status callbacks are built from it, and
+	// Twilio-style webhook signatures are checked over it (never over the
+	// Host or X-Forwarded-* a caller sends).
 	PublicURL string `env:"PUBLIC_URL"`
+	// TrustedProxies are the peers (CIDRs) whose X-Forwarded-Proto and
+	// X-Forwarded-Host give a Twilio-style signature's URL instead.
+	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES"`
+	// SimulatorSecret signs the webhooks of simulator providers that name
+	// no dlr_secret_env (and the fleet's own implicit simulator); dev
+	// generates one. There is no built-in default.
+	SimulatorSecret string `env:"SIMULATOR_SECRET"`
+	// Dev is set by `smsfleet dev` (LoadDev): it may generate the secrets
+	// a deployment must set.
+	Dev bool
 	// DevKafkaAddr is where `smsfleet dev` listens with its embedded Kafka.
 	DevKafkaAddr string `env:"DEV_KAFKA_ADDR" envDefault:"127.0.0.1:9092"`
 	// DeliveryWait is how long a sent SMS waits for its receipt before it
@@ -247,8 +262,15 @@ type Worker struct {
 
 // Load reads the environment. It fails on values that cannot work, so a bad
 // deployment stops at start-up rather than at the first SMS.
-func Load() (Config, error) {
+func Load() (Config, error) { return load(false) }
+
+// LoadDev is Load for `smsfleet dev`: secrets a deployment must set (the
+// simulator's webhook secret) are generated when not set.
+func LoadDev() (Config, error) { return load(true) }
+
+func load(dev bool) (Config, error) {
 	c := Default()
+	c.Dev = dev
 	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
 		return Config{}, fmt.Errorf("config: %w", nameVariables(err))
 	}
@@ -309,6 +331,7 @@ func (c Config) PolicyOf(app string) Resolved {
 // Validate checks the values that env parsing cannot and resolves every
 // application's policy.
 func (c *Config) Validate() error {
+	c.fillSimulatorSecret()
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -329,7 +352,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
-		c.validateHTTP,
+		c.validateHTTP, c.validateWebhookURL,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -539,6 +562,45 @@ func (c Config) validateProviders() error {
 			if err := a.Route.validate("config: application "+a.Code, known); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// fillSimulatorSecret gives every simulator provider without a
+// dlr_secret_env the fleet's SMSFLEET_SIMULATOR_SECRET, which dev
+// generates when it is not set. Outside dev nothing is made up: a
+// simulator provider left without a secret fails validation (its kind's
+// Validate names what to set).
+func (c *Config) fillSimulatorSecret() {
+	if c.Dev && c.SimulatorSecret == "" {
+		c.SimulatorSecret = rand.Text()
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		if p.Kind == provider.KindSimulator && p.DLRSecretEnv == "" {
+			p.WebhookSecret = c.SimulatorSecret
+		}
+	}
+}
+
+// validateWebhookURL checks SMSFLEET_PUBLIC_URL, and that a Twilio-style
+// provider's signatures can be checked: Twilio signs the URL it called,
+// which must come from SMSFLEET_PUBLIC_URL (or a trusted proxy), never
+// from the caller's Host header.
+func (c Config) validateWebhookURL() error {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config: SMSFLEET_PUBLIC_URL must be an http(s) URL such as https://sms.example.com, got %q", c.PublicURL)
+		}
+	}
+	if c.Dev || c.PublicURL != "" || len(c.TrustedProxies) > 0 {
+		return nil
+	}
+	for _, p := range c.Providers {
+		if p.Kind == provider.KindTwilio {
+			return fmt.Errorf("config: provider %s (twilio) signs its webhooks over the fleet's URL: set SMSFLEET_PUBLIC_URL (or SMSFLEET_TRUSTED_PROXIES)", p.Name)
 		}
 	}
 	return nil

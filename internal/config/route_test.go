@@ -16,6 +16,9 @@ func TestProvidersAndRoutes(t *testing.T) {
 		}
 		t.Setenv("SMSFLEET_CONFIG", p)
 		t.Setenv("SMSFLEET_APPLICATIONS", "SHOP1-00001:shop-server-token")
+		// Webhook secrets and the public URL are required (webhooks_test.go).
+		t.Setenv("SMSFLEET_SIMULATOR_SECRET", "sim-secret")
+		t.Setenv("SMSFLEET_PUBLIC_URL", "https://sms.example.com")
 		for k, v := range env {
 			t.Setenv(k, v)
 		}
@@ -24,7 +27,7 @@ func TestProvidersAndRoutes(t *testing.T) {
 	good := `
 providers:
   - {name: tw, kind: twilio, url: "https://api.example", account_sid: AC1, auth_token_env: TW_TOKEN}
-  - {name: gen, kind: json, url: "https://gw.example/send", auth_value_env: GEN_KEY, ref_field: data.id}
+  - {name: gen, kind: json, url: "https://gw.example/send", auth_value_env: GEN_KEY, ref_field: data.id, dlr_secret_env: GEN_DLR}
   - {name: smsc, kind: smpp, addr: "smsc.example:2775", system_id: fleet, password_env: SMPP_PASS}
   - {name: sim-a, kind: simulator}
 route: {providers: [tw, gen]}
@@ -36,7 +39,7 @@ applications:
       weights: {smsc: 3, tw: 1}
       overrides: {"+234": [gen], "NG": [gen, tw]}
 `
-	c, err := load(t, good, map[string]string{"TW_TOKEN": "t", "GEN_KEY": "k"})
+	c, err := load(t, good, map[string]string{"TW_TOKEN": "t", "GEN_KEY": "k", "GEN_DLR": "d"})
 	if err != nil {
 		t.Fatal(err)
 	}

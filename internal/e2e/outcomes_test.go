@@ -20,7 +20,6 @@ import (
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
-	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/receipts"
 )
@@ -129,7 +128,7 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 		c.Callback = config.Callback{Secrets: map[string]string{harness.ShopApp: shopCallbackSecret}, MaxAttempts: 6, Timeout: 2 * time.Second, AllowPrivate: true}
 		allowHTTPCallbacks(c, harness.ShopApp) // the receiver is an httptest server
 	})
-	e.Sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	e.Sim.SendReceipts(20*time.Millisecond, e.Config.SimulatorSecret)
 	delivered, undelivered, silent, optedOut := "+4915112340005", "+4915112340002", "+4915112340003", "+4915112340007"
 	e.Register(harness.ShopApp, harness.ShopToken, delivered, undelivered, silent, optedOut)
 	if _, err := e.Fleet.Store().AddOptOut(context.Background(), harness.ShopApp, optedOut); err != nil {

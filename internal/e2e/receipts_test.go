@@ -1,9 +1,7 @@
 package e2e_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,7 +14,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
-	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/receipts"
 )
@@ -38,7 +36,7 @@ func withReceiptsOn(k *testenv.Kafka) func(*config.Config, *fleet.Roles) {
 
 func TestDeliveryReceiptsReachTheirStates(t *testing.T) {
 	e := harness.New(t, withReceipts(t))
-	e.Sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	e.Sim.SendReceipts(20*time.Millisecond, e.Config.SimulatorSecret)
 	delivered, undelivered, silent := "+4915112340005", "+4915112340002", "+4915112340003"
 	e.Register(harness.ShopApp, harness.ShopToken, delivered, undelivered, silent)
 	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{delivered, undelivered, silent}})
@@ -64,7 +62,7 @@ func TestDeliveryReceiptsReachTheirStates(t *testing.T) {
 
 func TestNoReceiptWithinTheDeliveryWaitIsUnknownUntilALateOne(t *testing.T) {
 	e := harness.New(t, withReceipts(t))
-	e.Sim.SendReceipts(20*time.Millisecond, provider.SimulatorAuthToken)
+	e.Sim.SendReceipts(20*time.Millisecond, e.Config.SimulatorSecret)
 	silent := "+4915112340003" // the simulator never sends its receipt
 	e.Register(harness.ShopApp, harness.ShopToken, silent)
 	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{silent}, "delivery_wait": 1})
@@ -75,7 +73,9 @@ func TestNoReceiptWithinTheDeliveryWaitIsUnknownUntilALateOne(t *testing.T) {
 	fields := url.Values{"MessageSid": {ref}, "MessageStatus": {"delivered"}}
 	req, _ := http.NewRequest(http.MethodPost, cb, strings.NewReader(fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", provider.TwilioSignature(provider.SimulatorAuthToken, cb, fields))
+	if err := simulator.SignWebhook(req.Header, e.Config.SimulatorSecret, "late-receipt", e.Clock.Now(), []byte(fields.Encode())); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -96,18 +96,12 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 	e.Register(harness.ShopApp, harness.ShopToken, phone)
 	reply := func(text string) {
 		t.Helper()
-		body := `{"from":"` + phone + `","to":"SMSFLEET","text":"` + text + `"}`
-		req, _ := http.NewRequest(http.MethodPost, e.API.URL+"/webhooks/inbound/simulator", strings.NewReader(body))
-		mac := hmac.New(sha256.New, []byte(provider.SimulatorAuthToken))
-		mac.Write([]byte(body))
-		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
+		status, err := e.Sim.PostReply(context.Background(), e.API.URL+"/webhooks/inbound/simulator", phone, "SMSFLEET", text)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("inbound %s: HTTP %d", text, resp.StatusCode)
+		if status != http.StatusNoContent {
+			t.Fatalf("inbound %s: HTTP %d", text, status)
 		}
 	}
 	reply("STOP")

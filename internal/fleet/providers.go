@@ -22,7 +22,9 @@ import (
 // configuration's, or with none one simulator named "simulator".
 func configuredProviders(cfg config.Config) []provider.Config {
 	if len(cfg.Providers) == 0 {
-		return []provider.Config{{Name: "simulator", Kind: provider.KindSimulator}}
+		// Its webhooks are signed with SMSFLEET_SIMULATOR_SECRET; without
+		// one they are all refused.
+		return []provider.Config{{Name: "simulator", Kind: provider.KindSimulator, WebhookSecret: cfg.SimulatorSecret}}
 	}
 	return cfg.Providers
 }

@@ -20,11 +20,13 @@ type receiptsRole struct {
 
 // receiptSources lists the providers whose webhooks the ingress accepts,
 // with what each signs its webhooks with (their kind says; a kind without
-// webhooks, SMPP, has no source).
+// webhooks, SMPP, has no source), and the public URL and trusted proxies
+// a Twilio-style signature's URL is taken from.
 func receiptSources(cfg config.Config) []provider.Source {
 	var out []provider.Source
 	for _, p := range configuredProviders(cfg) {
 		if src, ok := provider.SourceOf(p); ok {
+			src.PublicURL, src.TrustedProxies = cfg.PublicURL, cfg.TrustedProxies
 			out = append(out, src)
 		}
 	}
@@ -41,11 +43,12 @@ func (f *Fleet) buildReceipts() error {
 		producer: receipts.NewProducer(cfg.Kafka.Brokers, receipts.Topic),
 		dlq:      receipts.NewProducer(cfg.Kafka.Brokers, receipts.TopicDLQ),
 	}
-	r.ingress = receipts.NewIngress(receiptSources(cfg), r.producer, f.opts.Now, f.log.Named("receipts"))
+	r.ingress = receipts.NewIngress(receiptSources(cfg), r.producer, f.store, f.opts.Now, f.log.Named("receipts"))
 	r.ingress.Register(f.mux)
 	inbound.NewInbound(inbound.InboundOptions{
 		Sources: receiptSources(cfg), OptOuts: f.store, StopWords: cfg.Inbound.StopWords, StartWords: cfg.Inbound.StartWords,
 		Apps: repliedApps(cfg), DefaultRegion: cfg.DefaultRegion, Log: f.log.Named("inbound"),
+		Replays: f.store, Now: f.opts.Now,
 	}).Register(f.mux)
 	r.consumer = receipts.NewConsumer(cfg.Kafka.Brokers, receipts.Topic, rc.Group, r.dlq, f.store, rc.ParkTTL, f.log.Named("receipts"))
 	f.receipts = r

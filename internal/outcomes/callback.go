@@ -30,10 +30,34 @@ type callbackTask struct {
 // 2xx, and any network error, is retried by asynq with backoff until the
 // task's attempts run out; the task is then archived, where on-call can
 // see and retry it in the monitor.
+//
+// Each POST is signed the Standard Webhooks way, so a customer can check
+// it with any standard verifier: webhook-id is the event's event_id (the
+// same on every retry, to deduplicate on), webhook-timestamp the attempt's
+// time, webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>"
+// keyed with the application's callback secret. The old
+// X-Smsfleet-Signature (SignatureHeader), which signs no timestamp and so
+// can be replayed, is still sent for one release and then dropped.
 type Callbacks struct {
 	Client *http.Client
 	Secret func(app string) string
 	Log    *zap.Logger
+	// Now is the clock webhook-timestamp is read from (nil: time.Now).
+	Now func() time.Time
+}
+
+// eventID is the event_id of a callback body, its webhook-id.
+func eventID(body []byte) (string, error) {
+	var ev struct {
+		EventID string `json:"event_id"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return "", fmt.Errorf("callback body: %w", err)
+	}
+	if ev.EventID == "" {
+		return "", fmt.Errorf("callback body: no event_id")
+	}
+	return ev.EventID, nil
 }
 
 // ProcessTask implements asynq.Handler.
@@ -54,6 +78,18 @@ func (c *Callbacks) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "smsfleet-callbacks/1")
+	id, err := eventID(ct.Body)
+	if err != nil {
+		return fmt.Errorf("callback for application %s: %v: %w", ct.App, err, asynq.SkipRetry)
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if err := signature.SetStandard(req.Header, secret, id, now(), ct.Body); err != nil {
+		return fmt.Errorf("callback for application %s: %v: %w", ct.App, err, asynq.SkipRetry)
+	}
+	// Deprecated: replayable (no timestamp); kept for one release.
 	req.Header.Set(SignatureHeader, signature.Sign(secret, ct.Body))
 	start := time.Now()
 	resp, err := c.Client.Do(req)

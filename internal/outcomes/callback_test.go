@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/signature"
@@ -95,6 +96,42 @@ func TestCallbackIsSigned(t *testing.T) {
 	}
 	if signature.Valid("another secret", rc.body, sig) {
 		t.Fatal("signature verifies with another secret")
+	}
+}
+
+// TestCallbackPassesAStandardVerifier (issue 13 item 5): a customer
+// checks our callbacks with the Standard Webhooks library's own Verify:
+// it accepts them under the application's secret (timestamp within its
+// tolerance of the wall clock it reads), webhook-id is the event id, and
+// another secret or an old timestamp is refused.
+func TestCallbackPassesAStandardVerifier(t *testing.T) {
+	rc := newReceiver(t, http.StatusNoContent)
+	if err := callbacks(true).ProcessTask(context.Background(), callbackTaskTo(t, rc.URL, "SHOP1-00001")); err != nil {
+		t.Fatal(err)
+	}
+	wh, err := standardwebhooks.NewWebhookRaw([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(rc.body, rc.header); err != nil {
+		t.Fatalf("standard verifier refused our callback: %v (headers %v)", err, rc.header)
+	}
+	if id := rc.header.Get("webhook-id"); id != "A.1:delivered" {
+		t.Fatalf("webhook-id %q, want the event id", id)
+	}
+	other, _ := standardwebhooks.NewWebhookRaw([]byte("another secret"))
+	if other.Verify(rc.body, rc.header) == nil {
+		t.Fatal("verifies with another secret")
+	}
+	// Sent by a clock an hour behind: a standard verifier refuses it as
+	// too old, which is what stops a replay of a captured callback.
+	cb := callbacks(true)
+	cb.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+	if err := cb.ProcessTask(context.Background(), callbackTaskTo(t, rc.URL, "SHOP1-00001")); err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(rc.body, rc.header); !errors.Is(err, standardwebhooks.ErrMessageTooOld) {
+		t.Fatalf("an hour-old callback: %v, want too old", err)
 	}
 }
 

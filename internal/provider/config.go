@@ -30,9 +30,20 @@ type Config struct {
 	AuthValueEnv    string `yaml:"auth_value_env"`
 	RequestTemplate string `yaml:"request_template"`
 	RefField        string `yaml:"ref_field"`
-	// DLRSecretEnv names the variable holding the HMAC key a json
-	// provider signs its delivery receipts with.
+	// json, simulator
+	// DLRSecretEnv names the variable holding the key a json or simulator
+	// provider signs its delivery receipts and replies with (Standard
+	// Webhooks, see internal/signature). Required outside dev.
 	DLRSecretEnv string `yaml:"dlr_secret_env"`
+	// LegacySignature (json) also accepts the old X-Signature: sha256=<hex
+	// HMAC of the body> from a gateway that cannot send Standard Webhooks.
+	// That scheme signs no timestamp or id: a captured webhook can be
+	// replayed for ever. Off unless set.
+	LegacySignature bool `yaml:"legacy_signature"`
+	// WebhookSecret is a simulator provider's secret when DLRSecretEnv
+	// names none: SMSFLEET_SIMULATOR_SECRET, filled in by the configuration
+	// (dev generates one). Never read from the file.
+	WebhookSecret string `yaml:"-"`
 	// smpp
 	Addr        string        `yaml:"addr"`
 	SystemID    string        `yaml:"system_id"`

@@ -12,13 +12,15 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 // KindJSON is any JSON-over-HTTP SMS API, its shape described in the
 // configuration (GenericConfig). Its delivery receipts and inbound replies
-// are JSON signed with X-Signature: sha256=<hex HMAC-SHA256 of the body>.
+// are JSON signed the Standard Webhooks way (webhook-id, webhook-timestamp,
+// webhook-signature; see internal/signature) with the secret
+// dlr_secret_env names; legacy_signature also accepts the old, replayable
+// X-Signature: sha256=<hex HMAC-SHA256 of the body>.
 const KindJSON KindName = "json"
 
 func init() { register(jsonKind{}) }
@@ -27,7 +29,12 @@ type jsonKind struct{}
 
 func (jsonKind) Name() KindName { return KindJSON }
 
-func (jsonKind) Validate(c Config) error { return required(c, "url", c.URL) }
+func (jsonKind) Validate(c Config) error {
+	if err := required(c, "url", c.URL); err != nil {
+		return err
+	}
+	return requireSecret(c, "dlr_secret_env", Secret(c.DLRSecretEnv))
+}
 
 func (jsonKind) New(c Config, d Deps) (Provider, error) {
 	g, err := NewGeneric(GenericConfig{
@@ -42,29 +49,30 @@ func (jsonKind) New(c Config, d Deps) (Provider, error) {
 
 func (jsonKind) Webhooks() Webhooks { return jsonWebhooks{} }
 
-// jsonWebhooks reads JSON receipts and replies signed with X-Signature.
-// The simulator's replies take this format too.
+// jsonWebhooks reads JSON receipts and replies signed with Standard
+// Webhooks. The simulator's replies take this format too.
 type jsonWebhooks struct{}
 
 // Secret is the HMAC key dlr_secret_env names.
 func (jsonWebhooks) Secret(c Config) string { return Secret(c.DLRSecretEnv) }
 
-func (jsonWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
+func (jsonWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, Replay, error) {
 	return ParseJSONReceipt(src, r, body, now)
 }
 
-func (jsonWebhooks) ParseReply(src Source, r *http.Request, body []byte) (Reply, error) {
-	return ParseJSONReply(src, r, body)
+func (jsonWebhooks) ParseReply(src Source, r *http.Request, body []byte, now time.Time) (Reply, Replay, error) {
+	return ParseJSONReply(src, r, body, now)
 }
 
 // AnswerReply answers 204: the reply is taken, there is nothing to say.
 func (jsonWebhooks) AnswerReply(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 
 // ParseJSONReceipt reads {"ref": ..., "status": ..., "error_code": ...}
-// signed with X-Signature: sha256=<hex HMAC-SHA256 of the body>.
-func ParseJSONReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
-	if !signature.Valid(src.Secret, body, r.Header.Get("X-Signature")) {
-		return sms.Receipt{}, unauthorized("bad or missing X-Signature")
+// signed with Standard Webhooks (see verifyStandard).
+func ParseJSONReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, Replay, error) {
+	replay, err := verifyStandard(src, r, body, now)
+	if err != nil {
+		return sms.Receipt{}, Replay{}, err
 	}
 	var in struct {
 		Ref       string `json:"ref"`
@@ -72,12 +80,12 @@ func ParseJSONReceipt(src Source, r *http.Request, body []byte, now time.Time) (
 		ErrorCode string `json:"error_code"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
-		return sms.Receipt{}, badRequest("malformed JSON: " + err.Error())
+		return sms.Receipt{}, Replay{}, badRequest("malformed JSON: " + err.Error())
 	}
 	if in.Ref == "" || in.Status == "" {
-		return sms.Receipt{}, badRequest("ref and status are required")
+		return sms.Receipt{}, Replay{}, badRequest("ref and status are required")
 	}
-	return sms.Receipt{Provider: src.Name, Ref: in.Ref, Status: JSONStatus(in.Status), ErrorCode: in.ErrorCode, At: now.UTC()}, nil
+	return sms.Receipt{Provider: src.Name, Ref: in.Ref, Status: JSONStatus(in.Status), ErrorCode: in.ErrorCode, At: now.UTC()}, replay, nil
 }
 
 // JSONStatus maps a JSON gateway's status word to a receipt's status. A
@@ -97,11 +105,11 @@ func JSONStatus(st string) sms.Status {
 }
 
 // ParseJSONReply reads {"from": ..., "to": ..., "text": ...} signed with
-// X-Signature: sha256=<hex HMAC-SHA256 of the body> (the simulator and
-// the generic JSON provider).
-func ParseJSONReply(src Source, r *http.Request, body []byte) (Reply, error) {
-	if !signature.Valid(src.Secret, body, r.Header.Get("X-Signature")) {
-		return Reply{}, unauthorized("bad or missing X-Signature")
+// Standard Webhooks (the simulator and the generic JSON provider).
+func ParseJSONReply(src Source, r *http.Request, body []byte, now time.Time) (Reply, Replay, error) {
+	replay, err := verifyStandard(src, r, body, now)
+	if err != nil {
+		return Reply{}, Replay{}, err
 	}
 	var rep struct {
 		From string `json:"from"`
@@ -109,12 +117,12 @@ func ParseJSONReply(src Source, r *http.Request, body []byte) (Reply, error) {
 		Text string `json:"text"`
 	}
 	if err := json.Unmarshal(body, &rep); err != nil {
-		return Reply{}, badRequest("malformed JSON: " + err.Error())
+		return Reply{}, Replay{}, badRequest("malformed JSON: " + err.Error())
 	}
 	if rep.From == "" {
-		return Reply{}, badRequest("from is required")
+		return Reply{}, Replay{}, badRequest("from is required")
 	}
-	return Reply{From: rep.From, To: rep.To, Text: rep.Text}, nil
+	return Reply{From: rep.From, To: rep.To, Text: rep.Text}, replay, nil
 }
 
 // GenericConfig configures a client of a JSON-over-HTTP SMS API whose shape

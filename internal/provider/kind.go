@@ -38,16 +38,18 @@ type Kind interface {
 
 // Webhooks reads one kind's webhooks: /webhooks/dlr/{provider} (delivery
 // receipts) and /webhooks/inbound/{provider} (replies from phones). The
-// parsers verify the kind's signature scheme first and answer a
-// *WebhookError for any refusal.
+// parsers verify the kind's signature scheme first (against now, for a
+// scheme that signs a timestamp) and answer a *WebhookError for any
+// refusal. They also return the webhook's Replay: the caller applies
+// nothing when its id was seen (Seen) and marks it once applied (Mark).
 type Webhooks interface {
 	// Secret is the key a provider of this kind signs its webhooks with.
 	Secret(c Config) string
 	// ParseReceipt reads a delivery receipt, mapping the provider's status
 	// word to an sms.Status (see sms.Receipt). now is At.
-	ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error)
+	ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, Replay, error)
 	// ParseReply reads an inbound reply.
-	ParseReply(src Source, r *http.Request, body []byte) (Reply, error)
+	ParseReply(src Source, r *http.Request, body []byte, now time.Time) (Reply, Replay, error)
 	// AnswerReply writes the answer to a reply that was applied.
 	AnswerReply(w http.ResponseWriter)
 }
@@ -154,7 +156,18 @@ func SourceOf(c Config) (src Source, ok bool) {
 	if !found || k.Webhooks() == nil {
 		return Source{}, false
 	}
-	return Source{Name: c.Name, Kind: c.Kind, Secret: k.Webhooks().Secret(c)}, true
+	return Source{Name: c.Name, Kind: c.Kind, Secret: k.Webhooks().Secret(c), LegacySignature: c.LegacySignature}, true
+}
+
+// requireSecret is the error of a provider whose webhook secret is not
+// set: outside dev every provider that posts webhooks must have its own,
+// since an unsigned or default-keyed webhook lets anyone opt phones out
+// or mark SMS undelivered. field names what to set.
+func requireSecret(c Config, field, v string) error {
+	if v == "" {
+		return fmt.Errorf("provider %s (%s): %s must name a set environment variable (the secret its webhooks are signed with)", c.Name, c.Kind, field)
+	}
+	return nil
 }
 
 // required is the error of a kind whose field is missing.

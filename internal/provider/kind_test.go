@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +28,6 @@ import (
 func webhookServer(t *testing.T, cfgs ...provider.Config) (*httptest.Server, chan sms.Receipt, chan provider.Reply) {
 	t.Helper()
 	sources := map[string]provider.Source{}
-	for _, c := range cfgs {
-		if src, ok := provider.SourceOf(c); ok {
-			sources[c.Name] = src
-		}
-	}
 	receipts, replies := make(chan sms.Receipt, 10), make(chan provider.Reply, 10)
 	refuse := func(w http.ResponseWriter, err error) {
 		status := http.StatusBadRequest
@@ -46,7 +43,7 @@ func webhookServer(t *testing.T, cfgs ...provider.Config) (*httptest.Server, cha
 		if !ok {
 			return
 		}
-		rec, err := hooks.ParseReceipt(src, r, body, time.Now())
+		rec, _, err := hooks.ParseReceipt(src, r, body, time.Now())
 		if err != nil {
 			refuse(w, err)
 			return
@@ -59,7 +56,7 @@ func webhookServer(t *testing.T, cfgs ...provider.Config) (*httptest.Server, cha
 		if !ok {
 			return
 		}
-		rep, err := hooks.ParseReply(src, r, body)
+		rep, _, err := hooks.ParseReply(src, r, body, time.Now())
 		if err != nil {
 			refuse(w, err)
 			return
@@ -69,6 +66,13 @@ func webhookServer(t *testing.T, cfgs ...provider.Config) (*httptest.Server, cha
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	// Twilio-style signatures are checked over the public URL.
+	for _, c := range cfgs {
+		if src, ok := provider.SourceOf(c); ok {
+			src.PublicURL = srv.URL
+			sources[c.Name] = src
+		}
+	}
 	return srv, receipts, replies
 }
 
@@ -81,11 +85,23 @@ func signedForm(u string, fields url.Values, token string) *http.Request {
 	return req
 }
 
-// signedJSON is a JSON webhook signed with X-Signature under secret.
+// signedJSON is a JSON webhook signed the Standard Webhooks way under
+// secret, with a fresh id.
 func signedJSON(u, body, secret string) *http.Request {
+	return signedStandard(u, "application/json", body, secret)
+}
+
+var webhookSeq atomic.Int64
+
+// signedStandard is a webhook of content type ct signed the Standard
+// Webhooks way under secret, now, with a fresh id.
+func signedStandard(u, ct, body, secret string) *http.Request {
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Signature", signature.Sign(secret, []byte(body)))
+	req.Header.Set("Content-Type", ct)
+	id := fmt.Sprintf("msg_%d", webhookSeq.Add(1))
+	if err := signature.SetStandard(req.Header, secret, id, time.Now(), []byte(body)); err != nil {
+		panic(err)
+	}
 	return req
 }
 
@@ -108,6 +124,7 @@ func do(t *testing.T, req *http.Request) (int, string) {
 func TestRegistry(t *testing.T) {
 	t.Setenv("KT_TW_TOKEN", "tw-token")
 	t.Setenv("KT_GW_SECRET", "gw-secret")
+	t.Setenv("KT_SIM_SECRET", "sim-secret")
 	const (
 		token  = "tw-token"
 		secret = "gw-secret"
@@ -122,7 +139,11 @@ func TestRegistry(t *testing.T) {
 		return signedForm(u, url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}}, key)
 	}
 	twilioReply := func(u, key string) *http.Request {
-		return signedForm(u, url.Values{"From": {"+4915112000001"}, "To": {"SHOP"}, "Body": {"STOP"}}, key)
+		return signedForm(u, url.Values{"MessageSid": {"SMin1"}, "From": {"+4915112000001"}, "To": {"SHOP"}, "Body": {"STOP"}}, key)
+	}
+	simReceipt := func(u, key string) *http.Request {
+		f := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}}
+		return signedStandard(u, "application/x-www-form-urlencoded", f.Encode(), key)
 	}
 	jsonReceipt := func(u, key string) *http.Request {
 		return signedJSON(u, `{"ref":"SM1","status":"UNDELIV","error_code":"30003"}`, key)
@@ -143,15 +164,25 @@ func TestRegistry(t *testing.T) {
 			key: token, receipt: twilioReceipt, reply: twilioReply, replyStatus: http.StatusOK,
 		},
 		{
-			good:    provider.Config{Name: "gw", Kind: provider.KindJSON, URL: "https://gw.example/send", DLRSecretEnv: "KT_GW_SECRET"},
-			bad:     map[string]provider.Config{"url": {Name: "gw", Kind: provider.KindJSON}},
+			good: provider.Config{Name: "gw", Kind: provider.KindJSON, URL: "https://gw.example/send", DLRSecretEnv: "KT_GW_SECRET"},
+			bad: map[string]provider.Config{
+				"url":            {Name: "gw", Kind: provider.KindJSON, DLRSecretEnv: "KT_GW_SECRET"},
+				"dlr_secret_env": {Name: "gw", Kind: provider.KindJSON, URL: "https://gw.example/send"},
+				// A named but unset variable is no secret either.
+				"dlr_secret_env ": {Name: "gw", Kind: provider.KindJSON, URL: "https://gw.example/send", DLRSecretEnv: "KT_UNSET"},
+			},
 			key:     secret,
 			receipt: jsonReceipt, reply: jsonReply, replyStatus: http.StatusNoContent,
 		},
 		{
-			// Nothing is required: an empty url is the in-process simulator.
-			good: provider.Config{Name: "sim", Kind: provider.KindSimulator},
-			key:  provider.SimulatorAuthToken, receipt: twilioReceipt, reply: jsonReply, replyStatus: http.StatusNoContent,
+			// Only the secret is required: an empty url is the in-process
+			// simulator. There is no built-in default key (issue 13 item 6).
+			good: provider.Config{Name: "sim", Kind: provider.KindSimulator, DLRSecretEnv: "KT_SIM_SECRET"},
+			bad: map[string]provider.Config{
+				"dlr_secret_env":            {Name: "sim", Kind: provider.KindSimulator},
+				"SMSFLEET_SIMULATOR_SECRET": {Name: "sim", Kind: provider.KindSimulator, DLRSecretEnv: "KT_UNSET"},
+			},
+			key: "sim-secret", receipt: simReceipt, reply: jsonReply, replyStatus: http.StatusNoContent,
 		},
 		{
 			good: provider.Config{Name: "smsc", Kind: provider.KindSMPP, Addr: "127.0.0.1:1", SystemID: "fleet"},

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,13 +13,18 @@ import (
 
 // KindSimulator is smsfleet's provider simulator (internal/simulator): a
 // Twilio-style API, so its client is a Twilio client and its delivery
-// receipts Twilio-style status callbacks, while its inbound replies come
-// in the JSON format. Both are signed with the simulator's test token.
+// receipts carry Twilio's status-callback form fields, while its inbound
+// replies come in the JSON format. Both are signed the Standard Webhooks
+// way (webhook-id, webhook-timestamp, webhook-signature) with the
+// provider's secret: dlr_secret_env, else SMSFLEET_SIMULATOR_SECRET
+// (Config.WebhookSecret), which only dev generates. There is no built-in
+// default: a known key would let anyone forge a STOP or a receipt.
 const KindSimulator KindName = "simulator"
 
 // The simulator's test account. The simulator accepts any non-empty
 // credentials whose user matches the account in the path; these fixed ones
-// let every test and dev set-up reach it without configuration.
+// let every test and dev set-up reach it without configuration. The token
+// is the simulator's API credential only: it signs no webhook.
 const (
 	SimulatorAccountSID = "ACsimulator"
 	SimulatorAuthToken  = "simulator-token"
@@ -30,9 +36,15 @@ type simulatorKind struct{}
 
 func (simulatorKind) Name() KindName { return KindSimulator }
 
-// Validate accepts everything: an empty url means the simulator running
-// in the process (Deps.SimulatorURL), known only when the fleet starts.
-func (simulatorKind) Validate(Config) error { return nil }
+// Validate requires the webhook secret; an empty url is fine: it means the
+// simulator running in the process (Deps.SimulatorURL), known only when
+// the fleet starts.
+func (simulatorKind) Validate(c Config) error {
+	if (simulatorWebhooks{}).Secret(c) == "" {
+		return fmt.Errorf("provider %s (simulator): dlr_secret_env must name a set environment variable, or SMSFLEET_SIMULATOR_SECRET must be set (the secret its webhooks are signed with)", c.Name)
+	}
+	return nil
+}
 
 func (simulatorKind) New(c Config, d Deps) (Provider, error) {
 	base := c.URL
@@ -49,18 +61,41 @@ func (simulatorKind) New(c Config, d Deps) (Provider, error) {
 
 func (simulatorKind) Webhooks() Webhooks { return simulatorWebhooks{} }
 
-// simulatorWebhooks: Twilio's receipts, the JSON kind's replies, one fixed
-// token.
+// simulatorWebhooks: Twilio's receipt fields, the JSON kind's replies,
+// both signed with Standard Webhooks.
 type simulatorWebhooks struct{}
 
-func (simulatorWebhooks) Secret(Config) string { return SimulatorAuthToken }
-
-func (simulatorWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
-	return ParseTwilioReceipt(src, r, body, now)
+// Secret is the provider's own (dlr_secret_env), else the fleet's
+// simulator secret.
+func (simulatorWebhooks) Secret(c Config) string {
+	if s := Secret(c.DLRSecretEnv); s != "" {
+		return s
+	}
+	return c.WebhookSecret
 }
 
-func (simulatorWebhooks) ParseReply(src Source, r *http.Request, body []byte) (Reply, error) {
-	return ParseJSONReply(src, r, body)
+// ParseReceipt reads a form body of Twilio's status-callback fields,
+// signed with Standard Webhooks (not X-Twilio-Signature, which signs no
+// timestamp).
+func (simulatorWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, Replay, error) {
+	replay, err := verifyStandard(Source{Name: src.Name, Secret: src.Secret}, r, body, now)
+	if err != nil {
+		return sms.Receipt{}, Replay{}, err
+	}
+	f, err := parseForm(body)
+	if err != nil {
+		return sms.Receipt{}, Replay{}, err
+	}
+	rec, err := twilioReceiptFields(src, f, now)
+	if err != nil {
+		return sms.Receipt{}, Replay{}, err
+	}
+	return rec, replay, nil
+}
+
+func (simulatorWebhooks) ParseReply(src Source, r *http.Request, body []byte, now time.Time) (Reply, Replay, error) {
+	// Never the legacy scheme: a simulator provider cannot opt in to it.
+	return ParseJSONReply(Source{Name: src.Name, Secret: src.Secret}, r, body, now)
 }
 
 func (simulatorWebhooks) AnswerReply(w http.ResponseWriter) { jsonWebhooks{}.AnswerReply(w) }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
@@ -63,11 +64,11 @@ type twilioWebhooks struct{}
 
 func (twilioWebhooks) Secret(c Config) string { return Secret(c.AuthTokenEnv) }
 
-func (twilioWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
+func (twilioWebhooks) ParseReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, Replay, error) {
 	return ParseTwilioReceipt(src, r, body, now)
 }
 
-func (twilioWebhooks) ParseReply(src Source, r *http.Request, body []byte) (Reply, error) {
+func (twilioWebhooks) ParseReply(src Source, r *http.Request, body []byte, _ time.Time) (Reply, Replay, error) {
 	return ParseTwilioReply(src, r, body)
 }
 
@@ -80,20 +81,50 @@ func (twilioWebhooks) AnswerReply(w http.ResponseWriter) {
 
 // ParseTwilioReceipt reads a Twilio-style status callback: form fields
 // MessageSid, MessageStatus, ErrorCode, signed with X-Twilio-Signature
-// (see TwilioSignature).
-func ParseTwilioReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, error) {
+// (see TwilioSignature) over the URL SignedURL gives. A final receipt's
+// replay id is its sid and status: Twilio posts each status once.
+func ParseTwilioReceipt(src Source, r *http.Request, body []byte, now time.Time) (sms.Receipt, Replay, error) {
 	form, err := parseForm(body)
 	if err != nil {
-		return sms.Receipt{}, err
+		return sms.Receipt{}, Replay{}, err
 	}
-	if !validTwilioSignature(src.Secret, RequestURL(r), form, r.Header.Get("X-Twilio-Signature")) {
-		return sms.Receipt{}, unauthorized("bad or missing X-Twilio-Signature")
+	if err := checkTwilio(src, r, form); err != nil {
+		return sms.Receipt{}, Replay{}, err
 	}
+	rec, err := twilioReceiptFields(src, form, now)
+	if err != nil {
+		return sms.Receipt{}, Replay{}, err
+	}
+	var replay Replay
+	if rec.Final() {
+		replay = Replay{ID: "sid:" + rec.Ref + ":" + string(rec.Status), TTL: TwilioReceiptSeenTTL}
+	}
+	return rec, replay, nil
+}
+
+// twilioReceiptFields reads a verified Twilio-style receipt's fields.
+func twilioReceiptFields(src Source, form form, now time.Time) (sms.Receipt, error) {
 	sid, st := form.Get("MessageSid"), form.Get("MessageStatus")
 	if sid == "" || st == "" {
 		return sms.Receipt{}, badRequest("MessageSid and MessageStatus are required")
 	}
+	if len(sid) > signature.MaxIDLength {
+		// It is a Redis key (the replay id, the reference index).
+		return sms.Receipt{}, badRequest(fmt.Sprintf("MessageSid: longer than %d bytes", signature.MaxIDLength))
+	}
 	return sms.Receipt{Provider: src.Name, Ref: sid, Status: TwilioStatus(st), ErrorCode: form.Get("ErrorCode"), At: now.UTC()}, nil
+}
+
+// checkTwilio verifies X-Twilio-Signature over the URL SignedURL gives.
+func checkTwilio(src Source, r *http.Request, f form) error {
+	u, ok := SignedURL(src, r)
+	if !ok {
+		return unauthorized("cannot check X-Twilio-Signature: the fleet's public URL (SMSFLEET_PUBLIC_URL) is not set")
+	}
+	if !validTwilioSignature(src.Secret, u, f, r.Header.Get("X-Twilio-Signature")) {
+		return unauthorized("bad or missing X-Twilio-Signature")
+	}
+	return nil
 }
 
 // TwilioStatus maps a Twilio MessageStatus to a receipt's status:
@@ -112,19 +143,32 @@ func TwilioStatus(st string) sms.Status {
 }
 
 // ParseTwilioReply reads Twilio's incoming-message webhook: form fields
-// From, To, Body, signed like status callbacks.
-func ParseTwilioReply(src Source, r *http.Request, body []byte) (Reply, error) {
+// MessageSid (or the older SmsSid), From, To, Body, signed like status
+// callbacks. Twilio signs no timestamp, so the sid, unique to the inbound
+// SMS, is the replay id and is required: without it a captured START
+// could be posted again after a later STOP.
+func ParseTwilioReply(src Source, r *http.Request, body []byte) (Reply, Replay, error) {
 	form, err := parseForm(body)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, Replay{}, err
 	}
-	if !validTwilioSignature(src.Secret, RequestURL(r), form, r.Header.Get("X-Twilio-Signature")) {
-		return Reply{}, unauthorized("bad or missing X-Twilio-Signature")
+	if err := checkTwilio(src, r, form); err != nil {
+		return Reply{}, Replay{}, err
 	}
-	if form.Get("From") == "" {
-		return Reply{}, badRequest("From is required")
+	sid := form.Get("MessageSid")
+	if sid == "" {
+		sid = form.Get("SmsSid")
 	}
-	return Reply{From: form.Get("From"), To: form.Get("To"), Text: form.Get("Body")}, nil
+	switch {
+	case sid == "":
+		return Reply{}, Replay{}, badRequest("MessageSid (or SmsSid) is required")
+	case len(sid) > signature.MaxIDLength:
+		return Reply{}, Replay{}, badRequest(fmt.Sprintf("MessageSid: longer than %d bytes", signature.MaxIDLength))
+	case form.Get("From") == "":
+		return Reply{}, Replay{}, badRequest("From is required")
+	}
+	return Reply{From: form.Get("From"), To: form.Get("To"), Text: form.Get("Body")},
+		Replay{ID: "sid:" + sid, TTL: TwilioReplySeenTTL}, nil
 }
 
 // TwilioSignature computes X-Twilio-Signature for a webhook to url with

@@ -43,7 +43,7 @@ import (
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/backoff"
-	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/signature"
 )
 
 // Received is one SMS the simulator accepted.
@@ -127,25 +127,53 @@ type Simulator struct {
 	providers map[string]*account
 
 	// dlrDelay, when set, makes the simulator post a delivery receipt to an
-	// accepted SMS's StatusCallback after the delay, signed like Twilio's
-	// with dlrToken: by the last four digits of the number, 0002
-	// undelivered (error 30003), 0003 never a receipt, others delivered.
-	dlrDelay time.Duration
-	dlrToken string
-	client   *http.Client
+	// accepted SMS's StatusCallback after the delay: Twilio's status
+	// callback fields, signed the Standard Webhooks way with dlrSecret
+	// (webhook-id, webhook-timestamp, webhook-signature), so a captured
+	// receipt cannot be replayed. By the last four digits of the number:
+	// 0002 undelivered (error 30003), 0003 never a receipt, others
+	// delivered.
+	dlrDelay  time.Duration
+	dlrSecret string
+	client    *http.Client
+	now       func() time.Time
 }
 
-// SendReceipts turns delivery receipts on (see Simulator.dlrDelay).
-func (s *Simulator) SendReceipts(delay time.Duration, token string) {
+// SendReceipts turns delivery receipts on (see Simulator.dlrDelay),
+// signed with secret: the fleet's SMSFLEET_SIMULATOR_SECRET (or the
+// provider's dlr_secret_env).
+func (s *Simulator) SendReceipts(delay time.Duration, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dlrDelay, s.dlrToken = delay, token
+	s.dlrDelay, s.dlrSecret = delay, secret
 	s.client = &http.Client{Timeout: 5 * time.Second}
+}
+
+// SetClock sets the clock webhook timestamps are taken from (tests).
+func (s *Simulator) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// clock returns the clock; s.mu must be held.
+func (s *Simulator) clock() func() time.Time {
+	if s.now == nil {
+		return time.Now
+	}
+	return s.now
+}
+
+// SignWebhook sets the Standard Webhooks headers of a webhook the
+// simulator posts (a receipt or a reply) on h: id is stable across the
+// retries of one webhook, the timestamp is the attempt's.
+func SignWebhook(h http.Header, secret, id string, now time.Time, body []byte) error {
+	return signature.SetStandard(h, secret, id, now, body)
 }
 
 // postReceipt posts msg's delivery receipt, retrying a few times as a
 // provider would while the receiver answers 5xx.
-func (s *Simulator) postReceipt(msg Received, delay time.Duration, token string, client *http.Client) {
+func (s *Simulator) postReceipt(msg Received, delay time.Duration, secret string, client *http.Client, now func() time.Time) {
 	status, code := "delivered", ""
 	switch {
 	case strings.HasSuffix(msg.To, "0003"):
@@ -158,13 +186,19 @@ func (s *Simulator) postReceipt(msg Received, delay time.Duration, token string,
 		fields.Set("ErrorCode", code)
 	}
 	time.Sleep(delay)
+	body := fields.Encode()
+	// One id for every attempt: a retry is the same webhook, and the fleet
+	// takes it once.
+	id := "rcpt_" + msg.Ref + "_" + status
 	for attempt := range 5 {
-		req, err := http.NewRequest(http.MethodPost, msg.StatusCallback, strings.NewReader(fields.Encode()))
+		req, err := http.NewRequest(http.MethodPost, msg.StatusCallback, strings.NewReader(body))
 		if err != nil {
 			return
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", provider.TwilioSignature(token, msg.StatusCallback, fields))
+		if err := SignWebhook(req.Header, secret, id, now(), []byte(body)); err != nil {
+			return // no secret: an unsigned receipt would be refused anyway
+		}
 		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -174,6 +208,36 @@ func (s *Simulator) postReceipt(msg Received, delay time.Duration, token string,
 		}
 		receiptRetry.Wait(context.Background(), attempt)
 	}
+}
+
+// PostReply posts a reply from phone from to the number to, as a provider
+// forwards one, to url (the fleet's /webhooks/inbound/{provider}): JSON
+// {"from","to","text"} signed like the receipts, under a fresh id. It
+// answers the HTTP status.
+func (s *Simulator) PostReply(ctx context.Context, url, from, to, text string) (int, error) {
+	s.mu.Lock()
+	secret, now := s.dlrSecret, s.clock()
+	s.mu.Unlock()
+	body, err := json.Marshal(map[string]string{"from": from, "to": to, "text": text})
+	if err != nil {
+		return 0, fmt.Errorf("reply body: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
+	if err != nil {
+		return 0, fmt.Errorf("reply request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	if err := SignWebhook(req.Header, secret, "reply_"+hex.EncodeToString(id[:]), now(), body); err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("posting reply: %w", err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // receiptRetry paces a receipt's re-posts, as a provider backs off.
@@ -327,7 +391,7 @@ func (s *Simulator) decide(a *account, msg Received, f Faults) (status int, body
 	delete(a.failedKey, failKey)
 	s.received = append(s.received, msg)
 	if s.dlrDelay > 0 && msg.StatusCallback != "" {
-		go s.postReceipt(msg, s.dlrDelay, s.dlrToken, s.client)
+		go s.postReceipt(msg, s.dlrDelay, s.dlrSecret, s.client, s.clock())
 	}
 	a.count++
 	if len(s.received) > s.cap {

@@ -36,6 +36,7 @@ import (
 //	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
 //	sf:idkey             string the fleet's SMS id key (HMAC-SHA256), created once by the first process (docs/decisions.md#20)
+//	sf:wh:{prov}:{id}    string a provider webhook already applied, by its replay id (webhook-id, or a Twilio sid); TTL per scheme (webhooks.go)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
@@ -60,6 +61,7 @@ const (
 	pPreset    = "sf:p:"
 	pPresets   = "sf:pl:"
 	keyIDKey   = "sf:idkey"
+	pWebhook   = "sf:wh:"
 	chunkSep   = "\n"
 	fieldCount = "c:"
 )
@@ -83,6 +85,7 @@ func frequencyKey(app, phone string) string {
 }
 func presetKey(app, code string) string { return pPreset + app + ":" + code }
 func presetsKey(app string) string      { return pPresets + app }
+func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }
 
 // Hash field names. Go and Lua share them: luaFields renders this table
 // into every script as the Lua table F, so a field name is written once.

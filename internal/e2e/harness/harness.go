@@ -85,6 +85,9 @@ func TestConfig(t testing.TB) config.Config {
 	c := config.Default()
 	c.HTTPAddr, c.ShutdownGrace, c.MaxRecipients = "127.0.0.1:0", 5*time.Second, 200_000
 	c.Retention, c.Applications = 24*time.Hour, apps
+	// The simulator's receipts and replies are signed with it (no built-in
+	// default exists).
+	c.SimulatorSecret = "e2e-simulator-webhook-secret"
 	// No fleet-wide delivery wait: a test that wants one sets it on its
 	// notification, and the others leave no wait entries behind.
 	c.DeliveryWait = 0
@@ -111,6 +114,11 @@ func New(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *Env {
 	}
 	e.RDB = e.Redis.Client(t)
 	e.Sim = simulator.New("simulator", 0)
+	// Its webhook timestamps are checked against the fleet's clock.
+	e.Sim.SetClock(e.Clock.Now)
+	// Receipts stay off (delay 0) until a test turns them on; replies
+	// (Sim.PostReply) are signed with the fleet's simulator secret.
+	e.Sim.SendReceipts(0, e.Config.SimulatorSecret)
 	e.SimServer = httptest.NewServer(e.Sim.Handler())
 	t.Cleanup(e.SimServer.Close)
 	// The API's address is known before the fleet exists, so providers can
