@@ -274,4 +274,3 @@ func FuzzKeyword(f *testing.F) {
 		}
 	})
 }
-
