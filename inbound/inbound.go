@@ -12,22 +12,30 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/smsfleet/smsfleet/internal/httprole"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
 )
 
-// OptOuts is the opt-out list inbound replies feed (the store's).
+// OptOuts is the opt-out store inbound replies feed (the store's).
 type OptOuts interface {
-	AddOptOut(ctx context.Context, app, phone string) (bool, error)
-	RemoveOptOut(ctx context.Context, app, phone string) (bool, error)
+	// ApplyReply applies a STOP or START to the applications that send
+	// from the sender replied to, atomically, and returns those it changed.
+	ApplyReply(ctx context.Context, r store.Reply) ([]string, error)
+	// AddUnmatched keeps a keyword reply that no application's sender got.
+	AddUnmatched(ctx context.Context, r store.UnmatchedReply) error
 }
 
 // Inbound serves POST /webhooks/inbound/{provider}: replies from phones.
-// A reply that is a stop word opts the phone out, a start word opts it
-// back in; anything else is acknowledged and ignored (smsfleet does not
-// route conversations). Replies are applied to Redis directly, not through
-// Kafka: there is no ordering to keep, and a 503 while Redis is down makes
-// the provider retry.
+// A reply that is a stop word opts the phone out of the SMS of the
+// applications that send from the sender it replied to (and from that
+// sender only: store/optouts.go), a start word undoes that phone's STOP;
+// anything else is acknowledged and ignored (smsfleet does not route
+// conversations). A keyword reply to a sender no application sends from
+// changes nothing: it is kept as unmatched for the operator. Replies are
+// applied to Redis directly, not through Kafka: there is no ordering to
+// keep, and a 503 while Redis is down makes the provider retry.
 type Inbound struct {
 	sources map[string]provider.Source
 	// replays remembers the ids of replies taken, so a replayed START
@@ -36,8 +44,8 @@ type Inbound struct {
 	now         func() time.Time
 	optOuts     OptOuts
 	stop, start map[string]bool
-	// apps says which applications a reply to `to` concerns.
-	apps   func(to string) []string
+	// apps says which applications send from a sender (SenderScope form).
+	apps   func(sender string) []string
 	region string
 	log    *zap.Logger
 }
@@ -48,7 +56,7 @@ type InboundOptions struct {
 	OptOuts       OptOuts
 	StopWords     []string
 	StartWords    []string
-	Apps          func(to string) []string
+	Apps          func(sender string) []string // the applications that send from a sender (store.SenderScope form); none: unmatched
 	DefaultRegion string
 	Log           *zap.Logger
 	// Replays is where replies' ids are remembered (the store); without
@@ -156,27 +164,49 @@ func (in *Inbound) Keyword(text string) string {
 	return ""
 }
 
-func (in *Inbound) apply(ctx context.Context, provider, from string, rep provider.Reply) error {
+// maxTo bounds the `to` an unmatched reply is kept and logged with: a
+// sender id is at most 16 characters, and the webhook body may hold 64 KiB.
+const maxTo = 32
+
+func (in *Inbound) apply(ctx context.Context, prov, from string, rep provider.Reply) error {
 	kw := in.Keyword(rep.Text)
 	if kw == "" {
-		in.log.Debug("inbound reply without a keyword", zap.String("provider", provider), zap.String("from", sms.MaskPhone(from)))
+		in.log.Debug("inbound reply without a keyword", zap.String("provider", prov), zap.String("from", sms.MaskPhone(from)))
 		return nil
 	}
-	apps := in.apps(rep.To)
-	for _, app := range apps {
-		var changed bool
-		var err error
-		if kw == "stop" {
-			changed, err = in.optOuts.AddOptOut(ctx, app, from)
-		} else {
-			changed, err = in.optOuts.RemoveOptOut(ctx, app, from)
+	sender, ok := store.SenderScope(rep.To)
+	var apps []string
+	if ok {
+		apps = in.apps(sender)
+	}
+	if len(apps) == 0 {
+		// No application sends from `to` (a shared or unknown number, or a
+		// forged one): applying it to any application would let a reply
+		// meant for one tenant change another's list. It is kept, bounded,
+		// for the operator, and counted.
+		to := sender
+		if !ok {
+			to = rep.To
+			if len(to) > maxTo {
+				to = to[:maxTo]
+			}
+			to = strings.ToValidUTF8(to, "?")
 		}
-		if err != nil {
+		if err := in.optOuts.AddUnmatched(ctx, store.UnmatchedReply{Provider: prov, From: from, To: to, Keyword: kw}); err != nil {
 			return err
 		}
-		if changed {
-			in.log.Info("inbound reply", zap.String("keyword", kw), zap.String("app", app), zap.String("from", sms.MaskPhone(from)), zap.String("provider", provider))
-		}
+		metrics.InboundUnmatched.WithLabelValues(prov).Inc()
+		in.log.Warn("inbound reply to a sender no application sends from: kept as unmatched, no opt-out changed",
+			zap.String("keyword", kw), zap.String("to", to), zap.String("from", sms.MaskPhone(from)), zap.String("provider", prov))
+		return nil
+	}
+	changed, err := in.optOuts.ApplyReply(ctx, store.Reply{Phone: from, Sender: sender, Provider: prov, Start: kw == "start", Apps: apps})
+	if err != nil {
+		return err
+	}
+	for _, app := range changed {
+		in.log.Info("inbound reply", zap.String("keyword", kw), zap.String("app", app), zap.String("sender", sender),
+			zap.String("from", sms.MaskPhone(from)), zap.String("provider", prov))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"slices"
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/config"
@@ -86,13 +87,30 @@ func recipientZone(l store.Loaded) *time.Location {
 
 // suppression says why policy keeps this SMS from its recipient, or "".
 func suppression(l store.Loaded, pol config.Resolved) string {
-	if l.OptedOut && (l.Type != sms.OTP || !pol.OTPIgnoresOptOut) {
+	if optedOut(l, pol) && (l.Type != sms.OTP || !pol.OTPIgnoresOptOut) {
 		return ReasonOptedOut
 	}
 	if l.Type == sms.Marketing && !consented(l.Device, pol.ConsentTag) {
 		return ReasonNoConsent
 	}
 	return ""
+}
+
+// optedOut reports whether the phone opted out of this SMS: of its whole
+// application, or of the sender it goes from (the From compose picks), as
+// a STOP to that sender does (store/optouts.go).
+func optedOut(l store.Loaded, pol config.Resolved) bool {
+	if l.OptedOut {
+		return true
+	}
+	if len(l.OptedOutFrom) == 0 {
+		return false
+	}
+	from := senderOf(l, pol)
+	if scope, ok := store.SenderScope(from); ok {
+		from = scope
+	}
+	return slices.Contains(l.OptedOutFrom, from)
 }
 
 // consented reports whether the device's consent tag is true (true, "true",

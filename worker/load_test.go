@@ -15,7 +15,7 @@ func TestLoadQueuedSMSWithMessageDeviceAndOptOut(t *testing.T) {
 	id := f.create(msg{typ: sms.Marketing, content: `{"en":"Hi {Name}","de":"Hallo {Name}"}`, placeholders: `{"Code":"42"}`,
 		sender: "Shop", cappingDays: 7, cappingCount: 2}, phone)
 	f.device(phone, "de", map[string]json.RawMessage{"Name": json.RawMessage(`"Jürgen"`)})
-	if _, err := f.st.AddOptOut(f.ctx, testApp, phone); err != nil {
+	if _, err := f.st.AddOptOut(f.ctx, testApp, phone, ""); err != nil {
 		t.Fatal(err)
 	}
 	// A send task names the SMS with its application and phone; a task of

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -28,12 +29,12 @@ func TestProcessTask(t *testing.T) {
 	}{
 		{name: "queued transactional is sent", calls: 1, status: sms.Sent},
 		{name: "opted out is suppressed", setup: func(f *fixture, phone string) {
-			if _, err := f.st.AddOptOut(f.ctx, testApp, phone); err != nil {
+			if _, err := f.st.AddOptOut(f.ctx, testApp, phone, ""); err != nil {
 				f.t.Fatal(err)
 			}
 		}, status: sms.Suppressed, reason: ReasonOptedOut},
 		{name: "opted-out OTP is sent (policy)", m: msg{typ: sms.OTP}, setup: func(f *fixture, phone string) {
-			if _, err := f.st.AddOptOut(f.ctx, testApp, phone); err != nil {
+			if _, err := f.st.AddOptOut(f.ctx, testApp, phone, ""); err != nil {
 				f.t.Fatal(err)
 			}
 		}, calls: 1, status: sms.Sent},
@@ -126,7 +127,7 @@ func TestProcessTaskBatchOfMixedFates(t *testing.T) {
 	f := newFixture(t, providers(a)...)
 	sent, optedOut, canceledPhone := "+4915112000064", "+4915112000065", "+4915112000066"
 	idSent, idOpted, idCanceled := f.create(msg{}, sent), f.create(msg{}, optedOut), f.create(msg{}, canceledPhone)
-	if _, err := f.st.AddOptOut(f.ctx, testApp, optedOut); err != nil {
+	if _, err := f.st.AddOptOut(f.ctx, testApp, optedOut, ""); err != nil {
 		t.Fatal(err)
 	}
 	m, err := f.st.GetMessage(f.ctx, "", sms.MessageCodeOf(idCanceled))
@@ -149,5 +150,85 @@ func TestProcessTaskBatchOfMixedFates(t *testing.T) {
 	}
 	if a.calls.Load() != 1 {
 		t.Fatalf("provider calls %d, want 1", a.calls.Load())
+	}
+}
+
+// TestProcessTaskOptOutScopes: the send-time check applies an opt-out in
+// its scope. A phone's STOP to sender SHOP suppresses the application's
+// SMS from SHOP (the notification's sender, or the policy's when it sets
+// none), not those from another sender; an opt-out of the whole
+// application (the API's, or a legacy one from before the records)
+// suppresses every sender.
+func TestProcessTaskOptOutScopes(t *testing.T) {
+	stopToShop := func(f *fixture, phone string) {
+		if _, err := f.st.ApplyReply(f.ctx, store.Reply{Phone: phone, Sender: "SHOP", Provider: "a", Apps: []string{testApp}}); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		m         msg
+		polSender string
+		setup     func(f *fixture, phone string)
+		status    sms.Status
+	}{
+		{"STOP to SHOP, SMS from SHOP", msg{sender: "SHOP"}, "", stopToShop, sms.Suppressed},
+		{"STOP to SHOP, SMS from Shop (case)", msg{sender: "Shop"}, "", stopToShop, sms.Suppressed},
+		{"STOP to SHOP, SMS from the policy's SHOP", msg{}, "SHOP", stopToShop, sms.Suppressed},
+		{"STOP to SHOP, SMS from OTHER", msg{sender: "OTHER"}, "SHOP", stopToShop, sms.Sent},
+		{"STOP to SHOP, SMS from the default sender", msg{}, "", stopToShop, sms.Sent},
+		{"STOP to SHOP, an OTP from SHOP (policy lets codes through)", msg{typ: sms.OTP, sender: "SHOP"}, "", stopToShop, sms.Sent},
+		{"STOP to SHOP then START to SHOP", msg{sender: "SHOP"}, "", func(f *fixture, phone string) {
+			stopToShop(f, phone)
+			if _, err := f.st.ApplyReply(f.ctx, store.Reply{Phone: phone, Sender: "SHOP", Provider: "a", Start: true, Apps: []string{testApp}}); err != nil {
+				f.t.Fatal(err)
+			}
+		}, sms.Sent},
+		{"STOP to SHOP of another application", msg{sender: "SHOP"}, "", func(f *fixture, phone string) {
+			if _, err := f.st.ApplyReply(f.ctx, store.Reply{Phone: phone, Sender: "SHOP", Provider: "a", Apps: []string{"BANK1-00002"}}); err != nil {
+				f.t.Fatal(err)
+			}
+		}, sms.Sent},
+		{"the API's opt-out of SHOP, SMS from OTHER", msg{sender: "OTHER"}, "", func(f *fixture, phone string) {
+			if _, err := f.st.AddOptOut(f.ctx, testApp, phone, "SHOP"); err != nil {
+				f.t.Fatal(err)
+			}
+		}, sms.Sent},
+		{"the API's opt-out of the application, SMS from OTHER", msg{sender: "OTHER"}, "", func(f *fixture, phone string) {
+			if _, err := f.st.AddOptOut(f.ctx, testApp, phone, ""); err != nil {
+				f.t.Fatal(err)
+			}
+		}, sms.Suppressed},
+		{"a legacy opt-out, SMS from OTHER", msg{sender: "OTHER"}, "", func(f *fixture, phone string) {
+			if err := f.redis.Client(f.t).ZAdd(f.ctx, "sf:oo:"+testApp, redis.Z{Score: 1, Member: phone}).Err(); err != nil {
+				f.t.Fatal(err)
+			}
+		}, sms.Suppressed},
+		{"a legacy opt-out beside a STOP to SHOP, SMS from OTHER", msg{sender: "OTHER"}, "", func(f *fixture, phone string) {
+			if err := f.redis.Client(f.t).ZAdd(f.ctx, "sf:oo:"+testApp, redis.Z{Score: 1, Member: phone}).Err(); err != nil {
+				f.t.Fatal(err)
+			}
+			stopToShop(f, phone)
+		}, sms.Suppressed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := newStub(t, "a", answerOK, 0)
+			f := newFixture(t, providers(a)...)
+			f.pol.Sender = c.polSender
+			const phone = "+4915112000070"
+			id := f.create(c.m, phone)
+			c.setup(f, phone)
+			if err := f.s.ProcessTask(f.ctx, task(id, phone, sms.Transactional)); err != nil {
+				t.Fatalf("ProcessTask = %v, want nil", err)
+			}
+			r := f.rec(id)
+			want := ""
+			if c.status == sms.Suppressed {
+				want = ReasonOptedOut
+			}
+			if r.Status != c.status || r.Reason != want {
+				t.Fatalf("record %s %q, want %s %q", r.Status, r.Reason, c.status, want)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@
 package config
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -567,14 +566,20 @@ func (c Config) validateProviders() error {
 	return nil
 }
 
+// DevSimulatorSecret is dev's simulator webhook secret unless
+// SMSFLEET_SIMULATOR_SECRET is set; never used outside dev.
+const DevSimulatorSecret = "dev-simulator-secret"
+
 // fillSimulatorSecret gives every simulator provider without a
-// dlr_secret_env the fleet's SMSFLEET_SIMULATOR_SECRET, which dev
-// generates when it is not set. Outside dev nothing is made up: a
+// dlr_secret_env the fleet's SMSFLEET_SIMULATOR_SECRET, which dev sets to
+// DevSimulatorSecret when it is not set (a known key like dev's token, so
+// the README's walk-through can sign a reply as written; dev listens on
+// loopback). Outside dev nothing is made up: a
 // simulator provider left without a secret fails validation (its kind's
 // Validate names what to set).
 func (c *Config) fillSimulatorSecret() {
 	if c.Dev && c.SimulatorSecret == "" {
-		c.SimulatorSecret = rand.Text()
+		c.SimulatorSecret = DevSimulatorSecret
 	}
 	for i := range c.Providers {
 		p := &c.Providers[i]

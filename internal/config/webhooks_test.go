@@ -78,14 +78,16 @@ func TestWebhookSecretsRequired(t *testing.T) {
 			}
 		})
 	}
-	t.Run("dev's generated secret differs per run", func(t *testing.T) {
+	t.Run("dev's secret is dev's own, outside dev there is none", func(t *testing.T) {
 		a, err := load(t, true, sim, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := load(t, true, sim, nil)
-		if a.SimulatorSecret == "" || a.SimulatorSecret == b.SimulatorSecret || a.Providers[0].WebhookSecret != a.SimulatorSecret {
-			t.Fatalf("dev secrets %q %q", a.SimulatorSecret, b.SimulatorSecret)
+		if a.SimulatorSecret != DevSimulatorSecret || a.Providers[0].WebhookSecret != DevSimulatorSecret {
+			t.Fatalf("dev secret %q, provider %q", a.SimulatorSecret, a.Providers[0].WebhookSecret)
+		}
+		if _, err := load(t, false, sim, nil); err == nil || !strings.Contains(err.Error(), "SMSFLEET_SIMULATOR_SECRET") {
+			t.Fatalf("outside dev without a secret: %v", err)
 		}
 	})
 }

@@ -131,7 +131,7 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 	e.Sim.SendReceipts(20*time.Millisecond, e.Config.SimulatorSecret)
 	delivered, undelivered, silent, optedOut := "+4915112340005", "+4915112340002", "+4915112340003", "+4915112340007"
 	e.Register(harness.ShopApp, harness.ShopToken, delivered, undelivered, silent, optedOut)
-	if _, err := e.Fleet.Store().AddOptOut(context.Background(), harness.ShopApp, optedOut); err != nil {
+	if _, err := e.Fleet.Store().AddOptOut(context.Background(), harness.ShopApp, optedOut, ""); err != nil {
 		t.Fatal(err)
 	}
 	code := e.Send(map[string]any{

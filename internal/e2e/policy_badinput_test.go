@@ -82,7 +82,7 @@ func TestBadInputContentAndPolicy(t *testing.T) {
 	}
 	// The opt-out API: a bad phone is a 400 and changes nothing.
 	e.T = t
-	for _, body := range []string{`{"phone":"12"}`, `{"phone":""}`, `{"phone":`, `{}`} {
+	for _, body := range []string{`{"phone":"12"}`, `{"phone":""}`, `{"phone":`, `{}`, `{"phone":"+4915112340099","sender":"not a sender!"}`} {
 		before := keyspaceOf(e)
 		req, _ := http.NewRequest(http.MethodPost, e.API.URL+"/api/v1/optouts", bytes.NewReader([]byte(body)))
 		req.Header.Set("Authorization", "Token "+harness.ShopToken)

@@ -6,8 +6,9 @@ import (
 	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/provider"
-	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/receipts"
+	"github.com/smsfleet/smsfleet/worker"
 )
 
 // receiptsRole is the webhook ingress and the Kafka consumer.
@@ -70,25 +71,22 @@ func statusCallback(cfg config.Config, name string) string {
 	return cfg.PublicURL + "/webhooks/dlr/" + name
 }
 
-// repliedApps says which applications a reply to the number (or sender
-// id) `to` concerns: those whose sender it is, or, when none is (a shared
-// number, or senders set per notification), every application. A STOP
-// should never be lost to a routing guess.
-func repliedApps(cfg config.Config) func(to string) []string {
+// repliedApps says which applications send from a sender (a reply's
+// `to`, store.SenderScope form): those whose configured sender it is
+// (their own `sender`, else SMSFLEET_SENDER, else worker.DefaultSender,
+// the From the worker gives their SMS). None is an answer: the reply is
+// kept as unmatched and changes nothing, so a reply to one tenant's (or an
+// unknown) number never touches another tenant's opt-outs.
+func repliedApps(cfg config.Config) func(sender string) []string {
 	bySender := map[string][]string{}
-	var all []string
 	for _, a := range cfg.Applications {
-		all = append(all, a.Code)
-		if s := cfg.PolicyOf(a.Code).Sender; s != "" {
-			if n, err := sms.NormalizeSender(s); err == nil {
-				bySender[n] = append(bySender[n], a.Code)
-			}
+		s := cfg.PolicyOf(a.Code).Sender
+		if s == "" {
+			s = worker.DefaultSender
+		}
+		if n, ok := store.SenderScope(s); ok {
+			bySender[n] = append(bySender[n], a.Code)
 		}
 	}
-	return func(to string) []string {
-		if n, err := sms.NormalizeSender(to); err == nil && len(bySender[n]) > 0 {
-			return bySender[n]
-		}
-		return all
-	}
+	return func(sender string) []string { return bySender[sender] }
 }

@@ -39,6 +39,8 @@ var keyBounds = map[string]string{
 	"sf:cnt":    "one hash of a few fleet-wide counters",
 	"sf:rq:":    "ttl",
 	"sf:oo:":    "one member per opted-out phone of the application",
+	"sf:or:":    "one hash per member of sf:oo:, a field per scope (the application, or a sender it sends from); removed with the member",
+	"sf:ibu":    "capped at UnmatchedMax entries and UnmatchedRetention of age; expires when idle",
 	"sf:fc:":    "ttl",
 	"sf:p:":     "preset: created and deleted by the application's API calls",
 	"sf:pl:":    "one member per preset of the application",

@@ -31,7 +31,9 @@ import (
 //	sf:pz                zset   parked receipts ("prov:ref") scored by when they are given up (unix ms)
 //	sf:cnt               hash   fleet-wide counters: receipts_dropped, outcomes_trimmed
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
-//	sf:oo:{app}          zset   opted-out phones, scored by when they opted out (unix ms)
+//	sf:oo:{app}          zset   phones with an opt-out in the application, scored by when the first was set (unix ms); a member without sf:or records is a legacy opt-out of the whole application (optouts.go)
+//	sf:or:{app}:{phone}  hash   the phone's opt-out records: field "*" (every sender) or a sender id, value JSON {by: phone|api|legacy, at: unix ms, prov}
+//	sf:ibu               stream STOP/START replies to a sender no application sends from: at, prov, from, to, kw; at most UnmatchedMax entries and UnmatchedRetention
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
 //	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
@@ -83,6 +85,15 @@ func optOutKey(app string) string        { return pOptOut + app }
 func frequencyKey(app, phone string) string {
 	return pFrequency + app + ":" + phone
 }
+
+// Opt-out records and unmatched replies (issue 13, item 7).
+const (
+	pOptOutRec   = "sf:or:"
+	keyUnmatched = "sf:ibu"
+)
+
+func optOutRecordKey(app, phone string) string { return pOptOutRec + app + ":" + phone }
+
 func presetKey(app, code string) string { return pPreset + app + ":" + code }
 func presetsKey(app string) string      { return pPresets + app }
 func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }

@@ -121,6 +121,19 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			_, err = s.DropExpiredParked(ctx)
 			must(err)
 		}},
+		{"opt-outs and replies", func() {
+			const phone = "+4915100000021"
+			must(s.rdb.ZAdd(ctx, optOutKey(app), redis.Z{Score: 1, Member: phone}).Err()) // a legacy opt-out
+			_, err := s.AddOptOut(ctx, app, phone, "")
+			must(err)
+			_, err = s.ApplyReply(ctx, Reply{Phone: phone, Sender: "SHOP", Provider: "p", Apps: []string{app, "BANK1-00002"}})
+			must(err)
+			_, err = s.ApplyReply(ctx, Reply{Phone: phone, Sender: "SHOP", Provider: "p", Start: true, Apps: []string{app}})
+			must(err)
+			_, err = s.RemoveOptOut(ctx, app, phone, "")
+			must(err)
+			must(s.AddUnmatched(ctx, UnmatchedReply{Provider: "p", From: phone, To: "+4930000000", Keyword: "stop"}))
+		}},
 		{"fan-out and cancel", func() {
 			m := &Message{App: app, Code: "AAAA-00000000-00000301", Type: sms.Marketing, Content: `"hi"`, SendAt: now, Validity: time.Hour, ChunkSize: 2}
 			phones := []string{"+4915100000011", "+4915100000012", "+4915100000013"}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -123,7 +124,11 @@ type Loaded struct {
 	Sender       string
 	CappingDays  int
 	CappingCount int
+	// OptedOut: the phone opted out of every SMS of the application;
+	// OptedOutFrom: of the application's SMS from these senders
+	// (SenderScope form). Judge decides with the SMS's sender.
 	OptedOut     bool
+	OptedOutFrom []string
 	// Device is the recipient's device, when it is registered.
 	Device *Device
 	// LastProvider took the previous attempt; LastAmbiguous says that
@@ -152,14 +157,18 @@ type SMSRef struct{ ID, App, Phone string }
 // KEYS[3] -> sf:outbox
 // KEYS[4] -> sf:d:<app>:<phone>
 // KEYS[5] -> sf:oo:<app>
+// KEYS[6] -> sf:or:<app>:<phone>
 // ARGV[1] -> message code (the outbox member)
 // ARGV[2] -> phone the caller named the keys for
 // ARGV[3] -> application the caller named the keys for
 //
 // Returns JSON: {state="done", st} when the SMS is not queued or sending;
-// {state="stale", to, app} when KEYS[4..5] were named for another phone or
+// {state="stale", to, app} when KEYS[4..6] were named for another phone or
 // application (the caller retries with these); else {state="ok", st, to,
-// a, dl, p, amb, app, type, content, sender, dcp, cd, cc, oo, dev}.
+// a, dl, p, amb, app, type, content, sender, dcp, cd, cc, oo, oos, dev}:
+// oo is an opt-out of the whole application, oos the senders the phone
+// opted out of, joined by newlines (optouts.go; an index member without
+// records is a legacy whole-application opt-out).
 var scriptLoad = newScript("load", `
 redis.call('ZREM', KEYS[3], ARGV[1])
 local s = redis.call('HMGET', KEYS[1], F.st, F.to, F.a, F.dl, F.p, F.amb, F.fl)
@@ -168,12 +177,18 @@ if s[1] ~= 'queued' and s[1] ~= 'sending' then return cjson.encode({state='done'
 local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc)
 local app = m[1] or ''
 if s[2] ~= ARGV[2] or app ~= ARGV[3] then return cjson.encode({state='stale', to=s[2], app=app}) end
+local oo, oos = false, {}
+local recs = redis.call('HKEYS', KEYS[6])
+if #recs == 0 then oo = redis.call('ZSCORE', KEYS[5], s[2]) ~= false end
+for _, scope in ipairs(recs) do
+  if scope == '*' then oo = true else oos[#oos + 1] = scope end
+end
 local flat = redis.call('HGETALL', KEYS[4])
 local dev = {}
 for i = 1, #flat, 2 do dev[flat[i]] = flat[i + 1] end
 return cjson.encode({state='ok', st=s[1], to=s[2], a=s[3] or '0', dl=s[4] or '0', p=s[5] or '', amb=s[6] or '0', fl=s[7] or '',
   app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0',
-  oo=redis.call('ZSCORE', KEYS[5], s[2]) ~= false, hasdev=#flat > 0, dev=dev})
+  oo=oo, oos=table.concat(oos, '\n'), hasdev=#flat > 0, dev=dev})
 `)
 
 // loadResult is scriptLoad's JSON.
@@ -194,6 +209,7 @@ type loadResult struct {
 	CapDays      string            `json:"cd"`
 	CapCount     string            `json:"cc"`
 	OptedOut     bool              `json:"oo"`
+	OptedOutFrom string            `json:"oos"`
 	HasDevice    bool              `json:"hasdev"`
 	Device       map[string]string `json:"dev"`
 }
@@ -229,7 +245,7 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 			for j, i := range todo {
 				r := refs[i]
 				code := sms.MessageCodeOf(r.ID)
-				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{smsKey(r.ID), msgKey(code), keyOutbox, deviceKey(r.App, r.Phone), optOutKey(r.App)},
+				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{smsKey(r.ID), msgKey(code), keyOutbox, deviceKey(r.App, r.Phone), optOutKey(r.App), optOutRecordKey(r.App, r.Phone)},
 					code, r.Phone, r.App)
 			}
 			return cmds
@@ -281,6 +297,14 @@ func (s *Store) nameLoadKeys(ctx context.Context, refs []SMSRef, todo []int) err
 	return nil
 }
 
+// splitScopes reads the load script's newline-joined sender scopes.
+func splitScopes(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
 func (r loadResult) loaded(id string) Loaded {
 	if r.State != "ok" {
 		return Loaded{ID: id, Status: sms.Status(r.Status)}
@@ -290,6 +314,7 @@ func (r loadResult) loaded(id string) Loaded {
 		ID: id, OK: true, Status: sms.Status(r.Status), To: r.To, Attempts: num(r.Attempts), Deadline: fromMS(r.Deadline),
 		App: r.App, Type: sms.Type(r.Type), Content: r.Content, Sender: r.Sender, Placeholders: r.Placeholders,
 		CappingDays: num(r.CapDays), CappingCount: num(r.CapCount), OptedOut: r.OptedOut,
+		OptedOutFrom: splitScopes(r.OptedOutFrom),
 		LastProvider: r.LastProvider, LastAmbiguous: r.Ambiguous == "1",
 	}
 	if r.InFlight != "" {
