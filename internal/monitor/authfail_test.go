@@ -44,8 +44,12 @@ func TestWrongPasswordsCountedAndThrottled(t *testing.T) {
 		mux.ServeHTTP(rec, req)
 		return rec
 	}
-	wrong := func() float64 { return testutil.ToFloat64(metrics.AuthFailures.WithLabelValues("monitor", authguard.WrongPassword)) }
-	missing := func() float64 { return testutil.ToFloat64(metrics.AuthFailures.WithLabelValues("monitor", authguard.Missing)) }
+	wrong := func() float64 {
+		return testutil.ToFloat64(metrics.AuthFailures.WithLabelValues("monitor", authguard.WrongPassword))
+	}
+	missing := func() float64 {
+		return testutil.ToFloat64(metrics.AuthFailures.WithLabelValues("monitor", authguard.Missing))
+	}
 	w0, m0 := wrong(), missing()
 	const attacker = "192.0.2.50:1000"
 	// A browser's first request carries no credentials: counted, not charged.
