@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/dispatcher"
+	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
@@ -38,7 +38,19 @@ type Options struct {
 	// callbacks, since the receiver could not tell ours from a forgery).
 	CallbackSecret func(app string) string
 	// Rates reports the fleet's rate limits (nil: none configured).
-	Rates  *RateStatus
+	Rates *RateStatus
+	// UnauthenticatedBodyBytes bounds what is read of a body before its
+	// caller is authenticated (SMSFLEET_UNAUTHENTICATED_BODY_BYTES; 0:
+	// 64 KiB, at most MaxBodyBytes). See readRequest.
+	UnauthenticatedBodyBytes int64
+	// MaxBodyBytesInFlight caps the body bytes all requests of this
+	// process hold at once (SMSFLEET_MAX_BODY_BYTES_IN_FLIGHT; 0: four
+	// times MaxBodyBytes); a request that cannot get its share before its
+	// deadline is answered 503 with Retry-After.
+	MaxBodyBytesInFlight int64
+	// Guard counts, logs and throttles authentication failures (nil: one
+	// that counts and logs but never throttles).
+	Guard  *authguard.Guard
 	Logger *zap.Logger
 	// Now is the clock; tests inject one to schedule a few seconds ahead.
 	Now func() time.Time
@@ -47,6 +59,9 @@ type Options struct {
 // API serves the Pushwoosh-compatible and native endpoints.
 type API struct {
 	Options
+	// bodies holds the bytes of request bodies in flight: each request
+	// acquires what it may read before reading it (bodylimit.go).
+	bodies  *bodyBudget
 	log     *zap.Logger
 	apps    map[string]config.Application
 	tokens  map[string]tokenInfo
@@ -78,7 +93,22 @@ func NewAPI(o Options) *API {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &API{Options: o, log: o.Logger, apps: map[string]config.Application{}, tokens: map[string]tokenInfo{}}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.UnauthenticatedBodyBytes <= 0 {
+		o.UnauthenticatedBodyBytes = DefaultUnauthenticatedBodyBytes
+	}
+	o.UnauthenticatedBodyBytes = min(o.UnauthenticatedBodyBytes, o.MaxBodyBytes)
+	if o.MaxBodyBytesInFlight <= 0 {
+		o.MaxBodyBytesInFlight = 4 * o.MaxBodyBytes
+	}
+	// A body of the largest size must always fit, or it would wait forever.
+	o.MaxBodyBytesInFlight = max(o.MaxBodyBytesInFlight, o.MaxBodyBytes)
+	if o.Guard == nil {
+		o.Guard = authguard.New(authguard.Options{Surface: "api", Log: o.Logger, Now: o.Now})
+	}
+	a := &API{Options: o, log: o.Logger, bodies: newBodyBudget(o.MaxBodyBytesInFlight), apps: map[string]config.Application{}, tokens: map[string]tokenInfo{}}
 	for _, app := range o.Apps {
 		a.apps[app.Code] = app
 		a.tokens[app.ServerToken] = tokenInfo{app: app.Code, server: true}
@@ -133,11 +163,29 @@ func (a *API) serveJSON(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, http.StatusNotFound, http.StatusNotFound, "unknown method "+r.PathValue("method"), nil)
 		return
 	}
-	raw, err := a.readRequest(w, r)
+	// A source that keeps failing is refused before anything of its
+	// request is looked at.
+	if wait, throttled := a.Guard.Throttled(r); throttled {
+		a.writeErr(w, r, throttledError(wait))
+		return
+	}
+	// A token in the header is checked before a byte of the body is read:
+	// a wrong one costs the server nothing but the headers.
+	headerToken := tokenFromHeader(r.Header.Get("Authorization"))
+	if headerToken != "" {
+		if _, err := a.checkToken(r, headerToken, m.access); err != nil {
+			a.writeErr(w, r, err)
+			return
+		}
+	}
+	raw, release, err := a.readRequest(r, headerToken != "", m.access)
 	if err != nil {
 		a.writeErr(w, r, err)
 		return
 	}
+	// The body's bytes stay accounted for until the handler is done with
+	// them (raw points into them).
+	defer release()
 	app, err := a.authorize(r, raw, m.access)
 	if err != nil {
 		a.writeErr(w, r, err)
@@ -151,17 +199,25 @@ func (a *API) serveJSON(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, resp)
 }
 
-// readRequest reads the body within the size limit and returns the inner
-// "request" object.
-func (a *API) readRequest(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.MaxBodyBytes))
+// readRequest reads the body (readBody: within the size limits, which
+// depend on whether a header token authenticated the caller) and returns
+// the inner "request" object, and the function that releases the body's
+// bytes from the in-flight budget once the request is done.
+func (a *API) readRequest(r *http.Request, authed bool, need access) (json.RawMessage, func(), error) {
+	body, release, err := a.readBody(r, authed, need)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, httpError(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", a.MaxBodyBytes)
-		}
-		return nil, httpError(http.StatusBadRequest, "reading request body: %v", err)
+		return nil, nil, err
 	}
+	raw, err := decodeEnvelope(body)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return raw, release, nil
+}
+
+// decodeEnvelope returns the "request" object of a Pushwoosh body.
+func decodeEnvelope(body []byte) (json.RawMessage, error) {
 	var env struct {
 		Request json.RawMessage `json:"request"`
 	}
@@ -184,9 +240,27 @@ func (a *API) readRequest(w http.ResponseWriter, r *http.Request) (json.RawMessa
 	return env.Request, nil
 }
 
+// checkToken checks that token is some application's and strong enough
+// for need, before the request names its application: 401 for an
+// unknown token, 403 for a device token where the server token is
+// needed. Each refusal is counted and logged (Guard).
+func (a *API) checkToken(r *http.Request, token string, need access) (tokenInfo, error) {
+	ti, ok := a.tokens[token]
+	if !ok {
+		a.Guard.Fail(r, authguard.Unknown, "")
+		return tokenInfo{}, httpError(http.StatusUnauthorized, "invalid auth token")
+	}
+	if need == serverToken && !ti.server {
+		a.Guard.Fail(r, authguard.TooWeak, ti.app)
+		return tokenInfo{}, httpError(http.StatusForbidden, "this method needs the application's server token, not its device token")
+	}
+	return ti, nil
+}
+
 // authorize finds the application the request acts on and checks the
 // caller's token against it: 401 for a missing or unknown token, 403 for a
-// token of another application or of too little power.
+// token of another application or of too little power. Each refusal is
+// counted, logged and charged to the caller's failure budget (Guard).
 func (a *API) authorize(r *http.Request, raw json.RawMessage, need access) (string, error) {
 	var c common
 	if err := json.Unmarshal(raw, &c); err != nil {
@@ -198,15 +272,23 @@ func (a *API) authorize(r *http.Request, raw json.RawMessage, need access) (stri
 	}
 	appCode := c.Application
 	app, known := a.apps[appCode]
+	// The log names the application only when it is one: the code is the
+	// caller's, unchecked text.
+	logApp := ""
+	if known {
+		logApp = appCode
+	}
 	if token == "" {
 		if need == deviceToken && known && app.OpenDevices {
 			return appCode, nil
 		}
+		a.Guard.Fail(r, authguard.Missing, logApp)
 		// Without a token nobody learns which application codes exist.
 		return "", httpError(http.StatusUnauthorized, "missing auth token (request.auth or Authorization: Token ...)")
 	}
 	ti, ok := a.tokens[token]
 	if !ok {
+		a.Guard.Fail(r, authguard.Unknown, logApp)
 		return "", httpError(http.StatusUnauthorized, "invalid auth token")
 	}
 	if appCode != "" && !known {
@@ -219,26 +301,31 @@ func (a *API) authorize(r *http.Request, raw json.RawMessage, need access) (stri
 		appCode = ti.app
 	}
 	if ti.app != appCode {
+		a.Guard.Fail(r, authguard.WrongApp, appCode)
 		return "", httpError(http.StatusForbidden, "auth token does not grant access to application %s", appCode)
 	}
 	if need == serverToken && !ti.server {
+		a.Guard.Fail(r, authguard.TooWeak, appCode)
 		return "", httpError(http.StatusForbidden, "this method needs the application's server token, not its device token")
 	}
 	return appCode, nil
 }
 
 // appFromHeader authenticates a native API call: Authorization: Token
-// <server token>.
+// <server token>. Each refusal is counted and logged (Guard).
 func (a *API) appFromHeader(r *http.Request) (string, error) {
 	token := tokenFromHeader(r.Header.Get("Authorization"))
 	if token == "" {
+		a.Guard.Fail(r, authguard.Missing, "")
 		return "", httpError(http.StatusUnauthorized, "missing Authorization: Token header")
 	}
 	ti, ok := a.tokens[token]
 	if !ok {
+		a.Guard.Fail(r, authguard.Unknown, "")
 		return "", httpError(http.StatusUnauthorized, "invalid auth token")
 	}
 	if !ti.server {
+		a.Guard.Fail(r, authguard.TooWeak, ti.app)
 		return "", httpError(http.StatusForbidden, "the native API needs the application's server token")
 	}
 	return ti.app, nil

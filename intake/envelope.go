@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/redisx"
 )
@@ -34,6 +37,9 @@ type apiError struct {
 	Code    int
 	Message string
 	cause   error // what made a 503 (logged, never answered)
+	// retryAfter is the Retry-After of a 429 (a 503 always gets
+	// httprole.RetryAfter).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -76,6 +82,23 @@ func unavailable(err error, msg string) error {
 	return err
 }
 
+// throttledError is the 429 of a source that spent its authentication
+// failure budget (authguard): it may try again after wait.
+func throttledError(wait time.Duration) *apiError {
+	return &apiError{HTTP: http.StatusTooManyRequests, Code: http.StatusTooManyRequests, retryAfter: wait,
+		Message: fmt.Sprintf("too many authentication failures from this address: retry after %d seconds", authguard.RetryAfterSeconds(wait))}
+}
+
+// setRetryAfter sets the Retry-After header ae's status calls for.
+func setRetryAfter(w http.ResponseWriter, ae *apiError) {
+	switch ae.HTTP {
+	case http.StatusServiceUnavailable:
+		httprole.SetRetryAfter(w)
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(authguard.RetryAfterSeconds(ae.retryAfter)))
+	}
+}
+
 // writeErr answers err: an *apiError as it says, Redis not answering or a
 // write its replicas did not acknowledge as 503 with Retry-After, anything
 // else as an internal error.
@@ -83,8 +106,8 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	err = unavailable(notDurable(err), msgUnavailable)
 	var ae *apiError
 	if errors.As(err, &ae) {
-		if ae.HTTP == http.StatusServiceUnavailable {
-			httprole.SetRetryAfter(w)
+		setRetryAfter(w, ae)
+		if ae.HTTP == http.StatusServiceUnavailable && ae.cause != nil {
 			a.log.Warn("answering 503: storage unavailable", zapMethod(r), zap.NamedError("cause", ae.cause))
 		}
 		writeEnvelope(w, ae.HTTP, ae.Code, ae.Message, nil)

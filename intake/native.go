@@ -83,6 +83,10 @@ type nativeFunc func(r *http.Request, app string, p page) (any, int, error)
 // token in Authorization: Token ..., the paging parameters, and the answer.
 func (a *API) native(h nativeFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if wait, throttled := a.Guard.Throttled(r); throttled {
+			a.writeNativeErr(w, r, throttledError(wait))
+			return
+		}
 		app, err := a.appFromHeader(r)
 		if err != nil {
 			a.writeNativeErr(w, r, err)
@@ -166,6 +170,7 @@ func pageParams(r *http.Request) (limit int, cursor int64, err error) {
 func (a *API) writeNativeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
+		setRetryAfter(w, ae)
 		writeJSON(w, ae.HTTP, map[string]string{"error": ae.Message})
 		return
 	}

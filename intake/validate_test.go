@@ -393,11 +393,12 @@ func TestReadRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/json/1.3/createMessage", strings.NewReader(tt.body))
-			got, err := a.readRequest(httptest.NewRecorder(), r)
+			got, release, err := a.readRequest(r, true, serverToken)
 			if tt.err != "" {
 				wantErr(t, err, tt.status, tt.status, tt.err)
 				return
 			}
+			defer release()
 			if err != nil || string(got) != tt.want {
 				t.Fatalf("got %s, %v; want %s", got, err, tt.want)
 			}

@@ -19,6 +19,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -241,17 +242,44 @@ var renderCases = []renderCase{
 			if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "http" || sm.Spec.Endpoints[0].Path != "/metrics" {
 				t.Errorf("ServiceMonitor endpoints = %+v", sm.Spec.Endpoints)
 			}
-			// The selector picks every role's Service, and only this release's.
+			// The selectors pick every role's Service, each once, and only
+			// this release's: the monitor's /metrics needs the monitor's
+			// basic auth (issue 13, item 10), so its own ServiceMonitor
+			// sends the credentials and the other one leaves it out.
+			mon := get[*ServiceMonitor](t, r, "ServiceMonitor", fullname+"-monitor")
 			for _, role := range roles {
 				svc := get[*corev1.Service](t, r, "Service", fullname+"-"+role)
-				for k, v := range sm.Spec.Selector.MatchLabels {
-					if svc.Labels[k] != v {
-						t.Errorf("ServiceMonitor selector %s=%s misses the %s Service (%v)", k, v, role, svc.Labels)
+				picked := 0
+				for _, m := range []*ServiceMonitor{sm, mon} {
+					sel, err := metav1.LabelSelectorAsSelector(&m.Spec.Selector)
+					if err != nil {
+						t.Fatalf("ServiceMonitor %s selector: %v", m.Name, err)
+					}
+					if sel.Matches(labels.Set(svc.Labels)) {
+						picked++
+						if (m == mon) != (role == "monitor") {
+							t.Errorf("ServiceMonitor %s picks the %s Service", m.Name, role)
+						}
 					}
 				}
+				if picked != 1 {
+					t.Errorf("the %s Service is picked by %d ServiceMonitors, want 1 (%v)", role, picked, svc.Labels)
+				}
 			}
-			if sm.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != releaseName {
-				t.Errorf("ServiceMonitor selector = %v", sm.Spec.Selector.MatchLabels)
+			if sm.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != releaseName || mon.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != releaseName {
+				t.Errorf("ServiceMonitor selectors = %v, %v", sm.Spec.Selector.MatchLabels, mon.Spec.Selector.MatchLabels)
+			}
+			if sm.Spec.Endpoints[0].BasicAuth != nil {
+				t.Errorf("the roles' ServiceMonitor sends credentials: %+v", sm.Spec.Endpoints[0].BasicAuth)
+			}
+			if len(mon.Spec.Endpoints) != 1 || mon.Spec.Endpoints[0].Path != "/metrics" || mon.Spec.Endpoints[0].BasicAuth == nil {
+				t.Fatalf("monitor ServiceMonitor endpoints = %+v, want /metrics with basicAuth", mon.Spec.Endpoints)
+			}
+			ba := mon.Spec.Endpoints[0].BasicAuth
+			scrape := get[*corev1.Secret](t, r, "Secret", fullname+"-metrics-auth")
+			if ba.Username.Name != scrape.Name || ba.Password.Name != scrape.Name ||
+				string(scrape.Data[ba.Username.Key]) != "admin" || string(scrape.Data[ba.Password.Key]) != "monitor-pass-123" {
+				t.Errorf("monitor scrape credentials %+v from Secret %s %v, want the monitor's user and password", ba, scrape.Name, scrape.Data)
 			}
 			pr := get[*PrometheusRule](t, r, "PrometheusRule", fullname)
 			anchors := map[string]string{
@@ -770,6 +798,16 @@ func TestRequired(t *testing.T) {
 			}
 		})
 	}
+	// With the Prometheus Operator and an existing Secret, the monitor's
+	// /metrics scrape needs a Secret named for its basic auth.
+	existing := valueSet{set: []string{"secrets.applications=", "secrets.monitorPassword=", "secrets.existingSecret=mine"}}
+	t.Run("existing secret, no scrape credentials", func(t *testing.T) {
+		t.Parallel()
+		_, _, err := renderChart(t, existing, withPromOperator)
+		if want := "metrics.serviceMonitor.monitorBasicAuth.secretName is required"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v, want one saying %q", err, want)
+		}
+	})
 	// What each requirement yields to.
 	for name, vs := range map[string]valueSet{
 		"receipts off, no kafka":          {set: []string{"config.kafka.brokers=null", "receipts.enabled=false"}},
@@ -782,6 +820,18 @@ func TestRequired(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			render(t, vs, capabilities{})
+		})
+	}
+	for name, vs := range map[string]valueSet{
+		"existing secret, scrape credentials named": {set: append(slices.Clone(existing.set), "metrics.serviceMonitor.monitorBasicAuth.secretName=mine-scrape")},
+		"existing secret, monitor auth none":        {set: append(slices.Clone(existing.set), "config.monitor.auth=none")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := render(t, vs, withPromOperator)
+			if r.has("Secret", fullname+"-metrics-auth") {
+				t.Error("a scrape Secret rendered with an existing Secret")
+			}
 		})
 	}
 }

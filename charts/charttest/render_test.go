@@ -278,6 +278,10 @@ type ServiceMonitor struct {
 			Path          string `json:"path"`
 			Interval      string `json:"interval"`
 			ScrapeTimeout string `json:"scrapeTimeout"`
+			BasicAuth     *struct {
+				Username corev1.SecretKeySelector `json:"username"`
+				Password corev1.SecretKeySelector `json:"password"`
+			} `json:"basicAuth"`
 		} `json:"endpoints"`
 	} `json:"spec"`
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/logging"
@@ -86,13 +87,14 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	sim.SendReceipts(cfg.SimDLRDelay, cfg.SimulatorSecret)
 	// The Asynq web monitor at /monitoring/ (user admin, password the dev
 	// token unless SMSFLEET_MONITOR_PASSWORD says otherwise), and its asynq
-	// queue metrics at /monitoring/metrics.
+	// queue metrics at /monitoring/metrics (behind the same login).
 	if cfg.Monitor.Password == "" {
 		cfg.Monitor.Password = cfg.DevAuth
 	}
 	monRedis := redisx.New(cfg.Redis)
 	defer func() { _ = monRedis.Close() }()
-	mon, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: monRedis, Log: log.Named("monitor")})
+	mon, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: monRedis, Log: log.Named("monitor"),
+		Guard: authguard.New(authguard.Options{Surface: "monitor", Failures: cfg.AuthFailures, Window: cfg.AuthFailureWindow, Log: log.Named("auth")})})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/logging"
@@ -24,9 +25,10 @@ Redis at SMSFLEET_REDIS_ADDR:
                  its SMS (masked phone, status, provider, attempts)
   /metrics       Prometheus: asynq_* queue metrics (queue size, latency, tasks
                  by state) plus Go and process metrics; run one monitor per
-                 fleet, the queue collector reads every queue on each scrape
+                 fleet, the queue collector reads every queue on each scrape;
+                 behind the same auth as /monitoring/
   /healthz, /readyz (Redis ping)
-HTTP basic auth guards /monitoring/ with SMSFLEET_MONITOR_USER (default admin)
+HTTP basic auth guards /monitoring/ and /metrics with SMSFLEET_MONITOR_USER (default admin)
 and SMSFLEET_MONITOR_PASSWORD (required); SMSFLEET_MONITOR_AUTH=none turns it
 off, only behind an authenticating proxy. Read-only unless
 SMSFLEET_MONITOR_READ_ONLY=false (retry, delete, archive, pause).`
@@ -52,7 +54,8 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("redis at %s: %w", cfg.Redis.Addr, err)
 	}
-	m, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: rdb, Log: log.Named("monitor")})
+	guard := authguard.New(authguard.Options{Surface: "monitor", Failures: cfg.AuthFailures, Window: cfg.AuthFailureWindow, Log: log.Named("auth")})
+	m, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: rdb, Guard: guard, Log: log.Named("monitor")})
 	if err != nil {
 		return err
 	}

@@ -223,11 +223,22 @@ func createOneSMS(t *testing.T, base string) string {
 	return created.Response.Messages[0]
 }
 
-// checkMonitorMetrics checks that /monitoring/metrics has the asynq queue
-// size of every lane.
+// checkMonitorMetrics checks that /monitoring/metrics needs the monitor's
+// login (issue 13, item 10) and, with it, has the asynq queue size of
+// every lane.
 func checkMonitorMetrics(t *testing.T, base string) {
 	t.Helper()
 	resp, err := http.Get(base + "/monitoring/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/monitoring/metrics without credentials: HTTP %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/monitoring/metrics", nil)
+	req.SetBasicAuth("admin", "dev-token")
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +292,9 @@ func TestMonitorCommand(t *testing.T) {
 	}{
 		{"healthz", "/healthz", "", "", http.StatusOK, "ok"},
 		{"readyz", "/readyz", "", "", http.StatusOK, "ready"},
-		{"metrics", "/metrics", "", "", http.StatusOK, `asynq_queue_size{queue="otp"} 0`},
+		{"metrics without credentials", "/metrics", "", "", http.StatusUnauthorized, ""},
+		{"metrics with a wrong password", "/metrics", "admin", "dev-token", http.StatusUnauthorized, ""},
+		{"metrics", "/metrics", "admin", "on-call", http.StatusOK, `asynq_queue_size{queue="otp"} 0`},
 		{"home redirects", "/", "", "", http.StatusFound, ""},
 		{"monitor without credentials", "/monitoring/", "", "", http.StatusUnauthorized, ""},
 		{"monitor with a wrong password", "/monitoring/api/queues", "admin", "dev-token", http.StatusUnauthorized, ""},

@@ -28,6 +28,16 @@ type Config struct {
 	// caller a 503 with Retry-After instead of a hang.
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"5s"`
 	MaxBodyBytes   int64         `env:"MAX_BODY_BYTES" envDefault:"16777216"`
+	// UnauthenticatedBodyBytes bounds what the intake reads of a body
+	// before its caller is authenticated; MaxBodyBytesInFlight caps the
+	// body bytes one process holds at once (issue 13, item 2).
+	UnauthenticatedBodyBytes int64 `env:"UNAUTHENTICATED_BODY_BYTES" envDefault:"65536"`
+	MaxBodyBytesInFlight     int64 `env:"MAX_BODY_BYTES_IN_FLIGHT" envDefault:"67108864"`
+	// AuthFailures failed authentications from one address (IPv6: /64)
+	// are allowed at once, refilling over AuthFailureWindow; beyond them
+	// the address gets 429 (0: never throttled). Issue 13, item 10.
+	AuthFailures      int           `env:"AUTH_FAILURES" envDefault:"20"`
+	AuthFailureWindow time.Duration `env:"AUTH_FAILURE_WINDOW" envDefault:"1m"`
 	// HTTP bounds every role's connections (SMSFLEET_HTTP_*).
 	HTTP           HTTP          `envPrefix:"HTTP_"`
 	MaxRecipients  int           `env:"MAX_RECIPIENTS" envDefault:"1000000"`
@@ -365,6 +375,13 @@ func (c Config) validateLimits() error {
 	switch {
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("config: SMSFLEET_MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes)
+	case c.UnauthenticatedBodyBytes < 1024:
+		// Above SMSFLEET_MAX_BODY_BYTES it means that (intake.NewAPI).
+		return fmt.Errorf("config: SMSFLEET_UNAUTHENTICATED_BODY_BYTES must be at least 1024, got %d", c.UnauthenticatedBodyBytes)
+	case c.MaxBodyBytesInFlight < c.MaxBodyBytes:
+		return fmt.Errorf("config: SMSFLEET_MAX_BODY_BYTES_IN_FLIGHT must be at least SMSFLEET_MAX_BODY_BYTES (%d), got %d", c.MaxBodyBytes, c.MaxBodyBytesInFlight)
+	case c.AuthFailures < 0 || (c.AuthFailures > 0 && c.AuthFailureWindow <= 0):
+		return fmt.Errorf("config: SMSFLEET_AUTH_FAILURES must not be negative and SMSFLEET_AUTH_FAILURE_WINDOW must be positive, got %d per %s", c.AuthFailures, c.AuthFailureWindow)
 	case c.MaxRecipients < 1:
 		return fmt.Errorf("config: SMSFLEET_MAX_RECIPIENTS must be positive, got %d", c.MaxRecipients)
 	case c.DispatchChunk < 1:

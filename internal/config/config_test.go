@@ -65,6 +65,12 @@ func TestLoadDefaultsAndErrors(t *testing.T) {
 		"SMSFLEET_LOG_FORMAT":         "xml",
 		"SMSFLEET_RETENTION":          "5m",
 		"SMSFLEET_REDIS_DB":           "one",
+		// The intake's body bounds and the failure budget (issue 13,
+		// items 2 and 10).
+		"SMSFLEET_UNAUTHENTICATED_BODY_BYTES": "100",
+		"SMSFLEET_MAX_BODY_BYTES_IN_FLIGHT":   "1048576",
+		"SMSFLEET_AUTH_FAILURES":              "-1",
+		"SMSFLEET_AUTH_FAILURE_WINDOW":        "0s",
 	}
 	for k, v := range bad {
 		t.Run(k, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/intake"
+	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/kafkax"
@@ -210,6 +211,9 @@ func (f *Fleet) mountAPI() {
 		Rates: &intake.RateStatus{Limits: f.rates.Limits, Limiter: f.rates.Limiter},
 		Store: f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
 		MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
+		UnauthenticatedBodyBytes: o.Config.UnauthenticatedBodyBytes, MaxBodyBytesInFlight: o.Config.MaxBodyBytesInFlight,
+		Guard: authguard.New(authguard.Options{Surface: "api", Failures: o.Config.AuthFailures, Window: o.Config.AuthFailureWindow,
+			Now: o.Now, Log: o.Log.Named("auth")}),
 		ChunkSize: o.Config.DispatchChunk,
 		Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
 	}).Register(f.mux)

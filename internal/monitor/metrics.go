@@ -8,11 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	smsmetrics "github.com/smsfleet/smsfleet/internal/metrics"
 )
 
 // NewRegistry returns a registry with asynq's queue collector (asynq_*
 // metrics per queue: asynq_queue_size, asynq_tasks_enqueued_total{state},
-// asynq_queue_latency_seconds, ...) and the Go and process collectors.
+// asynq_queue_latency_seconds, ...), the Go and process collectors and
+// the authentication failure counters.
 //
 // The queue collector reads every queue's state from Redis on each scrape
 // (several round trips and MEMORY USAGE sampling per queue), so only the
@@ -24,6 +27,8 @@ func NewRegistry(insp *asynq.Inspector) *prometheus.Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	// The monitor's own failed logins (smsfleet_auth_failures_total).
+	reg.MustRegister(smsmetrics.AuthCollectors()...)
 	return reg
 }
 

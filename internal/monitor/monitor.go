@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -28,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/sms"
 )
@@ -53,6 +55,9 @@ type Options struct {
 	// lists every lane, even one no task was ever enqueued on; nil:
 	// sms.Lanes.
 	Lanes []string
+	// Guard counts, logs and throttles wrong credentials (nil: one that
+	// counts and logs but never throttles).
+	Guard *authguard.Guard
 	Log   *zap.Logger
 }
 
@@ -62,6 +67,9 @@ type Monitor struct {
 	inspector *asynq.Inspector
 	registry  *prometheus.Registry
 	rootPath  string
+	// authn puts the monitor's authentication in front of a handler (the
+	// UI's and the metrics').
+	authn func(http.Handler) http.Handler
 }
 
 // CheckConfig reports a monitor configuration that cannot be served: basic
@@ -126,12 +134,16 @@ func New(ctx context.Context, o Options) (*Monitor, error) {
 		// the browser's cached basic-auth credentials.
 		h = http.NewCrossOriginProtection().Handler(h)
 	}
+	if o.Guard == nil {
+		o.Guard = authguard.New(authguard.Options{Surface: "monitor", Log: o.Log})
+	}
+	authn := func(h http.Handler) http.Handler { return h }
 	if o.Config.Auth == "basic" {
-		h = basicAuth(o.Config.User, o.Config.Password, h)
+		authn = func(h http.Handler) http.Handler { return basicAuth(o.Config.User, o.Config.Password, o.Guard, h) }
 	}
 	insp := asynq.NewInspectorFromRedisClient(o.Redis)
 	o.Log.Info("asynq monitor ready", zap.String("path", root+"/"), zap.String("auth", o.Config.Auth), zap.Bool("read_only", o.Config.ReadOnly))
-	return &Monitor{handler: securityHeaders(h), inspector: insp, registry: NewRegistry(insp), rootPath: root}, nil
+	return &Monitor{handler: securityHeaders(authn(h)), inspector: insp, registry: NewRegistry(insp), rootPath: root, authn: authn}, nil
 }
 
 // Handler serves the monitor under its root path; mount it at RootPath()+"/".
@@ -144,8 +156,12 @@ func (m *Monitor) RootPath() string { return m.rootPath }
 // Go and process collectors.
 func (m *Monitor) Registry() *prometheus.Registry { return m.registry }
 
-// MetricsHandler serves Registry in the Prometheus text format.
-func (m *Monitor) MetricsHandler() http.Handler { return MetricsHandler(m.registry) }
+// MetricsHandler serves Registry in the Prometheus text format, behind
+// the monitor's own authentication: queue names, sizes and latencies are
+// on-call's, not the network's (issue 13, item 10). Prometheus scrapes it
+// with the monitor's basic-auth credentials (the chart's ServiceMonitor
+// does).
+func (m *Monitor) MetricsHandler() http.Handler { return m.authn(MetricsHandler(m.registry)) }
 
 // asynqQueues is asynq's set of queue names (github.com/hibiken/asynq
 // internal/base.AllQueues): asynqmon and the queue collector list it.
@@ -176,16 +192,29 @@ func (s sharedClient) MakeRedisClient() any { return s.c }
 
 // basicAuth lets through requests carrying user and password; it compares
 // fixed-length digests in constant time, so neither the length nor a
-// prefix of the secret leaks through timing.
-func basicAuth(user, password string, next http.Handler) http.Handler {
+// prefix of the secret leaks through timing. Each refusal is counted and
+// logged by guard (never the user or password sent), and a source that
+// keeps failing gets 429 before its credentials are compared.
+func basicAuth(user, password string, guard *authguard.Guard, next http.Handler) http.Handler {
 	wantUser, wantPass := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
 	challenge := fmt.Sprintf("Basic realm=%q, charset=\"UTF-8\"", Realm)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wait, throttled := guard.Throttled(r); throttled {
+			secs := authguard.RetryAfterSeconds(wait)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			http.Error(w, fmt.Sprintf("429 too many requests: too many failed logins from this address, retry after %d seconds", secs), http.StatusTooManyRequests)
+			return
+		}
 		u, p, ok := r.BasicAuth()
 		gotUser, gotPass := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
 		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
 		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
 		if !ok || userOK&passOK != 1 {
+			reason := authguard.WrongPassword
+			if !ok {
+				reason = authguard.Missing
+			}
+			guard.Fail(r, reason, "")
 			w.Header().Set("WWW-Authenticate", challenge)
 			http.Error(w, "401 unauthorized: the monitor needs SMSFLEET_MONITOR_USER and SMSFLEET_MONITOR_PASSWORD", http.StatusUnauthorized)
 			return

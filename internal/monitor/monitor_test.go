@@ -289,8 +289,14 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The metrics endpoint needs no monitor credentials (Prometheus scrapes it).
-	resp, body := do(t, http.MethodGet, srv.URL+"/metrics", nil)
+	// The metrics endpoint needs the monitor's credentials (issue 13, item
+	// 10): Prometheus scrapes it with them.
+	for _, set := range []func(*http.Request){nil, creds("admin", "guess")} {
+		if resp, body := do(t, http.MethodGet, srv.URL+"/metrics", set); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("metrics without the password: %d %s", resp.StatusCode, body)
+		}
+	}
+	resp, body := do(t, http.MethodGet, srv.URL+"/metrics", creds("admin", "pw"))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("metrics: %d %s", resp.StatusCode, body)
 	}
@@ -304,7 +310,7 @@ func TestMetrics(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"go_goroutines", "process_resident_memory_bytes"} {
+	for _, want := range []string{"go_goroutines", "process_resident_memory_bytes", `smsfleet_auth_failures_total{reason="wrong_password",surface="monitor"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

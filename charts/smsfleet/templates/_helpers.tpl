@@ -127,6 +127,10 @@ the value to set.
 {{- if and $s.existingSecret (or $s.applications $s.redisPassword $s.monitorPassword $s.env) }}
 {{- fail "secrets.applications, secrets.redisPassword, secrets.monitorPassword and secrets.env are not used with secrets.existingSecret: put those keys in the existing Secret instead, and leave them empty here" }}
 {{- end }}
+{{- $sm := .Values.metrics.serviceMonitor }}
+{{- if and $s.existingSecret $sm.enabled (include "smsfleet.hasPrometheusOperator" .) .Values.monitor.enabled (eq .Values.config.monitor.auth "basic") (empty $sm.monitorBasicAuth.secretName) }}
+{{- fail "metrics.serviceMonitor.monitorBasicAuth.secretName is required with secrets.existingSecret while the monitor uses basic auth: the monitor's /metrics needs the monitor's user and password, so name a Secret holding them (keys metrics.serviceMonitor.monitorBasicAuth.usernameKey and passwordKey); or set metrics.serviceMonitor.enabled=false" }}
+{{- end }}
 {{- if not .Values.secrets.existingSecret }}
 {{- if and .Values.monitor.enabled (eq .Values.config.monitor.auth "basic") (empty .Values.secrets.monitorPassword) }}
 {{- fail "secrets.monitorPassword is required while monitor.enabled is true and config.monitor.auth is basic (SMSFLEET_MONITOR_PASSWORD); or use secrets.existingSecret" }}

@@ -91,6 +91,9 @@ func TestConfig(t testing.TB) config.Config {
 	// No fleet-wide delivery wait: a test that wants one sets it on its
 	// notification, and the others leave no wait entries behind.
 	c.DeliveryWait = 0
+	// Every request comes from 127.0.0.1 and the suites refuse tokens on
+	// purpose: no failure budget (authguard's own tests cover it).
+	c.AuthFailures = 0
 	c.Worker = config.Worker{
 		Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
 		MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
