@@ -102,19 +102,19 @@ func TestSendingRolesNeedAProviderAndMountTheSimulatorOnlyWhenAsked(t *testing.T
 	}{
 		{name: "all without any provider", role: "all", wantErr: noProvider},
 		{name: "worker without any provider", role: "worker", wantErr: noProvider},
-		{name: "a simulator provider without url", role: "all", env: map[string]string{"SMSFLEET_CONFIG": simOnly},
+		{name: "a simulator provider without url", role: "all", env: map[string]string{"SMSFLEET_CONFIG": simOnly, "SMSFLEET_SIMULATOR_SECRET": "roles-test-simulator-secret"},
 			wantErr: []string{"provider local", "SMSFLEET_SIMULATOR_URL", "SMSFLEET_SIMULATOR=inprocess"}},
 		{name: "an unknown SMSFLEET_SIMULATOR", role: "all", env: map[string]string{"SMSFLEET_SIMULATOR": "yes"},
 			wantErr: []string{`SMSFLEET_SIMULATOR must be inprocess or empty, got "yes"`}},
 		{name: "inprocess and a simulator URL", role: "all", env: map[string]string{"SMSFLEET_SIMULATOR": "inprocess", "SMSFLEET_SIMULATOR_URL": remoteSrv.URL + "/simulator"},
 			wantErr: []string{"exclusive"}},
-		{name: "all with real providers", role: "all", env: map[string]string{"SMSFLEET_CONFIG": cfgFile},
+		{name: "all with real providers", role: "all", env: map[string]string{"SMSFLEET_CONFIG": cfgFile, "SMSFLEET_PUBLIC_URL": "https://sms.example.com"},
 			simulator: http.StatusNotFound, sentTo: "remote"},
 		{name: "all with a standalone simulator", role: "all", env: map[string]string{"SMSFLEET_SIMULATOR_URL": remoteSrv.URL + "/simulator"},
 			simulator: http.StatusNotFound, sentTo: "remote"},
 		{name: "all with the in-process simulator asked for", role: "all", env: map[string]string{"SMSFLEET_SIMULATOR": "inprocess"},
 			simulator: http.StatusOK, sentTo: "local"},
-		{name: "all with providers and the in-process simulator", role: "all", env: map[string]string{"SMSFLEET_CONFIG": cfgFile, "SMSFLEET_SIMULATOR": "inprocess"},
+		{name: "all with providers and the in-process simulator", role: "all", env: map[string]string{"SMSFLEET_CONFIG": cfgFile, "SMSFLEET_SIMULATOR": "inprocess", "SMSFLEET_PUBLIC_URL": "https://sms.example.com"},
 			simulator: http.StatusOK, sentTo: "remote"},
 	}
 	for i, tt := range tests {
