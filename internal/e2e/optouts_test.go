@@ -2,10 +2,8 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,7 +14,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
-	"github.com/smsfleet/smsfleet/internal/provider"
+	"github.com/smsfleet/smsfleet/internal/simulator"
 )
 
 // optOutItem is one phone of GET /api/v1/optouts.
@@ -49,13 +47,15 @@ func TestOptOutsStayWithinTheirApplication(t *testing.T) {
 	p, q := phones[0], phones[1]
 	e.Register(harness.ShopApp, harness.ShopToken, p)
 	const unrelated = "+4930123456"
+	replies := 0 // each reply is a new webhook (its own webhook-id)
 	reply := func(from, to, text string) {
 		t.Helper()
 		body := `{"from":"` + from + `","to":"` + to + `","text":"` + text + `"}`
 		req, _ := http.NewRequest(http.MethodPost, e.API.URL+"/webhooks/inbound/simulator", strings.NewReader(body))
-		mac := hmac.New(sha256.New, []byte(provider.SimulatorAuthToken))
-		mac.Write([]byte(body))
-		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		replies++
+		if err := simulator.SignWebhook(req.Header, e.Config.SimulatorSecret, fmt.Sprintf("reply-%d", replies), e.Clock.Now(), []byte(body)); err != nil {
+			t.Fatal(err)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
