@@ -14,6 +14,7 @@ import (
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
@@ -128,7 +129,7 @@ func TestEnqueueDirect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	id := smsID(t, g.store, m.Code, to)
+	id := storetest.SMSID(t, g.store, m.Code, to)
 	if got := g.taskIDs(t, string(sms.OTP)); len(got) != 1 || got[0] != id {
 		t.Fatalf("otp lane holds %v, want just %s", got, id)
 	}
@@ -247,7 +248,7 @@ func TestSweepOutbox(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("sweep past the grace: %d, %v; want 2", n, err)
 	}
-	if got := g.taskIDs(t, string(sms.Transactional)); len(got) != 1 || got[0] != smsID(t, g.store, direct.Code, ph[0]) {
+	if got := g.taskIDs(t, string(sms.Transactional)); len(got) != 1 || got[0] != storetest.SMSID(t, g.store, direct.Code, ph[0]) {
 		t.Fatalf("transactional lane holds %v", got)
 	}
 	if got := g.taskIDs(t, sms.DispatchQueue); len(got) != 1 || got[0] != tasks.DispatchID(sched.Code, 0) {
@@ -298,7 +299,7 @@ func TestFanoutCreatesRecordsAndSends(t *testing.T) {
 	}
 	var want []string
 	for _, p := range ph[2:] {
-		want = append(want, smsID(t, g.store, m.Code, p))
+		want = append(want, storetest.SMSID(t, g.store, m.Code, p))
 	}
 	sort.Strings(want)
 	if got := g.taskIDs(t, string(sms.Marketing)); fmt.Sprint(got) != fmt.Sprint(want) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
@@ -78,7 +79,7 @@ func TestALegacyDirectMessageInTheOutboxKeepsItsID(t *testing.T) {
 	m := g.create(t, "LGCY-00000000-00000002", sms.Transactional, true, 10, store.Audience{Zone: "UTC", SendAt: g.now, Phones: []string{to}})
 	// The old intake wrote the record under the legacy id.
 	rdb := g.store.Redis()
-	keyed := smsID(t, g.store, m.Code, to)
+	keyed := storetest.SMSID(t, g.store, m.Code, to)
 	legacy := legacyIDs(m.Code, to)[0]
 	if err := rdb.Rename(ctx, "sf:s:"+keyed, "sf:s:"+legacy).Err(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -56,7 +57,7 @@ func TestTransactionReplayEnqueuesWhatTheCrashedRequestDidNot(t *testing.T) {
 	if err != nil || !created || !p.msg.Direct {
 		t.Fatalf("first write: %s %v %v direct=%v", code, created, err, p.msg.Direct)
 	}
-	id := smsID(t, a.Store, code, p.msg.To)
+	id := storetest.SMSID(t, a.Store, code, p.msg.To)
 	if _, err := insp.GetTaskInfo(p.msg.Type.Queue(), id); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 		t.Fatalf("a task exists before the replay: %v", err)
 	}

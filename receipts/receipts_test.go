@@ -17,6 +17,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -218,7 +219,7 @@ func sentSMS(t *testing.T, st *store.Store, code, to, ref string) {
 	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: []string{to}, SendAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	id := smsID(t, st, code, to)
+	id := storetest.SMSID(t, st, code, to)
 	l, _, _ := st.LoadSMS(ctx, id)
 	if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 		t.Fatalf("begin: %v %v", ok, err)
@@ -290,7 +291,7 @@ func TestConsumerAppliesOnceParksAndDeadLetters(t *testing.T) {
 		t.Fatalf("C before its sent write: %v", got)
 	}
 	// The sent write for C comes: its parked receipt applies with it.
-	id := smsID(t, st, "AAAA-00000000-0000000C", "+4915112000012")
+	id := storetest.SMSID(t, st, "AAAA-00000000-0000000C", "+4915112000012")
 	if _, err := st.MarkSent(ctx, id, store.Outcome{Provider: "tw", ProviderRef: "R-C", Segments: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -56,7 +57,7 @@ func TestDeliveryWaitSweeperMovesEndedWaitsToUnknown(t *testing.T) {
 	if _, _, err := st.CreateMessage(ctx, m, []store.Audience{{Phones: []string{to}, SendAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	id := smsID(t, st, code, to)
+	id := storetest.SMSID(t, st, code, to)
 	l, _, _ := st.LoadSMS(ctx, id)
 	if _, _, ok, err := st.Begin(ctx, id, l); !ok || err != nil {
 		t.Fatalf("begin: %v %v", ok, err)

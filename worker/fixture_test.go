@@ -19,6 +19,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/ratelimit"
 	"github.com/smsfleet/smsfleet/worker/route"
@@ -130,7 +131,7 @@ func (f *fixture) create(m msg, phone string) string {
 	if _, created, err := f.st.CreateMessage(f.ctx, sm, []store.Audience{{Zone: "UTC", SendAt: t0, Phones: []string{phone}}}); err != nil || !created {
 		f.t.Fatalf("create message: %v %v", created, err)
 	}
-	return smsID(f.t, f.st, code, phone)
+	return storetest.SMSID(f.t, f.st, code, phone)
 }
 
 // device registers phone as a device of testApp.

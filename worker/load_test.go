@@ -7,6 +7,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 )
 
 func TestLoadQueuedSMSWithMessageDeviceAndOptOut(t *testing.T) {
@@ -91,7 +92,7 @@ func TestLoadOfSMSNotQueuedIsNotLoadable(t *testing.T) {
 	}
 	idSending := f.create(msg{}, sending)
 	f.begin(idSending)
-	missing := smsID(t, f.st, "TEST-99999999-99999999", "+4915112000015")
+	missing := storetest.SMSID(t, f.st, "TEST-99999999-99999999", "+4915112000015")
 
 	refs := []store.SMSRef{ref(idCanceled, canceled), ref(idSent, sent), ref(missing, "+4915112000015"), {ID: missing}, ref(idSending, sending)}
 	items, err := f.s.load(f.ctx, refs)

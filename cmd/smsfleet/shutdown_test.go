@@ -15,6 +15,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -168,7 +169,7 @@ func checkNothingInFlight(t *testing.T, st *store.Store, m store.Message, code s
 	t.Helper()
 	if m.Counts["sending"] != 0 || m.Counts["failed"] != 0 {
 		for _, d := range devices {
-			rec, _ := st.GetSMS(context.Background(), smsID(t, st, code, d))
+			rec, _ := st.GetSMS(context.Background(), storetest.SMSID(t, st, code, d))
 			if rec.Status == "sending" || rec.Status == "failed" {
 				t.Logf("%s: %+v", rec.Status, rec)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/monitor"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
@@ -185,7 +186,7 @@ func createDirect(t *testing.T, st *store.Store, code string, typ sms.Type) stri
 	if _, created, err := st.CreateMessage(context.Background(), m, []store.Audience{{Zone: "UTC", SendAt: time.Now(), Phones: []string{phone}}}); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
-	return smsID(t, st, code, phone)
+	return storetest.SMSID(t, st, code, phone)
 }
 
 func TestPayloadFormatter(t *testing.T) {

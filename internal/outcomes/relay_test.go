@@ -20,6 +20,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
@@ -66,7 +67,7 @@ func (g *rig) failed(t *testing.T, code, phone, callback string) string {
 	if _, created, err := g.store.CreateMessage(ctx, m, []store.Audience{{Zone: "UTC", SendAt: g.at, Phones: []string{phone}}}); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
-	id := smsID(t, g.store, code, phone)
+	id := storetest.SMSID(t, g.store, code, phone)
 	l, ok, err := g.store.LoadSMS(ctx, id)
 	if err != nil || !ok {
 		t.Fatalf("load: %v %v", ok, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/store/storetest"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
@@ -30,11 +31,7 @@ func RunDispatch(t testing.TB, e *Env, code string) {
 // (derived with the fleet's id key, in the message's id scheme).
 func SMSID(t testing.TB, st *store.Store, code, phone string) string {
 	t.Helper()
-	id, err := st.SMSIDOf(context.Background(), code, phone)
-	if err != nil {
-		t.Fatalf("SMS id of %s: %v", code, err)
-	}
-	return id
+	return storetest.SMSID(t, st, code, phone)
 }
 
 // Claim takes an SMS for sending as a worker would (load, then begin),

@@ -1,4 +1,6 @@
-package outcomes
+// Package storetest holds test helpers over the store that several
+// packages' tests share.
+package storetest
 
 import (
 	"context"
@@ -7,9 +9,9 @@ import (
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
-// smsID is the id st gives the SMS that message code sends to phone: keyed
+// SMSID is the id st gives the SMS that message code sends to phone: keyed
 // with the fleet's id key, in the message's id scheme.
-func smsID(t testing.TB, st *store.Store, code, phone string) string {
+func SMSID(t testing.TB, st *store.Store, code, phone string) string {
 	t.Helper()
 	id, err := st.SMSIDOf(context.Background(), code, phone)
 	if err != nil {
