@@ -160,7 +160,9 @@ type OTPResult struct {
 	APIToProvider Latency `json:"api_to_provider_ms"`
 }
 
-// Run runs one benchmark against a running fleet (or Kannel).
+// Run runs one benchmark against a running fleet (or Kannel): it
+// registers the devices, sends, waits for the SMS at the provider and
+// reads the latencies and Redis cost (one function per phase below).
 func Run(ctx context.Context, o Options) (Result, error) {
 	if err := o.Validate(); err != nil {
 		return Result{}, err
@@ -171,32 +173,16 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	phones, _ := Phones(o.Prefix, o.N+o.OTPs)
-	bulk, otps := phones[:o.N], phones[o.N:]
 	r := &runner{o: o, client: newClient(o.C)}
 	res := Result{Target: o.Target, Mode: o.Mode, N: o.N, C: o.C}
 
-	var counter arrivalCounter
-	if o.Target == TargetKannel {
-		k, err := tailKannel(ctx, o.KannelLog, o.Prefix)
-		if err != nil {
-			return res, err
-		}
-		defer k.close()
-		counter = k
-	} else {
-		counter = &simCounter{r: r, prefix: o.Prefix}
-		o.Progress("registering %d devices with %d clients", len(phones), o.C)
-		began := time.Now()
-		reg := r.parallel(ctx, len(phones), func(ctx context.Context, i int) error { return r.register(ctx, phones[i]) })
-		res.Registered, res.RegisterSeconds = reg.ok, time.Since(began).Seconds()
-		if reg.failed > 0 {
-			return res, fmt.Errorf("registerDevice: %d of %d failed, first: %s", reg.failed, len(phones), reg.first)
-		}
+	counter, closeCounter, err := r.prepare(ctx, phones, &res)
+	if err != nil {
+		return res, err
 	}
-
+	defer closeCounter()
 	var rc *redisCounter
 	if o.Redis != "" {
-		var err error
 		if rc, err = startRedis(ctx, o.Redis); err != nil {
 			return res, err
 		}
@@ -210,37 +196,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		s.since = began.Add(-time.Second)
 	}
 	answered := make([]time.Time, len(phones))
-	var otpRes *OTPResult
-	switch o.Mode {
-	case ModeSingle:
-		o.Progress("sending %d single-recipient messages with %d clients", o.N, o.C)
-		st := r.parallel(ctx, o.N, func(ctx context.Context, i int) error {
-			err := r.send(ctx, bulk[i:i+1])
-			answered[i] = time.Now()
-			return err
-		})
-		res.Accepted, res.Failed, res.FirstFailure, res.Request = st.ok, st.failed, st.first, st.latency()
-	default:
-		o.Progress("sending one message to %d devices", o.N)
-		t0 := time.Now()
-		err := r.send(ctx, bulk)
-		t1 := time.Now()
-		for i := range bulk {
-			answered[i] = t1
-		}
-		res.Request = latencyOf([]time.Duration{t1.Sub(t0)})
-		if err != nil {
-			res.Failed, res.FirstFailure = o.N, err.Error()
-		} else {
-			res.Accepted = o.N
-		}
-		if o.Mode == ModeOTPUnderBulk {
-			o.Progress("sending %d OTPs one at a time during the bulk", o.OTPs)
-			otpRes = r.sendOTPs(ctx, otps, answered[o.N:])
-		}
-	}
-	acceptEnd := time.Now()
-	res.AcceptSeconds = acceptEnd.Sub(began).Seconds()
+	otpRes := r.sendAll(ctx, phones, answered, &res)
+	res.AcceptSeconds = time.Since(began).Seconds()
 	res.AcceptedPerSec = rate(res.Accepted, res.AcceptSeconds)
 
 	want := res.Accepted
@@ -254,9 +211,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.TimedOut = n < want
 	res.Arrived = n
-	if otpRes != nil {
-		res.Arrived = 0 // counted per phone below
-	}
 	if !last.IsZero() {
 		res.EndToEndSeconds = last.Sub(began).Seconds()
 	}
@@ -269,49 +223,112 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	var lat, otpLat []time.Duration
-	for i, ph := range phones {
-		t, ok := at[ph]
-		if !ok || answered[i].IsZero() {
-			continue
-		}
-		if i < o.N {
-			lat = append(lat, t.Sub(answered[i]))
-			if otpRes != nil {
-				res.Arrived++
-			}
-		} else {
-			otpLat = append(otpLat, t.Sub(answered[i]))
-		}
-	}
-	res.APIToProvider = latencyOf(lat)
-	if otpRes != nil {
-		otpRes.Arrived = len(otpLat)
-		otpRes.APIToProvider = latencyOf(otpLat)
-		res.OTP = otpRes
-		if len(lat) > 0 {
-			// End to end is the bulk's: its last arrival.
-			var lastBulk time.Time
-			for i, ph := range bulk {
-				if t, ok := at[ph]; ok && t.After(lastBulk) && !answered[i].IsZero() {
-					lastBulk = t
-				}
-			}
-			res.EndToEndSeconds = lastBulk.Sub(began).Seconds()
-		}
-	}
+	otpArrived := r.latencies(at, phones, answered, began, otpRes, &res)
 	// The run is done when every SMS was both answered and delivered: an
 	// SMS can reach the provider before its answer reaches the client.
 	res.EndToEndSeconds = max(res.EndToEndSeconds, res.AcceptSeconds)
 	res.EndToEndPerSec = rate(res.Arrived, res.EndToEndSeconds)
 	if rc != nil {
-		cost, err := rc.finish(rctx, res.Arrived+len(otpLat))
+		cost, err := rc.finish(rctx, res.Arrived+otpArrived)
 		if err != nil {
 			return res, err
 		}
 		res.Redis = &cost
 	}
 	return res, nil
+}
+
+// prepare returns what counts arrivals: Kannel's fake SMSC log, or the
+// simulator once every phone is registered as a device.
+func (r *runner) prepare(ctx context.Context, phones []string, res *Result) (arrivalCounter, func(), error) {
+	o := r.o
+	if o.Target == TargetKannel {
+		k, err := tailKannel(ctx, o.KannelLog, o.Prefix)
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, k.close, nil
+	}
+	o.Progress("registering %d devices with %d clients", len(phones), o.C)
+	began := time.Now()
+	reg := r.parallel(ctx, len(phones), func(ctx context.Context, i int) error { return r.register(ctx, phones[i]) })
+	res.Registered, res.RegisterSeconds = reg.ok, time.Since(began).Seconds()
+	if reg.failed > 0 {
+		return nil, nil, fmt.Errorf("registerDevice: %d of %d failed, first: %s", reg.failed, len(phones), reg.first)
+	}
+	return &simCounter{r: r, prefix: o.Prefix}, func() {}, nil
+}
+
+// sendAll sends the run's messages, stamping when each phone's request
+// was answered, and fills the acceptance counts; in ModeOTPUnderBulk it
+// returns the OTPs' part.
+func (r *runner) sendAll(ctx context.Context, phones []string, answered []time.Time, res *Result) *OTPResult {
+	o := r.o
+	bulk, otps := phones[:o.N], phones[o.N:]
+	if o.Mode == ModeSingle {
+		o.Progress("sending %d single-recipient messages with %d clients", o.N, o.C)
+		st := r.parallel(ctx, o.N, func(ctx context.Context, i int) error {
+			err := r.send(ctx, bulk[i:i+1])
+			answered[i] = time.Now()
+			return err
+		})
+		res.Accepted, res.Failed, res.FirstFailure, res.Request = st.ok, st.failed, st.first, st.latency()
+		return nil
+	}
+	o.Progress("sending one message to %d devices", o.N)
+	t0 := time.Now()
+	err := r.send(ctx, bulk)
+	t1 := time.Now()
+	for i := range bulk {
+		answered[i] = t1
+	}
+	res.Request = latencyOf([]time.Duration{t1.Sub(t0)})
+	if err != nil {
+		res.Failed, res.FirstFailure = o.N, err.Error()
+	} else {
+		res.Accepted = o.N
+	}
+	if o.Mode != ModeOTPUnderBulk {
+		return nil
+	}
+	o.Progress("sending %d OTPs one at a time during the bulk", o.OTPs)
+	return r.sendOTPs(ctx, otps, answered[o.N:])
+}
+
+// latencies fills the API→provider latencies from the arrival times at
+// (by phone), and for ModeOTPUnderBulk the OTPs' part, counting the bulk's
+// arrivals per phone and ending its end-to-end time at its last arrival.
+// It returns how many OTPs arrived.
+func (r *runner) latencies(at map[string]time.Time, phones []string, answered []time.Time, began time.Time, otpRes *OTPResult, res *Result) int {
+	n := r.o.N
+	var lat, otpLat []time.Duration
+	var lastBulk time.Time
+	for i, ph := range phones {
+		t, ok := at[ph]
+		if !ok || answered[i].IsZero() {
+			continue
+		}
+		if i >= n {
+			otpLat = append(otpLat, t.Sub(answered[i]))
+			continue
+		}
+		lat = append(lat, t.Sub(answered[i]))
+		if t.After(lastBulk) {
+			lastBulk = t
+		}
+	}
+	res.APIToProvider = latencyOf(lat)
+	if otpRes == nil {
+		return 0
+	}
+	res.Arrived = len(lat)
+	otpRes.Arrived = len(otpLat)
+	otpRes.APIToProvider = latencyOf(otpLat)
+	res.OTP = otpRes
+	if len(lat) > 0 {
+		res.EndToEndSeconds = lastBulk.Sub(began).Seconds()
+	}
+	return len(otpLat)
 }
 
 // waitArrivals polls counter until want SMS arrived or ctx ends, and
