@@ -66,7 +66,7 @@ func TestScriptCommandBudget(t *testing.T) {
 			must(err)
 			loaded[0].Attempting = "p"
 		}},
-		{"begin a capped marketing SMS's first attempt", 10, func() {
+		{"begin a marketing SMS with capping", 10, func() {
 			bs, err := s.BeginBatch(ctx, loaded)
 			must(err)
 			if !bs[0].OK || bs[0].Attempts != 1 {
