@@ -20,16 +20,33 @@ import (
 // concurrency slots OTP needs, and each server's fetch loop polls only its
 // own queue (one asynq server fetches serially, trying empty lanes in turn,
 // which halved throughput when all four lanes shared one).
+//
+// The OTP lane polls every OTPCheckInterval instead of TaskCheckInterval:
+// asynq has no blocking dequeue, so a code that finds its lane idle waits
+// for the next poll, and that wait was most of an OTP's latency (p50 52 ms
+// at 100 ms, docs/benchmarks.md).
 func NewServers(rdb redis.UniversalClient, cfg config.Worker, grace time.Duration, log *zap.Logger) []*asynq.Server {
 	servers := make([]*asynq.Server, 0, len(sms.Lanes))
 	for _, lane := range sms.Lanes {
-		conc := cfg.Concurrency
-		if lane == sms.DispatchQueue {
-			conc = cfg.DispatchConcurrency
-		}
-		servers = append(servers, NewServer(rdb, cfg, conc, map[string]int{lane: 1}, grace, log))
+		servers = append(servers, NewServer(rdb, laneConfig(cfg, lane), laneConcurrency(cfg, lane), map[string]int{lane: 1}, grace, log))
 	}
 	return servers
+}
+
+// laneConfig is the worker's settings as one lane's server uses them.
+func laneConfig(cfg config.Worker, lane string) config.Worker {
+	if lane == string(sms.OTP) && cfg.OTPCheckInterval > 0 {
+		cfg.TaskCheckInterval = cfg.OTPCheckInterval
+	}
+	return cfg
+}
+
+// laneConcurrency is how many tasks of a lane one process runs at once.
+func laneConcurrency(cfg config.Worker, lane string) int {
+	if lane == sms.DispatchQueue {
+		return cfg.DispatchConcurrency
+	}
+	return cfg.Concurrency
 }
 
 // NewServer returns one asynq server over queues with the worker's retry

@@ -71,6 +71,9 @@ func TestLoadDefaultsAndErrors(t *testing.T) {
 		"SMSFLEET_MAX_BODY_BYTES_IN_FLIGHT":   "1048576",
 		"SMSFLEET_AUTH_FAILURES":              "-1",
 		"SMSFLEET_AUTH_FAILURE_WINDOW":        "0s",
+		// asynq would poll every second instead (issue 14).
+		"SMSFLEET_WORKER_OTP_CHECK_INTERVAL":  "0s",
+		"SMSFLEET_WORKER_TASK_CHECK_INTERVAL": "-1ms",
 	}
 	for k, v := range bad {
 		t.Run(k, func(t *testing.T) {

@@ -23,6 +23,20 @@ type Device struct {
 
 const tagPrefix = "t:"
 
+// luaSetFields writes a device's fields in one HSET and one HDEL: the
+// fixed field/value pairs given as arguments, then the pairs ARGV[from..to],
+// where an empty value deletes its field (a tag set to null).
+const luaSetFields = `
+local function setFields(key, from, to, ...)
+  local set, del = {...}, {}
+  for i = from, to, 2 do
+    if ARGV[i + 1] == '' then del[#del + 1] = ARGV[i] else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
+  end
+  redis.call('HSET', key, unpack(set))
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+end
+`
+
 // scriptRegisterDevice creates or updates a device and keeps the user
 // index right. The caller read the device's current user first (it names
 // the user set to leave); the script checks it is still that user.
@@ -53,7 +67,7 @@ const tagPrefix = "t:"
 // meanwhile (read it again), "full" when a new device would take the
 // application past its limit, or "bind" when it would bind or move the
 // user without the right to (nothing is written for either).
-var scriptRegisterDevice = newScript("register_device", `
+var scriptRegisterDevice = newScript("register_device", luaSetFields+`
 local phone, expect, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local n = tonumber(ARGV[5])
 local limit, mayBind = tonumber(ARGV[6 + n * 2]), ARGV[7 + n * 2]
@@ -62,11 +76,8 @@ if (old or '') ~= expect then return 'stale' end
 if mayBind ~= '1' and user ~= (old or phone) then return 'bind' end
 if not old and limit > 0 and redis.call('SCARD', KEYS[2]) >= limit then return 'full' end
 if old and old ~= user then redis.call('SREM', KEYS[3], phone) end
-redis.call('HSET', KEYS[1], F.u, user, F.up, now)
 redis.call('HSETNX', KEYS[1], F.ct, now)
-for i = 6, 5 + n * 2, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
+setFields(KEYS[1], 6, 5 + n * 2, F.u, user, F.up, now)
 redis.call('SADD', KEYS[4], phone)
 redis.call('SADD', KEYS[2], phone)
 if old then return 'updated' end
@@ -232,12 +243,9 @@ func (s *Store) UnregisterDevice(ctx context.Context, app, phone string) (bool, 
 // ARGV[2..] -> tag field/value pairs; an empty value deletes the tag
 //
 // Returns 1, or 0 when the device is not registered.
-var scriptSetTags = newScript("set_tags", `
+var scriptSetTags = newScript("set_tags", luaSetFields+`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], F.up, ARGV[1])
-for i = 2, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
+setFields(KEYS[1], 2, #ARGV, F.up, ARGV[1])
 return 1
 `)
 

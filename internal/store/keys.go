@@ -5,11 +5,6 @@
 // message counters in the same atomic step (docs/decisions.md#4).
 package store
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Key layout. Keys are short because a scheduled message's recipient list
 // is paid for per recipient until it is due (docs/decisions.md#1).
 //
@@ -98,8 +93,8 @@ func presetKey(app, code string) string { return pPreset + app + ":" + code }
 func presetsKey(app string) string      { return pPresets + app }
 func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }
 
-// Hash field names. Go and Lua share them: luaFields renders this table
-// into every script as the Lua table F, so a field name is written once.
+// Hash field names. Go and Lua share them: scripts name them F.<name>
+// (luaFields), so a field name is written once.
 const (
 	// sf:s:{id}
 	fMsgCode   = "m"
@@ -162,25 +157,17 @@ const (
 	fReceiptsDropped = "receipts_dropped"
 )
 
-// luaFields is the field table above as the Lua table F.
-var luaFields = func() string {
-	pairs := [][2]string{
-		{"m", fMsgCode}, {"to", fTo}, {"st", fStatus}, {"up", fUpdated}, {"p", fProvider}, {"r", fRef},
-		{"sg", fSegments}, {"enc", fEncoding}, {"e", fError}, {"rs", fReason}, {"op", fOperator}, {"a", fAttempts},
-		{"dl", fDeadline}, {"amb", fAmbiguous}, {"dlr", fDLRCode}, {"fl", fInFlight},
-		{"app", fApp}, {"type", fType}, {"content", fContent}, {"sender", fSender}, {"dcp", fPlaceholders},
-		{"cd", fCapDays}, {"cc", fCapCount}, {"dw", fDeliveryWait}, {"segs", fSegs}, {"canceled", fCanceled},
-		{"canceled_at", fCanceledAt}, {"g", fGroups}, {"gn", fGroupSize}, {"fo", fFanout}, {"h", fHourly}, {"c", fieldCount},
-		{"u", fUser}, {"ct", fCreated}, {"receipts_dropped", fReceiptsDropped},
-	}
-	var b strings.Builder
-	b.WriteString("local F = {")
-	for i, p := range pairs {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, "%s=%q", p[0], p[1])
-	}
-	b.WriteString("}\n")
-	return b.String()
-}()
+// luaFields is the field table above by the name scripts use for it: a
+// script writes F.st, and newScript renders it as the literal 'st'. The
+// names are constants in the script's bytecode rather than a table built on
+// every call, and a name missing here fails at start-up, not as a nil field
+// name inside Redis.
+var luaFields = map[string]string{
+	"m": fMsgCode, "to": fTo, "st": fStatus, "up": fUpdated, "p": fProvider, "r": fRef,
+	"sg": fSegments, "enc": fEncoding, "e": fError, "rs": fReason, "op": fOperator, "a": fAttempts,
+	"dl": fDeadline, "amb": fAmbiguous, "dlr": fDLRCode, "fl": fInFlight,
+	"app": fApp, "type": fType, "content": fContent, "sender": fSender, "dcp": fPlaceholders,
+	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
+	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,
+	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped,
+}

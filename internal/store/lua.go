@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -20,14 +21,17 @@ import (
 //   - a result of more than one value is a cjson-encoded table, which Go
 //     decodes by name (decodeJSON).
 
-// luaAllowed is the transition table of internal/sms rendered as a Lua
-// set, so Go and the scripts share one definition of a legal move.
+// luaAllowed is the transition table of internal/sms rendered as Lua: two
+// string constants of '|'-separated entries ("|queued>sending|...") that
+// allowed() and outcome() search. Go and the scripts share one definition
+// of a legal move; constants cost nothing per call, where tables were built
+// on every run of every script (about 1.5 µs of Redis CPU each).
 var luaAllowed = func() string {
 	var pairs []string
 	for _, from := range sms.AllStatuses {
 		for _, to := range sms.AllStatuses {
 			if sms.CanMove(from, to) {
-				pairs = append(pairs, fmt.Sprintf("[%q]=true", string(from)+">"+string(to)))
+				pairs = append(pairs, string(from)+">"+string(to))
 			}
 		}
 	}
@@ -35,30 +39,46 @@ var luaAllowed = func() string {
 	var outcomes []string
 	for _, st := range sms.AllStatuses {
 		if st.Outcome() {
-			outcomes = append(outcomes, fmt.Sprintf("[%q]=true", st))
+			outcomes = append(outcomes, string(st))
 		}
 	}
-	return "local allowed = {" + strings.Join(pairs, ",") + "}\n" +
-		"local outcome = {" + strings.Join(outcomes, ",") + "}\n"
+	return fmt.Sprintf(`
+local function allowed(from, to) return string.find(%q, '|' .. from .. '>' .. to .. '|', 1, true) ~= nil end
+local function outcome(st) return string.find(%q, '|' .. st .. '|', 1, true) ~= nil end
+`, "|"+strings.Join(pairs, "|")+"|", "|"+strings.Join(outcomes, "|")+"|")
 }()
 
 // luaMove is shared by the scripts that move an SMS: move the SMS id at
 // skey (message at mkey) to status `to` if the table allows it, stamping
-// `up` and moving the counters. A move to an outcome status also appends
-// to the outcomes stream ockey in the same atomic step, so an outcome event
-// can be late but never lost or doubled (see outcomes.go). It returns
-// whether it moved, and the previous status.
+// `up`, setting the field/value pairs given after `now` in the same HSET,
+// and moving the counters. A move to an outcome status also appends to the
+// outcomes stream ockey in the same atomic step, so an outcome event can be
+// late but never lost or doubled (see outcomes.go). It returns whether it
+// moved, and the previous status. moveFrom is the same for a caller that
+// has read the status already (cur, false when the SMS does not exist).
 const luaMove = `
-local function move(skey, mkey, ockey, id, to, now)
-  local cur = redis.call('HGET', skey, F.st)
-  if not cur or not allowed[cur .. '>' .. to] then return false, cur end
-  redis.call('HSET', skey, F.st, to, F.up, now)
-  if outcome[to] then redis.call('XADD', ockey, '*', 'id', id, F.st, to, 'at', now) end
+local function moveFrom(cur, skey, mkey, ockey, id, to, now, ...)
+  if not cur or not allowed(cur, to) then return false, cur end
+  redis.call('HSET', skey, F.st, to, F.up, now, ...)
+  if outcome(to) then redis.call('XADD', ockey, '*', 'id', id, F.st, to, 'at', now) end
   redis.call('HINCRBY', mkey, F.c .. cur, -1)
   redis.call('HINCRBY', mkey, F.c .. to, 1)
   return true, cur
 end
+local function move(skey, mkey, ockey, id, to, now, ...)
+  return moveFrom(redis.call('HGET', skey, F.st), skey, mkey, ockey, id, to, now, ...)
+end
+-- hsetFrom sets the field/value pairs ARGV[from..to] on key in as few HSETs
+-- as Lua's stack allows (unpack takes at most a few thousand values).
+local function hsetFrom(key, from, to)
+  for i = from, to, 4000 do
+    redis.call('HSET', key, unpack(ARGV, i, math.min(i + 3999, to)))
+  end
+end
 `
+
+// luaFieldRef is how a script names a hash field: F.<name> (luaFields).
+var luaFieldRef = regexp.MustCompile(`\bF\.([A-Za-z_]+)`)
 
 // scriptSources is every script's full source by name, for LoadScripts
 // and for the tests that check the rules above.
@@ -67,10 +87,16 @@ var (
 	allScripts    []*redis.Script
 )
 
-// newScript registers a script: the field table F, the status tables and
-// move() come first, so its body can use them.
+// newScript registers a script: the status checks and move() come first,
+// so its body can use them, and every F.<name> becomes its field's literal.
 func newScript(name, body string) *redis.Script {
-	src := luaFields + luaAllowed + luaMove + body
+	src := luaFieldRef.ReplaceAllStringFunc(luaAllowed+luaMove+body, func(ref string) string {
+		f, ok := luaFields[ref[len("F."):]]
+		if !ok {
+			panic("store: script " + name + " names unknown field " + ref)
+		}
+		return "'" + f + "'"
+	})
 	if _, dup := scriptSources[name]; dup {
 		panic("store: script " + name + " registered twice")
 	}

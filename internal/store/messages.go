@@ -147,12 +147,14 @@ end
 local code, ttl, now = ARGV[1], ARGV[2], ARGV[3]
 local nm, ns = tonumber(ARGV[5]), tonumber(ARGV[6])
 local i = 12
-for j = 1, nm do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+hsetFrom(KEYS[1], i, i + nm * 2 - 1)
 redis.call('EXPIRE', KEYS[1], ttl)
+i = i + nm * 2
 if smsk > 0 then
-  for j = 1, ns do redis.call('HSET', KEYS[smsk], ARGV[i], ARGV[i + 1]); i = i + 2 end
+  hsetFrom(KEYS[smsk], i, i + ns * 2 - 1)
   redis.call('EXPIRE', KEYS[smsk], ttl)
 end
+i = i + ns * 2
 local k = firstChunk
 while i <= #ARGV do
   redis.call('SET', KEYS[k], ARGV[i], 'EX', ttl)
@@ -190,10 +192,18 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 		m.Recipients += len(a.Phones)
 	}
 	msgPairs := []any{
-		fApp, m.App, fType, string(m.Type), fContent, m.Content, fPlaceholders, m.Placeholders, fSender, m.Sender,
-		fCreatedAt, ms(now), fSendAt, ms(m.SendAt), fMsgTimezone, m.Timezone, fTxn, m.TransactionID, fValidity, int64(m.Validity / time.Second), fDeliveryWait, int64(m.DeliveryWait / time.Second),
-		fCapDays, m.CappingDays, fCapCount, m.CappingCount, fRecipients, m.Recipients, fChunkSize, m.ChunkSize, fCallback, m.StatusCallback,
+		fApp, m.App, fType, string(m.Type), fContent, m.Content,
+		fCreatedAt, ms(now), fSendAt, ms(m.SendAt), fValidity, int64(m.Validity / time.Second), fDeliveryWait, int64(m.DeliveryWait / time.Second),
+		fCapDays, m.CappingDays, fCapCount, m.CappingCount, fRecipients, m.Recipients, fChunkSize, m.ChunkSize,
 		fIDScheme, string(m.IDScheme),
+	}
+	// Optional header fields are written only when set: every reader
+	// (parseMessage, the load script) takes a missing one as "", so an
+	// empty value would only cost the hash a field.
+	for _, f := range [][2]string{{fPlaceholders, m.Placeholders}, {fSender, m.Sender}, {fMsgTimezone, m.Timezone}, {fTxn, m.TransactionID}, {fCallback, m.StatusCallback}} {
+		if f[1] != "" {
+			msgPairs = append(msgPairs, f[0], f[1])
+		}
 	}
 	var smsPairs []any
 	var chunks []any

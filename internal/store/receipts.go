@@ -61,9 +61,10 @@ func parkedMember(prov, ref string) string { return prov + ":" + ref }
 // "stale" (the reference no longer names ARGV[1]: look it up again).
 var scriptReceipt = newScript("receipt", `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
-if not move(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3]) then return 'duplicate' end
+local dlr = {}
+if ARGV[5] ~= '' then dlr = {F.dlr, ARGV[5]} end
+if not move(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], unpack(dlr)) then return 'duplicate' end
 if ARGV[2] == 'delivered' then redis.call('HINCRBY', KEYS[3], F.h .. 'delivery:' .. ARGV[4], 1) end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], F.dlr, ARGV[5]) end
 return 'applied'
 `)
 

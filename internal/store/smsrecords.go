@@ -358,27 +358,31 @@ const FrequencyWindow = 30 * 24 * time.Hour
 // Returns JSON: {state="begun", a=attempts}, {state="capped"} or
 // {state="refused", st=status}.
 var scriptBegin = newScript("begin", `
-local st = redis.call('HGET', KEYS[1], F.st)
-if st == 'queued' then
-  move(KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'sending', ARGV[1])
-elseif st ~= 'sending' then
-  return cjson.encode({state='refused', st=st or ''})
-end
+local s = redis.call('HMGET', KEYS[1], F.st, F.a)
+local st = s[1]
+if st ~= 'queued' and st ~= 'sending' then return cjson.encode({state='refused', st=st or ''}) end
 if #KEYS >= 4 then
   local now, days, count, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
   if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
     if count > 0 and redis.call('ZCOUNT', KEYS[4], now - days * 86400000, '+inf') >= count then
-      move(KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'suppressed', ARGV[1])
-      redis.call('HSET', KEYS[1], F.rs, 'frequency_cap')
+      moveFrom(st, KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'suppressed', ARGV[1], F.rs, 'frequency_cap')
       return cjson.encode({state='capped'})
     end
     redis.call('ZADD', KEYS[4], now, ARGV[4])
     redis.call('PEXPIRE', KEYS[4], window)
   end
 end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], F.fl, ARGV[6]) end
-return cjson.encode({state='begun', a=redis.call('HINCRBY', KEYS[1], F.a, 1)})
+-- One HSET takes the SMS, counts the attempt and marks it in flight.
+local a = tonumber(s[2] or '0') + 1
+local set = {F.a, a}
+if ARGV[6] ~= '' then set[3], set[4] = F.fl, ARGV[6] end
+if st == 'queued' then
+  moveFrom(st, KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'sending', ARGV[1], unpack(set))
+else
+  redis.call('HSET', KEYS[1], unpack(set))
+end
+return cjson.encode({state='begun', a=a})
 `)
 
 // Began is what Begin did to one SMS.
@@ -505,7 +509,7 @@ var scriptAttempt = newScript("attempt", `
 if not redis.call('HGET', KEYS[1], F.st) then return 0 end
 redis.call('HSET', KEYS[1], F.up, ARGV[1], F.p, ARGV[2], F.e, ARGV[3], F.amb, ARGV[4])
 redis.call('HDEL', KEYS[1], F.fl)
-for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+if #ARGV >= 6 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 6)) end
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 `)
@@ -591,13 +595,12 @@ func (s *Store) Pin(ctx context.Context, id, provider string) error {
 // Returns JSON {moved, prev}.
 var scriptTransition = newScript("transition", `
 local id, now = ARGV[4], ARGV[2]
-local ok, cur = move(KEYS[1], KEYS[2], KEYS[4], id, ARGV[1], now)
+local n = tonumber(ARGV[8])
+local last = 8 + n * 2
+local ok, cur = move(KEYS[1], KEYS[2], KEYS[4], id, ARGV[1], now, unpack(ARGV, 9, last))
 if not ok then return cjson.encode({moved=false, prev=cur or ''}) end
 -- Settled: no attempt is in flight any more.
 redis.call('HDEL', KEYS[1], F.fl)
-local n = tonumber(ARGV[8])
-local last = 8 + n * 2
-for i = 9, last, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[1] == 'sent' then
   redis.call('HINCRBY', KEYS[2], F.h .. 'send:' .. ARGV[3], 1)
   redis.call('HINCRBY', KEYS[2], F.segs, tonumber(ARGV[6]))
@@ -613,16 +616,17 @@ if #KEYS >= 8 then
   local parked = redis.call('GET', KEYS[7])
   if parked then
     local to, code = string.match(parked, '^([^|]*)|(.*)$')
-    if move(KEYS[1], KEYS[2], KEYS[4], id, to, now) then
+    local dlr = {}
+    if code ~= '' then dlr = {F.dlr, code} end
+    if moveFrom(ARGV[1], KEYS[1], KEYS[2], KEYS[4], id, to, now, unpack(dlr)) then
       if to == 'delivered' then redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[3], 1) end
-      if code ~= '' then redis.call('HSET', KEYS[1], F.dlr, code) end
     end
     redis.call('DEL', KEYS[7])
     redis.call('ZREM', KEYS[8], ARGV[7])
   end
 end
 if #ARGV > last then
-  for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, last + 1))
   redis.call('EXPIRE', KEYS[3], ARGV[5])
 end
 return cjson.encode({moved=true, prev=cur})

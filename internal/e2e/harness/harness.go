@@ -95,7 +95,7 @@ func TestConfig(t testing.TB) config.Config {
 	// purpose: no failure budget (authguard's own tests cover it).
 	c.AuthFailures = 0
 	c.Worker = config.Worker{
-		Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
+		Concurrency: 50, DispatchConcurrency: 4, TaskCheckInterval: 20 * time.Millisecond, OTPCheckInterval: 5 * time.Millisecond, DelayedCheckInterval: 200 * time.Millisecond,
 		MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		SendTimeout: 10 * time.Second, OutboxInterval: time.Hour,
 	}
