@@ -86,7 +86,14 @@ func enqueueTask(q *asynq.Client, t *asynq.Task) (int, error) {
 // attempts and fails the SMS itself, so asynq's budget only has to outlast
 // crashes and Redis hiccups that happen before an attempt is counted.
 func (e *Enqueuer) SendTask(p tasks.SendPayload, typ sms.Type) *asynq.Task {
-	return tasks.SendFor(p, typ, 2*e.maxAttempts, e.sendTimeout)
+	return tasks.SendFor(p, typ, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
+}
+
+// SendBatchTask builds a batch task of many SMS of one lane (worker/batch.go),
+// with a send task's retry budget and timeout: its SMS's provider calls
+// run at once.
+func (e *Enqueuer) SendBatchTask(id string, refs []tasks.SendPayload, typ sms.Type) *asynq.Task {
+	return tasks.SendBatch(id, refs, typ, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
 }
 
 // SweepOutbox enqueues messages that were stored more than grace ago but

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -35,6 +36,7 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 		}
 		return
 	}
+	var calls sync.WaitGroup
 	for i, it := range items {
 		it.began = began[i]
 		switch {
@@ -49,12 +51,26 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 			continue
 		}
 		it.log = it.log.With(zap.Int("attempt", began[i].Attempts))
-		it.sent = s.send(ctx, it.cands, ls[i].Attempting, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
-		for _, p := range it.sent.throttledBy {
-			s.Rates.throttled(ctx, it.op, p, it.log)
-		}
 		it.verdict = verdict{fate: fateSent}
+		call := func(it *item, pinned string) {
+			it.sent = s.send(ctx, it.cands, pinned, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
+			for _, p := range it.sent.throttledBy {
+				s.Rates.throttled(ctx, it.op, p, it.log)
+			}
+		}
+		if len(items) == 1 {
+			call(it, ls[i].Attempting)
+			continue
+		}
+		// A batch's SMS are independent: their provider calls run at once,
+		// so a batch takes as long as its slowest call, not their sum.
+		calls.Add(1)
+		go func(it *item, pinned string) {
+			defer calls.Done()
+			call(it, pinned)
+		}(it, ls[i].Attempting)
 	}
+	calls.Wait()
 }
 
 // sendResult is what one pass over a route's providers came to.

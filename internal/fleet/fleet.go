@@ -326,8 +326,10 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 		Store: f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
 		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: f.opts.Config.Breaker.OpenTimeout,
 		Rates: f.rates,
+		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,
+		RetryDelay: worker.RetryDelay(f.opts.Config.Worker),
 	}
-	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
+	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16, Batch: f.opts.Config.Worker.Batch}
 	mux := worker.NewMux(send, fan)
 	mux.Handle(tasks.TypeCallback, f.callbacks())
 	for i, srv := range f.servers {
