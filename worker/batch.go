@@ -66,15 +66,14 @@ const followUpWrite = 5 * time.Second
 
 // ProcessBatch handles sms:send-batch.
 func (s *Sender) ProcessBatch(ctx context.Context, t *asynq.Task) error {
-	refs, err := tasks.ParseSendBatch(t.Payload())
+	refs, typ, err := tasks.ParseSendBatch(t.Payload())
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
 	if s.Tasks == nil {
 		return errors.New("send batch: this worker has no task client for follow-ups")
 	}
-	lane, _ := asynq.GetQueueName(ctx)
-	owned, err := s.ownedElsewhere(ctx, lane, refs)
+	owned, err := s.ownedElsewhere(ctx, typ.Queue(), refs)
 	if err != nil {
 		return err
 	}
@@ -104,7 +103,7 @@ func (s *Sender) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 		if e == nil {
 			continue
 		}
-		if err := s.followUp(wctx, lane, todo[i], e, retried, t); err != nil && failed == nil {
+		if err := s.followUp(wctx, typ, todo[i], e, retried, t); err != nil && failed == nil {
 			failed = err
 		}
 	}
@@ -118,7 +117,7 @@ func (s *Sender) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 // delay without counting a retry, or after the retry delay of a failure
 // with the retry counted. Its id is the SMS id, so a follow-up written
 // twice exists once.
-func (s *Sender) followUp(ctx context.Context, lane string, r store.SMSRef, cause error, retried int, batch *asynq.Task) error {
+func (s *Sender) followUp(ctx context.Context, typ sms.Type, r store.SMSRef, cause error, retried int, batch *asynq.Task) error {
 	p := tasks.SendPayload{ID: r.ID, App: r.App, Phone: r.Phone, Retried: retried}
 	var (
 		d     *Deferred
@@ -135,7 +134,6 @@ func (s *Sender) followUp(ctx context.Context, lane string, r store.SMSRef, caus
 		delay = rd(retried, cause, batch)
 	}
 	budget := tasks.SendRetryBudget(s.MaxAttempts)
-	typ := laneType(lane)
 	t := tasks.SendFor(p, typ, max(budget-p.Retried, 0), s.sendTimeout())
 	_, err := s.Tasks.EnqueueContext(ctx, t, asynq.ProcessIn(delay))
 	switch {
@@ -152,16 +150,6 @@ func (s *Sender) sendTimeout() time.Duration {
 		return s.SendTimeout
 	}
 	return 30 * time.Second
-}
-
-// laneType is the SMS type whose lane is queue (a batch holds one lane).
-func laneType(queue string) sms.Type {
-	for _, t := range []sms.Type{sms.OTP, sms.Transactional, sms.Marketing} {
-		if t.Queue() == queue {
-			return t
-		}
-	}
-	return sms.Transactional
 }
 
 // ownedElsewhere reports, in one round trip, which SMS of a batch have a

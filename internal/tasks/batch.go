@@ -31,29 +31,40 @@ type batchRef struct {
 // outcome: the worker turns an SMS the batch could not finish into a
 // follow-up sms:send task of that SMS alone.
 func SendBatch(id string, refs []SendPayload, typ sms.Type, maxRetry int, timeout time.Duration) *asynq.Task {
-	out := make([]batchRef, len(refs))
+	out := batchPayload{Type: string(typ), SMS: make([]batchRef, len(refs))}
 	for i, r := range refs {
-		out[i] = batchRef{ID: r.ID, App: r.App, Phone: r.Phone}
+		out.SMS[i] = batchRef{ID: r.ID, App: r.App, Phone: r.Phone}
 	}
 	b, _ := json.Marshal(out) // strings only: cannot fail
 	return asynq.NewTask(TypeSendBatch, b,
 		asynq.TaskID(id), asynq.Queue(typ.Queue()), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
 }
 
-// ParseSendBatch reads a batch task's payload.
-func ParseSendBatch(b []byte) ([]SendPayload, error) {
-	var in []batchRef
+// batchPayload is a batch task's payload: the SMS type of its lane and
+// its SMS.
+type batchPayload struct {
+	Type string     `json:"t"`
+	SMS  []batchRef `json:"s"`
+}
+
+// ParseSendBatch reads a batch task's payload: its SMS and their type.
+func ParseSendBatch(b []byte) ([]SendPayload, sms.Type, error) {
+	var in batchPayload
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("send batch payload: %w", err)
+		return nil, "", fmt.Errorf("send batch payload: %w", err)
 	}
-	out := make([]SendPayload, len(in))
-	for i, r := range in {
+	typ, err := sms.ParseType(in.Type)
+	if err != nil || in.Type == "" {
+		return nil, "", fmt.Errorf("send batch payload: SMS type %q: want otp, transactional or marketing", in.Type)
+	}
+	out := make([]SendPayload, len(in.SMS))
+	for i, r := range in.SMS {
 		if r.ID == "" {
-			return nil, fmt.Errorf("send batch payload: SMS %d has no id", i)
+			return nil, "", fmt.Errorf("send batch payload: SMS %d has no id", i)
 		}
 		out[i] = SendPayload{ID: r.ID, App: r.App, Phone: r.Phone}
 	}
-	return out, nil
+	return out, typ, nil
 }
 
 // FanoutBatchID names batch n, of size, of chunk c of time zone group g
