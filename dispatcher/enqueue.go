@@ -21,6 +21,10 @@ type Enqueuer struct {
 	maxAttempts int
 	sendTimeout time.Duration
 	now         func() time.Time
+	// batch is the most SMS one send task carries (WithBatch); group
+	// gathers concurrent direct sends into such tasks (group.go).
+	batch int
+	group group
 }
 
 // NewEnqueuer returns an Enqueuer; now is the clock send dates are read on.
@@ -37,6 +41,15 @@ func NewEnqueuer(st *store.Store, q *asynq.Client, maxAttempts int, sendTimeout 
 // a direct send's is cleared by the worker's claim, which saves the intake
 // a round trip on the hot path.
 func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
+	if m.Direct && e.batch > 1 && m.To != "" {
+		// A direct send (one recipient, due now) joins the group commit
+		// (group.go).
+		id, err := e.store.SMSID(ctx, m, m.To)
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", m.Code, err)
+		}
+		return e.enqueueDirect(ctx, tasks.SendPayload{ID: id, App: m.App, Phone: m.To}, m.Type, m.Code)
+	}
 	_, err := e.enqueue(ctx, m)
 	return err
 }

@@ -62,3 +62,19 @@ func (s *Store) MarkSentBatch(ctx context.Context, batch []Sent) ([]SentResult, 
 	}
 	return out, nil
 }
+
+// OutboxDoneMany confirms the enqueue of many messages in one command
+// (an intake group commit's batch task holds them all).
+func (s *Store) OutboxDoneMany(ctx context.Context, codes []string) error {
+	if len(codes) == 0 {
+		return nil
+	}
+	members := make([]any, len(codes))
+	for i, c := range codes {
+		members[i] = c
+	}
+	if err := s.rdb.ZRem(ctx, keyOutbox, members...).Err(); err != nil {
+		return fmt.Errorf("outbox done: %w", err)
+	}
+	return nil
+}
