@@ -200,7 +200,7 @@ func (f *Fleet) connect(ctx context.Context) error {
 	}
 	f.client = asynq.NewClientFromRedisClient(f.rdb)
 	f.insp = asynq.NewInspectorFromRedisClient(f.rdb)
-	f.enq = dispatcher.NewEnqueuer(f.store, f.client, o.Config.Worker.MaxAttempts, o.Config.Worker.SendTimeout, o.Now)
+	f.enq = dispatcher.NewEnqueuer(f.store, f.client, o.Config.Worker.MaxAttempts, o.Config.Worker.SendTimeout, o.Now).WithBatch(o.Config.Worker.Batch)
 	return nil
 }
 
