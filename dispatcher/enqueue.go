@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/groupcommit"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -24,7 +25,9 @@ type Enqueuer struct {
 	// batch is the most SMS one send task carries (WithBatch); group
 	// gathers concurrent direct sends into such tasks (group.go).
 	batch int
-	group group
+	group groupcommit.Group[*pendingSend]
+	// flushHook, when set (tests), runs at the start of each flush.
+	flushHook func()
 }
 
 // NewEnqueuer returns an Enqueuer; now is the clock send dates are read on.

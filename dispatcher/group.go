@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -33,72 +32,37 @@ const groupFlushTimeout = 5 * time.Second
 
 // pendingSend is one direct send waiting for its enqueue.
 type pendingSend struct {
+	ctx  context.Context
 	ref  tasks.SendPayload
 	typ  sms.Type
 	code string
-	done chan error    // the enqueue's result
-	lead chan struct{} // closed: this request flushes next
-}
-
-// group collects direct sends while a flush is in flight.
-type group struct {
-	mu       sync.Mutex
-	pending  []*pendingSend
-	flushing bool
-	// hook, when set (tests), runs at the start of each flush.
-	hook func()
+	err  error // the enqueue's result
 }
 
 // WithBatch makes the Enqueuer group concurrent direct sends into batch
 // tasks of at most size SMS (1 or less: a task per SMS, no grouping).
 func (e *Enqueuer) WithBatch(size int) *Enqueuer {
 	e.batch = size
+	e.group.Flush = e.flush
 	return e
 }
 
 // enqueueDirect enqueues one direct send through the group commit.
 func (e *Enqueuer) enqueueDirect(ctx context.Context, ref tasks.SendPayload, typ sms.Type, code string) error {
-	p := &pendingSend{ref: ref, typ: typ, code: code, done: make(chan error, 1), lead: make(chan struct{})}
-	g := &e.group
-	g.mu.Lock()
-	g.pending = append(g.pending, p)
-	if g.flushing {
-		g.mu.Unlock()
-		select {
-		case err := <-p.done:
-			return err
-		case <-p.lead:
-		}
-	} else {
-		g.flushing = true
-		g.mu.Unlock()
-	}
-	// This request leads: it flushes everything pending, its own included,
-	// then hands the lead to the first request that arrived meanwhile.
-	g.mu.Lock()
-	batch := g.pending
-	g.pending = nil
-	g.mu.Unlock()
-	e.flush(ctx, batch)
-	g.mu.Lock()
-	if len(g.pending) > 0 {
-		close(g.pending[0].lead)
-	} else {
-		g.flushing = false
-	}
-	g.mu.Unlock()
-	return <-p.done
+	p := &pendingSend{ctx: ctx, ref: ref, typ: typ, code: code}
+	e.group.Do(p)
+	return p.err
 }
 
 // flush enqueues the pending sends: per lane, a batch task per batch size
 // of them (a lone send gets its own sms:send task, as without grouping),
 // then confirms the batches' messages in the outbox in one command. Each
 // request hears its own task's result.
-func (e *Enqueuer) flush(ctx context.Context, batch []*pendingSend) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupFlushTimeout)
+func (e *Enqueuer) flush(batch []*pendingSend) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), groupFlushTimeout)
 	defer cancel()
-	if e.group.hook != nil {
-		e.group.hook()
+	if e.flushHook != nil {
+		e.flushHook()
 	}
 	byLane := map[sms.Type][]*pendingSend{}
 	var lanes []sms.Type
@@ -116,7 +80,7 @@ func (e *Enqueuer) flush(ctx context.Context, batch []*pendingSend) {
 			part := ps[start:min(start+max(e.batch, 1), len(ps))]
 			if len(part) == 1 {
 				_, err := enqueueTask(e.queue, e.SendTask(part[0].ref, typ))
-				part[0].done <- err
+				part[0].err = err
 				continue
 			}
 			refs := make([]tasks.SendPayload, len(part))
@@ -128,7 +92,7 @@ func (e *Enqueuer) flush(ctx context.Context, batch []*pendingSend) {
 			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 				err = fmt.Errorf("enqueue batch of %d: %w", len(part), err)
 				for _, p := range part {
-					p.done <- err
+					p.err = err
 				}
 				continue
 			}
@@ -147,6 +111,6 @@ func (e *Enqueuer) flush(ctx context.Context, batch []*pendingSend) {
 		err = fmt.Errorf("enqueued; %w", err)
 	}
 	for _, p := range confirmed {
-		p.done <- err
+		p.err = err
 	}
 }

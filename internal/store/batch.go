@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -77,4 +78,101 @@ func (s *Store) OutboxDoneMany(ctx context.Context, codes []string) error {
 		return fmt.Errorf("outbox done: %w", err)
 	}
 	return nil
+}
+
+// CreateRequest is one message to write in a group (CreateMessages).
+type CreateRequest struct {
+	Message   *Message
+	Audiences []Audience
+}
+
+// CreateResult is what CreateMessage would have returned for one message
+// of a group.
+type CreateResult struct {
+	Code    string
+	Created bool
+	Err     error
+}
+
+// CreateMessages writes many messages in one pipelined round trip: each
+// exactly as CreateMessage writes it (its own script run, its own
+// transactionId check, its own result and error). With WithReplicas one
+// WAIT follows them on the same connection and counts for them all (WAIT
+// covers every write the connection made), so each message is acknowledged
+// by the replicas as CreateMessage's would be, or gets ErrNotReplicated.
+func (s *Store) CreateMessages(ctx context.Context, reqs []CreateRequest) []CreateResult {
+	out := make([]CreateResult, len(reqs))
+	type call struct {
+		i    int
+		keys []string
+		args []any
+		ev   *redis.Cmd
+	}
+	var calls []*call
+	for i, r := range reqs {
+		keys, args, err := s.createCall(ctx, r.Message, r.Audiences)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		calls = append(calls, &call{i: i, keys: keys, args: args})
+	}
+	if len(calls) == 0 {
+		return out
+	}
+	for try := 0; ; try++ {
+		var wait *redis.Cmd
+		_, perr := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, c := range calls {
+				c.ev = scriptCreateMessage.EvalSha(ctx, p, c.keys, c.args...)
+			}
+			if s.waitReplicas > 0 {
+				wait = p.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
+			}
+			return nil
+		})
+		noScript := false
+		for _, c := range calls {
+			if c.ev.Err() != nil && redis.HasErrorPrefix(c.ev.Err(), "NOSCRIPT") {
+				noScript = true
+			}
+		}
+		if try == 0 && noScript {
+			if lerr := s.LoadScripts(ctx); lerr != nil {
+				for _, c := range calls {
+					out[c.i].Err = fmt.Errorf("create message: %w", lerr)
+				}
+				return out
+			}
+			continue // every create is idempotent by its code
+		}
+		var werr error
+		if wait != nil {
+			if n, err := wait.Int(); err != nil {
+				werr = fmt.Errorf("wait for replicas: %w", err)
+			} else if n < s.waitReplicas {
+				werr = &NotReplicatedError{Want: s.waitReplicas, Got: n, Timeout: s.waitTimeout}
+			}
+		}
+		for _, c := range calls {
+			raw, err := c.ev.Result()
+			switch {
+			case err != nil:
+				if perr != nil && !errors.Is(perr, redis.Nil) && c.ev.Err() == nil {
+					err = perr
+				}
+				raw = nil
+			case werr != nil:
+				var nr *NotReplicatedError
+				if errors.As(werr, &nr) {
+					err = werr // written on the primary: the code is known
+				} else {
+					raw, err = nil, werr
+				}
+			}
+			code, created, err := createResult(reqs[c.i].Message, raw, err)
+			out[c.i] = CreateResult{Code: code, Created: created, Err: err}
+		}
+		return out
+	}
 }
