@@ -37,7 +37,7 @@ func TestCreateMessagesKeepsEachRequestsResultAndDurability(t *testing.T) {
 	for i := range 5 {
 		group = append(group, req("GRPC-00000000-"+strconv.Itoa(20000000+i), "", "+491511200005"+strconv.Itoa(i)))
 	}
-	group = append(group, req("GRPC-00000000-30000000", "t1", "+4915112000040"))                   // a replay of t1
+	group = append(group, req("GRPC-00000000-30000000", "t1", "+4915112000040"))                 // a replay of t1
 	group = append(group, req("GRPC-00000000-30000001", "", "+4915112000041", "+4915112000042")) // direct with two phones
 	res := st.CreateMessages(ctx, group)
 	for i := range 5 {
