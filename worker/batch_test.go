@@ -303,3 +303,29 @@ func TestRetryDelayContinuesACarriedRetryCount(t *testing.T) {
 		}
 	}
 }
+
+// A batch records each acceptance as its provider call returns, not after
+// the batch's slowest call: a worker killed while one call hangs must not
+// leave the others' acceptances unrecorded (each would be a second call,
+// same idempotency key, on the batch's re-run).
+func TestBatchRecordsAnAcceptanceWithoutWaitingForASlowerCall(t *testing.T) {
+	b := newBatchFixture(t)
+	slow, quick := "+4915112000121", "+4915112000122"
+	ids := []string{b.create(msg{}, slow), b.create(msg{}, quick)}
+	release := b.p.holdNext(slow)
+	done := make(chan error, 1)
+	go func() { done <- b.s.ProcessBatch(b.ctx, b.batchTask(ids, []string{slow, quick})) }()
+	<-b.p.entered // the slow call is in flight
+	waitFor(t, "the quick SMS's acceptance recorded while the slow call is in flight", func() bool {
+		return b.rec(ids[1]).Status == sms.Sent
+	})
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if r := b.rec(id); r.Status != sms.Sent || b.counts(id)[sms.Sent] != 1 {
+			t.Fatalf("%s: %+v, counts %v", id, r, b.counts(id))
+		}
+	}
+}

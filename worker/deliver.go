@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/groupcommit"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/worker/route"
@@ -37,6 +38,13 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 		return
 	}
 	var calls sync.WaitGroup
+	// A batch records each acceptance as its call returns, together with
+	// the others that returned meanwhile (one pipelined write per group,
+	// no timer): an acceptance waits for no slower call to be recorded, so
+	// a worker killed mid-batch leaves few acceptances unrecorded (each
+	// would be a second call, with the same idempotency key, on the
+	// batch's re-run).
+	accepted := &groupcommit.Group[*item]{Flush: func(its []*item) { s.writeAccepted(ctx, its) }}
 	for i, it := range items {
 		it.began = began[i]
 		switch {
@@ -68,6 +76,9 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 		go func(it *item, pinned string) {
 			defer calls.Done()
 			call(it, pinned)
+			if it.sent.err == nil {
+				accepted.Do(it)
+			}
 		}(it, ls[i].Attempting)
 	}
 	calls.Wait()

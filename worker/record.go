@@ -153,29 +153,34 @@ func (s *Sender) markSent(ctx context.Context, id string, o store.Outcome) (bool
 	}
 }
 
-// recordAccepted writes every acceptance of the batch (fateSent without an
-// error, fateRecord) in one pipelined round trip (store.MarkSentBatch).
-// An SMS whose write failed, or a batch whose round trip did, is left to
-// settle, which retries it alone with backoff (recordSent).
+// recordAccepted writes every acceptance of the batch not written yet
+// (fateSent without an error, fateRecord) in one pipelined round trip
+// (writeAccepted). deliver writes most of them already, as their calls
+// return; this catches the rest.
 func (s *Sender) recordAccepted(ctx context.Context, items []*item) {
-	var (
-		batch []store.Sent
-		its   []*item
-	)
+	var its []*item
 	for _, it := range items {
-		switch {
-		case it.verdict.fate == fateSent && it.sent.err == nil:
+		if !it.written && (it.verdict.fate == fateSent && it.sent.err == nil || it.verdict.fate == fateRecord) {
+			its = append(its, it)
+		}
+	}
+	if len(its) < 2 {
+		return // one SMS: settle's own write is the same round trip
+	}
+	s.writeAccepted(ctx, its)
+}
+
+// writeAccepted records the acceptances of its (store.MarkSentBatch). An
+// SMS whose write failed, or a group whose round trip did, is left to
+// settle, which retries it alone with backoff (recordSent).
+func (s *Sender) writeAccepted(ctx context.Context, its []*item) {
+	batch := make([]store.Sent, len(its))
+	for i, it := range its {
+		if it.verdict.fate == fateSent {
 			it.recorded = store.Outcome{Segments: it.msg.parts, Encoding: it.msg.encoding, Operator: it.op.Key, Attempts: it.sent.records,
 				Provider: it.sent.res.Provider, ProviderRef: it.sent.res.Ref}
-		case it.verdict.fate == fateRecord:
-		default:
-			continue
 		}
-		batch = append(batch, store.Sent{ID: it.l.ID, Outcome: it.recorded})
-		its = append(its, it)
-	}
-	if len(batch) < 2 {
-		return // one SMS: settle's own write is the same round trip
+		batch[i] = store.Sent{ID: it.l.ID, Outcome: it.recorded}
 	}
 	res, err := s.Store.MarkSentBatch(ctx, batch)
 	if err != nil {
