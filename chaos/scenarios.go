@@ -28,6 +28,15 @@ var scenarios = []scenario{
 		fault: func(ctx context.Context, f *fleet, sending time.Duration) {
 			every(ctx, 5*time.Second, sending, func(i int) { restartAfter(f.workers[i%2], time.Second) })
 		}},
+	{name: "worker-kill-batch", what: "worker-kill at 500 SMS/s, so concurrent single sends go in batch tasks (decision 21): kill -9 of one of the two workers every 5 s", n: 20000, rate: 500,
+		fault: func(ctx context.Context, f *fleet, sending time.Duration) {
+			every(ctx, 5*time.Second, sending, func(i int) { restartAfter(f.workers[i%2], time.Second) })
+		}},
+	{name: "worker-kill-nobatch", what: "worker-kill-batch with SMSFLEET_WORKER_BATCH=1 (a task per SMS), for comparison", n: 20000, rate: 500,
+		opts: fleetOptions{env: []string{"SMSFLEET_WORKER_BATCH=1"}},
+		fault: func(ctx context.Context, f *fleet, sending time.Duration) {
+			every(ctx, 5*time.Second, sending, func(i int) { restartAfter(f.workers[i%2], time.Second) })
+		}},
 	{name: "api-kill", what: "kill -9 of the api every 6 s (restarted 1 s later); clients retry with their transactionId", n: 1000, rate: 40,
 		fault: func(ctx context.Context, f *fleet, sending time.Duration) {
 			every(ctx, 6*time.Second, sending, func(int) { restartAfter(f.api, time.Second) })

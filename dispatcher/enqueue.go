@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/groupcommit"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -21,6 +22,12 @@ type Enqueuer struct {
 	maxAttempts int
 	sendTimeout time.Duration
 	now         func() time.Time
+	// batch is the most SMS one send task carries (WithBatch); group
+	// gathers concurrent direct sends into such tasks (group.go).
+	batch int
+	group groupcommit.Group[*pendingSend]
+	// flushHook, when set (tests), runs at the start of each flush.
+	flushHook func()
 }
 
 // NewEnqueuer returns an Enqueuer; now is the clock send dates are read on.
@@ -37,6 +44,15 @@ func NewEnqueuer(st *store.Store, q *asynq.Client, maxAttempts int, sendTimeout 
 // a direct send's is cleared by the worker's claim, which saves the intake
 // a round trip on the hot path.
 func (e *Enqueuer) Enqueue(ctx context.Context, m store.Message) error {
+	if m.Direct && e.batch > 1 && m.To != "" {
+		// A direct send (one recipient, due now) joins the group commit
+		// (group.go).
+		id, err := e.store.SMSID(ctx, m, m.To)
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", m.Code, err)
+		}
+		return e.enqueueDirect(ctx, tasks.SendPayload{ID: id, App: m.App, Phone: m.To}, m.Type, m.Code)
+	}
 	_, err := e.enqueue(ctx, m)
 	return err
 }
@@ -86,7 +102,14 @@ func enqueueTask(q *asynq.Client, t *asynq.Task) (int, error) {
 // attempts and fails the SMS itself, so asynq's budget only has to outlast
 // crashes and Redis hiccups that happen before an attempt is counted.
 func (e *Enqueuer) SendTask(p tasks.SendPayload, typ sms.Type) *asynq.Task {
-	return tasks.SendFor(p, typ, 2*e.maxAttempts, e.sendTimeout)
+	return tasks.SendFor(p, typ, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
+}
+
+// SendBatchTask builds a batch task of many SMS of one lane (worker/batch.go),
+// with a send task's retry budget and timeout: its SMS's provider calls
+// run at once.
+func (e *Enqueuer) SendBatchTask(id string, refs []tasks.SendPayload, typ sms.Type) *asynq.Task {
+	return tasks.SendBatch(id, refs, typ, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
 }
 
 // SweepOutbox enqueues messages that were stored more than grace ago but

@@ -16,7 +16,8 @@ import (
 )
 
 // Fanout handles sms:dispatch: when a message is due it creates the record
-// of every recipient, chunk by chunk, and enqueues one send task each. It
+// of every recipient, chunk by chunk, and enqueues their send tasks: one
+// batch task per Batch recipients of a chunk. It
 // is safe to run twice or to resume after a crash: records are created only
 // if absent and task ids are deterministic.
 type Fanout struct {
@@ -26,6 +27,9 @@ type Fanout struct {
 	// Parallel is how many enqueues run at once (asynq enqueues are one
 	// round trip each; a few in flight hide the latency).
 	Parallel int
+	// Batch is how many SMS one send task carries (SMSFLEET_WORKER_BATCH;
+	// 0 or 1: one task per SMS).
+	Batch int
 }
 
 // ProcessTask implements asynq.Handler. One task fans out one time zone
@@ -65,19 +69,11 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		var ids []tasks.SendPayload
-		for i, st := range statuses {
-			// Queued covers a re-run after a crash that wrote the record but
-			// not the task; a duplicate id is refused by asynq, and the
-			// worker refuses anything no longer queued.
-			if st == sms.Queued {
-				ids = append(ids, tasks.SendPayload{ID: smsIDs[i], App: m.App, Phone: phones[i]})
-			}
-		}
-		if err := f.enqueueAll(ctx, ids, m.Type); err != nil {
+		ts, n := f.sendTasks(m, g, c, smsIDs, phones, statuses)
+		if err := f.enqueueAll(ctx, ts); err != nil {
 			return fmt.Errorf("dispatch %s chunk %d: %w", code, c, err)
 		}
-		enqueued += len(ids)
+		enqueued += n
 	}
 	if err := f.Store.FinishFanout(ctx, code, g); err != nil {
 		return err
@@ -88,9 +84,36 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-func (f *Fanout) enqueueAll(ctx context.Context, ids []tasks.SendPayload, typ sms.Type) error {
+// sendTasks are the send tasks of one chunk's queued SMS (n of them):
+// with a batch size above one, a batch task per Batch positions of the
+// chunk (tasks.FanoutBatchID), else a send task per SMS. Queued covers a
+// re-run after a crash that wrote the record but not the task; a
+// duplicate id is refused by asynq, and the worker refuses anything no
+// longer queued or owned by a task of its own (worker/batch.go).
+func (f *Fanout) sendTasks(m store.Message, g, c int, smsIDs, phones []string, statuses []sms.Status) (ts []*asynq.Task, n int) {
+	size := max(f.Batch, 1)
+	for start := 0; start < len(smsIDs); start += size {
+		var refs []tasks.SendPayload
+		for i := start; i < min(start+size, len(smsIDs)); i++ {
+			if statuses[i] == sms.Queued {
+				refs = append(refs, tasks.SendPayload{ID: smsIDs[i], App: m.App, Phone: phones[i]})
+			}
+		}
+		n += len(refs)
+		switch {
+		case len(refs) == 0:
+		case size == 1:
+			ts = append(ts, f.Enqueuer.SendTask(refs[0], m.Type))
+		default:
+			ts = append(ts, f.Enqueuer.SendBatchTask(tasks.FanoutBatchID(m.Code, g, c, start/size, size), refs, m.Type))
+		}
+	}
+	return ts, n
+}
+
+func (f *Fanout) enqueueAll(ctx context.Context, ts []*asynq.Task) error {
 	par := max(f.Parallel, 1)
-	work := make(chan tasks.SendPayload)
+	work := make(chan *asynq.Task)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -100,8 +123,8 @@ func (f *Fanout) enqueueAll(ctx context.Context, ids []tasks.SendPayload, typ sm
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for id := range work {
-				if err := tasks.Enqueue(f.Enqueuer.queue, f.Enqueuer.SendTask(id, typ)); err != nil {
+			for t := range work {
+				if err := tasks.Enqueue(f.Enqueuer.queue, t); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -111,11 +134,11 @@ func (f *Fanout) enqueueAll(ctx context.Context, ids []tasks.SendPayload, typ sm
 			}
 		}()
 	}
-	for _, id := range ids {
+	for _, t := range ts {
 		if ctx.Err() != nil {
 			break
 		}
-		work <- id
+		work <- t
 	}
 	close(work)
 	wg.Wait()

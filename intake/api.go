@@ -15,6 +15,7 @@ import (
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/groupcommit"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
@@ -68,6 +69,8 @@ type API struct {
 	methods map[string]method
 	// refusals rate-limits the log lines of refused user bindings.
 	refusals refusalLog
+	// creates writes concurrent direct messages together (group.go).
+	creates *groupcommit.Group[*pendingCreate]
 }
 
 type tokenInfo struct {
@@ -109,6 +112,7 @@ func NewAPI(o Options) *API {
 		o.Guard = authguard.New(authguard.Options{Surface: "api", Log: o.Logger, Now: o.Now})
 	}
 	a := &API{Options: o, log: o.Logger, bodies: newBodyBudget(o.MaxBodyBytesInFlight), apps: map[string]config.Application{}, tokens: map[string]tokenInfo{}}
+	a.creates = newCreateGroup(o.Store)
 	for _, app := range o.Apps {
 		a.apps[app.Code] = app
 		a.tokens[app.ServerToken] = tokenInfo{app: app.Code, server: true}

@@ -137,7 +137,7 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 		return "", err
 	}
 	p.msg.Code = code
-	code, created, err := a.Store.CreateMessage(ctx, &p.msg, p.audiences)
+	code, created, err := a.storeMessage(ctx, &p.msg, p.audiences)
 	if err != nil {
 		if errors.Is(err, store.ErrNotReplicated) {
 			a.log.Warn("message not durable yet: answering 503", zap.String("message", code), zap.String("application", p.msg.App), zap.Error(err))

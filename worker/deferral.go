@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
 // Deferred is returned by a handler whose SMS may not go yet (quiet hours;
@@ -33,6 +36,16 @@ func retryDelay(backoff asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 		if errors.As(err, &d) {
 			return max(d.Delay, 0)
 		}
+		if t != nil && t.Type() == tasks.TypeSend {
+			// A batch's follow-up continues the batch's retries.
+			n += tasks.ParseSend(t.Payload()).Retried
+		}
 		return backoff(n, err, t)
 	}
+}
+
+// RetryDelay is the worker's asynq retry delay: a deferral's own delay,
+// else the backoff of SMSFLEET_WORKER_RETRY_BASE and _MAX.
+func RetryDelay(cfg config.Worker) asynq.RetryDelayFunc {
+	return retryDelay(Backoff(cfg.RetryBase, cfg.RetryMax))
 }

@@ -3,9 +3,11 @@ package worker
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/groupcommit"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/worker/route"
@@ -35,6 +37,14 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 		}
 		return
 	}
+	var calls sync.WaitGroup
+	// A batch records each acceptance as its call returns, together with
+	// the others that returned meanwhile (one pipelined write per group,
+	// no timer): an acceptance waits for no slower call to be recorded, so
+	// a worker killed mid-batch leaves few acceptances unrecorded (each
+	// would be a second call, with the same idempotency key, on the
+	// batch's re-run).
+	accepted := &groupcommit.Group[*item]{Flush: func(its []*item) { s.writeAccepted(ctx, its) }}
 	for i, it := range items {
 		it.began = began[i]
 		switch {
@@ -49,12 +59,29 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 			continue
 		}
 		it.log = it.log.With(zap.Int("attempt", began[i].Attempts))
-		it.sent = s.send(ctx, it.cands, ls[i].Attempting, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
-		for _, p := range it.sent.throttledBy {
-			s.Rates.throttled(ctx, it.op, p, it.log)
-		}
 		it.verdict = verdict{fate: fateSent}
+		call := func(it *item, pinned string) {
+			it.sent = s.send(ctx, it.cands, pinned, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
+			for _, p := range it.sent.throttledBy {
+				s.Rates.throttled(ctx, it.op, p, it.log)
+			}
+		}
+		if len(items) == 1 {
+			call(it, ls[i].Attempting)
+			continue
+		}
+		// A batch's SMS are independent: their provider calls run at once,
+		// so a batch takes as long as its slowest call, not their sum.
+		calls.Add(1)
+		go func(it *item, pinned string) {
+			defer calls.Done()
+			call(it, pinned)
+			if it.sent.err == nil {
+				accepted.Do(it)
+			}
+		}(it, ls[i].Attempting)
 	}
+	calls.Wait()
 }
 
 // sendResult is what one pass over a route's providers came to.

@@ -95,7 +95,12 @@ func (r *Rates) admit(ctx context.Context, op ratelimit.Operator, first *route.M
 		wait := d.RetryAfter + rand.N(d.RetryAfter/4+time.Millisecond)
 		if release == nil {
 			var ok bool
-			if release, ok = r.waiterSlot(key); !ok {
+			if noInlineWait(ctx) {
+				ok = false // a batch defers its rate-limited SMS to follow-ups
+			} else {
+				release, ok = r.waiterSlot(key)
+			}
+			if !ok {
 				metrics.RateLimitWait.WithLabelValues(key, "deferred").Observe(waited.Seconds())
 				delay := max(wait, deferFloor)
 				return &Deferred{Delay: delay + rand.N(delay/2+time.Millisecond), Reason: "rate limit of " + key}

@@ -112,7 +112,10 @@ func (s *Sender) recall(items []*item) {
 // provider and its reference), retrying while the task's context lasts,
 // and remembers it in the process if it still cannot.
 func (s *Sender) recordSent(ctx context.Context, it *item, o store.Outcome) error {
-	moved, err := s.markSent(ctx, it.l.ID, o)
+	moved, err := it.moved, error(nil)
+	if !it.written {
+		moved, err = s.markSent(ctx, it.l.ID, o)
+	}
 	if err != nil {
 		s.unrecorded.put(it.l.ID, o, s.Now())
 		it.log.Error("the provider accepted the SMS but Redis did not record it; a retry of the task in this process records it without sending",
@@ -146,6 +149,47 @@ func (s *Sender) markSent(ctx context.Context, id string, o store.Outcome) (bool
 			t.Stop()
 			return false, err
 		case <-t.C:
+		}
+	}
+}
+
+// recordAccepted writes every acceptance of the batch not written yet
+// (fateSent without an error, fateRecord) in one pipelined round trip
+// (writeAccepted). deliver writes most of them already, as their calls
+// return; this catches the rest.
+func (s *Sender) recordAccepted(ctx context.Context, items []*item) {
+	var its []*item
+	for _, it := range items {
+		if !it.written && (it.verdict.fate == fateSent && it.sent.err == nil || it.verdict.fate == fateRecord) {
+			its = append(its, it)
+		}
+	}
+	if len(its) < 2 {
+		return // one SMS: settle's own write is the same round trip
+	}
+	s.writeAccepted(ctx, its)
+}
+
+// writeAccepted records the acceptances of its (store.MarkSentBatch). An
+// SMS whose write failed, or a group whose round trip did, is left to
+// settle, which retries it alone with backoff (recordSent).
+func (s *Sender) writeAccepted(ctx context.Context, its []*item) {
+	batch := make([]store.Sent, len(its))
+	for i, it := range its {
+		if it.verdict.fate == fateSent {
+			it.recorded = store.Outcome{Segments: it.msg.parts, Encoding: it.msg.encoding, Operator: it.op.Key, Attempts: it.sent.records,
+				Provider: it.sent.res.Provider, ProviderRef: it.sent.res.Ref}
+		}
+		batch[i] = store.Sent{ID: it.l.ID, Outcome: it.recorded}
+	}
+	res, err := s.Store.MarkSentBatch(ctx, batch)
+	if err != nil {
+		s.unrecorded.failures.Add(1)
+		return
+	}
+	for i, r := range res {
+		if r.Err == nil {
+			its[i].written, its[i].moved = true, r.Moved
 		}
 	}
 }

@@ -55,6 +55,16 @@ type Sender struct {
 	// unrecorded remembers acceptances whose sent write failed (record.go).
 	unrecorded unrecorded
 
+	// Tasks enqueues the follow-ups of a batch task (batch.go); a worker
+	// without it cannot run sms:send-batch tasks.
+	Tasks *asynq.Client
+	// RetryDelay is the asynq servers' retry delay (NewServer), which a
+	// batch's follow-up of a failed SMS waits, as asynq would have.
+	RetryDelay asynq.RetryDelayFunc
+	// SendTimeout is a follow-up send task's timeout
+	// (SMSFLEET_WORKER_SEND_TIMEOUT).
+	SendTimeout time.Duration
+
 	// retries, when set, stands in for asynq's retry count and budget of
 	// the running task (see taskRetries); nil reads them from the task's
 	// context.
@@ -67,6 +77,10 @@ type Sender struct {
 // SMS that stayed sending reuses its id as the provider's idempotency key.
 func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	p := tasks.ParseSend(t.Payload())
+	if p.Retried > 0 {
+		// A batch's follow-up: its retries continue the batch's (batch.go).
+		ctx = withRetriedBefore(ctx, p.Retried)
+	}
 	return s.process(ctx, []store.SMSRef{{ID: p.ID, App: p.App, Phone: p.Phone}})[0]
 }
 
@@ -75,13 +89,24 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // takes the batch and marks the items it stops with their fate; settle
 // records every fate in one place.
 func (s *Sender) process(ctx context.Context, refs []store.SMSRef) []error {
-	errs := make([]error, len(refs))
-	items, err := s.load(ctx, refs)
+	errs, err := s.run(ctx, refs)
 	if err != nil {
+		errs = make([]error, len(refs))
 		for i := range errs {
 			errs[i] = err
 		}
-		return errs
+	}
+	return errs
+}
+
+// run is process, with a failure that stopped the whole batch before any
+// SMS was judged (its load) returned on its own: the batch handler then
+// retries the batch instead of following each SMS up.
+func (s *Sender) run(ctx context.Context, refs []store.SMSRef) ([]error, error) {
+	errs := make([]error, len(refs))
+	items, err := s.load(ctx, refs)
+	if err != nil {
+		return nil, err
 	}
 	s.recall(items)
 	now := s.Now()
@@ -91,10 +116,11 @@ func (s *Sender) process(ctx context.Context, refs []store.SMSRef) []error {
 	s.compose(live(items))
 	s.admit(ctx, live(items))
 	s.deliver(ctx, live(items))
+	s.recordAccepted(ctx, items)
 	for i, it := range items {
 		errs[i] = s.settle(ctx, it)
 	}
-	return errs
+	return errs, nil
 }
 
 // item is one SMS on its way through the stages.
@@ -113,6 +139,9 @@ type item struct {
 	// recorded is a provider's acceptance from an earlier run of this
 	// process that is still to be recorded (fateRecord).
 	recorded store.Outcome
+	// written: recordAccepted wrote the acceptance in the batch's one
+	// round trip (moved is what the write reported); settle only reports.
+	written, moved bool
 	// sticky names the provider an ambiguous failure binds the SMS to
 	// (the only candidate), or "".
 	sticky string

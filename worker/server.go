@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -94,6 +95,11 @@ func Backoff(base, maxDelay time.Duration) asynq.RetryDelayFunc {
 func NewMux(send, dispatch asynq.Handler) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Handle(tasks.TypeSend, send)
+	if b, ok := send.(interface {
+		ProcessBatch(context.Context, *asynq.Task) error
+	}); ok {
+		mux.HandleFunc(tasks.TypeSendBatch, b.ProcessBatch)
+	}
 	mux.Handle(tasks.TypeDispatch, dispatch)
 	return mux
 }

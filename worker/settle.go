@@ -113,7 +113,9 @@ func (s *Sender) taskRetries(ctx context.Context) (retried, maxRetry int) {
 	}
 	retried, _ = asynq.GetRetryCount(ctx)
 	maxRetry, _ = asynq.GetMaxRetry(ctx)
-	return retried, maxRetry
+	// A batch's follow-up task started with the batch's retries used.
+	before := retriedBefore(ctx)
+	return retried + before, maxRetry + before
 }
 
 // wait defers the task without counting an attempt.

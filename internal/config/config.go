@@ -274,6 +274,10 @@ type Worker struct {
 	RetryMax             time.Duration `env:"RETRY_MAX" envDefault:"10m"`
 	SendTimeout          time.Duration `env:"SEND_TIMEOUT" envDefault:"30s"`
 	OutboxInterval       time.Duration `env:"OUTBOX_INTERVAL" envDefault:"15s"`
+	// Batch is how many SMS one send task carries at most (a fan-out
+	// chunk's batches, the intake's group commits); 1 sends one task per
+	// SMS (docs/decisions.md#21).
+	Batch int `env:"BATCH" envDefault:"64"`
 }
 
 // Load reads the environment. It fails on values that cannot work, so a bad
@@ -400,6 +404,8 @@ func (c Config) validateLimits() error {
 		return fmt.Errorf("config: SMSFLEET_WORKER_TASK_CHECK_INTERVAL and SMSFLEET_WORKER_OTP_CHECK_INTERVAL must be positive, got %s and %s", c.Worker.TaskCheckInterval, c.Worker.OTPCheckInterval)
 	case c.Worker.DispatchConcurrency < 1:
 		return fmt.Errorf("config: SMSFLEET_WORKER_DISPATCH_CONCURRENCY must be positive, got %d", c.Worker.DispatchConcurrency)
+	case c.Worker.Batch < 1 || c.Worker.Batch > 1000:
+		return fmt.Errorf("config: SMSFLEET_WORKER_BATCH must be 1 to 1000, got %d", c.Worker.Batch)
 	case c.Worker.MaxAttempts < 1:
 		return fmt.Errorf("config: SMSFLEET_WORKER_MAX_ATTEMPTS must be positive, got %d", c.Worker.MaxAttempts)
 	case c.Worker.RetryBase <= 0 || c.Worker.RetryMax < c.Worker.RetryBase:

@@ -200,7 +200,7 @@ func (f *Fleet) connect(ctx context.Context) error {
 	}
 	f.client = asynq.NewClientFromRedisClient(f.rdb)
 	f.insp = asynq.NewInspectorFromRedisClient(f.rdb)
-	f.enq = dispatcher.NewEnqueuer(f.store, f.client, o.Config.Worker.MaxAttempts, o.Config.Worker.SendTimeout, o.Now)
+	f.enq = dispatcher.NewEnqueuer(f.store, f.client, o.Config.Worker.MaxAttempts, o.Config.Worker.SendTimeout, o.Now).WithBatch(o.Config.Worker.Batch)
 	return nil
 }
 
@@ -326,8 +326,10 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 		Store: f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
 		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: f.opts.Config.Breaker.OpenTimeout,
 		Rates: f.rates,
+		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,
+		RetryDelay: worker.RetryDelay(f.opts.Config.Worker),
 	}
-	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16}
+	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16, Batch: f.opts.Config.Worker.Batch}
 	mux := worker.NewMux(send, fan)
 	mux.Handle(tasks.TypeCallback, f.callbacks())
 	for i, srv := range f.servers {

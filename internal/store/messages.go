@@ -180,9 +180,20 @@ return cjson.encode({created=true, code=code})
 // record is written under its id in that scheme. On a replay m describes
 // the request, not the stored message: read that with GetMessage.
 func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audience) (code string, created bool, err error) {
+	keys, args, err := s.createCall(ctx, m, audiences)
+	if err != nil {
+		return "", false, err
+	}
+	raw, err := s.runDurable(ctx, scriptCreateMessage, keys, args...)
+	return createResult(m, raw, err)
+}
+
+// createCall is scriptCreateMessage's keys and arguments for m
+// (CreateMessage, and the group commit of CreateMessages).
+func (s *Store) createCall(ctx context.Context, m *Message, audiences []Audience) (keys []string, args []any, err error) {
 	ids, err := s.idsNow(ctx)
 	if err != nil {
-		return "", false, fmt.Errorf("create message: %w", err)
+		return nil, nil, fmt.Errorf("create message: %w", err)
 	}
 	m.IDScheme = ids.Scheme()
 	now := s.now()
@@ -211,13 +222,13 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 	latest := m.SendAt
 	if m.Direct {
 		if len(audiences) != 1 || len(audiences[0].Phones) != 1 {
-			return "", false, fmt.Errorf("create message: direct send needs exactly one recipient, got %d", m.Recipients)
+			return nil, nil, fmt.Errorf("create message: direct send needs exactly one recipient, got %d", m.Recipients)
 		}
 		m.To = audiences[0].Phones[0]
 		msgPairs = append(msgPairs, fDirect, 1, fGroups, 0, fTo, m.To, fieldCount+string(sms.Queued), 1)
 		id, err := ids.ID(m.Code, m.To, m.IDScheme)
 		if err != nil {
-			return "", false, fmt.Errorf("create message: %w", err)
+			return nil, nil, fmt.Errorf("create message: %w", err)
 		}
 		smsK = smsKey(id)
 		smsPairs = []any{fMsgCode, m.Code, fTo, m.To, fStatus, string(sms.Queued), fUpdated, ms(now), fDeadline, ms(m.SendAt.Add(m.Validity))}
@@ -243,7 +254,7 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 	// Keep the message for the retention period after its last group is
 	// due, however far ahead that is.
 	ttl := ttlSeconds(s.retention + max(latest.Sub(now), 0))
-	keys := []string{msgKey(m.Code), msgListKey(m.App), msgSeqKey(m.App), keyOutbox}
+	keys = []string{msgKey(m.Code), msgListKey(m.App), msgSeqKey(m.App), keyOutbox}
 	txIdx, smsIdx := 0, 0
 	if m.TransactionID != "" {
 		keys = append(keys, txnKey(m.App, m.TransactionID))
@@ -261,12 +272,17 @@ func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audie
 	if now.After(due) {
 		due = now
 	}
-	args := []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), len(msgPairs) / 2, len(smsPairs) / 2, txIdx, smsIdx, firstChunk,
+	args = []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), len(msgPairs) / 2, len(smsPairs) / 2, txIdx, smsIdx, firstChunk,
 		ms(due), msgListScore(now.Add(-s.retention))}
 	args = append(args, msgPairs...)
 	args = append(args, smsPairs...)
 	args = append(args, chunks...)
-	raw, err := s.runDurable(ctx, scriptCreateMessage, keys, args...)
+	return keys, args, nil
+}
+
+// createResult reads scriptCreateMessage's answer (raw, and err from
+// running it, which may be a NotReplicatedError with raw set).
+func createResult(m *Message, raw any, err error) (code string, created bool, _ error) {
 	if raw == nil && err != nil {
 		return "", false, fmt.Errorf("create message: %w", err)
 	}

@@ -459,8 +459,12 @@ type Outcome struct {
 // MarkSent records that a provider accepted the SMS, and indexes its
 // provider reference for receipts. It reports whether the status moved.
 func (s *Store) MarkSent(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Sent, o.Provider, o.ProviderRef, o.Segments, o.Attempts,
-		fProvider, o.Provider, fRef, o.ProviderRef, fSegments, o.Segments, fEncoding, o.Encoding, fError, "", fAmbiguous, "0", fOperator, o.Operator)
+	return s.transition(ctx, id, sms.Sent, o.Provider, o.ProviderRef, o.Segments, o.Attempts, sentPairs(o)...)
+}
+
+// sentPairs are the fields a move to sent sets (MarkSent, MarkSentBatch).
+func sentPairs(o Outcome) []any {
+	return []any{fProvider, o.Provider, fRef, o.ProviderRef, fSegments, o.Segments, fEncoding, o.Encoding, fError, "", fAmbiguous, "0", fOperator, o.Operator}
 }
 
 // MarkFailed records a final failure: the provider's error, or a reason
@@ -632,6 +636,20 @@ end
 return cjson.encode({moved=true, prev=cur})
 `)
 
+// transitionCall is scriptTransition's keys and arguments for one move
+// (transition, and the batched writes of batch.go).
+func (s *Store) transitionCall(id string, to sms.Status, prov, ref string, segments int, attempts []Attempt, pairs ...any) (keys []string, args []any) {
+	now := s.now()
+	keys = []string{smsKey(id), msgKey(sms.MessageCodeOf(id)), attemptsKey(id), keyOutcome, keyWaits}
+	member := ""
+	if to == sms.Sent {
+		keys = append(keys, refKey(prov, ref), parkKey(prov, ref), keyParked)
+		member = parkedMember(prov, ref)
+	}
+	args = append([]any{string(to), ms(now), hourBucket(now), id, ttlSeconds(s.retention), segments, member, len(pairs) / 2}, pairs...)
+	return keys, append(args, attemptArgs(attempts)...)
+}
+
 type transitionResult struct {
 	Moved bool   `json:"moved"`
 	Prev  string `json:"prev"`
@@ -640,15 +658,7 @@ type transitionResult struct {
 // transition moves SMS id to status to (see scriptTransition); a move to
 // sent indexes the provider reference prov/ref.
 func (s *Store) transition(ctx context.Context, id string, to sms.Status, prov, ref string, segments int, attempts []Attempt, pairs ...any) (bool, error) {
-	now := s.now()
-	keys := []string{smsKey(id), msgKey(sms.MessageCodeOf(id)), attemptsKey(id), keyOutcome, keyWaits}
-	member := ""
-	if to == sms.Sent {
-		keys = append(keys, refKey(prov, ref), parkKey(prov, ref), keyParked)
-		member = parkedMember(prov, ref)
-	}
-	args := append([]any{string(to), ms(now), hourBucket(now), id, ttlSeconds(s.retention), segments, member, len(pairs) / 2}, pairs...)
-	args = append(args, attemptArgs(attempts)...)
+	keys, args := s.transitionCall(id, to, prov, ref, segments, attempts, pairs...)
 	raw, err := scriptTransition.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
 		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)

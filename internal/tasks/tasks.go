@@ -18,9 +18,11 @@ import (
 
 // Task types.
 const (
-	TypeSend     = "sms:send"
-	TypeDispatch = "sms:dispatch"
-	TypeCallback = "sms:callback"
+	TypeSend = "sms:send"
+	// TypeSendBatch carries many SMS of one lane (batch.go).
+	TypeSendBatch = "sms:send-batch"
+	TypeDispatch  = "sms:dispatch"
+	TypeCallback  = "sms:callback"
 )
 
 // CallbackQueue carries status callbacks, away from the send lanes: a slow
@@ -31,7 +33,21 @@ const CallbackQueue = "callbacks"
 // application and phone that name the device and opt-out keys the worker
 // reads with it (so its load is one round trip and every key it touches is
 // named up front). The state lives in Redis and is read at send time.
-type SendPayload struct{ ID, App, Phone string }
+//
+// Retried is the retries an SMS already had before this task existed: a
+// batch's follow-up task of one SMS (worker/batch.go) carries the retry
+// count the batch task had, so its asynq budget and backoff continue
+// where the batch's left off. Zero for every other send task.
+type SendPayload struct {
+	ID, App, Phone string
+	Retried        int
+}
+
+// SendRetryBudget is the asynq retry budget of a send task: twice the
+// SMS's provider attempts, because the worker's claim counts attempts and
+// fails the SMS itself, so asynq's budget only has to outlast crashes and
+// Redis hiccups that happen before an attempt is counted.
+func SendRetryBudget(maxAttempts int) int { return 2 * maxAttempts }
 
 // Send returns the task that sends SMS id on the lane of typ, with the
 // id-only payload of earlier versions (the worker then reads the
@@ -46,21 +62,27 @@ func SendFor(p SendPayload, typ sms.Type, maxRetry int, timeout time.Duration) *
 	payload := p.ID
 	if p.App != "" && p.Phone != "" {
 		payload += "\n" + p.App + "\n" + p.Phone
+		if p.Retried > 0 {
+			payload += "\n" + strconv.Itoa(p.Retried)
+		}
 	}
 	return asynq.NewTask(TypeSend, []byte(payload),
 		asynq.TaskID(p.ID), asynq.Queue(typ.Queue()), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
 }
 
-// ParseSend reads a send task's payload: "id\napp\nphone", or the id
-// alone (tasks enqueued by earlier versions), which leaves App and Phone
-// empty.
+// ParseSend reads a send task's payload: "id\napp\nphone" with an
+// optional fourth line, the retries carried over (SendPayload.Retried),
+// or the id alone (tasks enqueued by earlier versions), which leaves App
+// and Phone empty.
 func ParseSend(b []byte) SendPayload {
 	id, rest, ok := strings.Cut(string(b), "\n")
 	if !ok {
 		return SendPayload{ID: id}
 	}
-	app, phone, _ := strings.Cut(rest, "\n")
-	return SendPayload{ID: id, App: app, Phone: phone}
+	app, rest, _ := strings.Cut(rest, "\n")
+	phone, retried, _ := strings.Cut(rest, "\n")
+	n, _ := strconv.Atoi(retried)
+	return SendPayload{ID: id, App: app, Phone: phone, Retried: max(n, 0)}
 }
 
 // Dispatch returns the fan-out task of one time zone group of a message,

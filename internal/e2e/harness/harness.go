@@ -99,6 +99,8 @@ func TestConfig(t testing.TB) config.Config {
 		MaxAttempts: 4, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		SendTimeout: 10 * time.Second, OutboxInterval: time.Hour,
 	}
+	// Batch tasks as a deployment runs them (decision 21).
+	c.Worker.Batch = config.Default().Worker.Batch
 	return c
 }
 
