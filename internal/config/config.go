@@ -383,6 +383,16 @@ func (c Config) validate() error {
 
 // validateLimits checks the sizes, counts and durations.
 func (c Config) validateLimits() error {
+	for _, check := range []func() error{c.validateIntakeLimits, c.validateWorkerLimits, c.validateStoreLimits} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateIntakeLimits checks the intake's bounds on requests.
+func (c Config) validateIntakeLimits() error {
 	switch {
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("config: SMSFLEET_MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes)
@@ -397,6 +407,15 @@ func (c Config) validateLimits() error {
 		return fmt.Errorf("config: SMSFLEET_MAX_RECIPIENTS must be positive, got %d", c.MaxRecipients)
 	case c.DispatchChunk < 1:
 		return fmt.Errorf("config: SMSFLEET_DISPATCH_CHUNK must be positive, got %d", c.DispatchChunk)
+	case c.RequestTimeout < 0:
+		return fmt.Errorf("config: SMSFLEET_REQUEST_TIMEOUT must not be negative, got %s", c.RequestTimeout)
+	}
+	return nil
+}
+
+// validateWorkerLimits checks the worker's concurrency, polling and retries.
+func (c Config) validateWorkerLimits() error {
+	switch {
 	case c.Worker.Concurrency < 1:
 		return fmt.Errorf("config: SMSFLEET_WORKER_CONCURRENCY must be positive, got %d", c.Worker.Concurrency)
 	case c.Worker.TaskCheckInterval <= 0 || c.Worker.OTPCheckInterval <= 0:
@@ -413,8 +432,13 @@ func (c Config) validateLimits() error {
 	case c.Worker.OutboxInterval <= 0:
 		// The outbox sweeper ticks at this interval; zero would never tick.
 		return fmt.Errorf("config: SMSFLEET_WORKER_OUTBOX_INTERVAL must be positive, got %s", c.Worker.OutboxInterval)
-	case c.RequestTimeout < 0:
-		return fmt.Errorf("config: SMSFLEET_REQUEST_TIMEOUT must not be negative, got %s", c.RequestTimeout)
+	}
+	return nil
+}
+
+// validateStoreLimits checks Redis's timeouts and what the store keeps.
+func (c Config) validateStoreLimits() error {
+	switch {
 	case c.Redis.Timeout < 0:
 		return fmt.Errorf("config: SMSFLEET_REDIS_TIMEOUT must not be negative, got %s", c.Redis.Timeout)
 	case c.Redis.WaitReplicas < 0:
