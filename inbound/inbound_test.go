@@ -84,18 +84,7 @@ func TestInboundReplies(t *testing.T) {
 		}
 		return do(t, req)
 	}
-	optedOut := func(app, phone string) bool {
-		list, _, err := st.ListOptOuts(ctx, app, 0, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range list {
-			if o.Phone == phone {
-				return true
-			}
-		}
-		return false
-	}
+	optedOut := func(app, phone string) bool { return isOptedOut(t, st, app, phone) }
 	simBody := func(from, to, text string) string {
 		return `{"from":"` + from + `","to":"` + to + `","text":"` + text + `"}`
 	}
@@ -280,4 +269,19 @@ func FuzzKeyword(f *testing.F) {
 			t.Fatalf("Keyword(%q) = \"\" for a configured word", text)
 		}
 	})
+}
+
+// isOptedOut reports whether phone is on app's opt-out list.
+func isOptedOut(t *testing.T, st *store.Store, app, phone string) bool {
+	t.Helper()
+	list, _, err := st.ListOptOuts(context.Background(), app, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range list {
+		if o.Phone == phone {
+			return true
+		}
+	}
+	return false
 }

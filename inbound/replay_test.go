@@ -2,7 +2,6 @@ package inbound
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,7 +29,6 @@ import (
 func TestReplayedStartAfterStopChangesNothing(t *testing.T) {
 	r := testenv.NewRedis(t)
 	st := store.New(r.Client(t), 24*time.Hour)
-	ctx := context.Background()
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
@@ -84,18 +82,7 @@ func TestReplayedStartAfterStopChangesNothing(t *testing.T) {
 			return captured{"/webhooks/inbound/" + name, h, body}
 		}
 	}
-	optedOut := func(phone string) bool {
-		list, _, err := st.ListOptOuts(ctx, "SHOP1-00001", 0, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range list {
-			if o.Phone == phone {
-				return true
-			}
-		}
-		return false
-	}
+	optedOut := func(phone string) bool { return isOptedOut(t, st, "SHOP1-00001", phone) }
 
 	for i, tc := range []struct {
 		name  string
