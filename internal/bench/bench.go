@@ -82,6 +82,23 @@ func (o *Options) Validate() error {
 	if o.SimURL == "" {
 		o.SimURL = strings.TrimRight(o.URL, "/") + "/simulator"
 	}
+	for _, check := range []func() error{o.validateTarget, o.validateCounts} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	if o.Mode != ModeOTPUnderBulk {
+		o.OTPs = 0
+	}
+	if _, err := Phones(o.Prefix, o.N+o.OTPs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validateTarget checks what to drive (-target, -url, -mode) and the
+// credentials each target needs.
+func (o *Options) validateTarget() error {
 	switch {
 	case o.Target != TargetSmsfleet && o.Target != TargetKannel:
 		return fmt.Errorf("-target must be smsfleet or kannel, got %q", o.Target)
@@ -97,6 +114,13 @@ func (o *Options) Validate() error {
 		return errors.New("-auth must be user:password with -target kannel")
 	case o.Target == TargetSmsfleet && (o.App == "" || o.Auth == ""):
 		return errors.New("-app and -auth are required")
+	}
+	return nil
+}
+
+// validateCounts checks the run's sizes and its timeout.
+func (o *Options) validateCounts() error {
+	switch {
 	case o.N < 1:
 		return fmt.Errorf("-n must be positive, got %d", o.N)
 	case o.C < 1:
@@ -105,12 +129,6 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("-otps must be positive, got %d", o.OTPs)
 	case o.Timeout <= 0:
 		return fmt.Errorf("-timeout must be positive, got %s", o.Timeout)
-	}
-	if o.Mode != ModeOTPUnderBulk {
-		o.OTPs = 0
-	}
-	if _, err := Phones(o.Prefix, o.N+o.OTPs); err != nil {
-		return err
 	}
 	return nil
 }

@@ -102,77 +102,92 @@ type CreateResult struct {
 // by the replicas as CreateMessage's would be, or gets ErrNotReplicated.
 func (s *Store) CreateMessages(ctx context.Context, reqs []CreateRequest) []CreateResult {
 	out := make([]CreateResult, len(reqs))
-	type call struct {
-		i    int
-		keys []string
-		args []any
-		ev   *redis.Cmd
+	calls := s.createCalls(ctx, reqs, out)
+	if len(calls) == 0 {
+		return out
 	}
-	var calls []*call
+	wait, perr := s.runCreates(ctx, calls)
+	if anyNoScript(calls) {
+		if lerr := s.LoadScripts(ctx); lerr != nil {
+			for _, c := range calls {
+				out[c.i].Err = fmt.Errorf("create message: %w", lerr)
+			}
+			return out
+		}
+		// Every create is idempotent by its code: run them all again once.
+		wait, perr = s.runCreates(ctx, calls)
+	}
+	werr := s.waitError(wait)
+	for _, c := range calls {
+		raw, err := c.ev.Result()
+		switch {
+		case err != nil:
+			if perr != nil && !errors.Is(perr, redis.Nil) && c.ev.Err() == nil {
+				err = perr
+			}
+			raw = nil
+		case werr != nil:
+			var nr *NotReplicatedError
+			if errors.As(werr, &nr) {
+				err = werr // written on the primary: the code is known
+			} else {
+				raw, err = nil, werr
+			}
+		}
+		code, created, err := createResult(reqs[c.i].Message, raw, err)
+		out[c.i] = CreateResult{Code: code, Created: created, Err: err}
+	}
+	return out
+}
+
+// createCall is one message's script run within CreateMessages; i is its
+// request's index.
+type createCall struct {
+	i    int
+	keys []string
+	args []any
+	ev   *redis.Cmd
+}
+
+// createCalls builds each request's script run; a request that cannot be
+// written gets its error in out and no call.
+func (s *Store) createCalls(ctx context.Context, reqs []CreateRequest, out []CreateResult) []*createCall {
+	var calls []*createCall
 	for i, r := range reqs {
 		keys, args, err := s.createCall(ctx, r.Message, r.Audiences)
 		if err != nil {
 			out[i].Err = err
 			continue
 		}
-		calls = append(calls, &call{i: i, keys: keys, args: args})
+		calls = append(calls, &createCall{i: i, keys: keys, args: args})
 	}
-	if len(calls) == 0 {
-		return out
-	}
-	for try := 0; ; try++ {
-		var wait *redis.Cmd
-		_, perr := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, c := range calls {
-				c.ev = scriptCreateMessage.EvalSha(ctx, p, c.keys, c.args...)
-			}
-			if s.waitReplicas > 0 {
-				wait = p.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
-			}
-			return nil
-		})
-		noScript := false
+	return calls
+}
+
+// runCreates sends every call in one pipeline, followed by a WAIT when
+// writes wait for replicas; it returns the WAIT (nil without one) and the
+// pipeline's error.
+func (s *Store) runCreates(ctx context.Context, calls []*createCall) (*redis.Cmd, error) {
+	var wait *redis.Cmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range calls {
-			if c.ev.Err() != nil && redis.HasErrorPrefix(c.ev.Err(), "NOSCRIPT") {
-				noScript = true
-			}
+			c.ev = scriptCreateMessage.EvalSha(ctx, p, c.keys, c.args...)
 		}
-		if try == 0 && noScript {
-			if lerr := s.LoadScripts(ctx); lerr != nil {
-				for _, c := range calls {
-					out[c.i].Err = fmt.Errorf("create message: %w", lerr)
-				}
-				return out
-			}
-			continue // every create is idempotent by its code
+		if s.waitReplicas > 0 {
+			wait = p.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
 		}
-		var werr error
-		if wait != nil {
-			if n, err := wait.Int(); err != nil {
-				werr = fmt.Errorf("wait for replicas: %w", err)
-			} else if n < s.waitReplicas {
-				werr = &NotReplicatedError{Want: s.waitReplicas, Got: n, Timeout: s.waitTimeout}
-			}
+		return nil
+	})
+	return wait, err
+}
+
+// anyNoScript reports whether Redis had lost the script (a restart or
+// SCRIPT FLUSH) for any call.
+func anyNoScript(calls []*createCall) bool {
+	for _, c := range calls {
+		if c.ev.Err() != nil && redis.HasErrorPrefix(c.ev.Err(), "NOSCRIPT") {
+			return true
 		}
-		for _, c := range calls {
-			raw, err := c.ev.Result()
-			switch {
-			case err != nil:
-				if perr != nil && !errors.Is(perr, redis.Nil) && c.ev.Err() == nil {
-					err = perr
-				}
-				raw = nil
-			case werr != nil:
-				var nr *NotReplicatedError
-				if errors.As(werr, &nr) {
-					err = werr // written on the primary: the code is known
-				} else {
-					raw, err = nil, werr
-				}
-			}
-			code, created, err := createResult(reqs[c.i].Message, raw, err)
-			out[c.i] = CreateResult{Code: code, Created: created, Err: err}
-		}
-		return out
 	}
+	return false
 }

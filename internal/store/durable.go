@@ -73,13 +73,29 @@ func (s *Store) runDurable(ctx context.Context, sc *redis.Script, keys []string,
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}
-		n, werr := wait.Int()
-		if werr != nil {
-			return nil, fmt.Errorf("wait for replicas: %w", werr)
+		werr := s.waitError(wait)
+		var nr *NotReplicatedError
+		if werr != nil && !errors.As(werr, &nr) {
+			return nil, werr
 		}
-		if got := n; got < s.waitReplicas {
-			return ev.Val(), &NotReplicatedError{Want: s.waitReplicas, Got: got, Timeout: s.waitTimeout}
-		}
-		return ev.Val(), nil
+		// Too few replicas: written on the primary all the same.
+		return ev.Val(), werr
 	}
+}
+
+// waitError is what a group's WAIT says: nil when enough replicas
+// acknowledged, a *NotReplicatedError when too few did, or the WAIT's own
+// error.
+func (s *Store) waitError(wait *redis.Cmd) error {
+	if wait == nil {
+		return nil
+	}
+	n, err := wait.Int()
+	if err != nil {
+		return fmt.Errorf("wait for replicas: %w", err)
+	}
+	if n < s.waitReplicas {
+		return &NotReplicatedError{Want: s.waitReplicas, Got: n, Timeout: s.waitTimeout}
+	}
+	return nil
 }

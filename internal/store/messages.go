@@ -608,30 +608,9 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 	if _, err := s.SMSID(ctx, m, ""); err != nil {
 		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
 	}
-	raw, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(m.Code)}, ms(s.now())).Result()
+	started, err := s.markCanceled(ctx, m.Code)
 	if err != nil {
-		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
-	}
-	var res struct {
-		Pending bool `json:"pending"`
-		// cjson encodes an empty table as an object: take either.
-		Started json.RawMessage `json:"started"`
-	}
-	if err := decodeJSON(raw, &res); err != nil {
-		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
-	}
-	if !res.Pending {
-		return CancelResult{}, ErrAlreadySent
-	}
-	started := map[int]bool{}
-	var groups []int
-	if len(res.Started) > 0 && res.Started[0] == '[' {
-		if err := json.Unmarshal(res.Started, &groups); err != nil {
-			return CancelResult{}, fmt.Errorf("cancel message: %w", err)
-		}
-	}
-	for _, g := range groups {
-		started[g] = true
+		return CancelResult{}, err
 	}
 	var out CancelResult
 	for g := range m.Groups {
@@ -642,32 +621,9 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 	// Records exist (or are being created) in the started groups: cancel
 	// them one by one, creating those the fan-out has not reached yet as
 	// canceled.
-	now, ttl := ms(s.now()), ttlSeconds(s.retention)
-	cancelBatch := func(phones []string) error {
-		ids, err := s.SMSIDs(ctx, m, phones)
-		if err != nil {
-			return fmt.Errorf("cancel message: %w", err)
-		}
-		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
-			cmds := make([]*redis.Cmd, len(phones))
-			for i, ph := range phones {
-				id := ids[i]
-				cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{smsKey(id), msgKey(m.Code), keyOutcome}, ph, now, ttl, m.Code, id)
-			}
-			return cmds
-		})
-		if err != nil {
-			return err
-		}
-		for _, c := range cmds {
-			if n, _ := c.Int(); n == 1 {
-				out.Swept++
-			}
-		}
-		return nil
-	}
+	now := ms(s.now())
 	if m.Direct {
-		return out, cancelBatch([]string{m.To})
+		return out, s.cancelSMS(ctx, m, []string{m.To}, now, &out)
 	}
 	for g := range started {
 		for c := 0; c < m.Chunks(g); c++ {
@@ -675,12 +631,70 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 			if err != nil {
 				return out, err
 			}
-			if err := cancelBatch(phones); err != nil {
+			if err := s.cancelSMS(ctx, m, phones, now, &out); err != nil {
 				return out, err
 			}
 		}
 	}
 	return out, nil
+}
+
+// markCanceled marks the message canceled (scriptCancel) and returns the
+// groups whose fan-out had started; ErrAlreadySent when nothing was
+// pending any more.
+func (s *Store) markCanceled(ctx context.Context, code string) (map[int]bool, error) {
+	raw, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(code)}, ms(s.now())).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cancel message: %w", err)
+	}
+	var res struct {
+		Pending bool `json:"pending"`
+		// cjson encodes an empty table as an object: take either.
+		Started json.RawMessage `json:"started"`
+	}
+	if err := decodeJSON(raw, &res); err != nil {
+		return nil, fmt.Errorf("cancel message: %w", err)
+	}
+	if !res.Pending {
+		return nil, ErrAlreadySent
+	}
+	var groups []int
+	if len(res.Started) > 0 && res.Started[0] == '[' {
+		if err := json.Unmarshal(res.Started, &groups); err != nil {
+			return nil, fmt.Errorf("cancel message: %w", err)
+		}
+	}
+	started := make(map[int]bool, len(groups))
+	for _, g := range groups {
+		started[g] = true
+	}
+	return started, nil
+}
+
+// cancelSMS cancels the SMS of m to phones in one pipelined round trip
+// (scriptCancelSMS) at now (unix ms), counting in out those it moved.
+func (s *Store) cancelSMS(ctx context.Context, m Message, phones []string, now int64, out *CancelResult) error {
+	ids, err := s.SMSIDs(ctx, m, phones)
+	if err != nil {
+		return fmt.Errorf("cancel message: %w", err)
+	}
+	ttl := ttlSeconds(s.retention)
+	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
+		cmds := make([]*redis.Cmd, len(phones))
+		for i, ph := range phones {
+			cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{smsKey(ids[i]), msgKey(m.Code), keyOutcome}, ph, now, ttl, m.Code, ids[i])
+		}
+		return cmds
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range cmds {
+		if n, _ := c.Int(); n == 1 {
+			out.Swept++
+		}
+	}
+	return nil
 }
 
 // OutboxDue returns message codes written before cutoff whose enqueue was
