@@ -48,7 +48,7 @@ func benchFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.OTPs, "otps", 200, "OTPs sent one at a time during the bulk (otp-under-bulk)")
 	fs.DurationVar(&o.OTPGap, "otp-gap", 10*time.Millisecond, "pause between two OTPs (otp-under-bulk)")
 	fs.StringVar(&o.Type, "type", "", "message_type of the single or bulk messages (default transactional)")
-	fs.StringVar(&o.Redis, "redis", "", "the fleet's Redis host:port, for its cost per SMS (INFO deltas); empty: not measured")
+	fs.StringVar(&o.Redis, "redis", "", "the fleet's Redis host:port, for its cost per SMS (INFO deltas); comma-separated for a cluster's masters (the sum and each node); empty: not measured")
 	fs.StringVar(&o.Prefix, "prefix", "+4915112", "number prefix (+ and 3 to 9 digits; six digits follow): use a new one per run against the same fleet")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "bound on the whole run")
 	fs.StringVar(&o.Target, "target", bench.TargetSmsfleet, "smsfleet or kannel")

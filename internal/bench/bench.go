@@ -60,7 +60,8 @@ type Options struct {
 	// Type is the message_type of ModeSingle's and the bulk's messages.
 	Type string
 	// Redis, when set, is the fleet's Redis: INFO deltas over the run give
-	// its cost per SMS.
+	// its cost per SMS. Comma-separated addresses (a cluster's masters)
+	// give the sum and each node's share.
 	Redis string
 	// Prefix starts every number of the run (+49151 and two digits; six
 	// more follow), so runs against the same fleet do not collide.
@@ -168,6 +169,8 @@ type Result struct {
 
 	OTP   *OTPResult `json:"otp,omitempty"`
 	Redis *RedisCost `json:"redis,omitempty"`
+	// RedisNodes is each node's cost when -redis named more than one.
+	RedisNodes []RedisCost `json:"redis_nodes,omitempty"`
 }
 
 // OTPResult is the OTP part of ModeOTPUnderBulk.
@@ -247,11 +250,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.EndToEndSeconds = max(res.EndToEndSeconds, res.AcceptSeconds)
 	res.EndToEndPerSec = rate(res.Arrived, res.EndToEndSeconds)
 	if rc != nil {
-		cost, err := rc.finish(rctx, res.Arrived+otpArrived)
+		total, nodes, err := rc.finish(rctx, res.Arrived+otpArrived)
 		if err != nil {
 			return res, err
 		}
-		res.Redis = &cost
+		res.Redis, res.RedisNodes = &total, nodes
 	}
 	return res, nil
 }

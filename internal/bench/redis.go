@@ -46,8 +46,15 @@ type CommandCost struct {
 	Micros float64 `json:"us_per_sms"`
 }
 
-// redisCounter snapshots INFO before the run.
+// redisCounter snapshots INFO of every node before the run: one address
+// for a standalone Redis, each master's for a cluster (issue 15), so the
+// cost is the fleet's whole Redis and each node's share of it.
 type redisCounter struct {
+	nodes []*nodeCounter
+}
+
+// nodeCounter is one node's client and its first snapshot.
+type nodeCounter struct {
 	rdb    *redis.Client
 	addr   string
 	before info
@@ -61,42 +68,86 @@ type info struct {
 	cpu   float64 // seconds
 }
 
-func startRedis(ctx context.Context, addr string) (*redisCounter, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
-	before, err := readInfo(ctx, rdb)
-	if err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("-redis %s: %w", addr, err)
+// startRedis snapshots every address of addrs (comma-separated).
+func startRedis(ctx context.Context, addrs string) (*redisCounter, error) {
+	c := &redisCounter{}
+	for _, addr := range strings.Split(addrs, ",") {
+		addr = strings.TrimSpace(addr)
+		rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
+		before, err := readInfo(ctx, rdb)
+		if err != nil {
+			_ = rdb.Close()
+			c.close()
+			return nil, fmt.Errorf("-redis %s: %w", addr, err)
+		}
+		c.nodes = append(c.nodes, &nodeCounter{rdb: rdb, addr: addr, before: before})
 	}
-	return &redisCounter{rdb: rdb, addr: addr, before: before}, nil
+	return c, nil
 }
 
-func (c *redisCounter) close() { _ = c.rdb.Close() }
+func (c *redisCounter) close() {
+	for _, n := range c.nodes {
+		_ = n.rdb.Close()
+	}
+}
+
+// finish returns the cost over all nodes and, with more than one node,
+// each node's.
+func (c *redisCounter) finish(ctx context.Context, sms int) (RedisCost, []RedisCost, error) {
+	var (
+		addrs         []string
+		before, after = info{cmds: map[string]cmdStat{}}, info{cmds: map[string]cmdStat{}}
+		nodes         []RedisCost
+	)
+	for _, n := range c.nodes {
+		a, err := readInfo(ctx, n.rdb)
+		if err != nil {
+			return RedisCost{}, nil, fmt.Errorf("-redis %s: %w", n.addr, err)
+		}
+		nodes = append(nodes, cost(n.addr, sms, n.before, a, 1))
+		before.add(n.before)
+		after.add(a)
+		addrs = append(addrs, n.addr)
+	}
+	total := cost(strings.Join(addrs, ","), sms, before, after, len(c.nodes))
+	if len(nodes) == 1 {
+		nodes = nil
+	}
+	return total, nodes, nil
+}
+
+// add sums another node's counters into in.
+func (in *info) add(o info) {
+	for name, st := range o.cmds {
+		cur := in.cmds[name]
+		in.cmds[name] = cmdStat{calls: cur.calls + st.calls, usec: cur.usec + st.usec}
+	}
+	in.reads += o.reads
+	in.cpu += o.cpu
+}
 
 // scripts are the commands that run a script; the commands a script runs
 // are counted under their own names too.
 var scripts = map[string]bool{"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true, "fcall": true, "fcall_ro": true}
 
-// finish takes the second snapshot and divides the deltas by sms.
-func (c *redisCounter) finish(ctx context.Context, sms int) (RedisCost, error) {
-	after, err := readInfo(ctx, c.rdb)
-	if err != nil {
-		return RedisCost{}, fmt.Errorf("-redis %s: %w", c.addr, err)
-	}
-	cost := RedisCost{Addr: c.addr, SMS: sms}
+// cost divides the deltas between two snapshots (of infos nodes, summed)
+// by sms.
+func cost(addr string, sms int, before, after info, infos int) RedisCost {
+	cost := RedisCost{Addr: addr, SMS: sms}
 	if sms == 0 {
-		return cost, nil
+		return cost
 	}
 	per := func(v float64) float64 { return round2(v / float64(sms)) }
-	// The bench's own INFO call is one read and one command; leave it out.
-	cost.RoundTrips = per(float64(after.reads - c.before.reads - 1))
-	cost.CPUMicros = per((after.cpu - c.before.cpu) * 1e6)
+	// The bench's own INFO call is one read and one command per node;
+	// leave it out.
+	cost.RoundTrips = per(float64(after.reads - before.reads - int64(infos)))
+	cost.CPUMicros = per((after.cpu - before.cpu) * 1e6)
 	var calls, usec, scriptCalls, scriptUsec int64
 	for name, a := range after.cmds {
 		if name == "info" {
 			continue
 		}
-		b := c.before.cmds[name]
+		b := before.cmds[name]
 		d := cmdStat{calls: a.calls - b.calls, usec: a.usec - b.usec}
 		if d.calls <= 0 {
 			continue
@@ -115,7 +166,7 @@ func (c *redisCounter) finish(ctx context.Context, sms int) (RedisCost, error) {
 	if len(cost.Top) > 8 {
 		cost.Top = cost.Top[:8]
 	}
-	return cost, nil
+	return cost
 }
 
 // readInfo reads INFO commandstats, stats and cpu.

@@ -40,6 +40,9 @@ func (r Result) WriteTable(w io.Writer) error {
 			p("    %s\t%.2f calls\t%.1f µs", t.Name, t.Calls, t.Micros)
 		}
 	}
+	for _, n := range r.RedisNodes {
+		p("  node %s\t%.2f round trips\t%.1f µs CPU\t%.2f commands per SMS", n.Addr, n.RoundTrips, n.CPUMicros, n.Commands)
+	}
 	return tw.Flush()
 }
 
