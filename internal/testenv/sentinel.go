@@ -296,17 +296,15 @@ func (s *Sentinel) KillPrimary(ctx context.Context) (string, error) {
 	return addr, nil
 }
 
-// WaitNewPrimary waits until the sentinels name a primary other than old
-// and that node answers as a primary (ROLE master, writable); it returns
-// its address.
+// WaitNewPrimary waits until a sentinel names a primary other than old
+// and that node answers as a primary (ROLE master); it returns its
+// address. Any sentinel counts: the one that led the failover names the
+// new primary first, the others learn it a second or so later, and a
+// client that asks the leader is already writing to it.
 func (s *Sentinel) WaitNewPrimary(ctx context.Context, old string) (string, error) {
 	for {
-		addr, err := s.Primary(ctx)
-		if err == nil && addr != old {
-			c := redis.NewClient(&redis.Options{Addr: addr})
-			role, rerr := c.Do(ctx, "role").Slice()
-			_ = c.Close()
-			if rerr == nil && len(role) > 0 && role[0] == "master" {
+		for _, sn := range s.sentinels {
+			if addr, ok := s.promotedBy(ctx, sn.Addr, old); ok {
 				return addr, nil
 			}
 		}
@@ -316,6 +314,25 @@ func (s *Sentinel) WaitNewPrimary(ctx context.Context, old string) (string, erro
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// promotedBy reports the primary sentinel names if it is not old and
+// answers ROLE master.
+func (s *Sentinel) promotedBy(ctx context.Context, sentinel, old string) (string, bool) {
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel})
+	got, err := sc.GetMasterAddrByName(ctx, s.MasterName).Result()
+	_ = sc.Close()
+	if err != nil || len(got) != 2 {
+		return "", false
+	}
+	addr := net.JoinHostPort(got[0], got[1])
+	if addr == old {
+		return "", false
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	role, err := c.Do(ctx, "role").Slice()
+	_ = c.Close()
+	return addr, err == nil && len(role) > 0 && role[0] == "master"
 }
 
 // Failover kills the primary and waits for the sentinels to promote a
