@@ -293,6 +293,9 @@ type fleet struct {
 	apiAddr  string
 	workers  []*proc
 	receipts *proc
+	// sentinel is the Sentinel set-up of a fleet in SMSFLEET_REDIS_MODE=sentinel
+	// (fleetOptions.sentinel); redis then stands for its current primary.
+	sentinel *testenv.Sentinel
 }
 
 const (
@@ -305,6 +308,9 @@ type fleetOptions struct {
 	fsync   string   // appendfsync: everysec (default) or always
 	env     []string // extra SMSFLEET_* for every role
 	replica bool     // run a Redis replica of the primary (redis-server --replicaof), its own AOF dir
+	// sentinel runs Redis as a primary, two replicas and three sentinels
+	// (sentinel.go) and the roles in SMSFLEET_REDIS_MODE=sentinel.
+	sentinel bool
 }
 
 func startFleet(bin, dir string, o fleetOptions) (*fleet, error) {
@@ -313,7 +319,16 @@ func startFleet(bin, dir string, o fleetOptions) (*fleet, error) {
 		o.fsync = "everysec"
 	}
 	var err error
-	if f.redis, err = startRedis(dir, o.fsync); err != nil {
+	var redisEnv []string // how the roles reach Redis
+	if o.sentinel {
+		redisEnv, err = startSentinelRedis(f)
+	} else {
+		f.redis, err = startRedis(dir, o.fsync)
+		if err == nil {
+			redisEnv = []string{"SMSFLEET_REDIS_ADDR=" + f.redis.addr}
+		}
+	}
+	if err != nil {
 		return f, err
 	}
 	if o.replica {
@@ -348,16 +363,15 @@ route:
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		return f, err
 	}
-	common := append([]string{
-		"SMSFLEET_REDIS_ADDR=" + f.redis.addr,
-		"SMSFLEET_APPLICATIONS=" + appCode + ":" + appToken,
-		"SMSFLEET_CONFIG=" + cfgFile,
-		"SMSFLEET_KAFKA_BROKERS=" + kafkaAddr,
-		"SMSFLEET_PUBLIC_URL=http://" + receiptsAddr,
-		"SMSFLEET_SIMULATOR_SECRET=" + chaosSimulatorSecret,
+	common := append(append(redisEnv,
+		"SMSFLEET_APPLICATIONS="+appCode+":"+appToken,
+		"SMSFLEET_CONFIG="+cfgFile,
+		"SMSFLEET_KAFKA_BROKERS="+kafkaAddr,
+		"SMSFLEET_PUBLIC_URL=http://"+receiptsAddr,
+		"SMSFLEET_SIMULATOR_SECRET="+chaosSimulatorSecret,
 		"SMSFLEET_LOG_LEVEL=warn",
 		"SMSFLEET_SHUTDOWN_GRACE=5s",
-	}, o.env...)
+	), o.env...)
 	role := func(name, role, addr string) (*proc, error) {
 		p := newProc(name, dir, bin, append(append([]string{}, common...), "SMSFLEET_HTTP_ADDR="+addr), role)
 		if err := p.start(); err != nil {
@@ -390,9 +404,12 @@ func (f *fleet) stop() {
 		}
 	}
 	for _, r := range append([]*redisProc{f.redis, f.replica}, f.oldRedis...) {
-		if r != nil {
+		if r != nil && r.proc != nil {
 			r.forget()
 		}
+	}
+	if f.sentinel != nil {
+		f.sentinel.Stop()
 	}
 	if f.proxy != nil {
 		f.proxy.close()

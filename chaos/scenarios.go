@@ -72,6 +72,9 @@ var scenarios = []scenario{
 			sleep(ctx, time.Second) // the failure is noticed
 			failover(ctx, f)
 		}},
+	{name: "sentinel-failover", what: "SMSFLEET_REDIS_MODE=sentinel (primary, 2 replicas, 3 sentinels, down-after 1 s) with SMSFLEET_REDIS_WAIT_REPLICAS=1: kill -9 of the primary a third into the sends; the sentinels promote a replica, no role is restarted", n: 20000, rate: 500,
+		opts:  fleetOptions{sentinel: true, env: []string{"SMSFLEET_REDIS_WAIT_REPLICAS=1", "SMSFLEET_REDIS_WAIT_TIMEOUT=1s"}},
+		fault: sentinelFailover},
 	{name: "provider-hang", what: "sim-a holds its answers 15 s (client timeout 10 s) for 30 s; route sim-a, sim-b", n: 1000, rate: 40,
 		fault: func(ctx context.Context, f *fleet, _ time.Duration) {
 			sleep(ctx, 5*time.Second)

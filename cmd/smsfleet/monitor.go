@@ -19,7 +19,8 @@ import (
 )
 
 const monitorHelp = `Serves the Asynq web monitor for on-call on SMSFLEET_HTTP_ADDR, over the
-Redis at SMSFLEET_REDIS_ADDR:
+fleet's Redis (SMSFLEET_REDIS_MODE: SMSFLEET_REDIS_ADDR, or the sentinels or cluster
+nodes in SMSFLEET_REDIS_ADDRS):
   /monitoring/   the lanes (otp, transactional, marketing, dispatch) with their
                  pending, scheduled, retry and archived tasks; a send task shows
                  its SMS (masked phone, status, provider, attempts)
@@ -52,7 +53,7 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 	err = redisx.Ping(pctx, rdb)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("redis at %s: %w", cfg.Redis.Addr, err)
+		return fmt.Errorf("redis (%s): %w", cfg.Redis, err)
 	}
 	guard := authguard.New(authguard.Options{Surface: "monitor", Failures: cfg.AuthFailures, Window: cfg.AuthFailureWindow, Log: log.Named("auth")})
 	m, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: rdb, Guard: guard, Log: log.Named("monitor")})
@@ -74,7 +75,7 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("listen on SMSFLEET_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	addr := ln.Addr().String()
-	log.Info("smsfleet monitor started", zap.String("addr", addr), zap.String("redis", cfg.Redis.Addr))
+	log.Info("smsfleet monitor started", zap.String("addr", addr), zap.Stringer("redis", cfg.Redis))
 	fmt.Fprintf(stdout, "smsfleet monitor on http://%s%s/ (metrics on /metrics)\n", addr, m.RootPath())
 	if err := role.Serve(ctx, ln); err != nil {
 		return err

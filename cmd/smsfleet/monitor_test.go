@@ -257,33 +257,7 @@ func checkMonitorMetrics(t *testing.T, base string) {
 func TestMonitorCommand(t *testing.T) {
 	r := testenv.NewRedis(t)
 	t.Setenv("SMSFLEET_REDIS_ADDR", r.Addr)
-	t.Setenv("SMSFLEET_HTTP_ADDR", "127.0.0.1:0")
-	t.Setenv("SMSFLEET_LOG_LEVEL", "warn")
-	t.Setenv("SMSFLEET_MONITOR_PASSWORD", "on-call")
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- runMonitor(ctx, &out) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("monitor did not stop cleanly: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("monitor did not stop within 10 s")
-		}
-	}()
-	re := regexp.MustCompile(`monitor on (http://\S+)/monitoring/`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no address in %q", out.String())
-		}
-	}
+	base := startMonitorCommand(t)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		name, path, user, pass string
@@ -312,6 +286,44 @@ func TestMonitorCommand(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tc.want || !strings.Contains(string(b), tc.body) {
 			t.Errorf("%s: GET %s = %d %.300s, want %d with %q", tc.name, tc.path, resp.StatusCode, b, tc.want, tc.body)
+		}
+	}
+}
+
+// startMonitorCommand runs `smsfleet monitor` (password on-call) with the
+// test's environment until the test ends, and returns its base URL.
+func startMonitorCommand(t *testing.T) string {
+	t.Helper()
+	t.Setenv("SMSFLEET_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("SMSFLEET_LOG_LEVEL", "warn")
+	t.Setenv("SMSFLEET_MONITOR_PASSWORD", "on-call")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runMonitor(ctx, &out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("monitor did not stop cleanly: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("monitor did not stop within 10 s")
+		}
+	})
+	re := regexp.MustCompile(`monitor on (http://\S+)/monitoring/`)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("monitor stopped: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no address in %q", out.String())
 		}
 	}
 }

@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	allHelp = `Runs the intake API and the worker in one process against the Redis at
-SMSFLEET_REDIS_ADDR. It sends through the providers in SMSFLEET_CONFIG, or the
+	allHelp = `Runs the intake API and the worker in one process against the fleet's Redis
+(SMSFLEET_REDIS_MODE, SMSFLEET_REDIS_ADDR or SMSFLEET_REDIS_ADDRS). It sends through the providers in SMSFLEET_CONFIG, or the
 simulator at SMSFLEET_SIMULATOR_URL; with none of them it refuses to start.
 SMSFLEET_SIMULATOR=inprocess runs the provider simulator in the process,
 mounted at /simulator/ without authentication: for a test fleet only.`
@@ -97,7 +97,7 @@ func serve(ctx context.Context, cfg config.Config, opts fleet.Options, ready fun
 		_ = ln.Close()
 		return err
 	}
-	opts.Log.Info("smsfleet started", zap.String("addr", opts.Config.HTTPAddr), zap.Bool("api", opts.Roles.API), zap.Bool("worker", opts.Roles.Worker))
+	opts.Log.Info("smsfleet started", zap.String("addr", opts.Config.HTTPAddr), zap.Bool("api", opts.Roles.API), zap.Bool("worker", opts.Roles.Worker), zap.Stringer("redis", opts.Config.Redis))
 	if ready != nil {
 		ready(opts.Config.HTTPAddr)
 	}

@@ -225,10 +225,22 @@ type Monitor struct {
 	ReadOnly bool `env:"READ_ONLY" envDefault:"true"`
 }
 
-// Redis is how to reach the fleet's Redis: one standalone primary today
-// (asynq itself supports Sentinel and Cluster; smsfleet's scripts are made
-// cluster-safe first, see docs/decisions.md#13).
+// Redis is how to reach the fleet's Redis: a standalone primary, a
+// primary found through Sentinel, or a Redis Cluster (Mode; redis.go
+// checks the combination, redisx.New builds the client).
 type Redis struct {
+	// Modes (issue 15): Mode is standalone (Addr, or Addrs holding one
+	// address), sentinel (Addrs are the sentinels, MasterName the primary
+	// they monitor, SentinelUsername/SentinelPassword their own
+	// credentials, apart from the data nodes' Username/Password) or cluster
+	// (Addrs are seed nodes; the client discovers the others). Every role,
+	// the monitor included, reads the same settings.
+	Mode             string   `env:"MODE" envDefault:"standalone"`
+	Addrs            []string `env:"ADDRS" envSeparator:","`
+	MasterName       string   `env:"MASTER_NAME"`
+	SentinelUsername string   `env:"SENTINEL_USERNAME"`
+	SentinelPassword string   `env:"SENTINEL_PASSWORD"`
+
 	Addr     string `env:"ADDR" envDefault:"127.0.0.1:6379"`
 	Username string `env:"USERNAME"`
 	Password string `env:"PASSWORD"`
@@ -372,7 +384,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
-		c.validateHTTP, c.validateWebhookURL,
+		c.validateHTTP, c.validateWebhookURL, c.Redis.validate,
 	} {
 		if err := check(); err != nil {
 			return err

@@ -110,6 +110,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if _, err := buildRates(o.Config, nil); err != nil {
 		return nil, err
 	}
+	if err := checkClusterSafe(o.Config.Redis, o.Redis); err != nil {
+		return nil, err
+	}
 	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis}
 	noDeadline := []string{"/simulator/"} // its latency faults outlast any request deadline
 	for prefix := range o.Mounts {
@@ -182,7 +185,7 @@ func (f *Fleet) connect(ctx context.Context) error {
 		f.ownRedis = true
 	}
 	if err := redisx.Ping(ctx, f.rdb); err != nil {
-		return fmt.Errorf("redis at %s: %w", o.Config.Redis.Addr, err)
+		return fmt.Errorf("redis (%s): %w", o.Config.Redis, err)
 	}
 	// Every role reads the fleet's one SMS id key before it serves: ids are
 	// task ids, so a process with another key would send SMS twice.

@@ -23,23 +23,51 @@ import (
 // default SMSFLEET_REDIS_TIMEOUT).
 const DefaultTimeout = 3 * time.Second
 
-// New returns a client for cfg. It does not dial; call Ping to check.
+// New returns a client for cfg, per its mode (SMSFLEET_REDIS_MODE): a
+// plain client (standalone), a failover client that asks the sentinels
+// for the current primary and follows it through a failover (sentinel),
+// or a cluster client (cluster). It does not dial; call Ping to check.
+// asynq, the monitor and the store all run on the client it returns.
 //
-// Timeouts: a dial, a read, a write and the wait for a pooled connection
-// each give up after cfg.Timeout, and a command is tried at most twice
-// (go-redis's defaults, 5 s and four tries, held an API request for 20 s
-// and more while Redis was frozen). A context's deadline wins when it is
-// sooner (ContextTimeoutEnabled): the HTTP roles give every request one.
-func New(cfg config.Redis) *redis.Client {
+// Every mode has the same settings: a dial, a read, a write and the wait
+// for a pooled connection each give up after cfg.Timeout, and a command is
+// tried at most twice (go-redis's defaults, 5 s and four tries, held an
+// API request for 20 s and more while Redis was frozen). A context's
+// deadline wins when it is sooner (ContextTimeoutEnabled): the HTTP roles
+// give every request one.
+func New(cfg config.Redis) redis.UniversalClient {
+	s := settings(cfg)
+	switch cfg.ModeOrDefault() {
+	case config.RedisSentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: cfg.MasterName, SentinelAddrs: cfg.Endpoints(),
+			SentinelUsername: cfg.SentinelUsername, SentinelPassword: cfg.SentinelPassword,
+			Username: cfg.Username, Password: cfg.Password, DB: cfg.DB,
+			PoolSize: s.PoolSize, DialTimeout: s.DialTimeout, ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout,
+			PoolTimeout: s.PoolTimeout, MaxRetries: s.MaxRetries, ContextTimeoutEnabled: s.ContextTimeoutEnabled, TLSConfig: s.TLSConfig,
+		})
+	case config.RedisCluster:
+		// PoolSize is per node; commands go to the node that holds their
+		// key's slot, following MOVED/ASK redirects.
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:    cfg.Endpoints(),
+			Username: cfg.Username, Password: cfg.Password,
+			PoolSize: s.PoolSize, DialTimeout: s.DialTimeout, ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout,
+			PoolTimeout: s.PoolTimeout, MaxRetries: s.MaxRetries, ContextTimeoutEnabled: s.ContextTimeoutEnabled, TLSConfig: s.TLSConfig,
+		})
+	}
+	s.Addr, s.Username, s.Password, s.DB = cfg.Endpoints()[0], cfg.Username, cfg.Password, cfg.DB
+	return redis.NewClient(s)
+}
+
+// settings are the options every mode shares: timeouts, pool, retries,
+// TLS.
+func settings(cfg config.Redis) *redis.Options {
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	opt := &redis.Options{
-		Addr:     cfg.Addr,
-		Username: cfg.Username,
-		Password: cfg.Password,
-		DB:       cfg.DB,
 		// asynq's blocking and Lua calls plus our pipelines: a pool a bit
 		// larger than the default keeps 50 concurrent handlers from queueing.
 		PoolSize:              64,
@@ -51,10 +79,11 @@ func New(cfg config.Redis) *redis.Client {
 		ContextTimeoutEnabled: true,
 	}
 	if cfg.TLS {
-		host, _, _ := net.SplitHostPort(cfg.Addr)
-		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, InsecureSkipVerify: cfg.TLSInsecure} //nolint:gosec // opt-in for test clusters
+		// No ServerName: the TLS dialer takes it from each address dialled,
+		// so every node (and sentinel) is checked against its own name.
+		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.TLSInsecure} //nolint:gosec // opt-in for test clusters
 	}
-	return redis.NewClient(opt)
+	return opt
 }
 
 // Ping checks that Redis answers; readiness probes use it.

@@ -119,13 +119,13 @@ Checks the values that the schema cannot: rendering fails with a message naming
 the value to set.
 */}}
 {{- define "smsfleet.validate" -}}
-{{- $_ := required "config.redis.addr is required: the host:port of the fleet's Redis (SMSFLEET_REDIS_ADDR), e.g. --set config.redis.addr=redis-master:6379" .Values.config.redis.addr }}
+{{- include "smsfleet.validateRedis" . }}
 {{- if and .Values.receipts.enabled (empty .Values.config.kafka.brokers) }}
 {{- fail "config.kafka.brokers is required while receipts.enabled is true: the receipts role lands every delivery receipt in Kafka (SMSFLEET_KAFKA_BROKERS), e.g. --set 'config.kafka.brokers={kafka-0.kafka:9092}'; or set receipts.enabled=false" }}
 {{- end }}
 {{- $s := .Values.secrets }}
-{{- if and $s.existingSecret (or $s.applications $s.redisPassword $s.monitorPassword $s.env) }}
-{{- fail "secrets.applications, secrets.redisPassword, secrets.monitorPassword and secrets.env are not used with secrets.existingSecret: put those keys in the existing Secret instead, and leave them empty here" }}
+{{- if and $s.existingSecret (or $s.applications $s.redisPassword $s.redisSentinelPassword $s.monitorPassword $s.env) }}
+{{- fail "secrets.applications, secrets.redisPassword, secrets.redisSentinelPassword, secrets.monitorPassword and secrets.env are not used with secrets.existingSecret: put those keys in the existing Secret instead, and leave them empty here" }}
 {{- end }}
 {{- $sm := .Values.metrics.serviceMonitor }}
 {{- if and $s.existingSecret $sm.enabled (include "smsfleet.hasPrometheusOperator" .) .Values.monitor.enabled (eq .Values.config.monitor.auth "basic") (empty $sm.monitorBasicAuth.secretName) }}
@@ -190,4 +190,35 @@ value, or the release namespace and the jobs of its Services.
 {{/* true when the Prometheus Operator API is served. */}}
 {{- define "smsfleet.hasPrometheusOperator" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end }}
+{{- end }}
+
+{{/*
+Checks config.redis per mode (SMSFLEET_REDIS_MODE), as the fleet does at start
+(internal/config/redis.go), so a wrong combination fails at render, naming the
+value to set.
+*/}}
+{{- define "smsfleet.validateRedis" -}}
+{{- $r := .Values.config.redis }}
+{{- if eq $r.mode "standalone" }}
+{{- if gt (len $r.addrs) 1 }}
+{{- fail (printf "config.redis.addrs has %d addresses but config.redis.mode is standalone, which takes one (config.redis.addr): set config.redis.mode=sentinel or cluster for several" (len $r.addrs)) }}
+{{- end }}
+{{- if and (empty $r.addr) (empty $r.addrs) }}
+{{- fail "config.redis.addr is required: the host:port of the fleet's Redis (SMSFLEET_REDIS_ADDR), e.g. --set config.redis.addr=redis-master:6379; or set config.redis.mode=sentinel or cluster with config.redis.addrs" }}
+{{- end }}
+{{- else }}
+{{- if empty $r.addrs }}
+{{- fail (printf "config.redis.addrs is required when config.redis.mode is %s: the %s (SMSFLEET_REDIS_ADDRS), e.g. --set 'config.redis.addrs={redis-node-0.redis:%s,redis-node-1.redis:%s}'" $r.mode (ternary "sentinels' host:port" "cluster's seed nodes, host:port" (eq $r.mode "sentinel")) (ternary "26379" "6379" (eq $r.mode "sentinel")) (ternary "26379" "6379" (eq $r.mode "sentinel"))) }}
+{{- end }}
+{{- end }}
+{{- if eq $r.mode "sentinel" }}
+{{- if empty $r.masterName }}
+{{- fail "config.redis.masterName is required when config.redis.mode is sentinel: the name the sentinels monitor the primary under (SMSFLEET_REDIS_MASTER_NAME), e.g. --set config.redis.masterName=mymaster" }}
+{{- end }}
+{{- else if or $r.masterName $r.sentinelUsername .Values.secrets.redisSentinelPassword }}
+{{- fail (printf "config.redis.masterName, config.redis.sentinelUsername and secrets.redisSentinelPassword are used only when config.redis.mode is sentinel (it is %s): leave them empty or set config.redis.mode=sentinel" $r.mode) }}
+{{- end }}
+{{- if and (eq $r.mode "cluster") (ne (int64 $r.db) 0) }}
+{{- fail "config.redis.db must be 0 when config.redis.mode is cluster: Redis Cluster has only database 0" }}
+{{- end }}
 {{- end }}
