@@ -1,0 +1,107 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/testenv"
+)
+
+func TestLaneQueues(t *testing.T) {
+	tests := []struct {
+		shards sms.Shards
+		lane   string
+		want   map[string]int
+	}{
+		{1, "otp", map[string]int{"otp": 1}},
+		{0, "dispatch", map[string]int{"dispatch": 1}},
+		{3, "marketing", map[string]int{"marketing.0": 1, "marketing.1": 1, "marketing.2": 1}},
+	}
+	for _, tt := range tests {
+		if got := laneQueues(tt.shards, tt.lane); !maps.Equal(got, tt.want) {
+			t.Errorf("laneQueues(%d, %q) = %v, want %v", tt.shards, tt.lane, got, tt.want)
+		}
+	}
+}
+
+// A worker with sharded lanes runs every task of every shard, each on its
+// lane's one server: with SMSFLEET_WORKER_CONCURRENCY=2, tasks held in the
+// transactional shards occupy two slots of the lane, not two per shard.
+func TestShardedLanesShareOneBudgetPerLane(t *testing.T) {
+	const shards = sms.Shards(3)
+	rdb := testenv.NewRedis(t).Client(t)
+	client := asynq.NewClientFromRedisClient(rdb)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	cfg := config.Default().Worker
+	cfg.Concurrency, cfg.DispatchConcurrency = 2, 2
+
+	ran := make(chan string, 64) // the queue of each task run
+	entered, release := make(chan struct{}, 16), make(chan struct{})
+	handler := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		if task.Type() == "hold" {
+			entered <- struct{}{}
+			<-release
+		}
+		q, _ := asynq.GetQueueName(ctx)
+		ran <- q
+		return nil
+	})
+	for _, srv := range NewServers(rdb, cfg, shards, 0, zap.NewNop()) {
+		if err := srv.Start(handler); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Shutdown)
+	}
+
+	// Six held tasks, two in each transactional shard.
+	for i := range 6 {
+		q := shards.Queues("transactional")[i%3]
+		if _, err := client.Enqueue(asynq.NewTask("hold", nil), asynq.Queue(q), asynq.TaskID(fmt.Sprint("hold", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-entered
+	<-entered
+	// Two slots taken: the lane's server cannot dequeue a third, whatever
+	// shard it is in, until one is released.
+	pending, active := 0, 0
+	for _, q := range shards.Queues("transactional") {
+		qi, err := insp.GetQueueInfo(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, active = pending+qi.Pending, active+qi.Active
+	}
+	if active != 2 || pending != 4 {
+		t.Fatalf("with 2 slots held: %d active, %d pending in the transactional shards; want 2 and 4", active, pending)
+	}
+
+	// Every shard of every lane is served.
+	for _, q := range shards.AllQueues() {
+		if _, err := client.Enqueue(asynq.NewTask("run", nil), asynq.Queue(q)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	want := map[string]int{}
+	for _, q := range shards.AllQueues() {
+		want[q] = 1
+	}
+	for _, q := range shards.Queues("transactional") {
+		want[q] += 2
+	}
+	got := map[string]int{}
+	for range 6 + len(shards.AllQueues()) {
+		got[<-ran]++
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("tasks run per queue: %v, want %v", got, want)
+	}
+}
