@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,4 +147,14 @@ func slotOf(t *testing.T, cc *redis.ClusterClient, key string) int64 {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Without the binaries StartCluster says which is missing, with the error
+// NewCluster tells apart (skip locally, fail under CI=true).
+func TestStartClusterNamesAMissingBinary(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := StartCluster(3, 0)
+	if !errors.Is(err, ErrMissingBinary) || !strings.Contains(err.Error(), "redis-server") {
+		t.Fatalf("error %v, want ErrMissingBinary naming redis-server", err)
+	}
 }
