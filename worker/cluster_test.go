@@ -95,7 +95,7 @@ func TestShardedLanesRunOnARedisCluster(t *testing.T) {
 		return nil
 	})
 	cfg := config.Default().Worker
-	for _, srv := range NewServers(cc, cfg, clusterShards, time.Second, zap.NewNop()) {
+	for _, srv := range NewServers(cc, cfg, ShardedLanes(clusterShards), time.Second, zap.NewNop()) {
 		if err := srv.Start(handler); err != nil {
 			t.Fatal(err)
 		}

@@ -23,26 +23,34 @@ import (
 // which halved throughput when all four lanes shared one).
 //
 // A lane of several shards (SMSFLEET_LANE_SHARDS) is still one server:
-// its Queues are every shard of the lane with equal weights, so the lane
-// keeps one concurrency budget per process whatever the shard count, and
-// asynq's weighted pick spreads the fetches over the shards.
+// its Queues are every queue of the lane in lanes (ShardedLanes, or
+// LaneQueues with an earlier shard count's queues) with equal weights, so
+// the lane keeps one concurrency budget per process whatever the shard
+// count, and asynq's weighted pick spreads the fetches over the shards.
+// An idle lane polls each of its queues in turn: N shards cost N empty
+// dequeues per poll (measured, docs/operations.md).
 //
 // The OTP lane polls every OTPCheckInterval instead of TaskCheckInterval:
 // asynq has no blocking dequeue, so a code that finds its lane idle waits
 // for the next poll, and that wait was most of an OTP's latency (p50 52 ms
 // at 100 ms, docs/benchmarks.md).
-func NewServers(rdb redis.UniversalClient, cfg config.Worker, shards sms.Shards, grace time.Duration, log *zap.Logger) []*asynq.Server {
+func NewServers(rdb redis.UniversalClient, cfg config.Worker, lanes Lanes, grace time.Duration, log *zap.Logger) []*asynq.Server {
 	servers := make([]*asynq.Server, 0, len(sms.Lanes))
 	for _, lane := range sms.Lanes {
-		servers = append(servers, NewServer(rdb, laneConfig(cfg, lane), laneConcurrency(cfg, lane), laneQueues(shards, lane), grace, log))
+		servers = append(servers, NewServer(rdb, laneConfig(cfg, lane), laneConcurrency(cfg, lane), laneQueues(lanes, lane), grace, log))
 	}
 	return servers
 }
 
-// laneQueues is one lane's server's Queues: every shard, weight 1.
-func laneQueues(shards sms.Shards, lane string) map[string]int {
-	queues := make(map[string]int, shards.Count())
-	for _, q := range shards.Queues(lane) {
+// laneQueues is one lane's server's Queues: every queue of the lane,
+// weight 1 (a lane missing from lanes: its own name, as with one shard).
+func laneQueues(lanes Lanes, lane string) map[string]int {
+	qs := lanes[lane]
+	if len(qs) == 0 {
+		qs = []string{lane}
+	}
+	queues := make(map[string]int, len(qs))
+	for _, q := range qs {
 		queues[q] = 1
 	}
 	return queues

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -11,23 +12,55 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
-func TestLaneQueues(t *testing.T) {
+func TestLaneQueuesOfAServer(t *testing.T) {
 	tests := []struct {
-		shards sms.Shards
-		lane   string
-		want   map[string]int
+		lanes Lanes
+		lane  string
+		want  map[string]int
 	}{
-		{1, "otp", map[string]int{"otp": 1}},
-		{0, "dispatch", map[string]int{"dispatch": 1}},
-		{3, "marketing", map[string]int{"marketing.0": 1, "marketing.1": 1, "marketing.2": 1}},
+		{ShardedLanes(1), "otp", map[string]int{"otp": 1}},
+		{ShardedLanes(0), "dispatch", map[string]int{"dispatch": 1}},
+		{ShardedLanes(3), "marketing", map[string]int{"marketing.0": 1, "marketing.1": 1, "marketing.2": 1}},
+		{Lanes{}, "otp", map[string]int{"otp": 1}},
+		{Lanes{"otp": {"otp.0", "otp.1", "otp"}}, "otp", map[string]int{"otp.0": 1, "otp.1": 1, "otp": 1}},
 	}
 	for _, tt := range tests {
-		if got := laneQueues(tt.shards, tt.lane); !maps.Equal(got, tt.want) {
-			t.Errorf("laneQueues(%d, %q) = %v, want %v", tt.shards, tt.lane, got, tt.want)
+		if got := laneQueues(tt.lanes, tt.lane); !maps.Equal(got, tt.want) {
+			t.Errorf("laneQueues(%v, %q) = %v, want %v", tt.lanes, tt.lane, got, tt.want)
 		}
+	}
+}
+
+// After a change of the shard count the workers also serve the queues of
+// the earlier count that asynq still lists, and only the lanes' queues.
+func TestLaneQueuesKeepsAnEarlierShardCountsQueues(t *testing.T) {
+	rdb := testenv.NewRedis(t).Client(t)
+	client := asynq.NewClientFromRedisClient(rdb)
+	// Tasks of a fleet that ran with one shard, then with 8.
+	for _, q := range []string{"transactional", "dispatch", "otp.7", "otp.2", tasks.CallbackQueue} {
+		if _, err := client.Enqueue(asynq.NewTask("x", nil), asynq.Queue(q)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := LaneQueues(asynq.NewInspectorFromRedisClient(rdb), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Lanes{
+		"otp":           {"otp.0", "otp.1", "otp.2", "otp.7"},
+		"transactional": {"transactional.0", "transactional.1", "transactional"},
+		"marketing":     {"marketing.0", "marketing.1"},
+		"dispatch":      {"dispatch.0", "dispatch.1", "dispatch"},
+	}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("LaneQueues = %v, want %v", got, want)
+	}
+	if q := got.Queues(); len(q) != 12 || q[0] != "otp.0" || q[11] != "dispatch" {
+		t.Fatalf("Queues() = %v", q)
 	}
 }
 
@@ -53,7 +86,7 @@ func TestShardedLanesShareOneBudgetPerLane(t *testing.T) {
 		ran <- q
 		return nil
 	})
-	for _, srv := range NewServers(rdb, cfg, shards, 0, zap.NewNop()) {
+	for _, srv := range NewServers(rdb, cfg, ShardedLanes(shards), 0, zap.NewNop()) {
 		if err := srv.Start(handler); err != nil {
 			t.Fatal(err)
 		}

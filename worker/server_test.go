@@ -58,7 +58,7 @@ func TestOTPLanePollsOnItsOwnInterval(t *testing.T) {
 
 	cfg := config.Default().Worker
 	cfg.TaskCheckInterval, cfg.OTPCheckInterval = time.Second, time.Millisecond
-	for _, srv := range NewServers(rdb, cfg, 1, time.Second, zap.NewNop()) {
+	for _, srv := range NewServers(rdb, cfg, ShardedLanes(1), time.Second, zap.NewNop()) {
 		if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,7 @@ func TestMeasureIdleShardCost(t *testing.T) {
 		r := testenv.NewRedis(t)
 		rdb := r.Client(t)
 		ctx := context.Background()
-		servers := NewServers(rdb, config.Default().Worker, n, time.Second, zap.NewNop())
+		servers := NewServers(rdb, config.Default().Worker, ShardedLanes(n), time.Second, zap.NewNop())
 		for _, srv := range servers {
 			if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
 				t.Fatal(err)

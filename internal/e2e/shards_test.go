@@ -70,3 +70,29 @@ func TestFleetWithShardedLanes(t *testing.T) {
 		t.Fatalf("%d tasks processed from the shard queues %v", processed, queues)
 	}
 }
+
+// Raising SMSFLEET_LANE_SHARDS strands nothing: tasks an intake with one
+// shard enqueued (an OTP in "otp", a campaign's dispatch in "dispatch")
+// are run by workers started with four, which serve the lanes' earlier
+// queues too (worker.LaneQueues), and each SMS is sent once.
+func TestRaisingTheShardCountStrandsNoTask(t *testing.T) {
+	e := harness.New(t, func(_ *config.Config, r *fleet.Roles) { *r = fleet.Roles{API: true} })
+	to := harness.Phones(800, 12)
+	e.Register(harness.ShopApp, harness.ShopToken, to...)
+	otp := e.Send(map[string]any{"send_date": "now", "content": "Your code is 4711", "devices": to[:1], "message_type": "otp"})
+	campaign := e.Send(map[string]any{"send_date": "now", "content": "news", "devices": to[1:]})
+	insp := asynq.NewInspectorFromRedisClient(e.RDB)
+	for _, q := range []string{"otp", "dispatch"} {
+		if qi, err := insp.GetQueueInfo(q); err != nil || qi.Pending != 1 {
+			t.Fatalf("queue %s before any worker: %+v %v, want one pending task", q, qi, err)
+		}
+	}
+
+	e.Config.Lanes.Shards = 4
+	harness.StartWorker(t, e)
+	e.WaitCounts(otp, map[string]int64{"sent": 1}, 10*time.Second)
+	e.WaitCounts(campaign, map[string]int64{"sent": 11}, 20*time.Second)
+	if n := e.Sim.Count(); n != 12 {
+		t.Fatalf("the provider got %d SMS, want 12 (each once)", n)
+	}
+}
