@@ -142,14 +142,21 @@ func statusOf(ctx context.Context, c *http.Client, apiAddr string, a accepted) (
 }
 
 // pending says whether something will still move a non-terminal SMS: its
-// asynq task in a lane, or its message in the intake's outbox.
+// asynq task in a lane (in any shard of it: every queue asynq lists whose
+// lane is a lane, whatever SMSFLEET_LANE_SHARDS the fleet ran with), or
+// its message in the intake's outbox.
 func pending(ctx context.Context, rdb *redis.Client, a accepted) bool {
-	for _, lane := range []string{"otp", "transactional", "marketing", "dispatch"} {
+	queues, _ := rdb.SMembers(ctx, "asynq:queues").Result()
+	for _, q := range queues {
 		id := a.id
-		if lane == "dispatch" {
+		switch sms.LaneOf(q) {
+		case sms.DispatchLane:
 			id = a.code
+		case string(sms.OTP), string(sms.Transactional), string(sms.Marketing):
+		default:
+			continue
 		}
-		if n, _ := rdb.Exists(ctx, "asynq:{"+lane+"}:t:"+id).Result(); n > 0 {
+		if n, _ := rdb.Exists(ctx, "asynq:{"+q+"}:t:"+id).Result(); n > 0 {
 			return true
 		}
 	}

@@ -141,7 +141,7 @@ func TestEnqueueDirect(t *testing.T) {
 		ti.MaxRetry != 2*maxAttempts || ti.Timeout != sendTimeout {
 		t.Fatalf("task %+v", ti)
 	}
-	for _, q := range []string{string(sms.Transactional), string(sms.Marketing), sms.DispatchQueue} {
+	for _, q := range []string{string(sms.Transactional), string(sms.Marketing), sms.DispatchLane} {
 		if got := g.taskIDs(t, q); len(got) != 0 {
 			t.Fatalf("queue %s holds %v", q, got)
 		}
@@ -181,13 +181,13 @@ func TestEnqueueScheduledGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{tasks.DispatchID(m.Code, 0), tasks.DispatchID(m.Code, 1), tasks.DispatchID(m.Code, 2)}
-	if got := g.taskIDs(t, sms.DispatchQueue); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := g.taskIDs(t, sms.DispatchLane); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("dispatch queue holds %v, want %v", got, want)
 	}
 	// asynq schedules at its own clock plus the delay the Enqueuer read on
 	// its injected clock: bracket it by the real time around the call.
 	for gi, delay := range []time.Duration{time.Hour, 7 * time.Hour} {
-		ti, err := g.insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(m.Code, gi))
+		ti, err := g.insp.GetTaskInfo(sms.DispatchLane, tasks.DispatchID(m.Code, gi))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +197,7 @@ func TestEnqueueScheduledGroups(t *testing.T) {
 			t.Fatalf("group %d: %+v; want scheduled within [%s, %s]", gi, ti, lo, hi)
 		}
 	}
-	if ti, err := g.insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(m.Code, 2)); err != nil || ti.State != asynq.TaskStatePending {
+	if ti, err := g.insp.GetTaskInfo(sms.DispatchLane, tasks.DispatchID(m.Code, 2)); err != nil || ti.State != asynq.TaskStatePending {
 		t.Fatalf("a group already due: %+v %v, want pending", ti, err)
 	}
 	for _, q := range []string{string(sms.OTP), string(sms.Transactional), string(sms.Marketing)} {
@@ -236,7 +236,7 @@ func TestSweepOutbox(t *testing.T) {
 			t.Fatalf("%s left the outbox within the grace", m.Code)
 		}
 	}
-	for _, q := range []string{string(sms.Transactional), sms.DispatchQueue} {
+	for _, q := range []string{string(sms.Transactional), sms.DispatchLane} {
 		if got := g.taskIDs(t, q); len(got) != 0 {
 			t.Fatalf("queue %s holds %v within the grace", q, got)
 		}
@@ -251,7 +251,7 @@ func TestSweepOutbox(t *testing.T) {
 	if got := g.taskIDs(t, string(sms.Transactional)); len(got) != 1 || got[0] != storetest.SMSID(t, g.store, direct.Code, ph[0]) {
 		t.Fatalf("transactional lane holds %v", got)
 	}
-	if got := g.taskIDs(t, sms.DispatchQueue); len(got) != 1 || got[0] != tasks.DispatchID(sched.Code, 0) {
+	if got := g.taskIDs(t, sms.DispatchLane); len(got) != 1 || got[0] != tasks.DispatchID(sched.Code, 0) {
 		t.Fatalf("dispatch queue holds %v", got)
 	}
 	for _, m := range []store.Message{direct, sched, empty, canceled} {
@@ -294,7 +294,7 @@ func TestFanoutCreatesRecordsAndSends(t *testing.T) {
 		store.Audience{Zone: "Europe/Berlin", SendAt: g.now, Phones: ph[:2]},
 		store.Audience{Zone: "America/New_York", SendAt: g.now, Phones: ph[2:]})
 	f := g.fanout()
-	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 1, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 1, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -309,7 +309,7 @@ func TestFanoutCreatesRecordsAndSends(t *testing.T) {
 
 	// Running it again (asynq redelivers after a crash) creates and
 	// enqueues nothing twice.
-	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 1, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 1, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if got := g.taskIDs(t, string(sms.Marketing)); len(got) != 5 {
@@ -324,7 +324,7 @@ func TestFanoutCreatesRecordsAndSends(t *testing.T) {
 	if err := g.insp.DeleteTask(string(sms.Marketing), want[2]); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 1, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 1, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if got := g.taskIDs(t, string(sms.Marketing)); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -365,7 +365,7 @@ func TestFanoutCanceledBeforeStart(t *testing.T) {
 	if _, err := g.store.CancelMessage(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.fanout().ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 0)); err != nil {
+	if err := g.fanout().ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if got := g.taskIDs(t, string(sms.Transactional)); len(got) != 0 {
@@ -390,7 +390,7 @@ func TestFanoutCanceledMidway(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The redelivered task finds every record canceled and sends nothing.
-	if err := g.fanout().ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 0)); err != nil {
+	if err := g.fanout().ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if got := g.taskIDs(t, string(sms.Transactional)); len(got) != 0 {
@@ -418,11 +418,11 @@ func TestFanoutOddTasks(t *testing.T) {
 	}
 	// A message that no longer exists (expired) and a group it never had
 	// are done with: nothing to send.
-	if err := f.ProcessTask(ctx, tasks.Dispatch("AAAA-00000000-00000099", 0, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch("AAAA-00000000-00000099", 0, 1, 0)); err != nil {
 		t.Fatalf("missing message: %v", err)
 	}
 	m := g.create(t, "AAAA-00000000-00000041", sms.Transactional, false, 2, store.Audience{Zone: "UTC", SendAt: g.now, Phones: phones(1)})
-	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 5, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 5, 1, 0)); err != nil {
 		t.Fatalf("missing group: %v", err)
 	}
 	if got := g.taskIDs(t, string(sms.Transactional)); len(got) != 0 {

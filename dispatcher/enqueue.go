@@ -28,6 +28,8 @@ type Enqueuer struct {
 	group groupcommit.Group[*pendingSend]
 	// flushHook, when set (tests), runs at the start of each flush.
 	flushHook func()
+	// shards is how many queues each lane has (WithShards).
+	shards sms.Shards
 }
 
 // NewEnqueuer returns an Enqueuer; now is the clock send dates are read on.
@@ -36,6 +38,23 @@ func NewEnqueuer(st *store.Store, q *asynq.Client, maxAttempts int, sendTimeout 
 		now = time.Now
 	}
 	return &Enqueuer{store: st, queue: q, maxAttempts: maxAttempts, sendTimeout: sendTimeout, now: now}
+}
+
+// WithShards spreads the Enqueuer's tasks over n queues per lane
+// (SMSFLEET_LANE_SHARDS); without it each lane is one queue.
+func (e *Enqueuer) WithShards(n sms.Shards) *Enqueuer {
+	e.shards = n
+	return e
+}
+
+// Shards is how many queues each lane has: where this Enqueuer's tasks
+// are, for whoever must find one (the intake deleting a canceled
+// message's dispatch). A nil Enqueuer has the one queue per lane.
+func (e *Enqueuer) Shards() sms.Shards {
+	if e == nil {
+		return 1
+	}
+	return e.shards
 }
 
 // Enqueue enqueues m's task (its one send, or its dispatch at its send
@@ -73,7 +92,7 @@ func (e *Enqueuer) enqueue(ctx context.Context, m store.Message) (created int, e
 		return enqueueTask(e.queue, e.SendTask(tasks.SendPayload{ID: id, App: m.App, Phone: m.To}, m.Type))
 	}
 	for g, grp := range m.Groups {
-		n, err := enqueueTask(e.queue, tasks.Dispatch(m.Code, g, grp.SendAt.Sub(e.now())))
+		n, err := enqueueTask(e.queue, tasks.Dispatch(m.Code, g, e.shards, grp.SendAt.Sub(e.now())))
 		created += n
 		if err != nil {
 			return created, err
@@ -102,14 +121,14 @@ func enqueueTask(q *asynq.Client, t *asynq.Task) (int, error) {
 // attempts and fails the SMS itself, so asynq's budget only has to outlast
 // crashes and Redis hiccups that happen before an attempt is counted.
 func (e *Enqueuer) SendTask(p tasks.SendPayload, typ sms.Type) *asynq.Task {
-	return tasks.SendFor(p, typ, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
+	return tasks.SendFor(p, typ, e.shards, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
 }
 
 // SendBatchTask builds a batch task of many SMS of one lane (worker/batch.go),
 // with a send task's retry budget and timeout: its SMS's provider calls
 // run at once.
 func (e *Enqueuer) SendBatchTask(id string, refs []tasks.SendPayload, typ sms.Type) *asynq.Task {
-	return tasks.SendBatch(id, refs, typ, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
+	return tasks.SendBatch(id, refs, typ, e.shards, tasks.SendRetryBudget(e.maxAttempts), e.sendTimeout)
 }
 
 // SweepOutbox enqueues messages that were stored more than grace ago but

@@ -80,7 +80,7 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	metrics.FanoutSize.Observe(float64(m.Groups[g].Recipients))
 	f.Log.Info("message dispatched", zap.String("message", code), zap.Int("group", g), zap.String("zone", m.Groups[g].Zone),
-		zap.Int("recipients", m.Groups[g].Recipients), zap.Int("enqueued", enqueued), zap.String("lane", m.Type.Queue()))
+		zap.Int("recipients", m.Groups[g].Recipients), zap.Int("enqueued", enqueued), zap.String("lane", m.Type.Lane()))
 	return nil
 }
 

@@ -25,7 +25,7 @@ func TestFanoutEnqueuesBatchTasksOnce(t *testing.T) {
 	m := g.create(t, "AAAA-00000000-00000031", sms.Marketing, false, 3, store.Audience{Zone: "UTC", SendAt: g.now, Phones: ph})
 	f := g.fanout()
 	f.Batch = 2
-	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{tasks.FanoutBatchID(m.Code, 0, 0, 0, 2), tasks.FanoutBatchID(m.Code, 0, 0, 1, 2), tasks.FanoutBatchID(m.Code, 0, 1, 0, 2)}
@@ -57,7 +57,7 @@ func TestFanoutEnqueuesBatchTasksOnce(t *testing.T) {
 			t.Fatalf("recipient %s is in %d batches, want 1", p, seen[p])
 		}
 	}
-	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if got := g.taskIDs(t, lane); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -70,7 +70,7 @@ func TestFanoutEnqueuesBatchTasksOnce(t *testing.T) {
 	if err := g.insp.DeleteTask(lane, lost); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 0)); err != nil {
+	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	after, err := g.insp.GetTaskInfo(lane, lost)

@@ -56,7 +56,7 @@ func TestALegacyMessageKeepsItsIDsThroughFanout(t *testing.T) {
 	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(g.store.Redis()), g.enq.SendTask(tasks.SendPayload{ID: ids[0], App: app, Phone: ph[0]}, sms.Marketing)); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.fanout().ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 0)); err != nil {
+	if err := g.fanout().ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	want := legacyIDs(m.Code, ph...)

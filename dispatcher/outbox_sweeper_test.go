@@ -115,7 +115,7 @@ func TestOutboxSweepCountsOnlyRealRepairs(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("sweep over a stranded send: %d repairs (%v), want 1", n, err)
 	}
-	if qi, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo(sms.Transactional.Queue()); err != nil || qi.Size != 2 {
+	if qi, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo(sms.Transactional.Lane()); err != nil || qi.Size != 2 {
 		t.Fatalf("queue %+v %v, want both sends once", qi, err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
-	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
@@ -58,7 +57,7 @@ func (a *API) deleteMessage(ctx context.Context, app string, raw json.RawMessage
 		// The fan-out would find its group canceled and do nothing; deleting
 		// the task just keeps the scheduled list clean for on-call.
 		id := tasks.DispatchID(m.Code, g)
-		if err := a.Inspector.DeleteTask(sms.DispatchQueue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		if err := a.Inspector.DeleteTask(tasks.DispatchQueue(m.Code, a.Enqueuer.Shards()), id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 			a.log.Warn("could not delete the dispatch task of a canceled message", zap.String("task", id), zap.Error(err))
 		}
 	}

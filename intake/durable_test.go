@@ -58,7 +58,7 @@ func TestTransactionReplayEnqueuesWhatTheCrashedRequestDidNot(t *testing.T) {
 		t.Fatalf("first write: %s %v %v direct=%v", code, created, err, p.msg.Direct)
 	}
 	id := storetest.SMSID(t, a.Store, code, p.msg.To)
-	if _, err := insp.GetTaskInfo(p.msg.Type.Queue(), id); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+	if _, err := insp.GetTaskInfo(p.msg.Type.Lane(), id); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 		t.Fatalf("a task exists before the replay: %v", err)
 	}
 	resp, err := a.createMessage(ctx, shop, json.RawMessage(`{"notifications":[`+n+`]}`))
@@ -68,14 +68,14 @@ func TestTransactionReplayEnqueuesWhatTheCrashedRequestDidNot(t *testing.T) {
 	if got := resp.(createResponse).Messages; len(got) != 1 || got[0] != code {
 		t.Fatalf("replay answered %v, want [%s]", got, code)
 	}
-	if _, err := insp.GetTaskInfo(p.msg.Type.Queue(), id); err != nil {
+	if _, err := insp.GetTaskInfo(p.msg.Type.Lane(), id); err != nil {
 		t.Fatalf("the replay did not enqueue the send: %v", err)
 	}
 	// A second replay finds the task there and creates nothing new.
 	if _, err := a.createMessage(ctx, shop, json.RawMessage(`{"notifications":[`+n+`]}`)); err != nil {
 		t.Fatal(err)
 	}
-	if qi, err := insp.GetQueueInfo(p.msg.Type.Queue()); err != nil || qi.Size != 1 {
+	if qi, err := insp.GetQueueInfo(p.msg.Type.Lane()); err != nil || qi.Size != 1 {
 		t.Fatalf("queue after two replays: %+v %v, want one task", qi, err)
 	}
 }
@@ -101,7 +101,7 @@ func TestTransactionReplayEnqueuesAScheduledMessage(t *testing.T) {
 	if _, err := a.createMessage(ctx, shop, json.RawMessage(`{"notifications":[`+n+`]}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := insp.GetTaskInfo(sms.DispatchQueue, "CRSH-00000000-00000002#0"); err != nil {
+	if _, err := insp.GetTaskInfo(sms.DispatchLane, "CRSH-00000000-00000002#0"); err != nil {
 		t.Fatalf("the replay did not enqueue the dispatch: %v", err)
 	}
 	if due, err := a.Store.OutboxDue(ctx, testNow.Add(time.Hour), 10); err != nil || len(due) != 0 {

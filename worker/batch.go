@@ -73,7 +73,7 @@ func (s *Sender) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 	if s.Tasks == nil {
 		return errors.New("send batch: this worker has no task client for follow-ups")
 	}
-	owned, err := s.ownedElsewhere(ctx, typ.Queue(), refs)
+	owned, err := s.ownedElsewhere(ctx, typ, refs)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (s *Sender) followUp(ctx context.Context, typ sms.Type, r store.SMSRef, cau
 		delay = rd(retried, cause, batch)
 	}
 	budget := tasks.SendRetryBudget(s.MaxAttempts)
-	t := tasks.SendFor(p, typ, max(budget-p.Retried, 0), s.sendTimeout())
+	t := tasks.SendFor(p, typ, s.Shards, max(budget-p.Retried, 0), s.sendTimeout())
 	_, err := s.Tasks.EnqueueContext(ctx, t, asynq.ProcessIn(delay))
 	switch {
 	case err == nil, errors.Is(err, asynq.ErrTaskIDConflict):
@@ -155,11 +155,14 @@ func (s *Sender) sendTimeout() time.Duration {
 // ownedElsewhere reports, in one round trip, which SMS of a batch have a
 // task of their own in the lane (a follow-up of an earlier run of this
 // batch, or a task the outbox sweeper made): the batch leaves them to it.
-func (s *Sender) ownedElsewhere(ctx context.Context, lane string, refs []tasks.SendPayload) ([]bool, error) {
+// An SMS's own task is in the lane's shard of the SMS id, which need not
+// be the batch's (tasks.SendBatch), so each SMS is looked up in its own;
+// on a Redis Cluster the pipeline goes to each shard's master.
+func (s *Sender) ownedElsewhere(ctx context.Context, typ sms.Type, refs []tasks.SendPayload) ([]bool, error) {
 	cmds := make([]*redis.IntCmd, len(refs))
 	_, err := s.Store.Redis().Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range refs {
-			cmds[i] = p.Exists(ctx, taskKey(lane, r.ID))
+			cmds[i] = p.Exists(ctx, taskKey(s.Shards.Queue(typ.Lane(), r.ID), r.ID))
 		}
 		return nil
 	})

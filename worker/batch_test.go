@@ -103,18 +103,21 @@ func newBatchFixture(t *testing.T) *batchFixture {
 }
 
 // batchTask is the batch task of the SMS ids (to phones) on the
-// transactional lane.
+// transactional lane, in the shard of its id (b.s.Shards).
 func (b *batchFixture) batchTask(ids, phones []string) *asynq.Task {
 	refs := make([]tasks.SendPayload, len(ids))
 	for i := range ids {
 		refs[i] = tasks.SendPayload{ID: ids[i], App: testApp, Phone: phones[i]}
 	}
-	return tasks.SendBatch("sb:test", refs, sms.Transactional, 16, time.Minute)
+	return tasks.SendBatch(testBatchID, refs, sms.Transactional, b.s.Shards, 16, time.Minute)
 }
 
-// followUp reads SMS id's own send task, or nil.
+// testBatchID is batchTask's task id.
+const testBatchID = "sb:test"
+
+// followUp reads SMS id's own send task, in the SMS's shard, or nil.
 func (b *batchFixture) followUp(id string) *asynq.TaskInfo {
-	ti, err := b.insp.GetTaskInfo(sms.Transactional.Queue(), id)
+	ti, err := b.insp.GetTaskInfo(b.s.Shards.Queue(sms.Transactional.Lane(), id), id)
 	if err != nil {
 		return nil
 	}
@@ -226,7 +229,7 @@ func TestBatchLeavesAnSMSWithItsOwnTaskToIt(t *testing.T) {
 	b := newBatchFixture(t)
 	p1, p2 := "+4915112000091", "+4915112000092"
 	ids := []string{b.create(msg{}, p1), b.create(msg{}, p2)}
-	own := tasks.SendFor(tasks.SendPayload{ID: ids[1], App: testApp, Phone: p2}, sms.Transactional, 16, time.Minute)
+	own := tasks.SendFor(tasks.SendPayload{ID: ids[1], App: testApp, Phone: p2}, sms.Transactional, 1, 16, time.Minute)
 	if _, err := b.s.Tasks.Enqueue(own); err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +300,7 @@ func TestRetryDelayContinuesACarriedRetryCount(t *testing.T) {
 		{3, 0, 4 * time.Second, 8 * time.Second},
 		{3, 2, 16 * time.Second, 32 * time.Second},
 	} {
-		task := tasks.SendFor(tasks.SendPayload{ID: "X.1", App: testApp, Phone: "+4915112000001", Retried: c.retried}, sms.OTP, 3, time.Minute)
+		task := tasks.SendFor(tasks.SendPayload{ID: "X.1", App: testApp, Phone: "+4915112000001", Retried: c.retried}, sms.OTP, 1, 3, time.Minute)
 		if d := rd(c.n, fmt.Errorf("boom"), task); d < c.lo || d > c.hi {
 			t.Errorf("retried %d, n %d: delay %s, want %s..%s", c.retried, c.n, d, c.lo, c.hi)
 		}

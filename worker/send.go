@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/ratelimit"
@@ -64,6 +65,9 @@ type Sender struct {
 	// SendTimeout is a follow-up send task's timeout
 	// (SMSFLEET_WORKER_SEND_TIMEOUT).
 	SendTimeout time.Duration
+	// Shards is how many queues each lane has (SMSFLEET_LANE_SHARDS): a
+	// follow-up goes to its SMS's shard, where a batch also looks for it.
+	Shards sms.Shards
 
 	// retries, when set, stands in for asynq's retry count and budget of
 	// the running task (see taskRetries); nil reads them from the task's

@@ -15,7 +15,7 @@ import (
 
 // task is the send task the intake enqueues for an SMS.
 func task(id, phone string, typ sms.Type) *asynq.Task {
-	return tasks.SendFor(tasks.SendPayload{ID: id, App: testApp, Phone: phone}, typ, 25, time.Minute)
+	return tasks.SendFor(tasks.SendPayload{ID: id, App: testApp, Phone: phone}, typ, 1, 25, time.Minute)
 }
 
 func TestProcessTask(t *testing.T) {
@@ -73,7 +73,7 @@ func TestProcessTaskTwiceSendsOnce(t *testing.T) {
 	const phone = "+4915112000061"
 	id := f.create(msg{}, phone)
 	// The second run is a duplicate task; the third an old id-only one.
-	for _, tk := range []*asynq.Task{task(id, phone, sms.Transactional), task(id, phone, sms.Transactional), tasks.Send(id, sms.Transactional, 25, time.Minute)} {
+	for _, tk := range []*asynq.Task{task(id, phone, sms.Transactional), task(id, phone, sms.Transactional), tasks.Send(id, sms.Transactional, 1, 25, time.Minute)} {
 		if err := f.s.ProcessTask(f.ctx, tk); err != nil {
 			t.Fatalf("ProcessTask = %v", err)
 		}
@@ -91,7 +91,7 @@ func TestProcessTaskByIDAlone(t *testing.T) {
 	f := newFixture(t, providers(a)...)
 	const phone = "+4915112000062"
 	id := f.create(msg{}, phone)
-	if err := f.s.ProcessTask(f.ctx, tasks.Send(id, sms.Transactional, 25, time.Minute)); err != nil {
+	if err := f.s.ProcessTask(f.ctx, tasks.Send(id, sms.Transactional, 1, 25, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if r := f.rec(id); r.Status != sms.Sent || a.calls.Load() != 1 {

@@ -19,24 +19,46 @@ import (
 // NewServers returns the asynq servers of one worker process: one per
 // lane. A server per lane means a marketing backlog can never hold the
 // concurrency slots OTP needs, and each server's fetch loop polls only its
-// own queue (one asynq server fetches serially, trying empty lanes in turn,
+// own lane (one asynq server fetches serially, trying empty lanes in turn,
 // which halved throughput when all four lanes shared one).
+//
+// A lane of several shards (SMSFLEET_LANE_SHARDS) is still one server:
+// its Queues are every queue of the lane in lanes (ShardedLanes, or
+// LaneQueues with an earlier shard count's queues) with equal weights, so
+// the lane keeps one concurrency budget per process whatever the shard
+// count, and asynq's weighted pick spreads the fetches over the shards.
+// An idle lane polls each of its queues in turn: N shards cost N empty
+// dequeues per poll (measured, docs/operations.md).
 //
 // The OTP lane polls every OTPCheckInterval instead of TaskCheckInterval:
 // asynq has no blocking dequeue, so a code that finds its lane idle waits
 // for the next poll, and that wait was most of an OTP's latency (p50 52 ms
 // at 100 ms, docs/benchmarks.md).
-func NewServers(rdb redis.UniversalClient, cfg config.Worker, grace time.Duration, log *zap.Logger) []*asynq.Server {
+func NewServers(rdb redis.UniversalClient, cfg config.Worker, lanes Lanes, grace time.Duration, log *zap.Logger) []*asynq.Server {
 	servers := make([]*asynq.Server, 0, len(sms.Lanes))
 	for _, lane := range sms.Lanes {
-		servers = append(servers, NewServer(rdb, laneConfig(cfg, lane), laneConcurrency(cfg, lane), map[string]int{lane: 1}, grace, log))
+		servers = append(servers, NewServer(rdb, laneConfig(cfg, lane), laneConcurrency(cfg, lane), laneQueues(lanes, lane), grace, log))
 	}
 	return servers
 }
 
+// laneQueues is one lane's server's Queues: every queue of the lane,
+// weight 1 (a lane missing from lanes: its own name, as with one shard).
+func laneQueues(lanes Lanes, lane string) map[string]int {
+	qs := lanes[lane]
+	if len(qs) == 0 {
+		qs = []string{lane}
+	}
+	queues := make(map[string]int, len(qs))
+	for _, q := range qs {
+		queues[q] = 1
+	}
+	return queues
+}
+
 // laneConfig is the worker's settings as one lane's server uses them.
 func laneConfig(cfg config.Worker, lane string) config.Worker {
-	if lane == string(sms.OTP) && cfg.OTPCheckInterval > 0 {
+	if lane == sms.OTP.Lane() && cfg.OTPCheckInterval > 0 {
 		cfg.TaskCheckInterval = cfg.OTPCheckInterval
 	}
 	return cfg
@@ -44,7 +66,7 @@ func laneConfig(cfg config.Worker, lane string) config.Worker {
 
 // laneConcurrency is how many tasks of a lane one process runs at once.
 func laneConcurrency(cfg config.Worker, lane string) int {
-	if lane == sms.DispatchQueue {
+	if lane == sms.DispatchLane {
 		return cfg.DispatchConcurrency
 	}
 	return cfg.Concurrency

@@ -3,6 +3,7 @@ package worker
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -39,8 +40,16 @@ func TestBackoffGrowsWithJitterAndCaps(t *testing.T) {
 // servers run against a real redis-server whose MONITOR feed counts each
 // lane's dequeues; by the OTP lane's fifth poll of its empty queue, the
 // transactional lane (1 s interval) has polled at most twice. With one
-// interval for all lanes they poll alike and this fails.
+// interval for all lanes they poll alike and this fails. With sharded
+// lanes a poll is one dequeue per shard, and the OTP lane's shards keep
+// the OTP interval.
 func TestOTPLanePollsOnItsOwnInterval(t *testing.T) {
+	for _, shards := range []sms.Shards{1, 3} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) { testOTPLanePolls(t, shards) })
+	}
+}
+
+func testOTPLanePolls(t *testing.T, shards sms.Shards) {
 	r := testenv.NewRedis(t)
 	rdb := r.Client(t)
 	conn, err := net.Dial("tcp", r.Addr)
@@ -58,16 +67,16 @@ func TestOTPLanePollsOnItsOwnInterval(t *testing.T) {
 
 	cfg := config.Default().Worker
 	cfg.TaskCheckInterval, cfg.OTPCheckInterval = time.Second, time.Millisecond
-	for _, srv := range NewServers(rdb, cfg, time.Second, zap.NewNop()) {
+	for _, srv := range NewServers(rdb, cfg, ShardedLanes(shards), time.Second, zap.NewNop()) {
 		if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(srv.Shutdown)
 	}
 
-	// A dequeue names its lane's pending list and paused key; the
+	// A dequeue names its queue's pending list and paused key; the
 	// forwarder's scripts name no paused key.
-	polls := map[string]int{}
+	polls := map[string]int{} // lane -> dequeues over its shards
 	lines, done := make(chan string), make(chan struct{})
 	defer close(done)
 	go func() {
@@ -80,23 +89,26 @@ func TestOTPLanePollsOnItsOwnInterval(t *testing.T) {
 			}
 		}
 	}()
+	n := shards.Count()
 	deadline := time.After(20 * time.Second) // a guard against a hang, not a measurement
-	for polls[string(sms.OTP)] < 5 {
+	for polls[string(sms.OTP)] < 5*n {
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				t.Fatal("MONITOR feed ended")
 			}
 			for _, lane := range []string{string(sms.OTP), string(sms.Transactional)} {
-				if strings.Contains(l, `"asynq:{`+lane+`}:pending"`) && strings.Contains(l, `"asynq:{`+lane+`}:paused"`) {
-					polls[lane]++
+				for _, q := range shards.Queues(lane) {
+					if strings.Contains(l, `"asynq:{`+q+`}:pending"`) && strings.Contains(l, `"asynq:{`+q+`}:paused"`) {
+						polls[lane]++
+					}
 				}
 			}
 		case <-deadline:
-			t.Fatalf("the OTP lane polled %d times, want 5", polls[string(sms.OTP)])
+			t.Fatalf("the OTP lane dequeued %d times, want %d (5 polls of %d shards)", polls[string(sms.OTP)], 5*n, n)
 		}
 	}
-	if n := polls[string(sms.Transactional)]; n > 2 {
-		t.Errorf("by the OTP lane's fifth poll the transactional lane polled %d times: both run on one interval", n)
+	if got := polls[string(sms.Transactional)]; got > 2*n {
+		t.Errorf("by the OTP lane's fifth poll the transactional lane dequeued %d times (%d shards): both run on one interval", got, n)
 	}
 }

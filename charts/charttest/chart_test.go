@@ -311,7 +311,7 @@ var renderCases = []renderCase{
 				t.Fatalf("%d queue latency rules, want one per lane", len(ql))
 			}
 			otp := ql[0]
-			if otp.Labels["lane"] != "otp" || otp.For != "2m" || !strings.Contains(otp.Expr, `asynq_queue_latency_seconds{`) || !strings.Contains(otp.Expr, `queue="otp"}) > 30`) {
+			if otp.Labels["lane"] != "otp" || otp.For != "2m" || !strings.Contains(otp.Expr, `asynq_queue_latency_seconds{`) || !strings.Contains(otp.Expr, `queue=~"otp([.][0-9]+)?"}) > 30`) {
 				t.Errorf("otp latency rule = %+v", otp)
 			}
 			if br := rulesNamed(pr, "SmsfleetBreakerOpen")[0]; !strings.Contains(br.Expr, "smsfleet_breaker_state{") || !strings.HasSuffix(br.Expr, "== 2") || br.For != "5m" {
@@ -754,6 +754,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"delivery threshold above 1", valueSet{set: []string{"metrics.prometheusRule.deliveryRate.threshold=80"}}, []string{"/metrics/prometheusRule/deliveryRate/threshold", "maximum"}},
 		{"bad alert duration", valueSet{set: []string{"metrics.prometheusRule.receiptsLag.for=10 minutes"}}, []string{"/metrics/prometheusRule/receiptsLag/for"}},
 		{"unknown lane threshold", valueSet{set: []string{"metrics.prometheusRule.queueLatency.bulk.for=5m"}}, []string{"/metrics/prometheusRule/queueLatency", "bulk"}},
+		{"zero lane shards", valueSet{set: []string{"config.laneShards=0"}}, []string{"/config/laneShards", "minimum"}},
+		{"too many lane shards", valueSet{set: []string{"config.laneShards=257"}}, []string{"/config/laneShards", "maximum"}},
 		{"bad resource quantity", valueSet{set: []string{"api.resources.limits.memory=lots"}}, []string{"/api/resources/limits/memory"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

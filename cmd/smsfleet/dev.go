@@ -93,7 +93,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 	}
 	monRedis := redisx.New(cfg.Redis)
 	defer func() { _ = monRedis.Close() }()
-	mon, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: monRedis, Log: log.Named("monitor"),
+	mon, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: monRedis, Shards: cfg.LaneShards(), Log: log.Named("monitor"),
 		Guard: authguard.New(authguard.Options{Surface: "monitor", Failures: cfg.AuthFailures, Window: cfg.AuthFailureWindow, Log: log.Named("auth")})})
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("redis (%s): %w", cfg.Redis, err)
 	}
 	guard := authguard.New(authguard.Options{Surface: "monitor", Failures: cfg.AuthFailures, Window: cfg.AuthFailureWindow, Log: log.Named("auth")})
-	m, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: rdb, Guard: guard, Log: log.Named("monitor")})
+	m, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: rdb, Shards: cfg.LaneShards(), Guard: guard, Log: log.Named("monitor")})
 	if err != nil {
 		return err
 	}

@@ -113,6 +113,8 @@ type Config struct {
 	Redis   Redis   `envPrefix:"REDIS_"`
 	Worker  Worker  `envPrefix:"WORKER_"`
 	Monitor Monitor `envPrefix:"MONITOR_"`
+	// Lanes shards the lanes into asynq queues (lanes.go).
+	Lanes Lanes `envPrefix:"LANE_"`
 	// Pprof is the opt-in profiling endpoint (pprof.go).
 	Pprof Pprof
 }
@@ -384,7 +386,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
-		c.validateHTTP, c.validateWebhookURL, c.Redis.validate,
+		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate,
 	} {
 		if err := check(); err != nil {
 			return err

@@ -105,7 +105,7 @@ func TestCancelScheduledMessage(t *testing.T) {
 		}
 	}
 	insp := asynq.NewInspectorFromRedisClient(e.RDB)
-	if _, err := insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(code, 0)); err == nil {
+	if _, err := insp.GetTaskInfo(sms.DispatchLane, tasks.DispatchID(code, 0)); err == nil {
 		t.Fatalf("the dispatch task of a canceled message is still scheduled")
 	}
 	// Cancelling twice: nothing is left pending.
@@ -114,12 +114,12 @@ func TestCancelScheduledMessage(t *testing.T) {
 		t.Fatalf("second cancel: %d %q", r.StatusCode, r.StatusMessage)
 	}
 	// Even if the dispatch task ran (a race with the cancel), nothing goes out.
-	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.RDB), tasks.Dispatch(code, 0, 0)); err != nil {
+	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.RDB), tasks.Dispatch(code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for that task to have run (asynq keeps no finished task).
 	harness.Eventually(t, 5*time.Second, func() bool {
-		_, err := insp.GetTaskInfo(sms.DispatchQueue, tasks.DispatchID(code, 0))
+		_, err := insp.GetTaskInfo(sms.DispatchLane, tasks.DispatchID(code, 0))
 		return err != nil
 	}, func() string { return "the dispatch task of the canceled message did not run" })
 	e.WaitCounts(code, map[string]int64{"canceled": 5}, time.Second)

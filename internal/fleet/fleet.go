@@ -78,6 +78,8 @@ type Fleet struct {
 	store    *store.Store
 	client   *asynq.Client
 	insp     *asynq.Inspector
+	// lanes are the queues the worker role serves (worker.LaneQueues).
+	lanes    worker.Lanes
 	servers  []*asynq.Server
 	router   *route.Router
 	rates    *worker.Rates
@@ -203,7 +205,12 @@ func (f *Fleet) connect(ctx context.Context) error {
 	}
 	f.client = asynq.NewClientFromRedisClient(f.rdb)
 	f.insp = asynq.NewInspectorFromRedisClient(f.rdb)
-	f.enq = dispatcher.NewEnqueuer(f.store, f.client, o.Config.Worker.MaxAttempts, o.Config.Worker.SendTimeout, o.Now).WithBatch(o.Config.Worker.Batch)
+	f.enq = dispatcher.NewEnqueuer(f.store, f.client, o.Config.Worker.MaxAttempts, o.Config.Worker.SendTimeout, o.Now).WithBatch(o.Config.Worker.Batch).WithShards(o.Config.LaneShards())
+	// The queues a worker serves: the lanes' shards, and those an earlier
+	// SMSFLEET_LANE_SHARDS left with tasks in them.
+	if f.lanes, err = worker.LaneQueues(f.insp, o.Config.LaneShards()); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	return nil
 }
 
@@ -241,7 +248,7 @@ func (f *Fleet) buildWorker() error {
 	}
 	wc := o.Config.Worker
 	f.router = route.New(provs, o.Config.RouteOf, o.Config.Breaker, !o.NoBreakers, o.Log.Named("route"))
-	f.servers = worker.NewServers(f.rdb, wc, o.Config.ShutdownGrace, o.Log)
+	f.servers = worker.NewServers(f.rdb, wc, f.lanes, o.Config.ShutdownGrace, o.Log)
 	f.servers = append(f.servers, worker.NewServer(f.rdb, wc, callbackConcurrency, map[string]int{tasks.CallbackQueue: 1}, o.Config.ShutdownGrace, o.Log))
 	f.relay = f.buildRelay()
 	return nil
@@ -296,7 +303,7 @@ func (f *Fleet) Start() error {
 			// reads the real clock too, not the fleet's injected one (a
 			// test clock moved ahead would make every live lease look
 			// expired).
-			worker.NewOrphanRecoverer(f.rdb, append(append([]string(nil), sms.Lanes...), tasks.CallbackQueue), f.opts.Config.Worker.RetryBase, f.opts.Config.Worker.RetryMax, time.Now, f.log.Named("orphans")),
+			worker.NewOrphanRecoverer(f.rdb, append(f.lanes.Queues(), tasks.CallbackQueue), f.opts.Config.Worker.RetryBase, f.opts.Config.Worker.RetryMax, time.Now, f.log.Named("orphans")),
 			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
 			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
 			&store.OutcomeTrimmer{Store: f.store, Max: f.opts.Config.OutcomesMax, Interval: 10 * time.Second, Log: f.log.Named("outcomes")},
@@ -330,7 +337,7 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: f.opts.Config.Breaker.OpenTimeout,
 		Rates: f.rates,
 		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,
-		RetryDelay: worker.RetryDelay(f.opts.Config.Worker),
+		RetryDelay: worker.RetryDelay(f.opts.Config.Worker), Shards: f.opts.Config.LaneShards(),
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16, Batch: f.opts.Config.Worker.Batch}
 	mux := worker.NewMux(send, fan)

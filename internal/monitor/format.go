@@ -168,7 +168,7 @@ func laneOf(t sms.Type) string {
 	if t == "" {
 		return string(sms.Transactional)
 	}
-	return t.Queue()
+	return t.Lane()
 }
 
 // formatUnknown shows another task's payload as asynqmon would, with its

@@ -78,7 +78,7 @@ func TestMaskPayload(t *testing.T) {
 // the phone masked even when the record is gone.
 func TestSendPayloadWithAppAndPhone(t *testing.T) {
 	f := NewFormatter(testenv.NewRedis(t).Client(t))
-	payload := tasks.SendFor(tasks.SendPayload{ID: fmtDigits, App: "SHOP1-00001", Phone: fmtPhone}, "otp", 3, time.Minute).Payload()
+	payload := tasks.SendFor(tasks.SendPayload{ID: fmtDigits, App: "SHOP1-00001", Phone: fmtPhone}, "otp", 1, 3, time.Minute).Payload()
 	got := f.FormatPayload(tasks.TypeSend, payload)
 	for _, want := range []string{`"sms":"` + fmtDigits + `"`, `"message":"AAAA-00000000-0000000A"`, `"application":"SHOP1-00001"`, `"to":"` + fmtMasked + `"`, `"record":"not found`} {
 		if !strings.Contains(got, want) {

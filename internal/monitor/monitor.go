@@ -51,10 +51,11 @@ type Options struct {
 	// RootPath is the URL path of the monitor's home page, without a
 	// trailing slash; empty: DefaultRootPath.
 	RootPath string
-	// Lanes are registered in asynq's queue set at start so the monitor
-	// lists every lane, even one no task was ever enqueued on; nil:
-	// sms.Lanes.
-	Lanes []string
+	// Shards is how many queues each lane has (SMSFLEET_LANE_SHARDS).
+	// Every queue of every lane is registered in asynq's queue set at
+	// start, so the monitor lists (and the queue metrics cover) every
+	// shard, even one no task was ever enqueued on.
+	Shards sms.Shards
 	// Guard counts, logs and throttles wrong credentials (nil: one that
 	// counts and logs but never throttles).
 	Guard *authguard.Guard
@@ -111,11 +112,7 @@ func New(ctx context.Context, o Options) (*Monitor, error) {
 	if root != "" && !strings.HasPrefix(root, "/") {
 		return nil, fmt.Errorf("monitor: root path %q must start with /", o.RootPath)
 	}
-	lanes := o.Lanes
-	if lanes == nil {
-		lanes = sms.Lanes
-	}
-	if err := RegisterLanes(ctx, o.Redis, lanes); err != nil {
+	if err := RegisterLanes(ctx, o.Redis, o.Shards.AllQueues()); err != nil {
 		return nil, err
 	}
 	ui := asynqmon.New(asynqmon.Options{
@@ -167,16 +164,16 @@ func (m *Monitor) MetricsHandler() http.Handler { return m.authn(MetricsHandler(
 // internal/base.AllQueues): asynqmon and the queue collector list it.
 const asynqQueues = "asynq:queues"
 
-// RegisterLanes adds lanes to asynq's queue set, so the monitor and the
-// queue metrics show a lane before its first task (asynq adds a queue only
-// when a task is enqueued on it).
-func RegisterLanes(ctx context.Context, rdb redis.UniversalClient, lanes []string) error {
-	if len(lanes) == 0 {
+// RegisterLanes adds the lanes' queues to asynq's queue set, so the
+// monitor and the queue metrics show a lane's shard before its first task
+// (asynq adds a queue only when a task is enqueued on it).
+func RegisterLanes(ctx context.Context, rdb redis.UniversalClient, queues []string) error {
+	if len(queues) == 0 {
 		return nil
 	}
-	members := make([]any, len(lanes))
-	for i, l := range lanes {
-		members[i] = l
+	members := make([]any, len(queues))
+	for i, q := range queues {
+		members[i] = q
 	}
 	if err := rdb.SAdd(ctx, asynqQueues, members...).Err(); err != nil {
 		return fmt.Errorf("monitor: register lanes: %w", err)

@@ -235,7 +235,7 @@ func TestPayloadFormatter(t *testing.T) {
 
 	// Through the monitor's API, as the UI shows it.
 	client := asynq.NewClientFromRedisClient(rdb)
-	if err := tasks.Enqueue(client, tasks.Send(id, sms.OTP, 3, time.Minute)); err != nil {
+	if err := tasks.Enqueue(client, tasks.Send(id, sms.OTP, 1, 3, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := do(t, http.MethodGet, srv.URL+"/monitoring/api/queues/otp/pending_tasks", creds("admin", "pw"))
@@ -338,6 +338,48 @@ func TestLanesListedBeforeAnyTask(t *testing.T) {
 	for _, lane := range sms.Lanes {
 		if !got[lane] {
 			t.Errorf("lane %s not listed: %s", lane, body)
+		}
+	}
+}
+
+// TestEveryShardListedBeforeAnyTask: with SMSFLEET_LANE_SHARDS=3 a fresh
+// Redis lists each lane's three queues, and the queue metrics cover them.
+func TestEveryShardListedBeforeAnyTask(t *testing.T) {
+	rdb := testenv.NewRedis(t).Client(t)
+	m, err := monitor.New(context.Background(), monitor.Options{Config: basic("pw", true), Redis: rdb, Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/monitoring/", m.Handler())
+	mux.Handle("/metrics", m.MetricsHandler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	_, body := do(t, http.MethodGet, srv.URL+"/monitoring/api/queues", creds("admin", "pw"))
+	var v struct {
+		Queues []struct {
+			Queue string `json:"queue"`
+		} `json:"queues"`
+	}
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	got := map[string]bool{}
+	for _, q := range v.Queues {
+		got[q.Queue] = true
+	}
+	want := sms.Shards(3).AllQueues()
+	if len(got) != len(want) {
+		t.Errorf("listed %d queues, want %d: %s", len(got), len(want), body)
+	}
+	_, metrics := do(t, http.MethodGet, srv.URL+"/metrics", creds("admin", "pw"))
+	for _, q := range want {
+		if !got[q] {
+			t.Errorf("queue %s not listed: %s", q, body)
+		}
+		if line := `asynq_queue_size{queue="` + q + `"} 0`; !strings.Contains(metrics, line) {
+			t.Errorf("metrics lack %s", line)
 		}
 	}
 }

@@ -30,14 +30,18 @@ type batchRef struct {
 // so a batch enqueued twice exists once. Every SMS still ends in its own
 // outcome: the worker turns an SMS the batch could not finish into a
 // follow-up sms:send task of that SMS alone.
-func SendBatch(id string, refs []SendPayload, typ sms.Type, maxRetry int, timeout time.Duration) *asynq.Task {
+//
+// The batch's queue is the lane's shard of the batch id, not of its SMS:
+// each SMS's own task (a follow-up, an outbox repair) goes to the shard of
+// the SMS id, which worker.ownedElsewhere checks.
+func SendBatch(id string, refs []SendPayload, typ sms.Type, shards sms.Shards, maxRetry int, timeout time.Duration) *asynq.Task {
 	out := batchPayload{Type: string(typ), SMS: make([]batchRef, len(refs))}
 	for i, r := range refs {
 		out.SMS[i] = batchRef{ID: r.ID, App: r.App, Phone: r.Phone}
 	}
 	b, _ := json.Marshal(out) // strings only: cannot fail
 	return asynq.NewTask(TypeSendBatch, b,
-		asynq.TaskID(id), asynq.Queue(typ.Queue()), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
+		asynq.TaskID(id), asynq.Queue(shards.Queue(typ.Lane(), id)), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
 }
 
 // batchPayload is a batch task's payload: the SMS type of its lane and

@@ -52,13 +52,16 @@ func SendRetryBudget(maxAttempts int) int { return 2 * maxAttempts }
 // Send returns the task that sends SMS id on the lane of typ, with the
 // id-only payload of earlier versions (the worker then reads the
 // application and phone from Redis first).
-func Send(id string, typ sms.Type, maxRetry int, timeout time.Duration) *asynq.Task {
-	return SendFor(SendPayload{ID: id}, typ, maxRetry, timeout)
+func Send(id string, typ sms.Type, shards sms.Shards, maxRetry int, timeout time.Duration) *asynq.Task {
+	return SendFor(SendPayload{ID: id}, typ, shards, maxRetry, timeout)
 }
 
-// SendFor returns the task that sends p.ID on the lane of typ. The task id
-// is the SMS id whatever the payload holds.
-func SendFor(p SendPayload, typ sms.Type, maxRetry int, timeout time.Duration) *asynq.Task {
+// SendFor returns the task that sends p.ID on the lane of typ, in the
+// lane's queue of the SMS id. The task id is the SMS id whatever the
+// payload holds; with the queue a function of it too, an SMS has one task
+// whoever enqueues it (intake, fan-out, outbox sweeper, a batch's
+// follow-up).
+func SendFor(p SendPayload, typ sms.Type, shards sms.Shards, maxRetry int, timeout time.Duration) *asynq.Task {
 	payload := p.ID
 	if p.App != "" && p.Phone != "" {
 		payload += "\n" + p.App + "\n" + p.Phone
@@ -67,7 +70,7 @@ func SendFor(p SendPayload, typ sms.Type, maxRetry int, timeout time.Duration) *
 		}
 	}
 	return asynq.NewTask(TypeSend, []byte(payload),
-		asynq.TaskID(p.ID), asynq.Queue(typ.Queue()), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
+		asynq.TaskID(p.ID), asynq.Queue(shards.Queue(typ.Lane(), p.ID)), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout))
 }
 
 // ParseSend reads a send task's payload: "id\napp\nphone" with an
@@ -87,11 +90,12 @@ func ParseSend(b []byte) SendPayload {
 
 // Dispatch returns the fan-out task of one time zone group of a message,
 // due in delay (a duration, not a time, so an injected clock in tests maps
-// onto asynq's real one). Its id and payload are DispatchID(code, group).
-func Dispatch(code string, group int, delay time.Duration) *asynq.Task {
+// onto asynq's real one). Its id and payload are DispatchID(code, group);
+// its queue is DispatchQueue(code).
+func Dispatch(code string, group int, shards sms.Shards, delay time.Duration) *asynq.Task {
 	id := DispatchID(code, group)
 	return asynq.NewTask(TypeDispatch, []byte(id),
-		asynq.TaskID(id), asynq.Queue(sms.DispatchQueue), asynq.ProcessIn(max(delay, 0)),
+		asynq.TaskID(id), asynq.Queue(DispatchQueue(code, shards)), asynq.ProcessIn(max(delay, 0)),
 		asynq.MaxRetry(25), asynq.Timeout(30*time.Minute))
 }
 
@@ -103,6 +107,13 @@ func Callback(eventID string, payload []byte, maxRetry int, timeout time.Duratio
 		// A completed callback keeps its id for an hour, so an event the
 		// relay publishes again after a crash finds it and POSTs nothing.
 		asynq.Retention(time.Hour))
+}
+
+// DispatchQueue is the queue of every dispatch task of a message: the
+// dispatch lane's shard of its code, so all of a message's groups share
+// one queue and cancelling it knows where its tasks are.
+func DispatchQueue(code string, shards sms.Shards) string {
+	return shards.Queue(sms.DispatchLane, code)
 }
 
 // DispatchID names the dispatch task of group g of a message.
