@@ -93,8 +93,13 @@ func (a *API) createMessage(ctx context.Context, app string, raw json.RawMessage
 	if err := decodeArgs(raw, &req, ""); err != nil {
 		return nil, err
 	}
-	if len(req.Notifications) == 0 {
-		return nil, argError("notifications", "required (at least one notification)")
+	switch {
+	case req.Notifications == nil:
+		return nil, argError("notifications", "required (a list of notifications)")
+	case len(req.Notifications) == 0:
+		// Pushwoosh answers an empty list with 200 and no messages, and
+		// clients that build the list in a loop rely on it.
+		return createResponse{Messages: []string{}}, nil
 	}
 	// Validate every notification before writing anything, so a bad one
 	// leaves no trace of the good ones.

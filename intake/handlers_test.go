@@ -17,8 +17,8 @@ func TestHandlerArguments(t *testing.T) {
 		raw     string
 		err     string
 	}{
-		{"createMessage without notifications", a.createMessage, `{}`, "notifications: required (at least one notification)"},
-		{"createMessage empty notifications", a.createMessage, `{"notifications":[]}`, "notifications: required (at least one notification)"},
+		{"createMessage without notifications", a.createMessage, `{}`, "notifications: required (a list of notifications)"},
+		{"createMessage null notifications", a.createMessage, `{"notifications":null}`, "notifications: required (a list of notifications)"},
 		{"createMessage notifications not a list", a.createMessage, `{"notifications":{}}`, "notifications: must be an array, got object"},
 		{"createMessage names the notification", a.createMessage, `{"notifications":[{"send_date":5}]}`, "notifications[0].send_date: must be a string, got number"},
 		{"deleteMessage without code", a.deleteMessage, `{}`, "message: required (a message code)"},
@@ -40,6 +40,22 @@ func TestHandlerArguments(t *testing.T) {
 			_, err := tt.handler(ctx, shop, json.RawMessage(tt.raw))
 			wantArg(t, err, tt.err)
 		})
+	}
+}
+
+// TestCreateMessageEmptyList: an empty list is 200 with no messages, as
+// Pushwoosh answers it (createMessage returns "Messages": the codes of the
+// notifications sent, https://docs.pushwoosh.com/developer/api-reference/messages-api/);
+// nothing is looked up or written (the API has no store to write to).
+func TestCreateMessageEmptyList(t *testing.T) {
+	a := newAPIWith(nil)
+	got, err := a.createMessage(context.Background(), shop, json.RawMessage(`{"notifications":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(got)
+	if string(b) != `{"Messages":[]}` {
+		t.Fatalf("createMessage with no notifications = %s, want {\"Messages\":[]}", b)
 	}
 }
 
