@@ -31,9 +31,9 @@ type deviceRequest struct {
 	// Timezone is Pushwoosh's offset in seconds (3600), or an offset
 	// string ("+01:00") or an IANA name ("Europe/Berlin"); deviceZone
 	// reads it.
-	Timezone json.RawMessage `json:"timezone"`
-	Language string          `json:"language"`
-	PushToken  string                     `json:"push_token"` // accepted and ignored: an SMS device is its phone
+	Timezone  json.RawMessage `json:"timezone"`
+	Language  string          `json:"language"`
+	PushToken string          `json:"push_token"` // accepted and ignored: an SMS device is its phone
 
 	// zone is Timezone as stored (sms.CanonicalZone), set by
 	// registrationArgs.
@@ -415,7 +415,6 @@ func deviceZone(raw json.RawMessage) (string, error) {
 	}
 	return z, nil
 }
-
 
 // rawKind names the kind of a JSON value for an error message (as
 // jsonKind does for a decoder's), without echoing the value.
