@@ -24,6 +24,9 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	if err := decodeArgs(raw, &n, field); err != nil {
 		return plan{}, err
 	}
+	if err := checkFields(raw, field); err != nil {
+		return plan{}, err
+	}
 	pol := a.Policy(app)
 	now := a.Now()
 	msg, err := a.checkNotification(app, field, n, pol, now)
