@@ -69,6 +69,9 @@ type notification struct {
 	CappingDays                *int            `json:"capping_days"`
 	CappingCount               *int            `json:"capping_count"`
 	Platforms                  []int           `json:"platforms"`
+	// Conditions target the application's devices by tag (conditions.go).
+	Conditions         json.RawMessage `json:"conditions"`
+	ConditionsOperator string          `json:"conditions_operator"`
 }
 
 type createRequest struct {

@@ -80,7 +80,7 @@ func TestCreateMessageValidatesAllBeforeWriting(t *testing.T) {
 	_, err = a.createMessage(ctx, shop, json.RawMessage(`{"notifications":[
 		{"send_date":"now","content":"hi","devices":["`+p9+`"],"use_auto_registration":true},
 		{"send_date":"now","content":""}]}`))
-	wantArg(t, err, "notifications[1].devices: devices or users required (at least one phone number or user id)")
+	wantArg(t, err, "notifications[1].devices: devices, users or conditions required: a notification without them goes to every SMS device of the application (Pushwoosh's \"all subscribers\"), which needs allow_broadcast: true for it in the configuration file")
 	if known, err := a.Store.KnownPhones(ctx, shop, []string{p9}); err != nil || known[0] {
 		t.Fatalf("auto-registered before validation finished: %v %v", known, err)
 	}
