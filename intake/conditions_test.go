@@ -48,7 +48,7 @@ func TestTargetingMatch(t *testing.T) {
 		"City": json.RawMessage(`"Paris"`), "Age": json.RawMessage(`"19"`), "VIP": json.RawMessage(`false`),
 	}}
 	tests := []struct {
-		conds, op      string
+		conds, op     string
 		london, paris bool
 	}{
 		{`[["City","EQ","London"]]`, "", true, false},
