@@ -10,10 +10,52 @@ import (
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
+// hasConditions reports whether the notification targets by tag.
+func hasConditions(n notification) bool {
+	return len(n.Conditions) > 0 && string(n.Conditions) != "null"
+}
+
+// checkAudience validates who a notification is for, without I/O: its
+// devices or users, or its conditions (not both), or nobody named at all,
+// which is a broadcast to every device and needs the application's
+// allow_broadcast.
+func (a *API) checkAudience(app, field string, n notification) error {
+	named := len(n.Devices) > 0 || len(n.Users) > 0
+	switch {
+	case hasConditions(n) && named:
+		// Pushwoosh ignores conditions next to devices; guessing which the
+		// caller meant could reach people they did not choose.
+		return argError(field+".conditions", "cannot be combined with devices or users: send one or the other")
+	case hasConditions(n):
+		_, err := parseTargeting(n.Conditions, n.ConditionsOperator, field)
+		return err
+	case n.ConditionsOperator != "":
+		return argError(field+".conditions_operator", "needs conditions")
+	case !named && !a.apps[app].AllowBroadcast:
+		return argError(field+".devices", "devices, users or conditions required: a notification without them goes to every SMS device "+
+			"of the application (Pushwoosh's \"all subscribers\"), which needs allow_broadcast: true for it in the configuration file")
+	}
+	return nil
+}
+
 // resolveRecipients turns a notification's devices and users into
 // deduplicated E.164 recipients: unknown devices are reported (and
 // registered instead when auto-registration is on).
 func (a *API) resolveRecipients(ctx context.Context, app, field string, n notification) (recipients, unknown, register []string, err error) {
+	switch {
+	case hasConditions(n):
+		t, err := parseTargeting(n.Conditions, n.ConditionsOperator, field)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		recipients, err = a.targetDevices(ctx, app, field, t)
+		return recipients, nil, nil, err
+	case len(n.Devices) == 0 && len(n.Users) == 0:
+		// A broadcast: checkAudience let it through only for an
+		// application that allows it.
+		recipients, err = a.targetDevices(ctx, app, field, targeting{})
+		return recipients, nil, nil, err
+	}
 	seen := make(map[string]bool, len(n.Devices))
 	var devices []string
 	for i, d := range n.Devices {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		raw     string
 		err     string
 	}{
-		{"timezone Local", a.registerDevice, `{"hwid":"` + fresh + `","device_type":18,"timezone":"Local"}`, `timezone: unknown IANA time zone "Local"`},
+		{"timezone Local", a.registerDevice, `{"hwid":"` + fresh + `","device_type":18,"timezone":"Local"}`, zoneWant + `: unknown time zone "Local"`},
 		{"long language", a.registerDevice, `{"hwid":"` + fresh + `","device_type":18,"language":"` + strings.Repeat("x", 1000) + `"}`, "language: must be a BCP 47 language code of at most 35 characters, got 1000"},
 		{"bad language", a.registerDevice, `{"hwid":"` + fresh + `","device_type":18,"language":"english please"}`, `language: must be a BCP 47 language code like "en" or "de-AT", got "english please"`},
 		{"5000 tags", a.registerDevice, `{"hwid":"` + fresh + `","device_type":18,"tags":` + manyTags(5000) + `}`, "tags: at most 100 tags per request, got 5000"},
@@ -60,4 +61,64 @@ func TestBadInputWritesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRegisterDeviceZoneForms: each time zone form a client sends is
+// stored as the form the worker reads (sms.Zone): Pushwoosh's offset in
+// seconds, as yyoshiki41/go-pushwoosh sends it, becomes "+01:00".
+// https://docs.pushwoosh.com/developer/api-reference/device-api/ ("timezone":
+// integer, "Timezone offset in seconds for the device").
+func TestRegisterDeviceZoneForms(t *testing.T) {
+	a := newTestAPI(t)
+	ctx := context.Background()
+	tests := []struct{ tz, stored string }{
+		{`3600`, "+01:00"},
+		{`-16200`, "-04:30"},
+		{`"UTC+05:30"`, "+05:30"},
+		{`"Europe/Lisbon"`, "Europe/Lisbon"},
+		{`null`, ""},
+	}
+	for i, tt := range tests {
+		phone := fmt.Sprintf("+49151120001%02d", i)
+		if _, err := a.registerDevice(ctx, shop, json.RawMessage(`{"hwid":"`+phone+`","device_type":18,"timezone":`+tt.tz+`}`)); err != nil {
+			t.Fatalf("timezone %s: %v", tt.tz, err)
+		}
+		d, err := a.Store.GetDevice(ctx, shop, phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Timezone != tt.stored {
+			t.Fatalf("timezone %s stored as %q, want %q", tt.tz, d.Timezone, tt.stored)
+		}
+	}
+}
+
+// TestGetTagsByUserID: getTags takes userId instead of hwid, as Pushwoosh
+// documents (https://docs.pushwoosh.com/platform-docs/api-reference/tags,
+// getTags: "can be used instead of hwid to retrieve tags for a specific
+// user"); a user with two phones gets every tag, the first phone's value
+// where they differ; an unknown user is a 210 naming userId.
+func TestGetTagsByUserID(t *testing.T) {
+	a := newTestAPI(t)
+	ctx := context.Background()
+	for _, reg := range []string{
+		`{"auth":"` + shopToken + `","hwid":"+4915112000201","device_type":18,"userId":"alex","tags":{"city":"London","vip":true}}`,
+		`{"auth":"` + shopToken + `","hwid":"+4915112000202","device_type":18,"userId":"alex","tags":{"city":"Paris","plan":"gold"}}`,
+	} {
+		if _, err := a.registerDevice(ctx, shop, json.RawMessage(reg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := a.getTags(ctx, shop, json.RawMessage(`{"auth":"`+shopToken+`","userId":"alex"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(got)
+	if want := `{"result":{"city":"London","plan":"gold","vip":true}}`; string(b) != want {
+		t.Fatalf("getTags by userId = %s, want %s", b, want)
+	}
+	_, err = a.getTags(ctx, shop, json.RawMessage(`{"auth":"`+shopToken+`","userId":"nobody"}`))
+	wantArg(t, err, "userId: no device is registered for this user")
+	_, err = a.getTags(ctx, shop, json.RawMessage(`{"auth":"`+shopToken+`"}`))
+	wantArg(t, err, "hwid: required (the phone number), or userId instead")
 }

@@ -69,6 +69,9 @@ type notification struct {
 	CappingDays                *int            `json:"capping_days"`
 	CappingCount               *int            `json:"capping_count"`
 	Platforms                  []int           `json:"platforms"`
+	// Conditions target the application's devices by tag (conditions.go).
+	Conditions         json.RawMessage `json:"conditions"`
+	ConditionsOperator string          `json:"conditions_operator"`
 }
 
 type createRequest struct {
@@ -93,8 +96,13 @@ func (a *API) createMessage(ctx context.Context, app string, raw json.RawMessage
 	if err := decodeArgs(raw, &req, ""); err != nil {
 		return nil, err
 	}
-	if len(req.Notifications) == 0 {
-		return nil, argError("notifications", "required (at least one notification)")
+	switch {
+	case req.Notifications == nil:
+		return nil, argError("notifications", "required (a list of notifications)")
+	case len(req.Notifications) == 0:
+		// Pushwoosh answers an empty list with 200 and no messages, and
+		// clients that build the list in a loop rely on it.
+		return createResponse{Messages: []string{}}, nil
 	}
 	// Validate every notification before writing anything, so a bad one
 	// leaves no trace of the good ones.

@@ -28,9 +28,16 @@ type deviceRequest struct {
 	DeviceType *int                       `json:"device_type"`
 	UserID     string                     `json:"userId"`
 	Tags       map[string]json.RawMessage `json:"tags"`
-	Timezone   string                     `json:"timezone"`
-	Language   string                     `json:"language"`
-	PushToken  string                     `json:"push_token"` // accepted and ignored: an SMS device is its phone
+	// Timezone is Pushwoosh's offset in seconds (3600), or an offset
+	// string ("+01:00") or an IANA name ("Europe/Berlin"); deviceZone
+	// reads it.
+	Timezone  json.RawMessage `json:"timezone"`
+	Language  string          `json:"language"`
+	PushToken string          `json:"push_token"` // accepted and ignored: an SMS device is its phone
+
+	// zone is Timezone as stored (sms.CanonicalZone), set by
+	// registrationArgs.
+	zone string
 }
 
 // deviceArgs decodes a device call and validates its hwid.
@@ -71,7 +78,7 @@ func (a *API) registerDevice(ctx context.Context, app string, raw json.RawMessag
 		opts = append(opts, store.NoUserBinding())
 	}
 	if _, err := a.Store.RegisterDevice(ctx, app, store.Device{
-		Phone: phone, UserID: req.UserID, Language: req.Language, Timezone: req.Timezone, Tags: req.Tags,
+		Phone: phone, UserID: req.UserID, Language: req.Language, Timezone: req.zone, Tags: req.Tags,
 	}, opts...); errors.Is(err, store.ErrUserBinding) {
 		return nil, a.bindingRefused(app, phone, who)
 	} else if err != nil {
@@ -225,7 +232,17 @@ func (a *API) getTags(ctx context.Context, app string, raw json.RawMessage) (any
 	if err := needsToken(a.callerOf(ctx, app, raw), "getTags"); err != nil {
 		return nil, err
 	}
-	_, phone, err := a.deviceArgs(raw)
+	var req deviceRequest
+	if err := decodeArgs(raw, &req, ""); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.HWID == "" && req.UserID != "":
+		return a.userTags(ctx, app, req.UserID)
+	case req.HWID == "":
+		return nil, argError("hwid", "required (the phone number), or userId instead")
+	}
+	phone, err := a.phone(req.HWID)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +253,38 @@ func (a *API) getTags(ctx context.Context, app string, raw json.RawMessage) (any
 		return nil, err
 	}
 	return map[string]any{"result": d.Tags}, nil
+}
+
+// userTags answers getTags by userId, which Pushwoosh accepts instead of
+// hwid ("can be used instead of hwid to retrieve tags for a specific
+// user", https://docs.pushwoosh.com/platform-docs/api-reference/tags,
+// getTags). A user may have several phones: the result holds every tag of
+// any of them, and where two phones hold different values of one tag, the
+// value of the phone that sorts first (E.164), so the answer is the same
+// on every call.
+func (a *API) userTags(ctx context.Context, app, user string) (any, error) {
+	phones, err := a.Store.PhonesOfUsers(ctx, app, []string{user})
+	if err != nil {
+		return nil, err
+	}
+	if len(phones[0]) == 0 {
+		return nil, argError("userId", "no device is registered for this user")
+	}
+	tags := map[string]json.RawMessage{}
+	for _, phone := range phones[0] {
+		d, err := a.Store.GetDevice(ctx, app, phone)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // unregistered since the lookup
+		} else if err != nil {
+			return nil, err
+		}
+		for name, v := range d.Tags {
+			if _, seen := tags[name]; !seen {
+				tags[name] = v
+			}
+		}
+	}
+	return map[string]any{"result": tags}, nil
 }
 
 // registrationArgs decodes and validates a registerDevice call: the device
@@ -256,11 +305,8 @@ func (a *API) registrationArgs(raw json.RawMessage) (deviceRequest, string, erro
 	if err != nil {
 		return req, "", err
 	}
-	if req.Timezone != "" {
-		// As createMessage: "Local" is the server's zone, not an IANA name.
-		if _, err := time.LoadLocation(req.Timezone); err != nil || strings.EqualFold(req.Timezone, "local") {
-			return req, "", argError("timezone", "unknown IANA time zone %q", req.Timezone)
-		}
+	if req.zone, err = deviceZone(req.Timezone); err != nil {
+		return req, "", err
 	}
 	if req.Language != "" {
 		if err := checkLanguage(req.Language); err != nil {
@@ -331,4 +377,55 @@ func validateTags(tags map[string]json.RawMessage) error {
 		}
 	}
 	return nil
+}
+
+// deviceZone reads registerDevice's timezone in each form clients send:
+// Pushwoosh's Device API documents an integer offset in seconds
+// ("timezone": 3600, https://docs.pushwoosh.com/developer/api-reference/device-api/),
+// which the Go client yyoshiki41/go-pushwoosh sends; other clients send
+// an offset string or an IANA name. It returns the stored form ("+01:00",
+// or the IANA name); null or absent is "".
+func deviceZone(raw json.RawMessage) (string, error) {
+	const want = `must be an offset in seconds (3600), an offset like "+01:00" or an IANA name like "Europe/Berlin"`
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if s == "" {
+			return "", nil
+		}
+		z, err := sms.CanonicalZone(s)
+		if err != nil {
+			return "", argError("timezone", "%s: %v", want, err)
+		}
+		return z, nil
+	}
+	var secs json.Number
+	if err := json.Unmarshal(raw, &secs); err != nil {
+		return "", argError("timezone", "%s, got %s", want, rawKind(raw))
+	}
+	n, err := secs.Int64()
+	if err != nil {
+		return "", argError("timezone", "%s: an offset in seconds is a whole number, got %s", want, secs)
+	}
+	z, err := sms.OffsetZone(int(max(min(n, 1<<31), -1<<31)))
+	if err != nil {
+		return "", argError("timezone", "%s: %v", want, err)
+	}
+	return z, nil
+}
+
+// rawKind names the kind of a JSON value for an error message (as
+// jsonKind does for a decoder's), without echoing the value.
+func rawKind(raw json.RawMessage) string {
+	switch t := strings.TrimSpace(string(raw)); {
+	case strings.HasPrefix(t, "{"):
+		return jsonKind("map")
+	case strings.HasPrefix(t, "["):
+		return jsonKind("array")
+	case t == "true" || t == "false":
+		return jsonKind("bool")
+	}
+	return "something else"
 }

@@ -17,8 +17,8 @@ func TestHandlerArguments(t *testing.T) {
 		raw     string
 		err     string
 	}{
-		{"createMessage without notifications", a.createMessage, `{}`, "notifications: required (at least one notification)"},
-		{"createMessage empty notifications", a.createMessage, `{"notifications":[]}`, "notifications: required (at least one notification)"},
+		{"createMessage without notifications", a.createMessage, `{}`, "notifications: required (a list of notifications)"},
+		{"createMessage null notifications", a.createMessage, `{"notifications":null}`, "notifications: required (a list of notifications)"},
 		{"createMessage notifications not a list", a.createMessage, `{"notifications":{}}`, "notifications: must be an array, got object"},
 		{"createMessage names the notification", a.createMessage, `{"notifications":[{"send_date":5}]}`, "notifications[0].send_date: must be a string, got number"},
 		{"deleteMessage without code", a.deleteMessage, `{}`, "message: required (a message code)"},
@@ -43,6 +43,22 @@ func TestHandlerArguments(t *testing.T) {
 	}
 }
 
+// TestCreateMessageEmptyList: an empty list is 200 with no messages, as
+// Pushwoosh answers it (createMessage returns "Messages": the codes of the
+// notifications sent, https://docs.pushwoosh.com/developer/api-reference/messages-api/);
+// nothing is looked up or written (the API has no store to write to).
+func TestCreateMessageEmptyList(t *testing.T) {
+	a := newAPIWith(nil)
+	got, err := a.createMessage(context.Background(), shop, json.RawMessage(`{"notifications":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(got)
+	if string(b) != `{"Messages":[]}` {
+		t.Fatalf("createMessage with no notifications = %s, want {\"Messages\":[]}", b)
+	}
+}
+
 // TestCreateMessageValidatesAllBeforeWriting: one bad notification leaves
 // no trace of the good ones before it.
 func TestCreateMessageValidatesAllBeforeWriting(t *testing.T) {
@@ -64,7 +80,7 @@ func TestCreateMessageValidatesAllBeforeWriting(t *testing.T) {
 	_, err = a.createMessage(ctx, shop, json.RawMessage(`{"notifications":[
 		{"send_date":"now","content":"hi","devices":["`+p9+`"],"use_auto_registration":true},
 		{"send_date":"now","content":""}]}`))
-	wantArg(t, err, "notifications[1].devices: devices or users required (at least one phone number or user id)")
+	wantArg(t, err, "notifications[1].devices: devices, users or conditions required: a notification without them goes to every SMS device of the application (Pushwoosh's \"all subscribers\"), which needs allow_broadcast: true for it in the configuration file")
 	if known, err := a.Store.KnownPhones(ctx, shop, []string{p9}); err != nil || known[0] {
 		t.Fatalf("auto-registered before validation finished: %v %v", known, err)
 	}

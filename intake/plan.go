@@ -24,6 +24,9 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	if err := decodeArgs(raw, &n, field); err != nil {
 		return plan{}, err
 	}
+	if err := checkFields(raw, field); err != nil {
+		return plan{}, err
+	}
 	pol := a.Policy(app)
 	now := a.Now()
 	msg, err := a.checkNotification(app, field, n, pol, now)
@@ -65,8 +68,8 @@ func (a *API) checkNotification(app, field string, n notification, pol config.Re
 	if len(n.TransactionID) > 128 {
 		return store.Message{}, argError(field+".transactionId", "longer than 128 characters")
 	}
-	if len(n.Devices) == 0 && len(n.Users) == 0 {
-		return store.Message{}, argError(field+".devices", "devices or users required (at least one phone number or user id)")
+	if err := a.checkAudience(app, field, n); err != nil {
+		return store.Message{}, err
 	}
 	if len(n.Devices)+len(n.Users) > a.MaxRecipients {
 		return store.Message{}, argError(field+".devices", "more than %d recipients", a.MaxRecipients)

@@ -28,10 +28,14 @@ func (a *API) getMsgStats(ctx context.Context, app string, raw json.RawMessage) 
 	return map[string]string{"request_id": id}, nil
 }
 
+// resultRow is one row of getResults. Pushwoosh writes count as a string
+// ("count": "3", getMsgStats's scheduled response,
+// https://docs.pushwoosh.com/developer/api-reference/statistics-api/statistics-api-v1),
+// and clients written against it parse a string.
 type resultRow struct {
 	Datetime string `json:"datetime"`
 	Action   string `json:"action"`
-	Count    int64  `json:"count"`
+	Count    int64  `json:"count,string"`
 }
 
 // getResults answers a getMsgStats request: Pushwoosh's hourly rows plus an

@@ -278,6 +278,9 @@ func TestPhoneAndDeviceArgs(t *testing.T) {
 	wantArg(t, err, `hwid: not a valid phone number: "hello": the phone number supplied is not a number`)
 }
 
+// zoneWant starts registerDevice's error for a time zone it cannot read.
+const zoneWant = `timezone: must be an offset in seconds (3600), an offset like "+01:00" or an IANA name like "Europe/Berlin"`
+
 func TestCheckRegistration(t *testing.T) {
 	a := newAPIWith(nil)
 	tests := []struct{ raw, want, err string }{
@@ -286,12 +289,24 @@ func TestCheckRegistration(t *testing.T) {
 		{`{"hwid":"+4915112000001"}`, "", "device_type: required (18 for SMS)"},
 		{`{"hwid":"+4915112000001","device_type":3}`, "", "device_type: must be 18 (SMS), got 3"},
 		{`{"device_type":18}`, "", "hwid: required (the phone number)"},
-		{`{"hwid":"+4915112000001","device_type":18,"timezone":"Mars/Base"}`, "", `timezone: unknown IANA time zone "Mars/Base"`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"Mars/Base"}`, "", zoneWant + `: unknown time zone "Mars/Base"`},
+		// Pushwoosh's Device API sends an offset in seconds; offsets as
+		// strings are accepted too (issue 16).
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":3600}`, "+4915112000001", ""},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":-16200}`, "+4915112000001", ""},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"+05:30"}`, "+4915112000001", ""},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":null}`, "+4915112000001", ""},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":3601}`, "", zoneWant + `: offset 3601 s is not a whole number of minutes`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":90000}`, "", zoneWant + `: offset 90000 s is outside UTC-12:00…UTC+14:00 (-43200…50400)`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":1.5}`, "", zoneWant + `: an offset in seconds is a whole number, got 1.5`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"+25:00"}`, "", zoneWant + `: offset "+25:00" is outside UTC-12:00…UTC+14:00`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":true}`, "", zoneWant + `, got a boolean`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":{}}`, "", zoneWant + `, got an object`},
 		{`{"hwid":"+4915112000001","device_type":18,"tags":{"l":[1]}}`, "", "tags.l: a list tag must hold strings only"},
 		{`{"hwid":"+4915112000001","device_type":18,"userId":"` + strings.Repeat("u", 257) + `"}`, "", "userId: longer than 256 characters"},
 		{`{"hwid":"+4915112000001","device_type":"18"}`, "", "device_type: must be a number, got string"},
-		{`{"hwid":"+4915112000001","device_type":18,"timezone":"Local"}`, "", `timezone: unknown IANA time zone "Local"`},
-		{`{"hwid":"+4915112000001","device_type":18,"timezone":"local"}`, "", `timezone: unknown IANA time zone "local"`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"Local"}`, "", zoneWant + `: unknown time zone "Local"`},
+		{`{"hwid":"+4915112000001","device_type":18,"timezone":"local"}`, "", zoneWant + `: unknown time zone "local"`},
 		{`{"hwid":"+4915112000001","device_type":18,"timezone":"UTC","language":"de-AT"}`, "+4915112000001", ""},
 		{`{"hwid":"+4915112000001","device_type":18,"language":"zh-Hant-TW"}`, "+4915112000001", ""},
 		{`{"hwid":"+4915112000001","device_type":18,"language":"` + strings.Repeat("a", 36) + `"}`, "", "language: must be a BCP 47 language code of at most 35 characters, got 36"},

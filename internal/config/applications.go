@@ -36,6 +36,12 @@ type Application struct {
 	// only; dev sets it): otherwise only https, so the signed outcome and
 	// its phone number do not cross the network in clear.
 	CallbackAllowHTTP bool
+	// AllowBroadcast lets a notification with no devices, users or
+	// conditions go to every registered SMS device of the application, as
+	// Pushwoosh's "all subscribers" does (its clients send that by
+	// default). Off, such a notification is refused: one missing field
+	// must not text everyone. File only (allow_broadcast).
+	AllowBroadcast bool
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

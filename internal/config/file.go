@@ -56,6 +56,8 @@ type FileApplication struct {
 
 	// CallbackAllowHTTP lets status_callback URLs be http (default https).
 	CallbackAllowHTTP bool `yaml:"callback_allow_http"`
+	// AllowBroadcast: see Application.AllowBroadcast (off by default).
+	AllowBroadcast bool `yaml:"allow_broadcast"`
 }
 
 // readFile reads and strictly decodes path: an unknown key is an error, so
@@ -76,7 +78,7 @@ func readFile(path string) (File, error) {
 
 func (fa FileApplication) application() (Application, error) {
 	app := Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices,
-		LegacyUserBinding: fa.LegacyUserBinding, Policy: fa.Policy, Route: fa.Route}
+		LegacyUserBinding: fa.LegacyUserBinding, Policy: fa.Policy, Route: fa.Route, AllowBroadcast: fa.AllowBroadcast}
 	if fa.ServerTokenEnv != "" {
 		app.ServerToken = os.Getenv(fa.ServerTokenEnv)
 		if app.ServerToken == "" {

@@ -55,7 +55,7 @@ func TestDeliveryReceiptsReachTheirStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw = e.MustOK("getResults", map[string]any{"auth": harness.ShopToken, "request_id": req.RequestID})
-	if !strings.Contains(string(raw), `"action":"delivery","count":1`) {
+	if !strings.Contains(string(raw), `"action":"delivery","count":"1"`) {
 		t.Fatalf("getResults: %s", raw)
 	}
 }

@@ -261,7 +261,7 @@ func TestStatsFollowPushwooshShape(t *testing.T) {
 		Formatter string
 		Rows      []struct {
 			Datetime, Action string
-			Count            int64
+			Count            int64 `json:"count,string"` // a string, as Pushwoosh sends it
 		}
 		Smsfleet struct{ Statuses map[string]int64 }
 	}
