@@ -24,7 +24,8 @@ type text struct {
 }
 
 // textsOf reads a message's content: a JSON string, or an object of
-// language code to text (sorted by language, "default" first).
+// language code to text ("default" first, then English, the intake's
+// fallback language, then the others by code).
 func textsOf(content string) []text {
 	var one string
 	if json.Unmarshal([]byte(content), &one) == nil {
@@ -38,9 +39,18 @@ func textsOf(content string) []text {
 	for l, t := range many {
 		out = append(out, text{Lang: l, Text: t})
 	}
+	rank := func(l string) int {
+		switch l {
+		case "default":
+			return 0
+		case "en":
+			return 1
+		}
+		return 2
+	}
 	sort.Slice(out, func(i, j int) bool {
-		if (out[i].Lang == "default") != (out[j].Lang == "default") {
-			return out[i].Lang == "default"
+		if ri, rj := rank(out[i].Lang), rank(out[j].Lang); ri != rj {
+			return ri < rj
 		}
 		return out[i].Lang < out[j].Lang
 	})
