@@ -99,7 +99,7 @@ func (s *Server) phoneRows(ctx context.Context, app string, ids []string) ([]pho
 	var rows []phoneRow
 	for i, rec := range recs {
 		if rec.ID == "" {
-			continue
+			rec = unwritten(ids[i]) // scheduled: not fanned out yet
 		}
 		m, seen := msgs[rec.Code]
 		if !seen {
@@ -115,6 +115,9 @@ func (s *Server) phoneRows(ctx context.Context, app string, ids []string) ([]pho
 		}
 		if m == nil {
 			continue
+		}
+		if rec.UpdatedAt.IsZero() && m.Canceled {
+			rec.Status = sms.Canceled
 		}
 		rows = append(rows, phoneRow{ID: rec.ID, Code: rec.Code, Type: string(m.Type), Status: string(rec.Status), Reason: reasonOf(rec, codes[i]),
 			Provider: rec.Provider, Preview: preview(m.Content), Text: firstText(m.Content), Date: dueOf(*m)})

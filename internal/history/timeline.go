@@ -29,6 +29,8 @@ type smsData struct {
 	Deadline, UpdatedAt                                                  time.Time
 	Message                                                              messageRow
 	Timeline                                                             []event
+	// Unwritten: the SMS has no record yet (its message is scheduled).
+	Unwritten bool
 }
 
 func (d smsData) searchPhone() string { return d.Phone }
@@ -37,10 +39,12 @@ func (s *Server) smsPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	id := r.PathValue("id")
 	notFound := pageError(http.StatusNotFound, "", "There is no SMS "+strconv.Quote(id)+" in this application (or it is past the retention).")
 	rec, err := s.o.Store.GetSMS(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// A recipient of a scheduled message has no record until its
+		// group fans out: its message tells what there is to tell.
+		rec = unwritten(id)
+	case err != nil:
 		return err
 	}
 	m, err := s.o.Store.GetMessage(r.Context(), v.App, rec.Code)
@@ -50,6 +54,9 @@ func (s *Server) smsPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	if err != nil {
 		return err
 	}
+	if rec.UpdatedAt.IsZero() && m.Canceled {
+		rec.Status = sms.Canceled
+	}
 	codes, err := s.o.Store.ReceiptCodes(r.Context(), []string{id})
 	if err != nil {
 		return err
@@ -57,10 +64,20 @@ func (s *Server) smsPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	d := smsData{
 		ID: rec.ID, Phone: rec.To, Status: string(rec.Status), Reason: reasonOf(rec, codes[0]), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
 		Encoding: rec.Encoding, Operator: rec.Operator, Segments: rec.Segments, Attempts: rec.Attempts, Deadline: rec.Deadline, UpdatedAt: rec.UpdatedAt,
-		Message: rowOf(m), Timeline: timelineOf(m, rec, codes[0]),
+		Message: rowOf(m), Timeline: timelineOf(m, rec, codes[0]), Unwritten: rec.UpdatedAt.IsZero(),
 	}
-	s.render(w, r, http.StatusOK, "sms", "SMS to "+rec.To, v, d)
+	title := "SMS " + rec.ID
+	if rec.To != "" {
+		title = "SMS to " + rec.To
+	}
+	s.render(w, r, http.StatusOK, "sms", title, v, d)
 	return nil
+}
+
+// unwritten is the SMS id names before its record exists: scheduled, in
+// the message its id names.
+func unwritten(id string) store.SMS {
+	return store.SMS{ID: id, Code: sms.MessageCodeOf(id), Status: sms.Scheduled}
 }
 
 // timelineOf tells an SMS's story from what the store keeps: the message's
@@ -82,6 +99,9 @@ func timelineOf(m store.Message, rec store.SMS, receiptCode string) []event {
 		ev = append(ev, e)
 	}
 	at := rec.UpdatedAt
+	if at.IsZero() { // no record yet
+		return ev
+	}
 	switch rec.Status {
 	case sms.Delivered:
 		ev = append(ev, event{At: at, What: "Receipt from " + dashed(rec.Provider) + ": delivered", Detail: codeDetail(receiptCode), Kind: "ok"})
