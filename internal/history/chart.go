@@ -29,6 +29,7 @@ const maxHours = 7 * 24
 const (
 	chartW, chartH         = 720.0, 260.0
 	padL, padR, padT, padB = 44.0, 8.0, 12.0, 36.0
+	maxBarW                = 28.0
 )
 
 type bar struct {
@@ -109,7 +110,9 @@ func hourlyChart(hourly map[string]map[string]int64) chart {
 	}
 	plotW, plotH := chartW-padL-padR, chartH-padT-padB
 	slot := plotW / float64(len(span))
-	barW := slot * 0.8 / float64(len(series))
+	// Bars stay slim when there are few hours; a group is centred in its slot.
+	barW := min(slot*0.8/float64(len(series)), maxBarW)
+	inset := (slot - barW*float64(len(series))) / 2
 	for i, row := range c.Rows {
 		for j, n := range row.Counts {
 			if n == 0 {
@@ -117,7 +120,7 @@ func hourlyChart(hourly map[string]map[string]int64) chart {
 			}
 			h := float64(n) / float64(top) * plotH
 			c.Bars = append(c.Bars, bar{
-				X: padL + float64(i)*slot + slot*0.1 + float64(j)*barW, Y: padT + plotH - h, W: barW, H: h,
+				X: padL + float64(i)*slot + inset + float64(j)*barW, Y: padT + plotH - h, W: barW, H: h,
 				Color: series[j].Color, Title: fmt.Sprintf("%s UTC: %d %s", row.Hour, n, series[j].Label),
 			})
 		}
@@ -131,10 +134,11 @@ func hourlyChart(hourly map[string]map[string]int64) chart {
 		}
 		c.XTicks = append(c.XTicks, tick{X: padL + float64(i)*slot + slot/2, Y: chartH - padB + 16, Label: label})
 	}
-	for _, v := range []int64{0, top / 2, top} {
-		if v == top/2 && (v == 0 || v == top) {
-			continue
-		}
+	yticks := []int64{0, top}
+	if top >= 4 && top%2 == 0 {
+		yticks = []int64{0, top / 2, top}
+	}
+	for _, v := range yticks {
 		c.YTicks = append(c.YTicks, tick{X: padL - 6, Y: padT + plotH - float64(v)/float64(top)*plotH, Label: fmt.Sprint(v)})
 	}
 	return c
