@@ -1,6 +1,7 @@
 package history
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -93,6 +94,21 @@ func TestHistorySignIn(t *testing.T) {
 				t.Errorf("sign-in went on to %q: only our own pages may follow it", loc)
 			}
 		}
+	})
+
+	t.Run("a new fleet key ends every session within keyRefresh", func(t *testing.T) {
+		if err := w.st.Redis().Del(context.Background(), "sf:hkey").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.do(req{path: msgPath, cookie: shop}); r.Code != http.StatusOK {
+			t.Fatalf("within keyRefresh the process keeps its key: %d", r.Code)
+		}
+		w.clock.Set(w.clock.Now().Add(keyRefresh))
+		if r := w.do(req{path: msgPath, cookie: shop}); r.Code != http.StatusUnauthorized {
+			t.Fatalf("after keyRefresh, a cookie of the old key: %d, want 401", r.Code)
+		}
+		shop = w.signIn(shopToken)
+		bank = w.signIn(bankToken)
 	})
 
 	t.Run("sign out", func(t *testing.T) {

@@ -48,9 +48,10 @@ type Server struct {
 	log    *zap.Logger
 	tokens map[string]tokenInfo
 	apps   map[string]bool
-	// keyMu guards sign, loaded from Redis on first use (store.HistoryKey).
+	// keyMu guards sign, read from Redis (store.HistoryKey) at keyAt.
 	keyMu sync.Mutex
 	sign  *signer
+	keyAt time.Time
 }
 
 type tokenInfo struct {
@@ -97,18 +98,26 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}))
 }
 
-// signer returns the session signer, loading the fleet's key on first use.
+// keyRefresh is how long a process keeps the session key before reading
+// it again: if sf:hkey is deleted (or evicted), every pod moves to the one
+// new key within this time, instead of old pods keeping the old key while
+// new ones sign with another.
+const keyRefresh = time.Minute
+
+// signer returns the session signer, reading the fleet's key on first use
+// and again once it is keyRefresh old.
 func (s *Server) signer(ctx context.Context) (*signer, error) {
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
-	if s.sign != nil {
+	now := s.o.Now()
+	if s.sign != nil && now.Sub(s.keyAt) < keyRefresh && !now.Before(s.keyAt) { // a clock set back reads again
 		return s.sign, nil
 	}
 	key, err := s.o.Store.HistoryKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.sign = &signer{key: key}
+	s.sign, s.keyAt = &signer{key: key}, now
 	return s.sign, nil
 }
 
