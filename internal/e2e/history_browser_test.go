@@ -252,7 +252,7 @@ func TestHistoryInBrowser(t *testing.T) {
 		}
 		return d.name, string(b)
 	}
-	name, csv := export(`a[href^="/history/phone.csv"]`)
+	name, csv := export(`a[href^="/history/export/phone.csv"]`)
 	if name != "phone-4915112340004.csv" || !strings.HasPrefix(csv, "date,message,type,sms_id,phone,status,reason,provider,text\r\n") ||
 		!strings.Contains(csv, code+",transactional,"+retriedID+",'"+retried+",delivered") {
 		t.Fatalf("the phone's CSV (%s):\n%s", name, csv)

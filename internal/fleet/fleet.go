@@ -112,7 +112,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		return nil, err
 	}
 	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis}
-	noDeadline := []string{"/simulator/"} // its latency faults outlast any request deadline
+	// The simulator's latency faults, and a large history export, outlast
+	// any request deadline.
+	noDeadline := []string{"/simulator/", history.ExportPrefix}
 	for prefix := range o.Mounts {
 		noDeadline = append(noDeadline, prefix)
 	}

@@ -46,7 +46,7 @@ func TestHistorySignIn(t *testing.T) {
 		{"garbage cookie: 401", req{path: "/history/", cookie: "garbage"}, http.StatusUnauthorized, "not one this fleet signed"},
 		{"another application's message: 404", req{path: msgPath, cookie: bank}, http.StatusNotFound, "no message"},
 		{"another application's SMS: 404", req{path: "/history/sms/" + w.deliveredID, cookie: bank}, http.StatusNotFound, "no SMS"},
-		{"another application's CSV: 404", req{path: msgPath + "/recipients.csv", cookie: bank}, http.StatusNotFound, "no message"},
+		{"another application's CSV: 404", req{path: "/history/export/messages/" + codeDelivered + "/recipients.csv", cookie: bank}, http.StatusNotFound, "no message"},
 		{"token header", req{path: msgPath, auth: "Token " + shopToken}, http.StatusOK, "Your code is 1234"},
 		{"wrong token header: 401", req{path: msgPath, auth: "Token guess"}, http.StatusUnauthorized, "not the server token"},
 		{"device token header: 401", req{path: msgPath, auth: "Token " + shopDevice}, http.StatusUnauthorized, "device token"},

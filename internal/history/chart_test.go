@@ -7,10 +7,10 @@ import (
 	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
-// TestHourlyChart lays out hourly counters: every hour from the first to
+// TestHistoryHourlyChart lays out hourly counters: every hour from the first to
 // the last (gaps included), one bar per non-zero count, the series the
 // store does not count marked as not recorded.
-func TestHourlyChart(t *testing.T) {
+func TestHistoryHourlyChart(t *testing.T) {
 	c := hourlyChart(map[string]map[string]int64{
 		"send":     {"2026050110": 4, "2026050112": 2},
 		"delivery": {"2026050110": 3, "2026050113": 2},
@@ -51,7 +51,7 @@ func TestHourlyChart(t *testing.T) {
 	}
 }
 
-func TestDeliveryRate(t *testing.T) {
+func TestHistoryDeliveryRate(t *testing.T) {
 	for _, tc := range []struct {
 		counts map[string]int64
 		want   string

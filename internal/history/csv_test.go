@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestSafeCell(t *testing.T) {
+func TestHistorySafeCell(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"", ""},
 		{"delivered", "delivered"},
@@ -50,7 +50,7 @@ func TestHistoryCSV(t *testing.T) {
 		return rows, r.Header().Get("Content-Disposition")
 	}
 
-	rows, disp := read("/history/messages/" + codeFailed + "/recipients.csv")
+	rows, disp := read("/history/export/messages/" + codeFailed + "/recipients.csv")
 	if want := []string{"sms_id", "phone", "status", "reason", "provider", "provider_ref", "segments", "encoding", "operator", "attempts", "updated_at"}; !reflect.DeepEqual(rows[0], want) {
 		t.Errorf("header %v", rows[0])
 	}
@@ -60,12 +60,12 @@ func TestHistoryCSV(t *testing.T) {
 	if !strings.Contains(disp, `filename="message-`+codeFailed+`-recipients.csv"`) {
 		t.Errorf("Content-Disposition %q", disp)
 	}
-	rows, _ = read("/history/messages/" + codeScheduled + "/recipients.csv")
+	rows, _ = read("/history/export/messages/" + codeScheduled + "/recipients.csv")
 	if len(rows) != 3 || rows[1][2] != "scheduled" || rows[2][1] != "'"+phoneB {
 		t.Errorf("scheduled message's rows %q", rows)
 	}
 
-	rows, disp = read("/history/phone.csv?phone=" + url.QueryEscape(phoneA))
+	rows, disp = read("/history/export/phone.csv?phone=" + url.QueryEscape(phoneA))
 	if want := []string{"date", "message", "type", "sms_id", "phone", "status", "reason", "provider", "text"}; !reflect.DeepEqual(rows[0], want) {
 		t.Errorf("header %v", rows[0])
 	}
@@ -83,7 +83,7 @@ func TestHistoryCSV(t *testing.T) {
 		t.Errorf("Content-Disposition %q", disp)
 	}
 	// The raw text quotes the formula's quotes and comma as RFC 4180 says.
-	r := w.do(req{path: "/history/phone.csv?phone=" + url.QueryEscape(phoneA), auth: auth})
+	r := w.do(req{path: "/history/export/phone.csv?phone=" + url.QueryEscape(phoneA), auth: auth})
 	if !strings.Contains(r.body, `"'=HYPERLINK(""http://evil"",""click"")"`) {
 		t.Errorf("the error cell is not quoted as RFC 4180 says:\n%s", r.body)
 	}
@@ -92,9 +92,9 @@ func TestHistoryCSV(t *testing.T) {
 		want  int
 		field string
 	}{
-		{"/history/phone.csv?phone=abc", http.StatusBadRequest, "phone"},
-		{"/history/phone.csv", http.StatusBadRequest, "phone"},
-		{"/history/messages/ZZZZ-00000000-00000000/recipients.csv", http.StatusNotFound, ""},
+		{"/history/export/phone.csv?phone=abc", http.StatusBadRequest, "phone"},
+		{"/history/export/phone.csv", http.StatusBadRequest, "phone"},
+		{"/history/export/messages/ZZZZ-00000000-00000000/recipients.csv", http.StatusNotFound, ""},
 	} {
 		r := w.do(req{path: tc.path, auth: auth})
 		if r.Code != tc.want || !strings.Contains(r.body, "<strong>"+tc.field+"</strong>") && tc.field != "" {
@@ -102,7 +102,7 @@ func TestHistoryCSV(t *testing.T) {
 		}
 	}
 	// The bank's export of the same phone has only its own SMS.
-	r = w.do(req{path: "/history/phone.csv?phone=" + url.QueryEscape(phoneA), auth: "Token " + bankToken})
+	r = w.do(req{path: "/history/export/phone.csv?phone=" + url.QueryEscape(phoneA), auth: "Token " + bankToken})
 	if !strings.Contains(r.body, codeBank) || strings.Contains(r.body, codeDelivered) {
 		t.Errorf("the bank's phone export:\n%s", r.body)
 	}

@@ -84,15 +84,20 @@ func New(o Options) *Server {
 	return s
 }
 
+// ExportPrefix is where the CSV exports are: a large export outlasts the
+// request deadline (SMSFLEET_REQUEST_TIMEOUT), so the fleet exempts this
+// prefix from it; the listener's write timeout still bounds it.
+const ExportPrefix = "/history/export/"
+
 // Register mounts the pages under /history/.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /history/{$}", s.page(s.home))
 	mux.Handle("POST /history/signin", s.plain(s.signIn))
 	mux.Handle("POST /history/signout", s.plain(s.signOut))
 	mux.Handle("GET /history/messages/{code}", s.page(s.message))
-	mux.Handle("GET /history/messages/{code}/recipients.csv", s.page(s.messageCSV))
+	mux.Handle("GET "+ExportPrefix+"messages/{code}/recipients.csv", s.page(s.messageCSV))
 	mux.Handle("GET /history/sms/{id}", s.page(s.smsPage))
-	mux.Handle("GET /history/phone.csv", s.page(s.phoneCSV))
+	mux.Handle("GET "+ExportPrefix+"phone.csv", s.page(s.phoneCSV))
 	mux.Handle("/history/", s.plain(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, pageError(http.StatusNotFound, "", "There is no such page."))
 	}))

@@ -81,7 +81,7 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	d := messageData{
 		Message: rowOf(m), Texts: textsOf(m.Content), CreatedAt: m.CreatedAt, SendAt: m.SendAt, Timezone: m.Timezone,
 		Segments: m.Segments, Chart: hourlyChart(m.Hourly), From: offset + 1, To: offset + len(recs),
-		CSV: base + "/recipients.csv",
+		CSV: ExportPrefix + "messages/" + m.Code + "/recipients.csv",
 	}
 	for _, g := range m.Groups {
 		d.Groups = append(d.Groups, groupRow{Zone: g.Zone, SendAt: g.SendAt, Recipients: g.Recipients, Fanout: g.Fanout})

@@ -23,7 +23,7 @@ func TestHistoryPages(t *testing.T) {
 		{"delivered message", "/history/messages/" + codeDelivered, http.StatusOK, []string{
 			"Your code is 1234", "otp", "<svg", "<rect", "2026-05-01 12:00 UTC: 1 sent", "2026-05-01 12:00 UTC: 1 delivered",
 			`href="/history/sms/` + w.deliveredID + `"`, escaped(phoneA), `<span class="st delivered">delivered</span>`, "sim-a", "100 %",
-			"/history/messages/" + codeDelivered + "/recipients.csv",
+			"/history/export/messages/" + codeDelivered + "/recipients.csv",
 		}, nil},
 		{"message with languages", "/history/messages/" + codeFailed, http.StatusOK, []string{
 			`lang="en">Sale now`, `lang="de">Jetzt Rabatt`, escaped(failError), "Nothing sent yet",

@@ -68,7 +68,7 @@ func (s *Server) phonePage(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if err != nil {
 		return err
 	}
-	d := phoneData{Query: query, Phone: phone, Rows: rows, CSV: cookiePath + "phone.csv?" + url.Values{"phone": {phone}}.Encode()}
+	d := phoneData{Query: query, Phone: phone, Rows: rows, CSV: ExportPrefix + "phone.csv?" + url.Values{"phone": {phone}}.Encode()}
 	base := url.Values{"phone": {phone}}
 	d.Prev, d.Next = p.links(cookiePath, base, next)
 	s.render(w, r, http.StatusOK, "phone", "SMS to "+phone, v, d)
