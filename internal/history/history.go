@@ -52,6 +52,9 @@ type Server struct {
 	keyMu sync.Mutex
 	sign  *signer
 	keyAt time.Time
+	// maxScan bounds the messages one list request reads (defaultMaxScan;
+	// tests lower it).
+	maxScan int
 }
 
 type tokenInfo struct {
@@ -73,7 +76,7 @@ func New(o Options) *Server {
 	if o.Guard == nil {
 		o.Guard = authguard.New(authguard.Options{Surface: "api", Log: o.Logger, Now: o.Now})
 	}
-	s := &Server{o: o, log: o.Logger, tokens: map[string]tokenInfo{}, apps: map[string]bool{}}
+	s := &Server{o: o, log: o.Logger, tokens: map[string]tokenInfo{}, apps: map[string]bool{}, maxScan: defaultMaxScan}
 	for _, a := range o.Apps {
 		s.apps[a.Code] = true
 		s.tokens[a.ServerToken] = tokenInfo{app: a.Code, server: true}

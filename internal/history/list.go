@@ -19,10 +19,10 @@ const (
 	pageSize = 25
 	// listBatch is how many messages one read of the store takes.
 	listBatch = 100
-	// maxScan bounds how many messages one page request reads while
-	// filtering: a selective filter over a long history ends the page
-	// early, and Next goes on from there.
-	maxScan = 2000
+	// defaultMaxScan bounds how many messages one page request reads
+	// while filtering (Server.maxScan): a selective filter over a long
+	// history ends the page early, and Next goes on from there.
+	defaultMaxScan = 2000
 	// maxTrail bounds how many earlier pages Previous can go back to.
 	maxTrail = 20
 )
@@ -182,8 +182,8 @@ type listData struct {
 	Statuses   []string
 	Rows       []messageRow
 	Prev, Next string
-	// Scanned is set when the page ended because it read maxScan
-	// messages without filling up.
+	// Scanned is set when the page ended because it read the most
+	// messages a request may read without filling up.
 	Scanned int
 }
 
@@ -221,15 +221,15 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, v *viewer) error {
 
 // listMessages reads app's messages from cursor on (0: the newest, or the
 // end of the date range), keeping those that match f, until a page is
-// full, the range or the list ends, or maxScan were read. next is where
+// full, the range or the list ends, or s.maxScan were read. next is where
 // the following page starts (0: nothing more).
 func (s *Server) listMessages(ctx context.Context, app string, f filter, cursor int64) (rows []messageRow, next int64, scanned int, err error) {
 	cur := cursor
 	if cur == 0 && !f.toEnd.IsZero() {
 		cur = store.MessageListCursor(f.toEnd)
 	}
-	for scanned < maxScan {
-		msgs, after, err := s.o.Store.ListMessages(ctx, app, min(listBatch, maxScan-scanned), cur)
+	for scanned < s.maxScan {
+		msgs, after, err := s.o.Store.ListMessages(ctx, app, min(listBatch, s.maxScan-scanned), cur)
 		if err != nil {
 			return nil, 0, 0, err
 		}

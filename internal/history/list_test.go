@@ -1,6 +1,7 @@
 package history
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
 )
 
 var (
@@ -166,5 +169,58 @@ func TestHistoryPaging(t *testing.T) {
 		if prevLink.MatchString(back.body) {
 			t.Errorf("%s: the first page has a Previous link", tc.start)
 		}
+	}
+}
+
+// TestHistoryScanBound: a filter that matches little over a long list
+// ends each page after the most messages a request may read, says so, and
+// Next goes on until the match.
+func TestHistoryScanBound(t *testing.T) {
+	w := newWorld(t, nil)
+	w.srv.maxScan = 10
+	var pages [][]string
+	notes := 0
+	for path := "/history/?type=otp"; path != ""; {
+		r := w.do(req{path: path, auth: "Token " + shopToken})
+		if r.Code != http.StatusOK {
+			t.Fatalf("%s: %d", path, r.Code)
+		}
+		pages = append(pages, codesOn(r.body))
+		if strings.Contains(r.body, "Looked through 10 messages") {
+			notes++
+		}
+		path = ""
+		if m := nextLink.FindStringSubmatch(r.body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+		if len(pages) > 10 {
+			t.Fatal("paging does not end")
+		}
+	}
+	// 33 messages, 10 a request: three empty pages, then the OTP.
+	if want := [][]string{nil, nil, nil, {codeDelivered}}; !reflect.DeepEqual(pages, want) || notes != 3 {
+		t.Errorf("pages %v (%d notes), want %v with 3 notes", pages, notes, want)
+	}
+}
+
+// TestHistoryCursorAfterShift: a message created while a first page is
+// read shifts the list; the cursor after the page's last message still
+// starts the next page right after it.
+func TestHistoryCursorAfterShift(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := context.Background()
+	// The first page ends at bulk 5, the 25th message; then one more arrives.
+	w.direct(shopApp, "DDDD-00000000-00000001", sms.OTP, `"new"`, phoneA, day(6))
+	next, err := w.srv.cursorAfter(ctx, shopApp, 0, 25, bulkCodes(5, 5)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, _, err := w.srv.listMessages(ctx, shopApp, filter{}, next)
+	if err != nil || len(rows) == 0 || rows[0].Code != bulkCodes(4, 4)[0] {
+		t.Fatalf("the next page starts with %+v (%v), want bulk 4", rows, err)
+	}
+	// A code that is not there at all is an error to reload, not a wrong page.
+	if _, err := w.srv.cursorAfter(ctx, shopApp, 0, 25, "ZZZZ-00000000-00000000"); err == nil {
+		t.Fatal("a vanished code gave a cursor")
 	}
 }
