@@ -21,6 +21,7 @@ import (
 	"github.com/smsfleet/smsfleet/intake"
 	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/history"
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/kafkax"
 	"github.com/smsfleet/smsfleet/internal/lifecycle"
@@ -116,7 +117,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		return nil, err
 	}
 	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis}
-	noDeadline := []string{"/simulator/"} // its latency faults outlast any request deadline
+	// The simulator's latency faults, and a large history export, outlast
+	// any request deadline.
+	noDeadline := []string{"/simulator/", history.ExportPrefix}
 	for prefix := range o.Mounts {
 		noDeadline = append(noDeadline, prefix)
 	}
@@ -214,18 +217,25 @@ func (f *Fleet) connect(ctx context.Context) error {
 	return nil
 }
 
-// mountAPI registers the intake API on the fleet's listener.
+// mountAPI registers the intake API and the Message History pages on the
+// fleet's listener. They share one auth-failure guard: a source guessing
+// tokens spends one budget, whichever surface it tries.
 func (f *Fleet) mountAPI() {
 	o := f.opts
+	guard := authguard.New(authguard.Options{Surface: "api", Failures: o.Config.AuthFailures, Window: o.Config.AuthFailureWindow,
+		Now: o.Now, Log: o.Log.Named("auth")})
 	intake.NewAPI(intake.Options{
 		Rates: &intake.RateStatus{Limits: f.rates.Limits, Limiter: f.rates.Limiter},
 		Store: f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
 		MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 		UnauthenticatedBodyBytes: o.Config.UnauthenticatedBodyBytes, MaxBodyBytesInFlight: o.Config.MaxBodyBytesInFlight,
-		Guard: authguard.New(authguard.Options{Surface: "api", Failures: o.Config.AuthFailures, Window: o.Config.AuthFailureWindow,
-			Now: o.Now, Log: o.Log.Named("auth")}),
+		Guard:     guard,
 		ChunkSize: o.Config.DispatchChunk,
 		Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
+	}).Register(f.mux)
+	history.New(history.Options{
+		Store: f.store, Apps: o.Config.Applications, DefaultRegion: o.Config.DefaultRegion, Guard: guard,
+		Logger: o.Log.Named("history"), Now: o.Now,
 	}).Register(f.mux)
 }
 
