@@ -63,35 +63,64 @@ const (
 	fieldCount = "c:"
 )
 
-func deviceKey(app, phone string) string { return pDevice + app + ":" + phone }
-func devicesKey(app string) string       { return pDevices + app }
-func userPrefix(app string) string       { return pUser + app + ":" }
-func msgKey(code string) string          { return pMsg + code }
-func chunkPrefix(code string) string     { return pChunk + code + ":" }
-func msgListKey(app string) string       { return pMsgList + app }
-func msgSeqKey(app string) string        { return pMsgSeq + app }
-func txnKey(app, txn string) string      { return pTxn + app + ":" + txn }
-func smsKey(id string) string            { return pSMS + id }
-func refKey(prov, ref string) string     { return pRef + prov + ":" + ref }
-func attemptsKey(id string) string       { return pAttempts + id }
-func parkKey(prov, ref string) string    { return pPark + prov + ":" + ref }
-func statsReqKey(id string) string       { return pStatsReq + id }
-func optOutKey(app string) string        { return pOptOut + app }
-func frequencyKey(app, phone string) string {
-	return pFrequency + app + ":" + phone
+// The key functions are methods of the store's keyspace (layout.go): with
+// the plain layout they name the keys above exactly; with the tagged one
+// each key carries a hash tag, so that every script's keys share one Redis
+// Cluster slot (docs/decisions.md#22):
+//
+//	per application   sf:d:{app}:{phone}, sf:ds:{app}, sf:u:{app}:{user}, sf:ml:{app}, sf:mseq:{app},
+//	                  sf:tx:{app}:{txn}, sf:oo:{app}, sf:or:{app}:{phone}, sf:fc:{app}:{phone},
+//	                  sf:p:{app}:{code}, sf:pl:{app}          with the braces written: tag = the application
+//	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
+//	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}               one per partition
+//	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
+//	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
+//
+// sf:layout (string "plain/1" or "tagged/<P>") records the layout the data
+// was written with (CheckLayout).
+const keyLayout = "sf:layout"
+
+func (k *keyspace) device(app, phone string) string { return pDevice + k.app(app) + ":" + phone }
+func (k *keyspace) devices(app string) string       { return pDevices + k.app(app) }
+func (k *keyspace) userPrefix(app string) string    { return pUser + k.app(app) + ":" }
+func (k *keyspace) msg(code string) string          { return pMsg + k.ofCode(code) + code }
+func (k *keyspace) chunkPrefix(code string) string  { return pChunk + k.ofCode(code) + code + ":" }
+func (k *keyspace) msgList(app string) string       { return pMsgList + k.app(app) }
+func (k *keyspace) msgSeq(app string) string        { return pMsgSeq + k.app(app) }
+func (k *keyspace) txn(app, txn string) string      { return pTxn + k.app(app) + ":" + txn }
+func (k *keyspace) sms(id string) string            { return pSMS + k.ofID(id) + id }
+func (k *keyspace) attempts(id string) string       { return pAttempts + k.ofID(id) + id }
+func (k *keyspace) ref(prov, ref string) string {
+	m := parkedMember(prov, ref)
+	return pRef + k.ofCode(m) + m
 }
+func (k *keyspace) park(prov, ref string) string { return k.parkOf(parkedMember(prov, ref)) }
+
+// parkOf is the park key of a parked member ("prov:ref", sf:pz).
+func (k *keyspace) parkOf(member string) string { return pPark + k.ofCode(member) + member }
+func (k *keyspace) optOut(app string) string    { return pOptOut + k.app(app) }
+func (k *keyspace) optOutRecord(app, phone string) string {
+	return pOptOutRec + k.app(app) + ":" + phone
+}
+func (k *keyspace) frequency(app, phone string) string { return pFrequency + k.app(app) + ":" + phone }
+func (k *keyspace) preset(app, code string) string     { return pPreset + k.app(app) + ":" + code }
+func (k *keyspace) presets(app string) string          { return pPresets + k.app(app) }
+
+// The fleet-wide structures, one per partition p.
+func (k *keyspace) outbox(p int) string  { return keyOutbox + k.suffix(p) }
+func (k *keyspace) waits(p int) string   { return keyWaits + k.suffix(p) }
+func (k *keyspace) outcome(p int) string { return keyOutcome + k.suffix(p) }
+func (k *keyspace) parked(p int) string  { return keyParked + k.suffix(p) }
+func (k *keyspace) counts(p int) string  { return keyCounts + k.suffix(p) }
+
+func statsReqKey(id string) string      { return pStatsReq + id }
+func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }
 
 // Opt-out records and unmatched replies (issue 13, item 7).
 const (
 	pOptOutRec   = "sf:or:"
 	keyUnmatched = "sf:ibu"
 )
-
-func optOutRecordKey(app, phone string) string { return pOptOutRec + app + ":" + phone }
-
-func presetKey(app, code string) string { return pPreset + app + ":" + code }
-func presetsKey(app string) string      { return pPresets + app }
-func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }
 
 // Hash field names. Go and Lua share them: scripts name them F.<name>
 // (luaFields), so a field name is written once.

@@ -251,7 +251,7 @@ func scopeArg(sender string) string {
 // reports whether it added a record (false: one stood already, and stays
 // as it was).
 func (s *Store) AddOptOut(ctx context.Context, app, phone, sender string) (bool, error) {
-	n, err := s.runDurable(ctx, scriptOptOut, []string{optOutKey(app), optOutRecordKey(app, phone)},
+	n, err := s.runDurable(ctx, scriptOptOut, []string{s.k.optOut(app), s.k.optOutRecord(app, phone)},
 		phone, scopeArg(sender), string(SetByAPI), ms(s.now()), "")
 	if err != nil {
 		return false, fmt.Errorf("opt out: %w", err)
@@ -265,7 +265,7 @@ func (s *Store) AddOptOut(ctx context.Context, app, phone, sender string) (bool,
 // refuses it whole: a *SetByPhoneError (ErrSetByPhone) and nothing
 // removed. It reports whether it removed anything.
 func (s *Store) RemoveOptOut(ctx context.Context, app, phone, sender string) (bool, error) {
-	raw, err := s.runDurable(ctx, scriptOptIn, []string{optOutKey(app), optOutRecordKey(app, phone)}, phone, sender)
+	raw, err := s.runDurable(ctx, scriptOptIn, []string{s.k.optOut(app), s.k.optOutRecord(app, phone)}, phone, sender)
 	if err != nil {
 		return false, fmt.Errorf("opt in: %w", err)
 	}
@@ -309,7 +309,7 @@ func (s *Store) ApplyReply(ctx context.Context, r Reply) ([]string, error) {
 	}
 	keys := make([]string, 0, 2*len(r.Apps))
 	for _, app := range r.Apps {
-		keys = append(keys, optOutKey(app), optOutRecordKey(app, r.Phone))
+		keys = append(keys, s.k.optOut(app), s.k.optOutRecord(app, r.Phone))
 	}
 	kw := "stop"
 	if r.Start {
@@ -337,8 +337,8 @@ func (s *Store) GetOptOut(ctx context.Context, app, phone string) (OptOut, error
 	var since *redis.FloatCmd
 	var recs *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		since = p.ZScore(ctx, optOutKey(app), phone)
-		recs = p.HGetAll(ctx, optOutRecordKey(app, phone))
+		since = p.ZScore(ctx, s.k.optOut(app), phone)
+		recs = p.HGetAll(ctx, s.k.optOutRecord(app, phone))
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -380,7 +380,7 @@ func optOutOf(phone string, since *redis.FloatCmd, recs map[string]string) OptOu
 // ListOptOuts returns app's opted-out phones with their records, newest
 // first, at most limit, from offset on; next is -1 on the last page.
 func (s *Store) ListOptOuts(ctx context.Context, app string, offset, limit int) ([]OptOut, int, error) {
-	zs, err := s.rdb.ZRevRangeWithScores(ctx, optOutKey(app), int64(offset), int64(offset+limit)).Result()
+	zs, err := s.rdb.ZRevRangeWithScores(ctx, s.k.optOut(app), int64(offset), int64(offset+limit)).Result()
 	if err != nil {
 		return nil, -1, fmt.Errorf("list opt-outs: %w", err)
 	}
@@ -391,7 +391,7 @@ func (s *Store) ListOptOuts(ctx context.Context, app string, offset, limit int) 
 	recs := make([]*redis.MapStringStringCmd, len(zs))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
-			recs[i] = p.HGetAll(ctx, optOutRecordKey(app, z.Member.(string)))
+			recs[i] = p.HGetAll(ctx, s.k.optOutRecord(app, z.Member.(string)))
 		}
 		return nil
 	}); err != nil {

@@ -104,9 +104,9 @@ func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]
 			at, _ := m.Values["at"].(string)
 			code := sms.MessageCodeOf(id)
 			out[i] = OutcomeEvent{StreamID: m.ID, SMSID: id, Code: code, Status: sms.Status(st), At: fromMS(at)}
-			smsCmds[i] = p.HMGet(ctx, smsKey(id), fTo, fReason, fError, fDLRCode, fProvider, fOperator)
+			smsCmds[i] = p.HMGet(ctx, s.k.sms(id), fTo, fReason, fError, fDLRCode, fProvider, fOperator)
 			if msgCmds[code] == nil {
-				msgCmds[code] = p.HMGet(ctx, msgKey(code), fApp, fCallback, fType)
+				msgCmds[code] = p.HMGet(ctx, s.k.msg(code), fApp, fCallback, fType)
 			}
 		}
 		return nil

@@ -121,10 +121,10 @@ func (s *Store) ApplyReceipts(ctx context.Context, rs []sms.Receipt, parkTTL tim
 				switch {
 				case ids[j] != "":
 					cmds[j] = scriptReceipt.EvalSha(ctx, p,
-						[]string{refKey(r.Provider, r.Ref), smsKey(ids[j]), msgKey(sms.MessageCodeOf(ids[j])), keyOutcome},
+						[]string{s.k.ref(r.Provider, r.Ref), s.k.sms(ids[j]), s.k.msg(sms.MessageCodeOf(ids[j])), keyOutcome},
 						ids[j], string(r.Status), ms(now), hourBucket(now), r.ErrorCode)
 				case parkTTL > 0:
-					cmds[j] = scriptPark.EvalSha(ctx, p, []string{refKey(r.Provider, r.Ref), parkKey(r.Provider, r.Ref), keyParked},
+					cmds[j] = scriptPark.EvalSha(ctx, p, []string{s.k.ref(r.Provider, r.Ref), s.k.park(r.Provider, r.Ref), keyParked},
 						string(r.Status), r.ErrorCode, ms(now), ttlSeconds(parkTTL), parkedMember(r.Provider, r.Ref))
 				}
 			}
@@ -165,7 +165,7 @@ func (s *Store) lookupRefs(ctx context.Context, rs []sms.Receipt, todo []int) ([
 	cmds := make([]*redis.StringCmd, len(todo))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for j, i := range todo {
-			cmds[j] = p.Get(ctx, refKey(rs[i].Provider, rs[i].Ref))
+			cmds[j] = p.Get(ctx, s.k.ref(rs[i].Provider, rs[i].Ref))
 		}
 		return nil
 	})

@@ -75,8 +75,8 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 	hist := make([]*redis.StringSliceCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, smsKey(id))
-			hist[i] = p.LRange(ctx, attemptsKey(id), 0, -1)
+			cmds[i] = p.HGetAll(ctx, s.k.sms(id))
+			hist[i] = p.LRange(ctx, s.k.attempts(id), 0, -1)
 		}
 		return nil
 	}); err != nil {
@@ -245,7 +245,7 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 			for j, i := range todo {
 				r := refs[i]
 				code := sms.MessageCodeOf(r.ID)
-				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{smsKey(r.ID), msgKey(code), keyOutbox, deviceKey(r.App, r.Phone), optOutKey(r.App), optOutRecordKey(r.App, r.Phone)},
+				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{s.k.sms(r.ID), s.k.msg(code), keyOutbox, s.k.device(r.App, r.Phone), s.k.optOut(r.App), s.k.optOutRecord(r.App, r.Phone)},
 					code, r.Phone, r.App)
 			}
 			return cmds
@@ -283,7 +283,7 @@ func (s *Store) nameLoadKeys(ctx context.Context, refs []SMSRef, todo []int) err
 		for _, i := range todo {
 			if refs[i].App == "" || refs[i].Phone == "" {
 				id := refs[i].ID
-				need = append(need, pending{i: i, to: p.HGet(ctx, smsKey(id), fTo), app: p.HGet(ctx, msgKey(sms.MessageCodeOf(id)), fApp)})
+				need = append(need, pending{i: i, to: p.HGet(ctx, s.k.sms(id), fTo), app: p.HGet(ctx, s.k.msg(sms.MessageCodeOf(id)), fApp)})
 			}
 		}
 		return nil
@@ -436,9 +436,9 @@ func (s *Store) BeginBatch(ctx context.Context, ls []Loaded) ([]Began, error) {
 }
 
 func (s *Store) beginCmd(ctx context.Context, p redis.Pipeliner, l Loaded, now int64) *redis.Cmd {
-	keys := []string{smsKey(l.ID), msgKey(sms.MessageCodeOf(l.ID)), keyOutcome}
+	keys := []string{s.k.sms(l.ID), s.k.msg(sms.MessageCodeOf(l.ID)), keyOutcome}
 	if l.Type == sms.Marketing {
-		keys = append(keys, frequencyKey(l.App, l.To))
+		keys = append(keys, s.k.frequency(l.App, l.To))
 	}
 	return scriptBegin.EvalSha(ctx, p, keys, now, l.CappingDays, l.CappingCount, l.ID, FrequencyWindow.Milliseconds(), l.Attempting)
 }
@@ -488,7 +488,7 @@ func (s *Store) MarkExpired(ctx context.Context, id, why string) (bool, error) {
 // ForgetFrequency removes a marketing SMS that never reached its phone from
 // the device's frequency-capping window.
 func (s *Store) ForgetFrequency(ctx context.Context, app, phone, id string) error {
-	if err := s.rdb.ZRem(ctx, frequencyKey(app, phone), id).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.k.frequency(app, phone), id).Err(); err != nil {
 		return fmt.Errorf("forget frequency: %w", err)
 	}
 	return nil
@@ -527,7 +527,7 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 		amb = 1
 	}
 	args := append([]any{ms(s.now()), provider, msg, amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
-	if err := scriptAttempt.Run(ctx, s.rdb, []string{smsKey(id), attemptsKey(id)}, args...).Err(); err != nil {
+	if err := scriptAttempt.Run(ctx, s.rdb, []string{s.k.sms(id), s.k.attempts(id)}, args...).Err(); err != nil {
 		return fmt.Errorf("record attempts of %s: %w", id, err)
 	}
 	return nil
@@ -539,8 +539,8 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 func (s *Store) Unbegin(ctx context.Context, id string) error {
 	// One key, one MULTI: the attempt and its in-flight mark go together.
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HIncrBy(ctx, smsKey(id), fAttempts, -1)
-		p.HDel(ctx, smsKey(id), fInFlight)
+		p.HIncrBy(ctx, s.k.sms(id), fAttempts, -1)
+		p.HDel(ctx, s.k.sms(id), fInFlight)
 		return nil
 	})
 	if err != nil {
@@ -565,7 +565,7 @@ return 1
 // Pin records that the attempt in flight now goes to provider: should the
 // worker die during that call, the retry goes to provider alone.
 func (s *Store) Pin(ctx context.Context, id, provider string) error {
-	if err := scriptPin.Run(ctx, s.rdb, []string{smsKey(id)}, provider).Err(); err != nil {
+	if err := scriptPin.Run(ctx, s.rdb, []string{s.k.sms(id)}, provider).Err(); err != nil {
 		return fmt.Errorf("pin %s to %s: %w", id, provider, err)
 	}
 	return nil
@@ -640,10 +640,10 @@ return cjson.encode({moved=true, prev=cur})
 // (transition, and the batched writes of batch.go).
 func (s *Store) transitionCall(id string, to sms.Status, prov, ref string, segments int, attempts []Attempt, pairs ...any) (keys []string, args []any) {
 	now := s.now()
-	keys = []string{smsKey(id), msgKey(sms.MessageCodeOf(id)), attemptsKey(id), keyOutcome, keyWaits}
+	keys = []string{s.k.sms(id), s.k.msg(sms.MessageCodeOf(id)), s.k.attempts(id), keyOutcome, keyWaits}
 	member := ""
 	if to == sms.Sent {
-		keys = append(keys, refKey(prov, ref), parkKey(prov, ref), keyParked)
+		keys = append(keys, s.k.ref(prov, ref), s.k.park(prov, ref), keyParked)
 		member = parkedMember(prov, ref)
 	}
 	args = append([]any{string(to), ms(now), hourBucket(now), id, ttlSeconds(s.retention), segments, member, len(pairs) / 2}, pairs...)
@@ -709,7 +709,7 @@ func (s *Store) Materialize(ctx context.Context, m Message, phones []string, dea
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(ids[i]), msgKey(code)}, ph, now, ttl, dl, code)
+			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{s.k.sms(ids[i]), s.k.msg(code)}, ph, now, ttl, dl, code)
 		}
 		return cmds
 	})
