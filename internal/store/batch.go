@@ -78,4 +78,3 @@ func (s *Store) OutboxDoneMany(ctx context.Context, codes []string) error {
 	}
 	return nil
 }
-

@@ -150,7 +150,6 @@ func (c *testCluster) Client(t testing.TB) *redis.ClusterClient {
 	return rdb
 }
 
-
 func newPlainClient(t testing.TB, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = c.Close() })
