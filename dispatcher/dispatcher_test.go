@@ -76,7 +76,7 @@ func phones(n int) []string {
 // inOutbox reports whether code's enqueue is still unconfirmed.
 func (g *rig) inOutbox(t *testing.T, code string) bool {
 	t.Helper()
-	codes, err := g.store.OutboxDue(context.Background(), g.now.Add(24*time.Hour), 100)
+	codes, err := g.store.OutboxDue(context.Background(), 0, g.now.Add(24*time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			_, err = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "LOST", Status: sms.Delivered}}, time.Second)
 			must(err)
 			now = now.Add(time.Minute)
-			_, _, err = s.ExpireDeliveryWaits(ctx, 10)
+			_, _, err = s.ExpireDeliveryWaits(ctx, 0, 10)
 			must(err)
 			_, err = s.DropExpiredParked(ctx)
 			must(err)

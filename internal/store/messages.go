@@ -384,7 +384,7 @@ return cjson.encode({pending=true, started=started})
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
-// KEYS[3] -> sf:oc
+// KEYS[3] -> sf:oc of the message's partition
 // ARGV[1] -> phone
 // ARGV[2] -> now (unix ms)
 // ARGV[3] -> ttl (s)
@@ -483,10 +483,11 @@ func (s *Store) cancelSMS(ctx context.Context, m Message, phones []string, now i
 		return fmt.Errorf("cancel message: %w", err)
 	}
 	ttl := ttlSeconds(s.retention)
+	oc := s.k.outcome(s.k.partitionOf(m.Code))
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{s.k.sms(ids[i]), s.k.msg(m.Code), keyOutcome}, ph, now, ttl, m.Code, ids[i])
+			cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{s.k.sms(ids[i]), s.k.msg(m.Code), oc}, ph, now, ttl, m.Code, ids[i])
 		}
 		return cmds
 	})
@@ -501,10 +502,11 @@ func (s *Store) cancelSMS(ctx context.Context, m Message, phones []string, now i
 	return nil
 }
 
-// OutboxDue returns message codes written before cutoff whose enqueue was
-// never confirmed (the intake crashed between writing and enqueueing).
-func (s *Store) OutboxDue(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	codes, err := s.rdb.ZRangeByScore(ctx, keyOutbox, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(cutoff), 10), Count: int64(limit)}).Result()
+// OutboxDue returns message codes of partition p (0 to Partitions()-1)
+// written before cutoff whose enqueue was never confirmed (the intake
+// crashed between writing and enqueueing).
+func (s *Store) OutboxDue(ctx context.Context, p int, cutoff time.Time, limit int) ([]string, error) {
+	codes, err := s.rdb.ZRangeByScore(ctx, s.k.outbox(p), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(cutoff), 10), Count: int64(limit)}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
@@ -513,7 +515,7 @@ func (s *Store) OutboxDue(ctx context.Context, cutoff time.Time, limit int) ([]s
 
 // OutboxDone clears a message's outbox entry once its task is enqueued.
 func (s *Store) OutboxDone(ctx context.Context, code string) error {
-	if err := s.rdb.ZRem(ctx, keyOutbox, code).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.k.outbox(s.k.partitionOf(code)), code).Err(); err != nil {
 		return fmt.Errorf("outbox done: %w", err)
 	}
 	return nil
@@ -549,8 +551,8 @@ func (s *Store) StatsRequest(ctx context.Context, app, id string) (string, error
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
-// KEYS[3] -> sf:oc
-// KEYS[4] -> sf:dw
+// KEYS[3] -> sf:oc of the partition
+// KEYS[4] -> sf:dw of the partition
 // ARGV[1] -> SMS id
 // ARGV[2] -> now (unix ms)
 //
@@ -562,14 +564,15 @@ if moved then return 1 end
 return 0
 `)
 
-// ExpireDeliveryWaits moves SMS whose delivery wait has ended while they
-// were still sent to unknown, at most limit at a time. It returns how many
+// ExpireDeliveryWaits moves SMS of partition p whose delivery wait has
+// ended while they were still sent to unknown, at most limit at a time. It returns how many
 // moved and how many waits ended. Go reads the due ids and ends each wait
 // with its own keys (one pipelined round trip for the batch), so no script
 // touches a key it was not given.
-func (s *Store) ExpireDeliveryWaits(ctx context.Context, limit int) (moved, ended int, err error) {
+func (s *Store) ExpireDeliveryWaits(ctx context.Context, part, limit int) (moved, ended int, err error) {
 	now := ms(s.now())
-	due, err := s.rdb.ZRangeByScore(ctx, keyWaits, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now, 10), Count: int64(limit)}).Result()
+	waits, oc := s.k.waits(part), s.k.outcome(part)
+	due, err := s.rdb.ZRangeByScore(ctx, waits, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now, 10), Count: int64(limit)}).Result()
 	if err != nil {
 		return 0, 0, fmt.Errorf("delivery waits: %w", err)
 	}
@@ -581,10 +584,10 @@ func (s *Store) ExpireDeliveryWaits(ctx context.Context, limit int) (moved, ende
 		for _, id := range due {
 			code := sms.MessageCodeOf(id)
 			if code == "" { // not an SMS id: just drop it
-				p.ZRem(ctx, keyWaits, id)
+				p.ZRem(ctx, waits, id)
 				continue
 			}
-			cmds = append(cmds, scriptWaitEnded.EvalSha(ctx, p, []string{s.k.sms(id), s.k.msg(code), keyOutcome, keyWaits}, id, now))
+			cmds = append(cmds, scriptWaitEnded.EvalSha(ctx, p, []string{s.k.sms(id), s.k.msg(code), oc, waits}, id, now))
 		}
 		return cmds
 	})

@@ -182,8 +182,9 @@ var scriptOptOut = newScript("optout", luaOptOuts+`
 return set(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 `)
 
-// scriptReply applies a phone's STOP or START to every application that
-// sends from the sender it replied to, in one atomic step.
+// scriptReply applies a phone's STOP or START to the applications whose
+// keys it is given (ApplyReply gives it one application's: each
+// application's keys have their own hash slot).
 //
 // KEYS[2i-1] -> sf:oo:<app i>
 // KEYS[2i]   -> sf:or:<app i>:<phone>
@@ -301,33 +302,42 @@ type Reply struct {
 	Apps  []string
 }
 
-// ApplyReply applies a phone's STOP or START to every application of r in
-// one atomic step (scriptReply) and returns the applications it changed.
+// ApplyReply applies a phone's STOP or START to every application of r
+// and returns the applications it changed: scriptReply once per
+// application, pipelined (each application's keys are in its own hash
+// slot, so each is its own atomic step).
 func (s *Store) ApplyReply(ctx context.Context, r Reply) ([]string, error) {
 	if len(r.Apps) == 0 {
 		return nil, nil
-	}
-	keys := make([]string, 0, 2*len(r.Apps))
-	for _, app := range r.Apps {
-		keys = append(keys, s.k.optOut(app), s.k.optOutRecord(app, r.Phone))
 	}
 	kw := "stop"
 	if r.Start {
 		kw = "start"
 	}
-	raw, err := s.runDurable(ctx, scriptReply, keys, r.Phone, kw, r.Sender, ms(s.now()), r.Provider)
-	if err != nil {
-		return nil, fmt.Errorf("apply %s reply: %w", kw, err)
+	now := ms(s.now())
+	calls := make([]*scriptCall, len(r.Apps))
+	for i, app := range r.Apps {
+		calls[i] = newCall(scriptReply, []string{s.k.optOut(app), s.k.optOutRecord(app, r.Phone)}, r.Phone, kw, r.Sender, now, r.Provider)
 	}
-	var changed []int
-	if err := decodeJSON(raw, &changed); err != nil {
-		return nil, fmt.Errorf("apply %s reply: %w", kw, err)
-	}
+	perr := s.runCalls(ctx, calls, true)
 	var out []string
-	for i, c := range changed {
-		if c == 1 && i < len(r.Apps) {
+	var notReplicated error
+	for i, c := range calls {
+		raw, err := s.result(c)
+		if raw == nil {
+			return nil, fmt.Errorf("apply %s reply: %w", kw, firstErr(err, perr))
+		}
+		var changed []int
+		if derr := decodeJSON(raw, &changed); derr != nil {
+			return nil, fmt.Errorf("apply %s reply: %w", kw, derr)
+		}
+		if len(changed) == 1 && changed[0] == 1 {
 			out = append(out, r.Apps[i])
 		}
+		notReplicated = firstErr(notReplicated, err)
+	}
+	if notReplicated != nil {
+		return nil, fmt.Errorf("apply %s reply: %w", kw, notReplicated)
 	}
 	return out, nil
 }
