@@ -21,7 +21,7 @@ func TestScriptsRunOnACluster(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	s := New(rdb, 24*time.Hour, WithClock(func() time.Time { return now }), WithLayout(Layout{Tagged: true, Partitions: 16}))
-	if err := s.CheckLayout(ctx); err != nil {
+	if err := CheckLayout(ctx, rdb, s.Layout()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.LoadScripts(ctx); err != nil {

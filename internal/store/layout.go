@@ -196,19 +196,20 @@ func partitionTags(n int) []string {
 // Redis was written with another layout than the configured one.
 var ErrLayoutMismatch = errors.New("the Redis key layout differs from the configuration")
 
-// CheckLayout records the store's layout in Redis (sf:layout, SET NX) or,
-// when one is recorded, refuses to start under another: a message's keys,
-// and its partition's outbox, stream and indexes, are named by the layout,
-// so a process with another one would not see the fleet's data (and
-// changing the partition count would re-home every message). A Redis with
-// data from before layouts were recorded (the SMS id key exists, the
-// layout key does not) holds the plain layout.
-func (s *Store) CheckLayout(ctx context.Context) error {
-	want := s.k.layout.String()
-	held, err := s.rdb.Get(ctx, keyLayout).Result()
+// CheckLayout records layout l in Redis (sf:layout, SET NX) or, when one
+// is recorded, refuses to start under another: a message's keys, and its
+// partition's outbox, stream and indexes, are named by the layout, so a
+// process with another one would not see the fleet's data (and changing
+// the partition count would re-home every message). A Redis with data
+// from before layouts were recorded (the SMS id key exists, the layout key
+// does not) holds the plain layout. Every process calls it at start-up,
+// before LoadIDs (which creates the SMS id key).
+func CheckLayout(ctx context.Context, rdb redis.UniversalClient, l Layout) error {
+	want := l.String()
+	held, err := rdb.Get(ctx, keyLayout).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
-		held, err = s.adoptLayout(ctx, want)
+		held, err = adoptLayout(ctx, rdb, want)
 		if err != nil {
 			return err
 		}
@@ -225,9 +226,9 @@ func (s *Store) CheckLayout(ctx context.Context) error {
 // adoptLayout records want as the layout of a Redis that records none,
 // unless it holds data of an older version (plain), and returns the
 // layout recorded.
-func (s *Store) adoptLayout(ctx context.Context, want string) (string, error) {
+func adoptLayout(ctx context.Context, rdb redis.UniversalClient, want string) (string, error) {
 	if want != PlainLayout.String() {
-		n, err := s.rdb.Exists(ctx, keyIDKey).Result()
+		n, err := rdb.Exists(ctx, keyIDKey).Result()
 		if err != nil {
 			return "", fmt.Errorf("key layout: %w", err)
 		}
@@ -235,7 +236,7 @@ func (s *Store) adoptLayout(ctx context.Context, want string) (string, error) {
 			return PlainLayout.String() + " (data from before " + keyLayout + " existed)", nil
 		}
 	}
-	prev, err := s.rdb.SetArgs(ctx, keyLayout, want, redis.SetArgs{Mode: "NX", Get: true}).Result()
+	prev, err := rdb.SetArgs(ctx, keyLayout, want, redis.SetArgs{Mode: "NX", Get: true}).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return want, nil
@@ -243,4 +244,26 @@ func (s *Store) adoptLayout(ctx context.Context, want string) (string, error) {
 		return "", fmt.Errorf("key layout (%s): %w", keyLayout, err)
 	}
 	return strings.TrimSpace(prev), nil
+}
+
+// RecordedLayout is the layout the fleet's data was written with, as
+// sf:layout records it (the plain layout when nothing is recorded): for
+// read-only tools, such as the monitor, that follow the fleet rather than
+// a configuration of their own.
+func RecordedLayout(ctx context.Context, rdb redis.UniversalClient) (Layout, error) {
+	v, err := rdb.Get(ctx, keyLayout).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return PlainLayout, nil
+	case err != nil:
+		return Layout{}, fmt.Errorf("key layout (%s): %w", keyLayout, err)
+	}
+	if v == PlainLayout.String() {
+		return PlainLayout, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(v, "tagged/"))
+	if !strings.HasPrefix(v, "tagged/") || err != nil || n < 1 || n > MaxPartitions {
+		return Layout{}, fmt.Errorf("key layout (%s): %q is no layout", keyLayout, v)
+	}
+	return Layout{Tagged: true, Partitions: n}, nil
 }

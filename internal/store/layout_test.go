@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
@@ -101,22 +100,24 @@ func TestCheckLayout(t *testing.T) {
 	r := testenv.NewRedis(t)
 	ctx := context.Background()
 	rdb := r.Client(t)
-	tagged := New(rdb, time.Hour, WithLayout(Layout{Tagged: true, Partitions: 16}))
-	plain := New(rdb, time.Hour)
+	check := func(l Layout) error { return CheckLayout(ctx, rdb, l) }
+	tagged, plain := Layout{Tagged: true, Partitions: 16}, PlainLayout
 
 	// An empty Redis takes the first layout; the other is refused.
-	if err := tagged.CheckLayout(ctx); err != nil {
+	if err := check(tagged); err != nil {
 		t.Fatal(err)
 	}
-	if err := tagged.CheckLayout(ctx); err != nil {
+	if err := check(tagged); err != nil {
 		t.Fatalf("the same layout again: %v", err)
 	}
-	err := plain.CheckLayout(ctx)
+	if l, err := RecordedLayout(ctx, rdb); err != nil || l != tagged {
+		t.Fatalf("recorded layout %v %v, want %v", l, err, tagged)
+	}
+	err := check(plain)
 	if !errors.Is(err, ErrLayoutMismatch) || !strings.Contains(err.Error(), "tagged/16") || !strings.Contains(err.Error(), "plain/1") {
 		t.Fatalf("plain on tagged data: %v, want ErrLayoutMismatch naming both layouts", err)
 	}
-	other := New(rdb, time.Hour, WithLayout(Layout{Tagged: true, Partitions: 8}))
-	if err := other.CheckLayout(ctx); !errors.Is(err, ErrLayoutMismatch) {
+	if err := check(Layout{Tagged: true, Partitions: 8}); !errors.Is(err, ErrLayoutMismatch) {
 		t.Fatalf("8 partitions on 16's data: %v, want ErrLayoutMismatch", err)
 	}
 
@@ -126,13 +127,16 @@ func TestCheckLayout(t *testing.T) {
 	if _, err := LoadIDs(ctx, rdb, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := tagged.CheckLayout(ctx); !errors.Is(err, ErrLayoutMismatch) {
+	if err := check(tagged); !errors.Is(err, ErrLayoutMismatch) {
 		t.Fatalf("tagged on an older version's data: %v, want ErrLayoutMismatch", err)
 	}
-	if err := plain.CheckLayout(ctx); err != nil {
+	if err := check(plain); err != nil {
 		t.Fatalf("plain on an older version's data: %v", err)
 	}
 	if v, _ := rdb.Get(ctx, keyLayout).Result(); v != "plain/1" {
 		t.Fatalf("%s = %q, want plain/1 recorded", keyLayout, v)
+	}
+	if l, err := RecordedLayout(ctx, rdb); err != nil || l != plain {
+		t.Fatalf("recorded layout %v %v, want plain", l, err)
 	}
 }
