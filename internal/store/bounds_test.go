@@ -45,6 +45,7 @@ var keyBounds = map[string]string{
 	"sf:p:":     "preset: created and deleted by the application's API calls",
 	"sf:pl:":    "one member per preset of the application",
 	"sf:idkey":  "one key per fleet, written once (docs/decisions.md#20)",
+	"sf:layout": "one key per fleet, written once (docs/decisions.md#22)",
 	"sf:wh:":    "ttl",
 }
 
