@@ -37,13 +37,13 @@ type rig struct {
 	storeNow func() time.Time
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T, opts ...store.Option) *rig {
 	t.Helper()
 	r := testenv.NewRedis(t)
 	rdb := r.Client(t)
 	now := time.Now().Truncate(time.Second)
 	g := &rig{now: now, storeNow: func() time.Time { return now }}
-	st := store.New(rdb, 24*time.Hour, store.WithClock(func() time.Time { return g.storeNow() }))
+	st := store.New(rdb, 24*time.Hour, append([]store.Option{store.WithClock(func() time.Time { return g.storeNow() })}, opts...)...)
 	if err := st.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -73,16 +73,19 @@ func phones(n int) []string {
 	return out
 }
 
-// inOutbox reports whether code's enqueue is still unconfirmed.
+// inOutbox reports whether code's enqueue is still unconfirmed (in any
+// partition's outbox).
 func (g *rig) inOutbox(t *testing.T, code string) bool {
 	t.Helper()
-	codes, err := g.store.OutboxDue(context.Background(), g.now.Add(24*time.Hour), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range codes {
-		if c == code {
-			return true
+	for p := range g.store.Partitions() {
+		codes, err := g.store.OutboxDue(context.Background(), p, g.now.Add(24*time.Hour), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range codes {
+			if c == code {
+				return true
+			}
 		}
 	}
 	return false
@@ -210,8 +213,15 @@ func TestEnqueueScheduledGroups(t *testing.T) {
 	}
 }
 
+// TestSweepOutbox runs in the plain key layout and in the tagged one,
+// whose outbox is one per partition (docs/decisions.md#22).
 func TestSweepOutbox(t *testing.T) {
-	g := newRig(t)
+	for _, l := range []store.Layout{store.PlainLayout, {Tagged: true, Partitions: 16}} {
+		t.Run(l.String(), func(t *testing.T) { sweepOutbox(t, newRig(t, store.WithLayout(l))) })
+	}
+}
+
+func sweepOutbox(t *testing.T, g *rig) {
 	ctx := context.Background()
 	log := zap.NewNop()
 	// Messages written ten minutes ago (the store's clock) and never

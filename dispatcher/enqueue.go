@@ -138,8 +138,24 @@ func (e *Enqueuer) SendBatchTask(id string, refs []tasks.SendPayload, typ sms.Ty
 // outbox until a worker loads it, so one merely queued behind a backlog is
 // due too; its task exists, asynq refuses the id, and that is no repair
 // (docs/decisions.md#10).
+//
+// Each partition of the store has its own outbox (docs/decisions.md#22):
+// they are swept one after the other, up to 500 messages each per sweep.
 func (e *Enqueuer) SweepOutbox(ctx context.Context, grace time.Duration, log *zap.Logger) (int, error) {
-	codes, err := e.store.OutboxDue(ctx, e.now().Add(-grace), 500)
+	total := 0
+	for p := range e.store.Partitions() {
+		n, err := e.sweepOutbox(ctx, p, grace, log)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// sweepOutbox is SweepOutbox for partition p.
+func (e *Enqueuer) sweepOutbox(ctx context.Context, p int, grace time.Duration, log *zap.Logger) (int, error) {
+	codes, err := e.store.OutboxDue(ctx, p, e.now().Add(-grace), 500)
 	if err != nil {
 		return 0, err
 	}

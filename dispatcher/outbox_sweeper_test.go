@@ -32,7 +32,7 @@ func TestOutboxSweeperEnqueuesWhatTheIntakeDidNot(t *testing.T) {
 		t.Fatal(err)
 	}
 	due := func() int {
-		codes, err := st.OutboxDue(ctx, time.Now(), 10)
+		codes, err := st.OutboxDue(ctx, 0, time.Now(), 10)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,7 +104,7 @@ func TestTransactionReplayEnqueuesAScheduledMessage(t *testing.T) {
 	if _, err := insp.GetTaskInfo(sms.DispatchLane, "CRSH-00000000-00000002#0"); err != nil {
 		t.Fatalf("the replay did not enqueue the dispatch: %v", err)
 	}
-	if due, err := a.Store.OutboxDue(ctx, testNow.Add(time.Hour), 10); err != nil || len(due) != 0 {
+	if due, err := a.Store.OutboxDue(ctx, 0, testNow.Add(time.Hour), 10); err != nil || len(due) != 0 {
 		t.Fatalf("outbox after the replay: %v %v, want empty", due, err)
 	}
 }

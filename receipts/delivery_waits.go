@@ -36,14 +36,28 @@ func (s *DeliveryWaitSweeper) Run(ctx context.Context) error {
 	})
 }
 
-// Sweep moves every SMS whose wait has ended, in batches, and returns how
-// many it moved.
+// Sweep moves every SMS whose wait has ended, partition by partition (each
+// has its own delivery-wait index), in batches, and returns how many it
+// moved.
 func (s *DeliveryWaitSweeper) Sweep(ctx context.Context) (int, error) {
 	total := 0
-	for {
-		moved, ended, err := s.Store.ExpireDeliveryWaits(ctx, deliveryWaitBatch)
+	for p := range s.Store.Partitions() {
+		n, err := s.sweep(ctx, p)
+		total += n
 		if err != nil {
-			return total, fmt.Errorf("delivery-wait sweep: %w", err)
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// sweep is Sweep for partition p.
+func (s *DeliveryWaitSweeper) sweep(ctx context.Context, p int) (int, error) {
+	total := 0
+	for {
+		moved, ended, err := s.Store.ExpireDeliveryWaits(ctx, p, deliveryWaitBatch)
+		if err != nil {
+			return total, fmt.Errorf("delivery-wait sweep of partition %d: %w", p, err)
 		}
 		total += moved
 		if moved > 0 {

@@ -110,7 +110,14 @@ type Config struct {
 	// DevCallbackSecret signs the dev application's status callbacks.
 	DevCallbackSecret string `env:"DEV_CALLBACK_SECRET" envDefault:"dev-callback-secret"`
 
-	Redis   Redis   `envPrefix:"REDIS_"`
+	Redis Redis `envPrefix:"REDIS_"`
+	// RedisPartitions splits the store's fleet-wide structures (outbox,
+	// delivery-wait index, outcome stream, parked receipts, counters) into
+	// this many partitions, each with its own hash tag, sweeps and relay
+	// loop, so that no Redis Cluster slot is hot (partitions.go,
+	// docs/decisions.md#22). 0 (unset): 1, or 16 on a Redis Cluster.
+	RedisPartitions int `env:"REDIS_PARTITIONS" envDefault:"0"`
+
 	Worker  Worker  `envPrefix:"WORKER_"`
 	Monitor Monitor `envPrefix:"MONITOR_"`
 	// Lanes shards the lanes into asynq queues (lanes.go).
@@ -386,7 +393,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
-		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate,
+		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions,
 	} {
 		if err := check(); err != nil {
 			return err

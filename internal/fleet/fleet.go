@@ -192,6 +192,13 @@ func (f *Fleet) connect(ctx context.Context) error {
 	if err := redisx.Ping(ctx, f.rdb); err != nil {
 		return fmt.Errorf("redis (%s): %w", o.Config.Redis, err)
 	}
+	// Every role names keys in the layout the fleet's data was written
+	// with, or refuses to start (before LoadIDs, whose key tells an older
+	// version's data apart).
+	layout, err := f.layout(ctx)
+	if err != nil {
+		return err
+	}
 	// Every role reads the fleet's one SMS id key before it serves: ids are
 	// task ids, so a process with another key would send SMS twice.
 	ids, err := store.LoadIDs(ctx, f.rdb, o.Config.IDSecret)
@@ -202,7 +209,8 @@ func (f *Fleet) connect(ctx context.Context) error {
 	// log different ones do not share a key.
 	o.Log.Info("SMS id key loaded", zap.String("id_scheme", string(ids.Scheme())))
 	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now), store.WithIDs(ids),
-		store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout), store.WithDeviceLimit(o.Config.MaxDevicesPerApp))
+		store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout), store.WithDeviceLimit(o.Config.MaxDevicesPerApp),
+		store.WithLayout(layout))
 	if err := f.store.LoadScripts(ctx); err != nil {
 		return err
 	}
@@ -215,6 +223,22 @@ func (f *Fleet) connect(ctx context.Context) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	return nil
+}
+
+// layout is the store's key layout for this configuration and client
+// (tagged on a Redis Cluster, or with more than one partition), checked
+// against the one the fleet's data records (store.CheckLayout).
+func (f *Fleet) layout(ctx context.Context) (store.Layout, error) {
+	_, cluster := f.rdb.(*redis.ClusterClient)
+	layout, err := store.LayoutFor(f.opts.Config.Partitions(cluster), cluster)
+	if err != nil {
+		return store.Layout{}, fmt.Errorf("start: SMSFLEET_REDIS_PARTITIONS: %w", err)
+	}
+	if err := store.CheckLayout(ctx, f.rdb, layout); err != nil {
+		return store.Layout{}, fmt.Errorf("start: %w", err)
+	}
+	f.opts.Log.Info("Redis key layout", zap.Stringer("layout", layout))
+	return layout, nil
 }
 
 // mountAPI registers the intake API and the Message History pages on the

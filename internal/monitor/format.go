@@ -41,11 +41,12 @@ type msgInfo struct{ app, lane string }
 
 var _ asynqmon.PayloadFormatter = (*Formatter)(nil)
 
-// NewFormatter returns a Formatter reading rdb.
-func NewFormatter(rdb redis.UniversalClient) *Formatter {
+// NewFormatter returns a Formatter reading rdb (opts: the store's key
+// layout, store.WithLayout).
+func NewFormatter(rdb redis.UniversalClient, opts ...store.Option) *Formatter {
 	c, _ := lru.New[string, msgInfo](4096)
 	// The store is only read: its retention is never used.
-	return &Formatter{store: store.New(rdb, time.Hour), msgs: c}
+	return &Formatter{store: store.New(rdb, time.Hour, opts...), msgs: c}
 }
 
 // SendView is how an sms:send task's payload is shown.

@@ -32,6 +32,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
 )
 
 // DefaultRootPath is where the monitor is mounted unless Options say
@@ -115,10 +116,16 @@ func New(ctx context.Context, o Options) (*Monitor, error) {
 	if err := RegisterLanes(ctx, o.Redis, o.Shards.AllQueues()); err != nil {
 		return nil, err
 	}
+	// The formatter reads messages in the key layout the fleet recorded
+	// (the monitor has no partitions setting of its own).
+	layout, err := store.RecordedLayout(ctx, o.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
 	ui := asynqmon.New(asynqmon.Options{
 		RootPath:         root,
 		RedisConnOpt:     sharedClient{o.Redis},
-		PayloadFormatter: NewFormatter(o.Redis),
+		PayloadFormatter: NewFormatter(o.Redis, store.WithLayout(layout)),
 		ResultFormatter:  resultFormatter,
 		ReadOnly:         o.Config.ReadOnly,
 	})

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -52,9 +54,13 @@ var relayRetry = backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Seco
 func (r *Relay) Name() string { return "outcome-relay" }
 
 // Run relays until ctx is done. It returns an error only when it cannot
-// start (the stream's group cannot be made); the supervisor runs it again
-// after a backoff. A failed round is retried here, keeping the consumer
-// name and so the events this relay already holds.
+// start (the streams' group cannot be made); the supervisor runs it again
+// after a backoff. Each partition of the store has its outcome stream
+// (docs/decisions.md#22), relayed by a loop of its own, so a busy or
+// stuck partition holds up no other; each loop blocks on its stream for
+// at most a second at a time, holding one Redis connection. A failed
+// round is retried in its loop, keeping the consumer name and so the
+// events this relay already holds.
 func (r *Relay) Run(ctx context.Context) error {
 	if r.Batch <= 0 {
 		r.Batch = 500
@@ -71,18 +77,39 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err := r.Store.EnsureOutcomeGroup(ctx); err != nil {
 		return fmt.Errorf("outcome relay: %w", err)
 	}
+	backlog := make([]atomic.Int64, r.Store.Partitions())
+	var wg sync.WaitGroup
+	for p := range backlog {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.relay(ctx, p, backlog)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// relay is partition p's loop, until ctx is done; backlog holds each
+// partition's last known backlog, for the gauge of their sum.
+func (r *Relay) relay(ctx context.Context, p int, backlog []atomic.Int64) {
 	failures := 0
 	for ctx.Err() == nil {
-		if n, err := r.Store.OutcomeBacklog(ctx); err == nil {
-			metrics.OutcomeBacklog.Set(float64(n))
+		if n, err := r.Store.OutcomeBacklogOf(ctx, p); err == nil {
+			backlog[p].Store(n)
+			var sum int64
+			for i := range backlog {
+				sum += backlog[i].Load()
+			}
+			metrics.OutcomeBacklog.Set(float64(sum))
 		}
-		events, err := r.Store.ReadOutcomes(ctx, r.consumer, r.Batch, time.Second, r.OrphanAfter)
+		events, err := r.Store.ReadOutcomes(ctx, p, r.consumer, r.Batch, time.Second, r.OrphanAfter)
 		if err == nil && len(events) > 0 {
 			err = r.publish(ctx, events)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			if isNoGroup(err) {
 				// Redis lost its data (a restart without persistence, a
@@ -93,20 +120,19 @@ func (r *Relay) Run(ctx context.Context) error {
 				// the data cannot be.
 				if gerr := r.Store.EnsureOutcomeGroup(ctx); gerr == nil {
 					metrics.OutcomeGroupRecreated.Inc()
-					r.Log.Error("outcome stream's consumer group was gone (Redis lost its data); recreated it", zap.Error(err))
+					r.Log.Error("outcome stream's consumer group was gone (Redis lost its data); recreated it", zap.Int("partition", p), zap.Error(err))
 					continue
 				} else {
 					err = gerr
 				}
 			}
 			failures++
-			r.Log.Warn("outcome events not relayed; retrying", zap.Int("failures", failures), zap.Error(err))
+			r.Log.Warn("outcome events not relayed; retrying", zap.Int("partition", p), zap.Int("failures", failures), zap.Error(err))
 			relayRetry.Wait(ctx, failures-1)
 			continue
 		}
 		failures = 0
 	}
-	return nil
 }
 
 // isNoGroup reports whether Redis answered that the stream or its

@@ -45,6 +45,7 @@ var keyBounds = map[string]string{
 	"sf:p:":     "preset: created and deleted by the application's API calls",
 	"sf:pl:":    "one member per preset of the application",
 	"sf:idkey":  "one key per fleet, written once (docs/decisions.md#20)",
+	"sf:layout": "one key per fleet, written once (docs/decisions.md#22)",
 	"sf:wh:":    "ttl",
 }
 
@@ -207,7 +208,7 @@ func TestOutcomeStreamIsCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5000 {
-		rdb.XAdd(ctx, &redis.XAddArgs{Stream: keyOutcome, Values: []any{"id", fmt.Sprint(i), "st", "delivered", "at", "0"}})
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: plainKeys.outcome(0), Values: []any{"id", fmt.Sprint(i), "st", "delivered", "at", "0"}})
 	}
 	n, err := st.TrimOutcomes(ctx, 1000)
 	if err != nil || n < 3000 {
@@ -248,14 +249,14 @@ func TestMeasureMemory(t *testing.T) {
 	sendEverything(t, st, n)
 	m1 := used()
 	// The relay publishes and deletes the outcome events.
-	oc, _ := rdb.MemoryUsage(ctx, keyOutcome).Result()
+	oc, _ := rdb.MemoryUsage(ctx, plainKeys.outcome(0)).Result()
 	perKey := map[string]int64{}
 	for _, k := range []string{msgKey("SEND-00000001-00000000"), smsKey(MustSMSID(t, st, "SEND-00000001-00000000", "+4915100000001")),
 		attemptsKey(MustSMSID(t, st, "SEND-00000001-00000000", "+4915100000001")), refKey("sim", "ref-SEND-00000001-00000000"), txnKey("SHOP1-00001", "txn-SEND-00000001-00000000")} {
 		perKey[k], _ = rdb.MemoryUsage(ctx, k).Result()
 	}
 	ml, _ := rdb.MemoryUsage(ctx, msgListKey("SHOP1-00001")).Result()
-	rdb.Del(ctx, keyOutcome)
+	rdb.Del(ctx, plainKeys.outcome(0))
 	m2 := used()
 	phones := make([]string, n)
 	for i := range phones {

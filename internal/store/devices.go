@@ -95,11 +95,11 @@ func (s *Store) registerArgs(app string, d Device, old string, pairs []any, mayB
 	if user == "" {
 		user = d.Phone
 	}
-	oldSet := userPrefix(app) + user
+	oldSet := s.k.userPrefix(app) + user
 	if old != "" {
-		oldSet = userPrefix(app) + old
+		oldSet = s.k.userPrefix(app) + old
 	}
-	keys := []string{deviceKey(app, d.Phone), devicesKey(app), oldSet, userPrefix(app) + user}
+	keys := []string{s.k.device(app, d.Phone), s.k.devices(app), oldSet, s.k.userPrefix(app) + user}
 	args := append([]any{d.Phone, old, user, ms(s.now()), len(pairs) / 2}, pairs...)
 	bind := "0"
 	if mayBind {
@@ -114,7 +114,7 @@ func (s *Store) currentUsers(ctx context.Context, app string, phones []string) (
 	cmds := make([]*redis.StringCmd, len(phones))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, ph := range phones {
-			cmds[i] = p.HGet(ctx, deviceKey(app, ph), fUser)
+			cmds[i] = p.HGet(ctx, s.k.device(app, ph), fUser)
 		}
 		return nil
 	})
@@ -225,7 +225,7 @@ func (s *Store) UnregisterDevice(ctx context.Context, app, phone string) (bool, 
 		if olds[0] == "" {
 			return false, nil
 		}
-		res, err := scriptUnregisterDevice.Run(ctx, s.rdb, []string{deviceKey(app, phone), devicesKey(app), userPrefix(app) + olds[0]}, phone, olds[0]).Text()
+		res, err := scriptUnregisterDevice.Run(ctx, s.rdb, []string{s.k.device(app, phone), s.k.devices(app), s.k.userPrefix(app) + olds[0]}, phone, olds[0]).Text()
 		if err != nil {
 			return false, fmt.Errorf("unregister device: %w", err)
 		}
@@ -252,7 +252,7 @@ return 1
 // SetTags merges tags into a registered device (nil values delete).
 func (s *Store) SetTags(ctx context.Context, app, phone string, tags map[string]json.RawMessage) error {
 	args := append([]any{ms(s.now())}, tagPairs(tags)...)
-	n, err := scriptSetTags.Run(ctx, s.rdb, []string{deviceKey(app, phone)}, args...).Int()
+	n, err := scriptSetTags.Run(ctx, s.rdb, []string{s.k.device(app, phone)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("set tags: %w", err)
 	}
@@ -264,7 +264,7 @@ func (s *Store) SetTags(ctx context.Context, app, phone string, tags map[string]
 
 // GetDevice returns a registered device with its tags.
 func (s *Store) GetDevice(ctx context.Context, app, phone string) (Device, error) {
-	h, err := s.rdb.HGetAll(ctx, deviceKey(app, phone)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.k.device(app, phone)).Result()
 	if err != nil {
 		return Device{}, fmt.Errorf("get device: %w", err)
 	}
@@ -294,7 +294,7 @@ func (s *Store) DeviceZones(ctx context.Context, app string, phones []string) ([
 		cmds := make([]*redis.StringCmd, len(part))
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for j, ph := range part {
-				cmds[j] = p.HGet(ctx, deviceKey(app, ph), fTimezone)
+				cmds[j] = p.HGet(ctx, s.k.device(app, ph), fTimezone)
 			}
 			return nil
 		}); err != nil && !errors.Is(err, redis.Nil) {
@@ -320,7 +320,7 @@ func (s *Store) KnownPhones(ctx context.Context, app string, phones []string) ([
 			for j, ph := range part {
 				members[j] = ph
 			}
-			cmds = append(cmds, p.SMIsMember(ctx, devicesKey(app), members...))
+			cmds = append(cmds, p.SMIsMember(ctx, s.k.devices(app), members...))
 		}
 		return nil
 	})
@@ -339,7 +339,7 @@ func (s *Store) PhonesOfUsers(ctx context.Context, app string, users []string) (
 	cmds := make([]*redis.StringSliceCmd, len(users))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, u := range users {
-			cmds[i] = p.SMembers(ctx, userPrefix(app)+u)
+			cmds[i] = p.SMembers(ctx, s.k.userPrefix(app)+u)
 		}
 		return nil
 	})
@@ -428,7 +428,7 @@ func (s *Store) roomFor(ctx context.Context, app string, olds []string) error {
 	if added == 0 {
 		return nil
 	}
-	n, err := s.rdb.SCard(ctx, devicesKey(app)).Result()
+	n, err := s.rdb.SCard(ctx, s.k.devices(app)).Result()
 	if err != nil {
 		return fmt.Errorf("register devices: %w", err)
 	}

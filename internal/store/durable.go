@@ -45,42 +45,16 @@ func WithReplicas(n int, timeout time.Duration) Option {
 }
 
 // runDurable runs sc and, when replicas are configured, WAIT on the same
-// connection right after it (one pipeline: go-redis runs a standalone
-// client's pipeline on one connection, and WAIT counts this connection's
-// writes). A NOSCRIPT reloads the scripts and runs it again: every script
-// here is idempotent.
+// connection right after it (runCalls: on a cluster, the connection to the
+// master of keys[0], which holds every key of the call).
 func (s *Store) runDurable(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
-	if s.waitReplicas <= 0 {
-		return sc.Run(ctx, s.rdb, keys, args...).Result()
+	c := newCall(sc, keys, args...)
+	perr := s.runCalls(ctx, []*scriptCall{c}, true)
+	raw, err := s.result(c)
+	if raw == nil && err == nil {
+		err = perr
 	}
-	for try := 0; ; try++ {
-		var ev *redis.Cmd
-		var wait *redis.Cmd
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			ev = sc.EvalSha(ctx, p, keys, args...)
-			wait = p.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
-			return nil
-		})
-		if try == 0 && ev.Err() != nil && redis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
-			if lerr := s.LoadScripts(ctx); lerr != nil {
-				return nil, lerr
-			}
-			continue
-		}
-		if ev.Err() != nil {
-			return nil, ev.Err()
-		}
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, err
-		}
-		werr := s.waitError(wait)
-		var nr *NotReplicatedError
-		if werr != nil && !errors.As(werr, &nr) {
-			return nil, werr
-		}
-		// Too few replicas: written on the primary all the same.
-		return ev.Val(), werr
-	}
+	return raw, err
 }
 
 // waitError is what a group's WAIT says: nil when enough replicas

@@ -23,7 +23,9 @@ const (
 	pHistoryPhone = "sf:hp:"
 )
 
-func phoneIndexKey(app, phone string) string { return pHistoryPhone + app + ":" + phone }
+// phoneIndex is an application's key (its code is the tag in the tagged
+// layout, as for the other per-application keys).
+func (k *keyspace) phoneIndex(app, phone string) string { return pHistoryPhone + k.app(app) + ":" + phone }
 
 // historyKeyBytes is the size of a fresh session key.
 const historyKeyBytes = 32
@@ -77,7 +79,7 @@ func (s *Store) IndexPhones(ctx context.Context, app string, entries []PhoneEntr
 			if ms(e.At) < cutoff { // already past the retention
 				continue
 			}
-			k := phoneIndexKey(app, e.Phone)
+			k := s.k.phoneIndex(app, e.Phone)
 			p.ZAdd(ctx, k, redis.Z{Score: float64(ms(e.At)), Member: e.ID})
 			if !seen[k] {
 				seen[k] = true
@@ -105,7 +107,7 @@ func (s *Store) SMSByPhone(ctx context.Context, app, phone string, limit int, cu
 	if limit <= 0 {
 		return nil, 0, fmt.Errorf("sms by phone: limit must be positive, got %d", limit)
 	}
-	k := phoneIndexKey(app, phone)
+	k := s.k.phoneIndex(app, phone)
 	max := "+inf"
 	if cursor > 0 {
 		max = "(" + strconv.FormatInt(cursor, 10)
@@ -144,7 +146,7 @@ func (s *Store) ReceiptCodes(ctx context.Context, ids []string) ([]string, error
 	cmds := make([]*redis.StringCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGet(ctx, smsKey(id), fDLRCode)
+			cmds[i] = p.HGet(ctx, s.k.sms(id), fDLRCode)
 		}
 		return nil
 	}); err != nil && !errors.Is(err, redis.Nil) {

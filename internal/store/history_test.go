@@ -103,10 +103,10 @@ func TestPhoneIndex(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(ids, []string{"bank"}) {
 		t.Errorf("bank's index: %v %v", ids, err)
 	}
-	if n, _ := r.Client(t).ZCard(ctx, phoneIndexKey(shop, phone)).Result(); n != 7 {
+	if n, _ := r.Client(t).ZCard(ctx, s.k.phoneIndex(shop, phone)).Result(); n != 7 {
 		t.Errorf("the entries past the retention were kept: %d entries", n)
 	}
-	if ttl, _ := r.Client(t).TTL(ctx, phoneIndexKey(shop, phone)).Result(); ttl <= 0 || ttl > 24*time.Hour {
+	if ttl, _ := r.Client(t).TTL(ctx, s.k.phoneIndex(shop, phone)).Result(); ttl <= 0 || ttl > 24*time.Hour {
 		t.Errorf("index TTL %s, want within the retention (24h)", ttl)
 	}
 	if _, _, err := s.SMSByPhone(ctx, shop, phone, 0, 0); err == nil {

@@ -121,14 +121,14 @@ func (s *Store) SMSID(ctx context.Context, m Message, phone string) (string, err
 // know a code and a phone, not the message.
 func (s *Store) SMSIDOf(ctx context.Context, code, phone string) (string, error) {
 	m := Message{Code: code}
-	scheme, err := s.rdb.HGet(ctx, msgKey(code), fIDScheme).Result()
+	scheme, err := s.rdb.HGet(ctx, s.k.msg(code), fIDScheme).Result()
 	switch {
 	case err == nil:
 		m.IDScheme = sms.IDScheme(scheme)
 	case !errors.Is(err, redis.Nil):
 		return "", fmt.Errorf("SMS id of %s: %w", code, err)
 	default:
-		if n, err := s.rdb.Exists(ctx, msgKey(code)).Result(); err != nil {
+		if n, err := s.rdb.Exists(ctx, s.k.msg(code)).Result(); err != nil {
 			return "", fmt.Errorf("SMS id of %s: %w", code, err)
 		} else if n == 0 { // not created yet: the current scheme
 			ids, err := s.idsNow(ctx)

@@ -6,7 +6,11 @@
 package store
 
 // Key layout. Keys are short because a scheduled message's recipient list
-// is paid for per recipient until it is due (docs/decisions.md#1).
+// is paid for per recipient until it is due (docs/decisions.md#1). The
+// table names the keys of the plain layout (one partition, not a cluster):
+// the names every version before Redis Cluster support wrote; {x} stands
+// for a value. The tagged layout inserts hash tags, braces written into
+// the key, see after the constants and layout.go.
 //
 //	sf:d:{app}:{phone}   hash   device: u user, l language, tz, ct created, up updated, t:<tag> JSON value
 //	sf:ds:{app}          set    registered phones of an application
@@ -16,15 +20,15 @@ package store
 //	sf:ml:{app}          zset   the application's messages, scored by due time (ms×1000 + sequence mod 1000), trimmed past the retention
 //	sf:mseq:{app}        string the per-application sequence (expires with the list)
 //	sf:tx:{app}:{txn}    string message code of a transactionId (24 h)
-//	sf:outbox            zset   message codes written but maybe not yet enqueued, scored by unix ms
+//	sf:outbox            zset   message codes written but maybe not yet enqueued, scored by unix ms (one per partition)
 //	sf:s:{id}            hash   one SMS: m code, to, st status, up updated ms, p provider, r ref, sg segments, e error, a attempts, fl provider of an attempt in flight
 //	sf:sa:{id}           list   attempt history of one SMS: JSON records (provider, time, outcome)
 //	sf:ref:{prov}:{ref}  string SMS id of a provider reference
 //	sf:park:{prov}:{ref} string "status|code" of a receipt that came before its SMS was marked sent
-//	sf:dw                zset   SMS ids in their delivery wait, scored by when it ends (unix ms)
-//	sf:oc                stream outcome events waiting for the relay: id, st status, at unix ms (group "relay"), at most SMSFLEET_OUTCOMES_MAX
-//	sf:pz                zset   parked receipts ("prov:ref") scored by when they are given up (unix ms)
-//	sf:cnt               hash   fleet-wide counters: receipts_dropped, outcomes_trimmed
+//	sf:dw                zset   SMS ids in their delivery wait, scored by when it ends (unix ms) (one per partition)
+//	sf:oc                stream outcome events waiting for the relay: id, st status, at unix ms (group "relay"), at most SMSFLEET_OUTCOMES_MAX in all (one per partition)
+//	sf:pz                zset   parked receipts ("prov:ref") scored by when they are given up (unix ms) (one per partition)
+//	sf:cnt               hash   fleet-wide counters: receipts_dropped, outcomes_trimmed (one per partition, summed)
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
 //	sf:oo:{app}          zset   phones with an opt-out in the application, scored by when the first was set (unix ms); a member without sf:or records is a legacy opt-out of the whole application (optouts.go)
 //	sf:or:{app}:{phone}  hash   the phone's opt-out records: field "*" (every sender) or a sender id, value JSON {by: phone|api|legacy, at: unix ms, prov}
@@ -34,6 +38,7 @@ package store
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
 //	sf:idkey             string the fleet's SMS id key (HMAC-SHA256), created once by the first process (docs/decisions.md#20)
 //	sf:wh:{prov}:{id}    string a provider webhook already applied, by its replay id (webhook-id, or a Twilio sid); TTL per scheme (webhooks.go)
+//	sf:layout            string the key layout the data was written with: plain/1 or tagged/<P> (layout.go)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
@@ -63,35 +68,61 @@ const (
 	fieldCount = "c:"
 )
 
-func deviceKey(app, phone string) string { return pDevice + app + ":" + phone }
-func devicesKey(app string) string       { return pDevices + app }
-func userPrefix(app string) string       { return pUser + app + ":" }
-func msgKey(code string) string          { return pMsg + code }
-func chunkPrefix(code string) string     { return pChunk + code + ":" }
-func msgListKey(app string) string       { return pMsgList + app }
-func msgSeqKey(app string) string        { return pMsgSeq + app }
-func txnKey(app, txn string) string      { return pTxn + app + ":" + txn }
-func smsKey(id string) string            { return pSMS + id }
-func refKey(prov, ref string) string     { return pRef + prov + ":" + ref }
-func attemptsKey(id string) string       { return pAttempts + id }
-func parkKey(prov, ref string) string    { return pPark + prov + ":" + ref }
-func statsReqKey(id string) string       { return pStatsReq + id }
-func optOutKey(app string) string        { return pOptOut + app }
-func frequencyKey(app, phone string) string {
-	return pFrequency + app + ":" + phone
+// The key functions are methods of the store's keyspace (layout.go): with
+// the plain layout they name the keys above exactly; with the tagged one
+// each key carries a hash tag, so that every script's keys share one Redis
+// Cluster slot (docs/decisions.md#22):
+//
+//	per application   sf:d:{app}:{phone}, sf:ds:{app}, sf:u:{app}:{user}, sf:ml:{app}, sf:mseq:{app},
+//	                  sf:tx:{app}:{txn}, sf:oo:{app}, sf:or:{app}:{phone}, sf:fc:{app}:{phone},
+//	                  sf:p:{app}:{code}, sf:pl:{app}          the application's code, in braces, is the tag
+//	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
+//	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}               one per partition
+//	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
+//	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
+const keyLayout = "sf:layout"
+
+func (k *keyspace) device(app, phone string) string { return pDevice + k.app(app) + ":" + phone }
+func (k *keyspace) devices(app string) string       { return pDevices + k.app(app) }
+func (k *keyspace) userPrefix(app string) string    { return pUser + k.app(app) + ":" }
+func (k *keyspace) msg(code string) string          { return pMsg + k.ofCode(code) + code }
+func (k *keyspace) chunkPrefix(code string) string  { return pChunk + k.ofCode(code) + code + ":" }
+func (k *keyspace) msgList(app string) string       { return pMsgList + k.app(app) }
+func (k *keyspace) msgSeq(app string) string        { return pMsgSeq + k.app(app) }
+func (k *keyspace) txn(app, txn string) string      { return pTxn + k.app(app) + ":" + txn }
+func (k *keyspace) sms(id string) string            { return pSMS + k.ofID(id) + id }
+func (k *keyspace) attempts(id string) string       { return pAttempts + k.ofID(id) + id }
+func (k *keyspace) ref(prov, ref string) string {
+	m := parkedMember(prov, ref)
+	return pRef + k.ofCode(m) + m
 }
+func (k *keyspace) park(prov, ref string) string { return k.parkOf(parkedMember(prov, ref)) }
+
+// parkOf is the park key of a parked member ("prov:ref", sf:pz).
+func (k *keyspace) parkOf(member string) string { return pPark + k.ofCode(member) + member }
+func (k *keyspace) optOut(app string) string    { return pOptOut + k.app(app) }
+func (k *keyspace) optOutRecord(app, phone string) string {
+	return pOptOutRec + k.app(app) + ":" + phone
+}
+func (k *keyspace) frequency(app, phone string) string { return pFrequency + k.app(app) + ":" + phone }
+func (k *keyspace) preset(app, code string) string     { return pPreset + k.app(app) + ":" + code }
+func (k *keyspace) presets(app string) string          { return pPresets + k.app(app) }
+
+// The fleet-wide structures, one per partition p.
+func (k *keyspace) outbox(p int) string  { return keyOutbox + k.suffix(p) }
+func (k *keyspace) waits(p int) string   { return keyWaits + k.suffix(p) }
+func (k *keyspace) outcome(p int) string { return keyOutcome + k.suffix(p) }
+func (k *keyspace) parked(p int) string  { return keyParked + k.suffix(p) }
+func (k *keyspace) counts(p int) string  { return keyCounts + k.suffix(p) }
+
+func statsReqKey(id string) string      { return pStatsReq + id }
+func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }
 
 // Opt-out records and unmatched replies (issue 13, item 7).
 const (
 	pOptOutRec   = "sf:or:"
 	keyUnmatched = "sf:ibu"
 )
-
-func optOutRecordKey(app, phone string) string { return pOptOutRec + app + ":" + phone }
-
-func presetKey(app, code string) string { return pPreset + app + ":" + code }
-func presetsKey(app string) string      { return pPresets + app }
-func webhookKey(prov, id string) string { return pWebhook + prov + ":" + id }
 
 // Hash field names. Go and Lua share them: scripts name them F.<name>
 // (luaFields), so a field name is written once.

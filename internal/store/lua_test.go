@@ -32,18 +32,47 @@ func TestScriptsNameNoKeys(t *testing.T) {
 // TestScriptsTouchOnlyTheirKeys runs every script against a real
 // redis-server and watches it with MONITOR: each command a script runs is
 // asked for its keys (COMMAND GETKEYS), and each must be among the KEYS
-// the caller passed. This is what Redis Cluster will require.
+// the caller passed. This is what Redis Cluster requires. It runs in the
+// plain layout and in the tagged one (layout.go).
 func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
-	r := testenv.NewRedis(t)
-	ctx := context.Background()
-	rdb := r.Client(t)
-	now := time.Now()
-	s := New(rdb, 24*time.Hour, WithClock(func() time.Time { return now }))
-	if err := s.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
+	for _, l := range []Layout{PlainLayout, {Tagged: true, Partitions: 16}} {
+		t.Run(l.String(), func(t *testing.T) {
+			r := testenv.NewRedis(t)
+			ctx := context.Background()
+			rdb := r.Client(t)
+			now := time.Now()
+			s := New(rdb, 24*time.Hour, WithClock(func() time.Time { return now }), WithLayout(l))
+			if err := s.LoadScripts(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mon := newMonitor(t, r, rdb)
+			for _, c := range scriptWalk(t, s, &now) {
+				mon.check(t, c.name, c.run)
+			}
+			if mon.keys < 50 {
+				t.Fatalf("only %d keys checked: is MONITOR showing the scripts' commands?", mon.keys)
+			}
+			for name, src := range scriptSources {
+				if !mon.ran[redis.NewScript(src).Hash()] {
+					t.Errorf("script %s never ran: add a case for it", name)
+				}
+			}
+		})
 	}
-	mon := newMonitor(t, r, rdb)
+}
 
+// walkStep is one step of scriptWalk.
+type walkStep struct {
+	name string
+	run  func()
+}
+
+// scriptWalk is a life of devices, messages and SMS that runs every
+// script through the Go that calls it (TestScriptsTouchOnlyTheirKeys
+// checks that it does), on s, whose clock reads *now.
+func scriptWalk(t *testing.T, s *Store, nowp *time.Time) []walkStep {
+	ctx := context.Background()
+	now := *nowp
 	const app = "SHOP1-00001"
 	direct := func(code, to string, typ sms.Type, dw time.Duration) string {
 		m := &Message{App: app, Code: code, Type: typ, Content: `"hi"`, SendAt: now, Validity: time.Hour, Direct: true, ChunkSize: 10,
@@ -59,10 +88,7 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cases := []struct {
-		name string
-		run  func()
-	}{
+	return []walkStep{
 		{"devices", func() {
 			_, err := s.RegisterDevice(ctx, app, Device{Phone: "+4915100000001", UserID: "u1", Language: "de", Tags: map[string]json.RawMessage{"vip": json.RawMessage("true")}})
 			must(err)
@@ -115,15 +141,22 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			must(err)
 			_, err = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "LOST", Status: sms.Delivered}}, time.Second)
 			must(err)
-			now = now.Add(time.Minute)
-			_, _, err = s.ExpireDeliveryWaits(ctx, 10)
-			must(err)
+			*nowp = now.Add(time.Minute)
+			moved := 0
+			for p := range s.Partitions() {
+				n, _, err := s.ExpireDeliveryWaits(ctx, p, 10)
+				must(err)
+				moved += n
+			}
+			if moved != 1 {
+				t.Errorf("delivery waits ended: %d SMS moved, want 1", moved)
+			}
 			_, err = s.DropExpiredParked(ctx)
 			must(err)
 		}},
 		{"opt-outs and replies", func() {
 			const phone = "+4915100000021"
-			must(s.rdb.ZAdd(ctx, optOutKey(app), redis.Z{Score: 1, Member: phone}).Err()) // a legacy opt-out
+			must(s.rdb.ZAdd(ctx, s.k.optOut(app), redis.Z{Score: 1, Member: phone}).Err()) // a legacy opt-out
 			_, err := s.AddOptOut(ctx, app, phone, "")
 			must(err)
 			_, err = s.ApplyReply(ctx, Reply{Phone: phone, Sender: "SHOP", Provider: "p", Apps: []string{app, "BANK1-00002"}})
@@ -146,17 +179,6 @@ func TestScriptsTouchOnlyTheirKeys(t *testing.T) {
 			_, err = s.CancelMessage(ctx, *m)
 			must(err)
 		}},
-	}
-	for _, c := range cases {
-		mon.check(t, c.name, c.run)
-	}
-	if mon.keys < 50 {
-		t.Fatalf("only %d keys checked: is MONITOR showing the scripts' commands?", mon.keys)
-	}
-	for name, src := range scriptSources {
-		if !mon.ran[redis.NewScript(src).Hash()] {
-			t.Errorf("script %s never ran: add a case for it", name)
-		}
 	}
 }
 

@@ -99,208 +99,6 @@ func (m Message) Deadline(g int) time.Time {
 	return at.Add(m.Validity)
 }
 
-// scriptCreateMessage writes a whole message atomically: a transactionId
-// seen before returns the existing code and writes no message, so a
-// retried request never creates a second message. The replay rewrites the
-// transactionId key unchanged: that write makes a WAIT on the replay's
-// connection cover the first write too (replication is in order), and it
-// reports whether the first write's enqueue is still unconfirmed (pending:
-// the code is in the outbox), so the replay can enqueue it
-// (docs/decisions.md#10).
-//
-// The application's list is scored by when the message is due (its last
-// group's send time, or now) in ms times 1000, plus the per-application
-// sequence modulo 1000 to keep equal milliseconds apart; entries due more
-// than the retention ago index expired messages and are trimmed here, and
-// the list and sequence keys expire with the longest-lived message they
-// index (docs/decisions.md#18).
-//
-// KEYS[1] -> sf:m:<code>
-// KEYS[2] -> sf:ml:<app>
-// KEYS[3] -> sf:mseq:<app>
-// KEYS[4] -> sf:outbox
-// KEYS[ARGV[7]] -> sf:tx:<app>:<txn>   (when ARGV[7] > 0)
-// KEYS[ARGV[8]] -> sf:s:<id>           (a direct send, when ARGV[8] > 0)
-// KEYS[ARGV[9]..] -> sf:mr:<code>:<i>  (the recipient chunks, in order)
-// ARGV[1] -> code
-// ARGV[2] -> ttl (s)
-// ARGV[3] -> now (unix ms)
-// ARGV[4] -> transactionId ttl (s)
-// ARGV[5] -> m, the number of message field/value pairs
-// ARGV[6] -> n, the number of SMS field/value pairs
-// ARGV[7], ARGV[8], ARGV[9] -> the KEYS indexes above (0: none)
-// ARGV[10] -> list score base: when the message is due (unix ms)
-// ARGV[11] -> list trim cutoff: entries scored below it are dropped
-// ARGV[12..] -> m message pairs, n SMS pairs, then one value per chunk key
-//
-// Returns JSON {created, code, pending}.
-var scriptCreateMessage = newScript("create_message", `
-local txk, smsk, firstChunk = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-if txk > 0 then
-  local prev = redis.call('GET', KEYS[txk])
-  if prev then
-    redis.call('SET', KEYS[txk], prev, 'KEEPTTL')
-    local pending = redis.call('ZSCORE', KEYS[4], prev) ~= false
-    return cjson.encode({created=false, code=prev, pending=pending})
-  end
-end
-local code, ttl, now = ARGV[1], ARGV[2], ARGV[3]
-local nm, ns = tonumber(ARGV[5]), tonumber(ARGV[6])
-local i = 12
-hsetFrom(KEYS[1], i, i + nm * 2 - 1)
-redis.call('EXPIRE', KEYS[1], ttl)
-i = i + nm * 2
-if smsk > 0 then
-  hsetFrom(KEYS[smsk], i, i + ns * 2 - 1)
-  redis.call('EXPIRE', KEYS[smsk], ttl)
-end
-i = i + ns * 2
-local k = firstChunk
-while i <= #ARGV do
-  redis.call('SET', KEYS[k], ARGV[i], 'EX', ttl)
-  k = k + 1; i = i + 1
-end
-local seq = redis.call('INCR', KEYS[3])
-redis.call('ZADD', KEYS[2], tonumber(ARGV[10]) * 1000 + seq % 1000, code)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[11])
-for _, k in ipairs({KEYS[2], KEYS[3]}) do
-  if redis.call('TTL', k) < tonumber(ttl) then redis.call('EXPIRE', k, ttl) end
-end
-redis.call('ZADD', KEYS[4], now, code)
-if txk > 0 then redis.call('SET', KEYS[txk], code, 'EX', ARGV[4]) end
-return cjson.encode({created=true, code=code})
-`)
-
-// CreateMessage writes m with its audiences (E.164, deduplicated across
-// all of them) in one atomic step. A direct message has one audience of one
-// phone. With a transactionId seen in the last 24 hours it writes nothing
-// and returns the earlier code and created=false.
-//
-// The message records the fleet's current id scheme, and a direct send's
-// record is written under its id in that scheme. On a replay m describes
-// the request, not the stored message: read that with GetMessage.
-func (s *Store) CreateMessage(ctx context.Context, m *Message, audiences []Audience) (code string, created bool, err error) {
-	keys, args, err := s.createCall(ctx, m, audiences)
-	if err != nil {
-		return "", false, err
-	}
-	raw, err := s.runDurable(ctx, scriptCreateMessage, keys, args...)
-	return createResult(m, raw, err)
-}
-
-// createCall is scriptCreateMessage's keys and arguments for m
-// (CreateMessage, and the group commit of CreateMessages).
-func (s *Store) createCall(ctx context.Context, m *Message, audiences []Audience) (keys []string, args []any, err error) {
-	ids, err := s.idsNow(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("create message: %w", err)
-	}
-	m.IDScheme = ids.Scheme()
-	now := s.now()
-	m.CreatedAt = now
-	m.Recipients = 0
-	for _, a := range audiences {
-		m.Recipients += len(a.Phones)
-	}
-	msgPairs := []any{
-		fApp, m.App, fType, string(m.Type), fContent, m.Content,
-		fCreatedAt, ms(now), fSendAt, ms(m.SendAt), fValidity, int64(m.Validity / time.Second), fDeliveryWait, int64(m.DeliveryWait / time.Second),
-		fCapDays, m.CappingDays, fCapCount, m.CappingCount, fRecipients, m.Recipients, fChunkSize, m.ChunkSize,
-		fIDScheme, string(m.IDScheme),
-	}
-	// Optional header fields are written only when set: every reader
-	// (parseMessage, the load script) takes a missing one as "", so an
-	// empty value would only cost the hash a field.
-	for _, f := range [][2]string{{fPlaceholders, m.Placeholders}, {fSender, m.Sender}, {fMsgTimezone, m.Timezone}, {fTxn, m.TransactionID}, {fCallback, m.StatusCallback}} {
-		if f[1] != "" {
-			msgPairs = append(msgPairs, f[0], f[1])
-		}
-	}
-	var smsPairs []any
-	var chunks []any
-	smsK := ""
-	latest := m.SendAt
-	if m.Direct {
-		if len(audiences) != 1 || len(audiences[0].Phones) != 1 {
-			return nil, nil, fmt.Errorf("create message: direct send needs exactly one recipient, got %d", m.Recipients)
-		}
-		m.To = audiences[0].Phones[0]
-		msgPairs = append(msgPairs, fDirect, 1, fGroups, 0, fTo, m.To, fieldCount+string(sms.Queued), 1)
-		id, err := ids.ID(m.Code, m.To, m.IDScheme)
-		if err != nil {
-			return nil, nil, fmt.Errorf("create message: %w", err)
-		}
-		smsK = smsKey(id)
-		smsPairs = []any{fMsgCode, m.Code, fTo, m.To, fStatus, string(sms.Queued), fUpdated, ms(now), fDeadline, ms(m.SendAt.Add(m.Validity))}
-	} else {
-		m.Groups = m.Groups[:0]
-		msgPairs = append(msgPairs, fGroups, len(audiences))
-		if m.Recipients > 0 {
-			msgPairs = append(msgPairs, fieldCount+string(sms.Scheduled), m.Recipients)
-		}
-		for i, a := range audiences {
-			g := Group{Zone: a.Zone, SendAt: a.SendAt, Recipients: len(a.Phones), FirstChunk: len(chunks)}
-			m.Groups = append(m.Groups, g)
-			is := strconv.Itoa(i)
-			msgPairs = append(msgPairs, fGroupZone+is, a.Zone, fGroupSendAt+is, ms(a.SendAt), fGroupSize+is, len(a.Phones), fGroupChunk+is, g.FirstChunk, fFanout+is, "")
-			for j := 0; j < len(a.Phones); j += m.ChunkSize {
-				chunks = append(chunks, joinChunk(a.Phones[j:min(j+m.ChunkSize, len(a.Phones))]))
-			}
-			if a.SendAt.After(latest) {
-				latest = a.SendAt
-			}
-		}
-	}
-	// Keep the message for the retention period after its last group is
-	// due, however far ahead that is.
-	ttl := ttlSeconds(s.retention + max(latest.Sub(now), 0))
-	keys = []string{msgKey(m.Code), msgListKey(m.App), msgSeqKey(m.App), keyOutbox}
-	txIdx, smsIdx := 0, 0
-	if m.TransactionID != "" {
-		keys = append(keys, txnKey(m.App, m.TransactionID))
-		txIdx = len(keys)
-	}
-	if smsK != "" {
-		keys = append(keys, smsK)
-		smsIdx = len(keys)
-	}
-	firstChunk := len(keys) + 1
-	for c := range chunks {
-		keys = append(keys, chunkPrefix(m.Code)+strconv.Itoa(c))
-	}
-	due := latest
-	if now.After(due) {
-		due = now
-	}
-	args = []any{m.Code, ttl, ms(now), int64(24 * time.Hour / time.Second), len(msgPairs) / 2, len(smsPairs) / 2, txIdx, smsIdx, firstChunk,
-		ms(due), msgListScore(now.Add(-s.retention))}
-	args = append(args, msgPairs...)
-	args = append(args, smsPairs...)
-	args = append(args, chunks...)
-	return keys, args, nil
-}
-
-// createResult reads scriptCreateMessage's answer (raw, and err from
-// running it, which may be a NotReplicatedError with raw set).
-func createResult(m *Message, raw any, err error) (code string, created bool, _ error) {
-	if raw == nil && err != nil {
-		return "", false, fmt.Errorf("create message: %w", err)
-	}
-	var res struct {
-		Created bool   `json:"created"`
-		Code    string `json:"code"`
-		Pending bool   `json:"pending"`
-	}
-	if derr := decodeJSON(raw, &res); derr != nil {
-		return "", false, fmt.Errorf("create message: %w", derr)
-	}
-	m.ReplayPending = !res.Created && res.Pending
-	if err != nil { // written on the primary, not acknowledged by enough replicas
-		return res.Code, res.Created, fmt.Errorf("create message %s: %w", res.Code, err)
-	}
-	return res.Code, res.Created, nil
-}
-
 // msgListScore is the lowest score an entry of sf:ml:<app> due at t has
 // (see scriptCreateMessage).
 func msgListScore(t time.Time) int64 { return ms(t) * 1000 }
@@ -308,7 +106,7 @@ func msgListScore(t time.Time) int64 { return ms(t) * 1000 }
 // GetMessage loads a message of app ("" for any). Another application's
 // message is ErrNotFound.
 func (s *Store) GetMessage(ctx context.Context, app, code string) (Message, error) {
-	h, err := s.rdb.HGetAll(ctx, msgKey(code)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.k.msg(code)).Result()
 	if err != nil {
 		return Message{}, fmt.Errorf("get message: %w", err)
 	}
@@ -353,7 +151,7 @@ func parseMessage(code string, h map[string]string) Message {
 
 // MessageCodeForTransaction returns the code stored for a transactionId.
 func (s *Store) MessageCodeForTransaction(ctx context.Context, app, txn string) (string, error) {
-	code, err := s.rdb.Get(ctx, txnKey(app, txn)).Result()
+	code, err := s.rdb.Get(ctx, s.k.txn(app, txn)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNotFound
 	}
@@ -370,7 +168,7 @@ func (s *Store) ListMessages(ctx context.Context, app string, limit int, cursor 
 	if cursor > 0 {
 		max = "(" + strconv.FormatInt(cursor, 10)
 	}
-	zs, err := s.rdb.ZRevRangeByScoreWithScores(ctx, msgListKey(app), &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(limit) + 1}).Result()
+	zs, err := s.rdb.ZRevRangeByScoreWithScores(ctx, s.k.msgList(app), &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(limit) + 1}).Result()
 	if err != nil {
 		return nil, 0, fmt.Errorf("list messages: %w", err)
 	}
@@ -381,23 +179,29 @@ func (s *Store) ListMessages(ctx context.Context, app string, limit int, cursor 
 	cmds := make([]*redis.MapStringStringCmd, len(zs))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
-			cmds[i] = p.HGetAll(ctx, msgKey(z.Member.(string)))
+			cmds[i] = p.HGetAll(ctx, s.k.msg(z.Member.(string)))
 		}
 		return nil
 	}); err != nil {
 		return nil, 0, fmt.Errorf("list messages: %w", err)
 	}
 	var expired []any
+	cutoff := float64(msgListScore(s.now().Add(-s.retention)))
 	for i, c := range cmds {
 		code := zs[i].Member.(string)
-		if len(c.Val()) == 0 { // past retention: drop the stale index entry
-			expired = append(expired, code)
+		if len(c.Val()) == 0 {
+			// Past retention: drop the stale index entry. A newer entry
+			// without its message is skipped, not dropped: its message
+			// may be between the two steps of its creation (create.go).
+			if zs[i].Score < cutoff {
+				expired = append(expired, code)
+			}
 			continue
 		}
 		msgs = append(msgs, parseMessage(code, c.Val()))
 	}
 	if len(expired) > 0 {
-		s.rdb.ZRem(ctx, msgListKey(app), expired...)
+		s.rdb.ZRem(ctx, s.k.msgList(app), expired...)
 	}
 	return msgs, next, nil
 }
@@ -462,7 +266,7 @@ func (s *Store) groupRecipients(ctx context.Context, m Message, g Group, lo, hi 
 	first, last := lo/m.ChunkSize, (hi-1)/m.ChunkSize
 	keys := make([]string, 0, last-first+1)
 	for c := first; c <= last; c++ {
-		keys = append(keys, chunkPrefix(m.Code)+strconv.Itoa(g.FirstChunk+c))
+		keys = append(keys, s.k.chunkPrefix(m.Code)+strconv.Itoa(g.FirstChunk+c))
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
@@ -479,7 +283,7 @@ func (s *Store) groupRecipients(ctx context.Context, m Message, g Group, lo, hi 
 
 // RecipientChunk returns chunk i (counted across all groups) of a message.
 func (s *Store) RecipientChunk(ctx context.Context, code string, i int) ([]string, error) {
-	v, err := s.rdb.Get(ctx, chunkPrefix(code)+strconv.Itoa(i)).Result()
+	v, err := s.rdb.Get(ctx, s.k.chunkPrefix(code)+strconv.Itoa(i)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("recipient chunk %d of %s: %w", i, code, ErrNotFound)
 	}
@@ -510,7 +314,7 @@ return 'ok'
 // false when a cancel got there first (nothing to do) and ErrNotFound when
 // the message or group does not exist.
 func (s *Store) StartFanout(ctx context.Context, code string, g int) (bool, error) {
-	r, err := scriptFanoutStart.Run(ctx, s.rdb, []string{msgKey(code)}, g).Text()
+	r, err := scriptFanoutStart.Run(ctx, s.rdb, []string{s.k.msg(code)}, g).Text()
 	if err != nil {
 		return false, fmt.Errorf("start fan-out: %w", err)
 	}
@@ -525,7 +329,7 @@ func (s *Store) StartFanout(ctx context.Context, code string, g int) (bool, erro
 
 // FinishFanout records that every recipient of group g has a record.
 func (s *Store) FinishFanout(ctx context.Context, code string, g int) error {
-	if err := s.rdb.HSet(ctx, msgKey(code), fFanout+strconv.Itoa(g), "done").Err(); err != nil {
+	if err := s.rdb.HSet(ctx, s.k.msg(code), fFanout+strconv.Itoa(g), "done").Err(); err != nil {
 		return fmt.Errorf("finish fan-out: %w", err)
 	}
 	return nil
@@ -580,7 +384,7 @@ return cjson.encode({pending=true, started=started})
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
-// KEYS[3] -> sf:oc
+// KEYS[3] -> sf:oc of the message's partition
 // ARGV[1] -> phone
 // ARGV[2] -> now (unix ms)
 // ARGV[3] -> ttl (s)
@@ -643,7 +447,7 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 // groups whose fan-out had started; ErrAlreadySent when nothing was
 // pending any more.
 func (s *Store) markCanceled(ctx context.Context, code string) (map[int]bool, error) {
-	raw, err := scriptCancel.Run(ctx, s.rdb, []string{msgKey(code)}, ms(s.now())).Result()
+	raw, err := scriptCancel.Run(ctx, s.rdb, []string{s.k.msg(code)}, ms(s.now())).Result()
 	if err != nil {
 		return nil, fmt.Errorf("cancel message: %w", err)
 	}
@@ -679,10 +483,11 @@ func (s *Store) cancelSMS(ctx context.Context, m Message, phones []string, now i
 		return fmt.Errorf("cancel message: %w", err)
 	}
 	ttl := ttlSeconds(s.retention)
+	oc := s.k.outcome(s.k.partitionOf(m.Code))
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{smsKey(ids[i]), msgKey(m.Code), keyOutcome}, ph, now, ttl, m.Code, ids[i])
+			cmds[i] = scriptCancelSMS.EvalSha(ctx, p, []string{s.k.sms(ids[i]), s.k.msg(m.Code), oc}, ph, now, ttl, m.Code, ids[i])
 		}
 		return cmds
 	})
@@ -697,10 +502,11 @@ func (s *Store) cancelSMS(ctx context.Context, m Message, phones []string, now i
 	return nil
 }
 
-// OutboxDue returns message codes written before cutoff whose enqueue was
-// never confirmed (the intake crashed between writing and enqueueing).
-func (s *Store) OutboxDue(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	codes, err := s.rdb.ZRangeByScore(ctx, keyOutbox, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(cutoff), 10), Count: int64(limit)}).Result()
+// OutboxDue returns message codes of partition p (0 to Partitions()-1)
+// written before cutoff whose enqueue was never confirmed (the intake
+// crashed between writing and enqueueing).
+func (s *Store) OutboxDue(ctx context.Context, p int, cutoff time.Time, limit int) ([]string, error) {
+	codes, err := s.rdb.ZRangeByScore(ctx, s.k.outbox(p), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(cutoff), 10), Count: int64(limit)}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
@@ -709,7 +515,7 @@ func (s *Store) OutboxDue(ctx context.Context, cutoff time.Time, limit int) ([]s
 
 // OutboxDone clears a message's outbox entry once its task is enqueued.
 func (s *Store) OutboxDone(ctx context.Context, code string) error {
-	if err := s.rdb.ZRem(ctx, keyOutbox, code).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.k.outbox(s.k.partitionOf(code)), code).Err(); err != nil {
 		return fmt.Errorf("outbox done: %w", err)
 	}
 	return nil
@@ -745,8 +551,8 @@ func (s *Store) StatsRequest(ctx context.Context, app, id string) (string, error
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
-// KEYS[3] -> sf:oc
-// KEYS[4] -> sf:dw
+// KEYS[3] -> sf:oc of the partition
+// KEYS[4] -> sf:dw of the partition
 // ARGV[1] -> SMS id
 // ARGV[2] -> now (unix ms)
 //
@@ -758,14 +564,15 @@ if moved then return 1 end
 return 0
 `)
 
-// ExpireDeliveryWaits moves SMS whose delivery wait has ended while they
-// were still sent to unknown, at most limit at a time. It returns how many
+// ExpireDeliveryWaits moves SMS of partition p whose delivery wait has
+// ended while they were still sent to unknown, at most limit at a time. It returns how many
 // moved and how many waits ended. Go reads the due ids and ends each wait
 // with its own keys (one pipelined round trip for the batch), so no script
 // touches a key it was not given.
-func (s *Store) ExpireDeliveryWaits(ctx context.Context, limit int) (moved, ended int, err error) {
+func (s *Store) ExpireDeliveryWaits(ctx context.Context, part, limit int) (moved, ended int, err error) {
 	now := ms(s.now())
-	due, err := s.rdb.ZRangeByScore(ctx, keyWaits, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now, 10), Count: int64(limit)}).Result()
+	waits, oc := s.k.waits(part), s.k.outcome(part)
+	due, err := s.rdb.ZRangeByScore(ctx, waits, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now, 10), Count: int64(limit)}).Result()
 	if err != nil {
 		return 0, 0, fmt.Errorf("delivery waits: %w", err)
 	}
@@ -777,10 +584,10 @@ func (s *Store) ExpireDeliveryWaits(ctx context.Context, limit int) (moved, ende
 		for _, id := range due {
 			code := sms.MessageCodeOf(id)
 			if code == "" { // not an SMS id: just drop it
-				p.ZRem(ctx, keyWaits, id)
+				p.ZRem(ctx, waits, id)
 				continue
 			}
-			cmds = append(cmds, scriptWaitEnded.EvalSha(ctx, p, []string{smsKey(id), msgKey(code), keyOutcome, keyWaits}, id, now))
+			cmds = append(cmds, scriptWaitEnded.EvalSha(ctx, p, []string{s.k.sms(id), s.k.msg(code), oc, waits}, id, now))
 		}
 		return cmds
 	})

@@ -182,8 +182,9 @@ var scriptOptOut = newScript("optout", luaOptOuts+`
 return set(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 `)
 
-// scriptReply applies a phone's STOP or START to every application that
-// sends from the sender it replied to, in one atomic step.
+// scriptReply applies a phone's STOP or START to the applications whose
+// keys it is given (ApplyReply gives it one application's: each
+// application's keys have their own hash slot).
 //
 // KEYS[2i-1] -> sf:oo:<app i>
 // KEYS[2i]   -> sf:or:<app i>:<phone>
@@ -251,7 +252,7 @@ func scopeArg(sender string) string {
 // reports whether it added a record (false: one stood already, and stays
 // as it was).
 func (s *Store) AddOptOut(ctx context.Context, app, phone, sender string) (bool, error) {
-	n, err := s.runDurable(ctx, scriptOptOut, []string{optOutKey(app), optOutRecordKey(app, phone)},
+	n, err := s.runDurable(ctx, scriptOptOut, []string{s.k.optOut(app), s.k.optOutRecord(app, phone)},
 		phone, scopeArg(sender), string(SetByAPI), ms(s.now()), "")
 	if err != nil {
 		return false, fmt.Errorf("opt out: %w", err)
@@ -265,7 +266,7 @@ func (s *Store) AddOptOut(ctx context.Context, app, phone, sender string) (bool,
 // refuses it whole: a *SetByPhoneError (ErrSetByPhone) and nothing
 // removed. It reports whether it removed anything.
 func (s *Store) RemoveOptOut(ctx context.Context, app, phone, sender string) (bool, error) {
-	raw, err := s.runDurable(ctx, scriptOptIn, []string{optOutKey(app), optOutRecordKey(app, phone)}, phone, sender)
+	raw, err := s.runDurable(ctx, scriptOptIn, []string{s.k.optOut(app), s.k.optOutRecord(app, phone)}, phone, sender)
 	if err != nil {
 		return false, fmt.Errorf("opt in: %w", err)
 	}
@@ -301,33 +302,42 @@ type Reply struct {
 	Apps  []string
 }
 
-// ApplyReply applies a phone's STOP or START to every application of r in
-// one atomic step (scriptReply) and returns the applications it changed.
+// ApplyReply applies a phone's STOP or START to every application of r
+// and returns the applications it changed: scriptReply once per
+// application, pipelined (each application's keys are in its own hash
+// slot, so each is its own atomic step).
 func (s *Store) ApplyReply(ctx context.Context, r Reply) ([]string, error) {
 	if len(r.Apps) == 0 {
 		return nil, nil
-	}
-	keys := make([]string, 0, 2*len(r.Apps))
-	for _, app := range r.Apps {
-		keys = append(keys, optOutKey(app), optOutRecordKey(app, r.Phone))
 	}
 	kw := "stop"
 	if r.Start {
 		kw = "start"
 	}
-	raw, err := s.runDurable(ctx, scriptReply, keys, r.Phone, kw, r.Sender, ms(s.now()), r.Provider)
-	if err != nil {
-		return nil, fmt.Errorf("apply %s reply: %w", kw, err)
+	now := ms(s.now())
+	calls := make([]*scriptCall, len(r.Apps))
+	for i, app := range r.Apps {
+		calls[i] = newCall(scriptReply, []string{s.k.optOut(app), s.k.optOutRecord(app, r.Phone)}, r.Phone, kw, r.Sender, now, r.Provider)
 	}
-	var changed []int
-	if err := decodeJSON(raw, &changed); err != nil {
-		return nil, fmt.Errorf("apply %s reply: %w", kw, err)
-	}
+	perr := s.runCalls(ctx, calls, true)
 	var out []string
-	for i, c := range changed {
-		if c == 1 && i < len(r.Apps) {
+	var notReplicated error
+	for i, c := range calls {
+		raw, err := s.result(c)
+		if raw == nil {
+			return nil, fmt.Errorf("apply %s reply: %w", kw, firstErr(err, perr))
+		}
+		var changed []int
+		if derr := decodeJSON(raw, &changed); derr != nil {
+			return nil, fmt.Errorf("apply %s reply: %w", kw, derr)
+		}
+		if len(changed) == 1 && changed[0] == 1 {
 			out = append(out, r.Apps[i])
 		}
+		notReplicated = firstErr(notReplicated, err)
+	}
+	if notReplicated != nil {
+		return nil, fmt.Errorf("apply %s reply: %w", kw, notReplicated)
 	}
 	return out, nil
 }
@@ -337,8 +347,8 @@ func (s *Store) GetOptOut(ctx context.Context, app, phone string) (OptOut, error
 	var since *redis.FloatCmd
 	var recs *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		since = p.ZScore(ctx, optOutKey(app), phone)
-		recs = p.HGetAll(ctx, optOutRecordKey(app, phone))
+		since = p.ZScore(ctx, s.k.optOut(app), phone)
+		recs = p.HGetAll(ctx, s.k.optOutRecord(app, phone))
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -380,7 +390,7 @@ func optOutOf(phone string, since *redis.FloatCmd, recs map[string]string) OptOu
 // ListOptOuts returns app's opted-out phones with their records, newest
 // first, at most limit, from offset on; next is -1 on the last page.
 func (s *Store) ListOptOuts(ctx context.Context, app string, offset, limit int) ([]OptOut, int, error) {
-	zs, err := s.rdb.ZRevRangeWithScores(ctx, optOutKey(app), int64(offset), int64(offset+limit)).Result()
+	zs, err := s.rdb.ZRevRangeWithScores(ctx, s.k.optOut(app), int64(offset), int64(offset+limit)).Result()
 	if err != nil {
 		return nil, -1, fmt.Errorf("list opt-outs: %w", err)
 	}
@@ -391,7 +401,7 @@ func (s *Store) ListOptOuts(ctx context.Context, app string, offset, limit int) 
 	recs := make([]*redis.MapStringStringCmd, len(zs))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
-			recs[i] = p.HGetAll(ctx, optOutRecordKey(app, z.Member.(string)))
+			recs[i] = p.HGetAll(ctx, s.k.optOutRecord(app, z.Member.(string)))
 		}
 		return nil
 	}); err != nil {

@@ -2,13 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/lifecycle"
@@ -33,32 +30,37 @@ var OutcomesTrimmed = func() prometheus.Counter {
 	return c
 }()
 
-// TrimOutcomes trims the outcome stream to about max entries (Redis trims
-// whole nodes, so it may keep a little more) and returns how many events it
-// dropped; they are added to the fleet-wide outcomes_trimmed counter.
+// TrimOutcomes trims the outcome streams to about max entries in all
+// (each partition's to its share, max/P rounded up; Redis trims whole
+// nodes, so it may keep a little more) and returns how many events it
+// dropped; they are added to the fleet-wide outcomes_trimmed counter (its
+// partition's share of it).
 func (s *Store) TrimOutcomes(ctx context.Context, max int64) (int64, error) {
-	n, err := s.rdb.XTrimMaxLenApprox(ctx, keyOutcome, max, 0).Result()
-	if err != nil {
-		return 0, fmt.Errorf("outcomes: trim: %w", err)
-	}
-	if n > 0 {
-		if err := s.rdb.HIncrBy(ctx, keyCounts, fOutcomesTrimmed, n).Err(); err != nil {
-			return n, fmt.Errorf("outcomes: count trimmed: %w", err)
+	parts := int64(s.Partitions())
+	share := (max + parts - 1) / parts
+	var total int64
+	for p := range s.Partitions() {
+		n, err := s.rdb.XTrimMaxLenApprox(ctx, s.k.outcome(p), share, 0).Result()
+		if err != nil {
+			return total, fmt.Errorf("outcomes: trim partition %d: %w", p, err)
+		}
+		if n > 0 {
+			total += n
+			if err := s.rdb.HIncrBy(ctx, s.k.counts(p), fOutcomesTrimmed, n).Err(); err != nil {
+				return total, fmt.Errorf("outcomes: count trimmed: %w", err)
+			}
 		}
 	}
-	return n, nil
+	return total, nil
 }
 
 // TrimmedOutcomes is how many outcome events were dropped, fleet-wide.
 func (s *Store) TrimmedOutcomes(ctx context.Context) (int64, error) {
-	v, err := s.rdb.HGet(ctx, keyCounts, fOutcomesTrimmed).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	n, err := s.sumCounter(ctx, fOutcomesTrimmed)
 	if err != nil {
 		return 0, fmt.Errorf("trimmed outcomes: %w", err)
 	}
-	return strconv.ParseInt(v, 10, 64)
+	return n, nil
 }
 
 // OutcomeTrimmer is the component that keeps the outcome stream within

@@ -20,6 +20,9 @@ import (
 // cannot add a second one. Relays read the stream as the consumer group
 // "relay", publish each event, and only then acknowledge and delete it; a
 // relay that dies leaves its entries pending, and another claims them.
+// Each partition has its stream (layout.go), read by a relay loop of its
+// own: the partition is an argument of ReadOutcomes and travels with each
+// event to AckOutcomes.
 const outcomeGroup = "relay"
 
 // NotDeliveredWithinWait is the reason an unknown outcome carries: the
@@ -29,13 +32,15 @@ const NotDeliveredWithinWait = "not_delivered_within_wait"
 // OutcomeEvent is one SMS reaching an outcome status, with what its
 // sender needs to act on it.
 type OutcomeEvent struct {
-	// StreamID is the entry's id, for AckOutcomes.
-	StreamID string
-	SMSID    string
-	Code     string
-	App      string
-	Phone    string
-	Status   sms.Status
+	// StreamID is the entry's id and Partition its stream's, for
+	// AckOutcomes.
+	StreamID  string
+	Partition int
+	SMSID     string
+	Code      string
+	App       string
+	Phone     string
+	Status    sms.Status
 	// Reason says why: the suppression or expiry reason, the provider's
 	// error for failed, the receipt's error code for undelivered, and
 	// not_delivered_within_wait for unknown.
@@ -50,30 +55,33 @@ type OutcomeEvent struct {
 }
 
 // EnsureOutcomeGroup creates the relays' consumer group (and the stream)
-// if they do not exist yet. Starting at 0 means events appended before the
-// first relay ever ran are still published.
+// of every partition if they do not exist yet. Starting at 0 means events
+// appended before the first relay ever ran are still published.
 func (s *Store) EnsureOutcomeGroup(ctx context.Context) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, keyOutcome, outcomeGroup, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("outcomes: create consumer group: %w", err)
+	for p := range s.Partitions() {
+		err := s.rdb.XGroupCreateMkStream(ctx, s.k.outcome(p), outcomeGroup, "0").Err()
+		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("outcomes: create consumer group of partition %d: %w", p, err)
+		}
 	}
 	return nil
 }
 
-// ReadOutcomes returns up to count events for consumer: first entries
+// ReadOutcomes returns up to count events of partition p for consumer: first entries
 // other relays left pending for longer than orphanAfter (they died), else
 // new ones, waiting up to block for some to arrive. It returns no events
 // and no error when nothing came.
-func (s *Store) ReadOutcomes(ctx context.Context, consumer string, count int, block, orphanAfter time.Duration) ([]OutcomeEvent, error) {
+func (s *Store) ReadOutcomes(ctx context.Context, p int, consumer string, count int, block, orphanAfter time.Duration) ([]OutcomeEvent, error) {
+	stream := s.k.outcome(p)
 	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: keyOutcome, Group: outcomeGroup, Consumer: consumer, MinIdle: orphanAfter, Start: "0", Count: int64(count),
+		Stream: stream, Group: outcomeGroup, Consumer: consumer, MinIdle: orphanAfter, Start: "0", Count: int64(count),
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("outcomes: claim: %w", err)
 	}
 	if len(msgs) == 0 {
 		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: outcomeGroup, Consumer: consumer, Streams: []string{keyOutcome, ">"}, Count: int64(count), Block: block,
+			Group: outcomeGroup, Consumer: consumer, Streams: []string{stream, ">"}, Count: int64(count), Block: block,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
 			return nil, nil
@@ -85,12 +93,12 @@ func (s *Store) ReadOutcomes(ctx context.Context, consumer string, count int, bl
 			msgs = append(msgs, st.Messages...)
 		}
 	}
-	return s.describeOutcomes(ctx, msgs)
+	return s.describeOutcomes(ctx, p, msgs)
 }
 
 // describeOutcomes reads what each entry's SMS and message say about it,
 // in one pipelined round trip.
-func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]OutcomeEvent, error) {
+func (s *Store) describeOutcomes(ctx context.Context, part int, msgs []redis.XMessage) ([]OutcomeEvent, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -103,10 +111,10 @@ func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]
 			st, _ := m.Values["st"].(string)
 			at, _ := m.Values["at"].(string)
 			code := sms.MessageCodeOf(id)
-			out[i] = OutcomeEvent{StreamID: m.ID, SMSID: id, Code: code, Status: sms.Status(st), At: fromMS(at)}
-			smsCmds[i] = p.HMGet(ctx, smsKey(id), fTo, fReason, fError, fDLRCode, fProvider, fOperator)
+			out[i] = OutcomeEvent{StreamID: m.ID, Partition: part, SMSID: id, Code: code, Status: sms.Status(st), At: fromMS(at)}
+			smsCmds[i] = p.HMGet(ctx, s.k.sms(id), fTo, fReason, fError, fDLRCode, fProvider, fOperator)
 			if msgCmds[code] == nil {
-				msgCmds[code] = p.HMGet(ctx, msgKey(code), fApp, fCallback, fType)
+				msgCmds[code] = p.HMGet(ctx, s.k.msg(code), fApp, fCallback, fType)
 			}
 		}
 		return nil
@@ -135,32 +143,55 @@ func (s *Store) describeOutcomes(ctx context.Context, msgs []redis.XMessage) ([]
 	return out, nil
 }
 
-// AckOutcomes acknowledges published events and deletes them from the
-// stream, so it holds only what is still to be published.
+// AckOutcomes acknowledges published events and deletes them from their
+// streams, so each holds only what is still to be published: one MULTI
+// per partition (a MULTI's keys share one slot).
 func (s *Store) AckOutcomes(ctx context.Context, events []OutcomeEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	ids := make([]string, len(events))
-	for i, e := range events {
-		ids[i] = e.StreamID
+	byPart := map[int][]string{}
+	for _, e := range events {
+		byPart[e.Partition] = append(byPart[e.Partition], e.StreamID)
 	}
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAck(ctx, keyOutcome, outcomeGroup, ids...)
-		p.XDel(ctx, keyOutcome, ids...)
-		return nil
-	})
+	var err error
+	for part, ids := range byPart {
+		stream := s.k.outcome(part)
+		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.XAck(ctx, stream, outcomeGroup, ids...)
+			p.XDel(ctx, stream, ids...)
+			return nil
+		})
+		if err != nil {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("outcomes: ack: %w", err)
 	}
 	return nil
 }
 
-// OutcomeBacklog is how many outcome events wait to be published.
+// OutcomeBacklog is how many outcome events wait to be published, in every
+// partition.
 func (s *Store) OutcomeBacklog(ctx context.Context) (int64, error) {
-	n, err := s.rdb.XLen(ctx, keyOutcome).Result()
+	var total int64
+	for p := range s.Partitions() {
+		n, err := s.OutcomeBacklogOf(ctx, p)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// OutcomeBacklogOf is how many outcome events of partition p wait to be
+// published.
+func (s *Store) OutcomeBacklogOf(ctx context.Context, p int) (int64, error) {
+	n, err := s.rdb.XLen(ctx, s.k.outcome(p)).Result()
 	if err != nil {
-		return 0, fmt.Errorf("outcomes: backlog: %w", err)
+		return 0, fmt.Errorf("outcomes: backlog of partition %d: %w", p, err)
 	}
 	return n, nil
 }
@@ -169,8 +200,8 @@ func (s *Store) OutcomeBacklog(ctx context.Context) (int64, error) {
 // was never marked sent with that reference) and counts it.
 //
 // KEYS[1] -> sf:park:<prov>:<ref>
-// KEYS[2] -> sf:pz
-// KEYS[3] -> sf:cnt
+// KEYS[2] -> sf:pz of the partition of "prov:ref"
+// KEYS[3] -> sf:cnt of that partition
 // ARGV[1] -> parked member ("prov:ref")
 //
 // Returns 1 when it dropped a receipt, 0 when the sent write had applied
@@ -182,15 +213,29 @@ if dropped == 1 then redis.call('HINCRBY', KEYS[3], F.receipts_dropped, 1) end
 return dropped
 `)
 
-// DropExpiredParked gives up parked receipts whose window has ended and
-// counts them in the fleet-wide receipts_dropped counter. It returns how
-// many it dropped. Go reads the due members and drops each with its own
-// keys, pipelined.
+// DropExpiredParked gives up parked receipts whose window has ended, in
+// every partition, and counts them in the partitions' receipts_dropped
+// counters. It returns how many it dropped.
 func (s *Store) DropExpiredParked(ctx context.Context) (int, error) {
+	total := 0
+	for p := range s.Partitions() {
+		n, err := s.dropExpiredParked(ctx, p)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// dropExpiredParked is DropExpiredParked for partition part. Go reads the
+// due members and drops each with its own keys, pipelined.
+func (s *Store) dropExpiredParked(ctx context.Context, part int) (int, error) {
 	const batch = 1000
 	total := 0
+	parked, counts := s.k.parked(part), s.k.counts(part)
 	for {
-		due, err := s.rdb.ZRangeByScore(ctx, keyParked, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(s.now()), 10), Count: batch}).Result()
+		due, err := s.rdb.ZRangeByScore(ctx, parked, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(s.now()), 10), Count: batch}).Result()
 		if err != nil {
 			return total, fmt.Errorf("drop expired parked receipts: %w", err)
 		}
@@ -200,7 +245,7 @@ func (s *Store) DropExpiredParked(ctx context.Context) (int, error) {
 		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 			cmds := make([]*redis.Cmd, len(due))
 			for i, m := range due {
-				cmds[i] = scriptDropParked.EvalSha(ctx, p, []string{pPark + m, keyParked, keyCounts}, m)
+				cmds[i] = scriptDropParked.EvalSha(ctx, p, []string{s.k.parkOf(m), parked, counts}, m)
 			}
 			return cmds
 		})
@@ -220,12 +265,30 @@ func (s *Store) DropExpiredParked(ctx context.Context) (int, error) {
 
 // DroppedReceipts is how many parked receipts were given up, fleet-wide.
 func (s *Store) DroppedReceipts(ctx context.Context) (int64, error) {
-	v, err := s.rdb.HGet(ctx, keyCounts, fReceiptsDropped).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	n, err := s.sumCounter(ctx, fReceiptsDropped)
 	if err != nil {
 		return 0, fmt.Errorf("dropped receipts: %w", err)
 	}
-	return strconv.ParseInt(v, 10, 64)
+	return n, nil
+}
+
+// sumCounter adds up a fleet-wide counter over the partitions' sf:cnt.
+func (s *Store) sumCounter(ctx context.Context, field string) (int64, error) {
+	cmds := make([]*redis.StringCmd, s.Partitions())
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range cmds {
+			cmds[i] = p.HGet(ctx, s.k.counts(i), field)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, err
+	}
+	var total int64
+	for _, c := range cmds {
+		if v, err := c.Int64(); err == nil {
+			total += v
+		}
+	}
+	return total, nil
 }

@@ -64,7 +64,7 @@ func TestOutcomeEventsFollowTheStatusMachine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	evs, err := s.ReadOutcomes(ctx, "c1", 10, 10*time.Millisecond, time.Minute)
+	evs, err := s.ReadOutcomes(ctx, 0, "c1", 10, 10*time.Millisecond, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestOutcomeEventsFollowTheStatusMachine(t *testing.T) {
 		t.Fatalf("event %+v", e)
 	}
 	// Unacknowledged, it is another relay's after the orphan time.
-	again, err := s.ReadOutcomes(ctx, "c2", 10, 10*time.Millisecond, 0)
+	again, err := s.ReadOutcomes(ctx, 0, "c2", 10, 10*time.Millisecond, 0)
 	if err != nil || len(again) != 1 || again[0].StreamID != e.StreamID {
 		t.Fatalf("claimed by another relay: %+v %v", again, err)
 	}
@@ -86,7 +86,7 @@ func TestOutcomeEventsFollowTheStatusMachine(t *testing.T) {
 	if n, _ := s.OutcomeBacklog(ctx); n != 0 {
 		t.Fatalf("backlog %d after the ack", n)
 	}
-	if evs, _ := s.ReadOutcomes(ctx, "c3", 10, 10*time.Millisecond, 0); len(evs) != 0 {
+	if evs, _ := s.ReadOutcomes(ctx, 0, "c3", 10, 10*time.Millisecond, 0); len(evs) != 0 {
 		t.Fatalf("events after the ack: %+v", evs)
 	}
 }

@@ -28,8 +28,8 @@ func (s *Store) CreatePreset(ctx context.Context, app string, p Preset) (Preset,
 	h := strings.ToUpper(hex.EncodeToString(b[:]))
 	p.Code, p.CreatedAt = h[:5]+"-"+h[5:], s.now().UTC()
 	_, err := s.rdb.TxPipelined(ctx, func(tx redis.Pipeliner) error {
-		tx.HSet(ctx, presetKey(app, p.Code), "name", p.Name, "content", p.Content, "ct", ms(p.CreatedAt))
-		tx.ZAdd(ctx, presetsKey(app), redis.Z{Score: float64(ms(p.CreatedAt)), Member: p.Code})
+		tx.HSet(ctx, s.k.preset(app, p.Code), "name", p.Name, "content", p.Content, "ct", ms(p.CreatedAt))
+		tx.ZAdd(ctx, s.k.presets(app), redis.Z{Score: float64(ms(p.CreatedAt)), Member: p.Code})
 		return nil
 	})
 	if err != nil {
@@ -40,7 +40,7 @@ func (s *Store) CreatePreset(ctx context.Context, app string, p Preset) (Preset,
 
 // GetPreset loads one of app's presets.
 func (s *Store) GetPreset(ctx context.Context, app, code string) (Preset, error) {
-	h, err := s.rdb.HGetAll(ctx, presetKey(app, code)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.k.preset(app, code)).Result()
 	if err != nil {
 		return Preset{}, fmt.Errorf("get preset: %w", err)
 	}
@@ -52,14 +52,14 @@ func (s *Store) GetPreset(ctx context.Context, app, code string) (Preset, error)
 
 // ListPresets returns app's presets, oldest first.
 func (s *Store) ListPresets(ctx context.Context, app string) ([]Preset, error) {
-	codes, err := s.rdb.ZRange(ctx, presetsKey(app), 0, -1).Result()
+	codes, err := s.rdb.ZRange(ctx, s.k.presets(app), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list presets: %w", err)
 	}
 	cmds := make([]*redis.MapStringStringCmd, len(codes))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range codes {
-			cmds[i] = p.HGetAll(ctx, presetKey(app, c))
+			cmds[i] = p.HGetAll(ctx, s.k.preset(app, c))
 		}
 		return nil
 	}); err != nil {
@@ -79,8 +79,8 @@ func (s *Store) ListPresets(ctx context.Context, app string) ([]Preset, error) {
 func (s *Store) DeletePreset(ctx context.Context, app, code string) (bool, error) {
 	var del *redis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(tx redis.Pipeliner) error {
-		del = tx.Del(ctx, presetKey(app, code))
-		tx.ZRem(ctx, presetsKey(app), code)
+		del = tx.Del(ctx, s.k.preset(app, code))
+		tx.ZRem(ctx, s.k.presets(app), code)
 		return nil
 	})
 	if err != nil {

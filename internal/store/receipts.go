@@ -44,29 +44,34 @@ const (
 func parkedMember(prov, ref string) string { return prov + ":" + ref }
 
 // scriptReceipt applies a delivery receipt to the SMS its provider
-// reference names. The caller read the reference first; the script checks
-// it still names that SMS.
+// reference names (the caller read the reference first: it is in another
+// partition, see sent.go). A reference is set once, by the SMS's sent
+// write, so what the caller read still holds.
 //
-// KEYS[1] -> sf:ref:<prov>:<ref>
-// KEYS[2] -> sf:s:<id>
-// KEYS[3] -> sf:m:<code>
-// KEYS[4] -> sf:oc
+// KEYS[1] -> sf:s:<id>
+// KEYS[2] -> sf:m:<code>
+// KEYS[3] -> sf:oc of the message's partition
 // ARGV[1] -> SMS id the reference named
 // ARGV[2] -> to status (delivered/undelivered)
 // ARGV[3] -> now (unix ms)
 // ARGV[4] -> hour (YYYYMMDDHH)
 // ARGV[5] -> the provider's error code ("" for none)
 //
-// Returns "applied", "duplicate" (the SMS was already there or beyond) or
-// "stale" (the reference no longer names ARGV[1]: look it up again).
+// Returns "applied" or "duplicate" (the SMS was already there or beyond,
+// or is not sent yet: no move allowed).
 var scriptReceipt = newScript("receipt", `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
 local dlr = {}
 if ARGV[5] ~= '' then dlr = {F.dlr, ARGV[5]} end
-if not move(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], unpack(dlr)) then return 'duplicate' end
-if ARGV[2] == 'delivered' then redis.call('HINCRBY', KEYS[3], F.h .. 'delivery:' .. ARGV[4], 1) end
+if not move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], unpack(dlr)) then return 'duplicate' end
+if ARGV[2] == 'delivered' then redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[4], 1) end
 return 'applied'
 `)
+
+// receiptCall is scriptReceipt's call for a receipt of SMS id.
+func (s *Store) receiptCall(id string, to sms.Status, code string, now time.Time) *scriptCall {
+	return newCall(scriptReceipt, []string{s.k.sms(id), s.k.msg(sms.MessageCodeOf(id)), s.k.outcome(s.k.partitionOfID(id))},
+		id, string(to), ms(now), hourBucket(now), code)
+}
 
 // scriptPark parks a receipt whose reference no SMS has yet (it raced the
 // sent write), unless one is parked already; the sent write applies it.
@@ -75,7 +80,7 @@ return 'applied'
 //
 // KEYS[1] -> sf:ref:<prov>:<ref>
 // KEYS[2] -> sf:park:<prov>:<ref>
-// KEYS[3] -> sf:pz
+// KEYS[3] -> sf:pz of the partition of "prov:ref" (the partition of all three)
 // ARGV[1] -> to status
 // ARGV[2] -> the provider's error code
 // ARGV[3] -> now (unix ms)
@@ -114,23 +119,23 @@ func (s *Store) ApplyReceipts(ctx context.Context, rs []sms.Receipt, parkTTL tim
 			return nil, err
 		}
 		now := s.now()
-		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
-			cmds := make([]*redis.Cmd, len(todo))
-			for j, i := range todo {
-				r := rs[i]
-				switch {
-				case ids[j] != "":
-					cmds[j] = scriptReceipt.EvalSha(ctx, p,
-						[]string{refKey(r.Provider, r.Ref), smsKey(ids[j]), msgKey(sms.MessageCodeOf(ids[j])), keyOutcome},
-						ids[j], string(r.Status), ms(now), hourBucket(now), r.ErrorCode)
-				case parkTTL > 0:
-					cmds[j] = scriptPark.EvalSha(ctx, p, []string{refKey(r.Provider, r.Ref), parkKey(r.Provider, r.Ref), keyParked},
-						string(r.Status), r.ErrorCode, ms(now), ttlSeconds(parkTTL), parkedMember(r.Provider, r.Ref))
-				}
+		cmds := make([]*scriptCall, len(todo))
+		var calls []*scriptCall
+		for j, i := range todo {
+			r := rs[i]
+			switch {
+			case ids[j] != "":
+				cmds[j] = s.receiptCall(ids[j], r.Status, r.ErrorCode, now)
+			case parkTTL > 0:
+				m := parkedMember(r.Provider, r.Ref)
+				cmds[j] = newCall(scriptPark, []string{s.k.ref(r.Provider, r.Ref), s.k.park(r.Provider, r.Ref), s.k.parked(s.k.partitionOf(m))},
+					string(r.Status), r.ErrorCode, ms(now), ttlSeconds(parkTTL), m)
+			default:
+				continue
 			}
-			return cmds
-		})
-		if err != nil {
+			calls = append(calls, cmds[j])
+		}
+		if err := s.runCalls(ctx, calls, false); err != nil && anyUnrun(calls) {
 			return nil, fmt.Errorf("apply receipts: %w", err)
 		}
 		var again []int
@@ -139,7 +144,7 @@ func (s *Store) ApplyReceipts(ctx context.Context, rs []sms.Receipt, parkTTL tim
 				out[i] = ReceiptUnknown
 				continue
 			}
-			res, err := cmds[j].Text()
+			res, err := cmds[j].cmd.Text()
 			if err != nil {
 				return nil, fmt.Errorf("apply receipt %s/%s: %w", rs[i].Provider, rs[i].Ref, err)
 			}
@@ -150,7 +155,7 @@ func (s *Store) ApplyReceipts(ctx context.Context, rs []sms.Receipt, parkTTL tim
 				out[i] = ReceiptDuplicate
 			case "parked":
 				out[i] = ReceiptUnknown
-			default: // stale, known: the reference moved under us
+			default: // known: the reference was set meanwhile
 				again = append(again, i)
 			}
 		}
@@ -165,7 +170,7 @@ func (s *Store) lookupRefs(ctx context.Context, rs []sms.Receipt, todo []int) ([
 	cmds := make([]*redis.StringCmd, len(todo))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for j, i := range todo {
-			cmds[j] = p.Get(ctx, refKey(rs[i].Provider, rs[i].Ref))
+			cmds[j] = p.Get(ctx, s.k.ref(rs[i].Provider, rs[i].Ref))
 		}
 		return nil
 	})

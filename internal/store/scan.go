@@ -36,7 +36,7 @@ func (s *Store) ScanDevices(ctx context.Context, app string, tags []string, fn f
 	}
 	var cursor uint64
 	for {
-		phones, next, err := s.rdb.SScan(ctx, devicesKey(app), cursor, "", ScanBatch).Result()
+		phones, next, err := s.rdb.SScan(ctx, s.k.devices(app), cursor, "", ScanBatch).Result()
 		if err != nil {
 			return fmt.Errorf("scan devices: %w", err)
 		}
@@ -62,7 +62,7 @@ func (s *Store) deviceFields(ctx context.Context, app string, phones, fields, ta
 	cmds := make([]*redis.SliceCmd, len(phones))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, ph := range phones {
-			cmds[i] = p.HMGet(ctx, deviceKey(app, ph), fields...)
+			cmds[i] = p.HMGet(ctx, s.k.device(app, ph), fields...)
 		}
 		return nil
 	}); err != nil && !errors.Is(err, redis.Nil) {

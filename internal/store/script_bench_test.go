@@ -22,13 +22,24 @@ import (
 // on one thread, so this is the part of the send path that does not scale
 // with worker processes (docs/benchmarks.md, "Where the time goes").
 //
+// It also reports each step's Redis CPU per SMS (INFO cpu, user and
+// system: the scripts, the plain commands beside them and the network
+// work), which is comparable across key layouts: the tagged one splits
+// steps into one script per slot, moving work out of scripts.
+//
 //	go test -run '^$' -bench BenchmarkSendPathScripts -benchtime 20000x ./internal/store/
 func BenchmarkSendPathScripts(b *testing.B) {
+	for _, l := range []Layout{PlainLayout, {Tagged: true, Partitions: 16}} {
+		b.Run(l.String(), func(b *testing.B) { benchSendPath(b, l) })
+	}
+}
+
+func benchSendPath(b *testing.B, l Layout) {
 	r := testenv.NewRedis(b)
 	ctx := context.Background()
 	rdb := r.Client(b)
 	now := time.Now()
-	s := New(rdb, 24*time.Hour, WithClock(func() time.Time { return now }))
+	s := New(rdb, 24*time.Hour, WithClock(func() time.Time { return now }), WithLayout(l))
 	if err := s.LoadScripts(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -78,14 +89,16 @@ func BenchmarkSendPathScripts(b *testing.B) {
 		}},
 	}
 	b.ResetTimer()
-	var total float64
+	var total, totalCPU float64
 	for _, st := range steps {
 		before := scriptStats(ctx, b, rdb)
+		cpu0 := redisCPU(ctx, b, rdb)
 		for i := range n {
 			if err := st.run(i); err != nil {
 				b.Fatalf("%s %d: %v", st.name, i, err)
 			}
 		}
+		cpu := (redisCPU(ctx, b, rdb) - cpu0) / float64(n)
 		after := scriptStats(ctx, b, rdb)
 		us := (after["evalsha"][1] - before["evalsha"][1]) / float64(n)
 		var cmds float64
@@ -94,11 +107,31 @@ func BenchmarkSendPathScripts(b *testing.B) {
 				cmds += v[0] - before[name][0]
 			}
 		}
-		total += us
+		total, totalCPU = total+us, totalCPU+cpu
 		b.ReportMetric(us, st.name+"-µs/sms")
+		b.ReportMetric(cpu, st.name+"-cpu-µs/sms")
 		b.ReportMetric(cmds/float64(n), st.name+"-cmds/sms")
 	}
 	b.ReportMetric(total, "scripts-µs/sms")
+	b.ReportMetric(totalCPU, "redis-cpu-µs/sms")
+}
+
+// redisCPU is the CPU redis-server used so far (INFO cpu, user + system),
+// in µs.
+func redisCPU(ctx context.Context, b *testing.B, rdb *redis.Client) float64 {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, l := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(l), ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f * 1e6
+		}
+	}
+	return total
 }
 
 // scriptStats reads INFO commandstats: calls and usec by command. The

@@ -53,7 +53,10 @@ func TestScriptCommandBudget(t *testing.T) {
 		{"set tags, one deleted", 3, func() {
 			must(s.SetTags(ctx, app, phone, map[string]json.RawMessage{"vip": nil, "consent": json.RawMessage("true")}))
 		}},
-		{"create a direct message", 14, func() {
+		// 15: the message's partition step checks first that the message
+		// does not exist (a transactionId replay after a crash between the
+		// two steps, create.go).
+		{"create a direct message", 15, func() {
 			m := &Message{App: app, Code: "AAAA-00000000-00000001", Type: sms.Marketing, Content: `"hi"`, SendAt: now, Validity: time.Hour,
 				Direct: true, ChunkSize: 10, DeliveryWait: time.Minute, CappingDays: 1, CappingCount: 5, TransactionID: "txn-1"}
 			_, _, err := s.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: now, Phones: []string{phone}}})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,8 +74,8 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 	hist := make([]*redis.StringSliceCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, smsKey(id))
-			hist[i] = p.LRange(ctx, attemptsKey(id), 0, -1)
+			cmds[i] = p.HGetAll(ctx, s.k.sms(id))
+			hist[i] = p.LRange(ctx, s.k.attempts(id), 0, -1)
 		}
 		return nil
 	}); err != nil {
@@ -147,28 +146,26 @@ type Loaded struct {
 // device and opt-out keys. Without them LoadBatch reads them first.
 type SMSRef struct{ ID, App, Phone string }
 
-// scriptLoad reads everything the worker needs to judge and render one
-// SMS. It changes no SMS state: taking the SMS is Begin's. A running task
-// proves its message was enqueued, so the message's outbox entry goes (for
-// a direct send this saves the intake a round trip).
+// scriptLoad reads what the SMS and its message say for the worker to
+// judge and render one SMS. It changes no SMS state: taking the SMS is
+// Begin's. A running task proves its message was enqueued, so the
+// message's outbox entry goes (for a direct send this saves the intake a
+// round trip). The recipient's device and opt-outs are the application's
+// keys, in another hash slot: LoadBatch reads them in the same pipeline
+// (appReads), outside the script.
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
-// KEYS[3] -> sf:outbox
-// KEYS[4] -> sf:d:<app>:<phone>
-// KEYS[5] -> sf:oo:<app>
-// KEYS[6] -> sf:or:<app>:<phone>
+// KEYS[3] -> sf:outbox of the message's partition
 // ARGV[1] -> message code (the outbox member)
-// ARGV[2] -> phone the caller named the keys for
-// ARGV[3] -> application the caller named the keys for
+// ARGV[2] -> phone the caller named the application's keys for
+// ARGV[3] -> application the caller named them for
 //
 // Returns JSON: {state="done", st} when the SMS is not queued or sending;
-// {state="stale", to, app} when KEYS[4..6] were named for another phone or
-// application (the caller retries with these); else {state="ok", st, to,
-// a, dl, p, amb, app, type, content, sender, dcp, cd, cc, oo, oos, dev}:
-// oo is an opt-out of the whole application, oos the senders the phone
-// opted out of, joined by newlines (optouts.go; an index member without
-// records is a legacy whole-application opt-out).
+// {state="stale", to, app} when the application's keys were named for
+// another phone or application (the caller retries with these); else
+// {state="ok", st, to, a, dl, p, amb, fl, app, type, content, sender, dcp,
+// cd, cc}.
 var scriptLoad = newScript("load", `
 redis.call('ZREM', KEYS[3], ARGV[1])
 local s = redis.call('HMGET', KEYS[1], F.st, F.to, F.a, F.dl, F.p, F.amb, F.fl)
@@ -177,41 +174,64 @@ if s[1] ~= 'queued' and s[1] ~= 'sending' then return cjson.encode({state='done'
 local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc)
 local app = m[1] or ''
 if s[2] ~= ARGV[2] or app ~= ARGV[3] then return cjson.encode({state='stale', to=s[2], app=app}) end
-local oo, oos = false, {}
-local recs = redis.call('HKEYS', KEYS[6])
-if #recs == 0 then oo = redis.call('ZSCORE', KEYS[5], s[2]) ~= false end
-for _, scope in ipairs(recs) do
-  if scope == '*' then oo = true else oos[#oos + 1] = scope end
-end
-local flat = redis.call('HGETALL', KEYS[4])
-local dev = {}
-for i = 1, #flat, 2 do dev[flat[i]] = flat[i + 1] end
 return cjson.encode({state='ok', st=s[1], to=s[2], a=s[3] or '0', dl=s[4] or '0', p=s[5] or '', amb=s[6] or '0', fl=s[7] or '',
-  app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0',
-  oo=oo, oos=table.concat(oos, '\n'), hasdev=#flat > 0, dev=dev})
+  app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0'})
 `)
+
+// appReads are the recipient's device and opt-out state, read in the
+// load's pipeline: oo is an opt-out of the whole application, oos the
+// senders the phone opted out of (optouts.go; an index member without
+// records is a legacy whole-application opt-out).
+type appReads struct {
+	device *redis.MapStringStringCmd
+	since  *redis.FloatCmd
+	scopes *redis.StringSliceCmd
+}
+
+func (s *Store) readApp(ctx context.Context, p redis.Pipeliner, app, phone string) appReads {
+	return appReads{
+		device: p.HGetAll(ctx, s.k.device(app, phone)),
+		since:  p.ZScore(ctx, s.k.optOut(app), phone),
+		scopes: p.HKeys(ctx, s.k.optOutRecord(app, phone)),
+	}
+}
+
+// apply sets what the reads say on l.
+func (a appReads) apply(l *Loaded) {
+	scopes := a.scopes.Val()
+	if len(scopes) == 0 {
+		l.OptedOut = a.since.Err() == nil
+	}
+	for _, sc := range scopes {
+		if sc == scopeAll {
+			l.OptedOut = true
+		} else {
+			l.OptedOutFrom = append(l.OptedOutFrom, sc)
+		}
+	}
+	if dev := a.device.Val(); len(dev) > 0 {
+		d := deviceFromHash(l.To, dev)
+		l.Device = &d
+	}
+}
 
 // loadResult is scriptLoad's JSON.
 type loadResult struct {
-	State        string            `json:"state"`
-	Status       string            `json:"st"`
-	To           string            `json:"to"`
-	Attempts     string            `json:"a"`
-	Deadline     string            `json:"dl"`
-	LastProvider string            `json:"p"`
-	Ambiguous    string            `json:"amb"`
-	InFlight     string            `json:"fl"`
-	App          string            `json:"app"`
-	Type         string            `json:"type"`
-	Content      string            `json:"content"`
-	Sender       string            `json:"sender"`
-	Placeholders string            `json:"dcp"`
-	CapDays      string            `json:"cd"`
-	CapCount     string            `json:"cc"`
-	OptedOut     bool              `json:"oo"`
-	OptedOutFrom string            `json:"oos"`
-	HasDevice    bool              `json:"hasdev"`
-	Device       map[string]string `json:"dev"`
+	State        string `json:"state"`
+	Status       string `json:"st"`
+	To           string `json:"to"`
+	Attempts     string `json:"a"`
+	Deadline     string `json:"dl"`
+	LastProvider string `json:"p"`
+	Ambiguous    string `json:"amb"`
+	InFlight     string `json:"fl"`
+	App          string `json:"app"`
+	Type         string `json:"type"`
+	Content      string `json:"content"`
+	Sender       string `json:"sender"`
+	Placeholders string `json:"dcp"`
+	CapDays      string `json:"cd"`
+	CapCount     string `json:"cc"`
 }
 
 // LoadSMS reads one SMS by id alone (see LoadBatch).
@@ -225,8 +245,9 @@ func (s *Store) LoadSMS(ctx context.Context, id string) (l Loaded, ok bool, err 
 
 // LoadBatch reads SMS with their message and the recipient's device and
 // opt-out state: one pipelined round trip when every ref names its
-// application and phone, one more for those that do not (a legacy send
-// task) or named them wrong.
+// application and phone (the SMS's partition script and the application's
+// reads side by side), one more for those that do not (a legacy send task)
+// or named them wrong.
 func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) {
 	out := make([]Loaded, len(refs))
 	todo := make([]int, 0, len(refs))
@@ -240,13 +261,14 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 		if err := s.nameLoadKeys(ctx, refs, todo); err != nil {
 			return nil, err
 		}
+		reads := make([]appReads, len(todo))
 		cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 			cmds := make([]*redis.Cmd, len(todo))
 			for j, i := range todo {
 				r := refs[i]
 				code := sms.MessageCodeOf(r.ID)
-				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{smsKey(r.ID), msgKey(code), keyOutbox, deviceKey(r.App, r.Phone), optOutKey(r.App), optOutRecordKey(r.App, r.Phone)},
-					code, r.Phone, r.App)
+				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{s.k.sms(r.ID), s.k.msg(code), s.k.outbox(s.k.partitionOfID(r.ID))}, code, r.Phone, r.App)
+				reads[j] = s.readApp(ctx, p, r.App, r.Phone)
 			}
 			return cmds
 		})
@@ -265,6 +287,9 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 				continue
 			}
 			out[i] = res.loaded(refs[i].ID)
+			if out[i].OK {
+				reads[j].apply(&out[i])
+			}
 		}
 		todo = stale
 	}
@@ -283,7 +308,7 @@ func (s *Store) nameLoadKeys(ctx context.Context, refs []SMSRef, todo []int) err
 		for _, i := range todo {
 			if refs[i].App == "" || refs[i].Phone == "" {
 				id := refs[i].ID
-				need = append(need, pending{i: i, to: p.HGet(ctx, smsKey(id), fTo), app: p.HGet(ctx, msgKey(sms.MessageCodeOf(id)), fApp)})
+				need = append(need, pending{i: i, to: p.HGet(ctx, s.k.sms(id), fTo), app: p.HGet(ctx, s.k.msg(sms.MessageCodeOf(id)), fApp)})
 			}
 		}
 		return nil
@@ -297,14 +322,6 @@ func (s *Store) nameLoadKeys(ctx context.Context, refs []SMSRef, todo []int) err
 	return nil
 }
 
-// splitScopes reads the load script's newline-joined sender scopes.
-func splitScopes(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
 func (r loadResult) loaded(id string) Loaded {
 	if r.State != "ok" {
 		return Loaded{ID: id, Status: sms.Status(r.Status)}
@@ -313,8 +330,7 @@ func (r loadResult) loaded(id string) Loaded {
 	l := Loaded{
 		ID: id, OK: true, Status: sms.Status(r.Status), To: r.To, Attempts: num(r.Attempts), Deadline: fromMS(r.Deadline),
 		App: r.App, Type: sms.Type(r.Type), Content: r.Content, Sender: r.Sender, Placeholders: r.Placeholders,
-		CappingDays: num(r.CapDays), CappingCount: num(r.CapCount), OptedOut: r.OptedOut,
-		OptedOutFrom: splitScopes(r.OptedOutFrom),
+		CappingDays: num(r.CapDays), CappingCount: num(r.CapCount),
 		LastProvider: r.LastProvider, LastAmbiguous: r.Ambiguous == "1",
 	}
 	if r.InFlight != "" {
@@ -323,10 +339,6 @@ func (r loadResult) loaded(id string) Loaded {
 		// timeout there.
 		l.LastProvider, l.LastAmbiguous = r.InFlight, true
 	}
-	if r.HasDevice {
-		d := deviceFromHash(l.To, r.Device)
-		l.Device = &d
-	}
 	return l
 }
 
@@ -334,26 +346,46 @@ func (r loadResult) loaded(id string) Loaded {
 // for frequency capping: the longest capping_days.
 const FrequencyWindow = 30 * 24 * time.Hour
 
+// scriptFrequency is the frequency cap of a marketing SMS, on the
+// device's frequency set (the application's key, so its own step beside
+// scriptBegin's, which is in the SMS's partition). This is the one piece
+// of policy that stays in Lua (the rest is the worker's judge): the cap is
+// a count that concurrent sends to one phone must not overshoot, so the
+// check and the ZADD must be one atomic step. An SMS recorded already (a
+// retry) passes; with capping, a device that had `capping count`
+// marketing SMS within `capping days` makes it capped; otherwise it is
+// recorded.
+//
+// KEYS[1] -> sf:fc:<app>:<phone>
+// ARGV[1] -> now (unix ms)
+// ARGV[2] -> capping days
+// ARGV[3] -> capping count (0: no cap, record only)
+// ARGV[4] -> SMS id
+// ARGV[5] -> frequency window (ms)
+//
+// Returns "added", "had" (recorded before) or "capped".
+var scriptFrequency = newScript("frequency", `
+local now, days, count, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 'had' end
+if count > 0 and redis.call('ZCOUNT', KEYS[1], now - days * 86400000, '+inf') >= count then return 'capped' end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+return 'added'
+`)
+
 // scriptBegin takes the SMS for sending: queued moves to sending; sending
 // (a retry, or a crash mid-attempt) is taken again; the attempt is
-// counted. A marketing SMS is recorded in the device's frequency set; with
-// capping, a device that had `capping count` marketing SMS within
-// `capping days` makes it suppressed (frequency_cap) instead.
-//
-// This is the one piece of policy that stays in Lua (the rest is the
-// worker's judge): the cap is a count that concurrent sends to one phone
-// must not overshoot, so the check and the ZADD must be one atomic step.
+// counted. An SMS scriptFrequency capped is suppressed (frequency_cap)
+// instead.
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
-// KEYS[3] -> sf:oc
-// KEYS[4] -> sf:fc:<app>:<phone> (marketing only; absent otherwise)
+// KEYS[3] -> sf:oc of the message's partition
 // ARGV[1] -> now (unix ms)
-// ARGV[2] -> capping days
-// ARGV[3] -> capping count
-// ARGV[4] -> SMS id
-// ARGV[5] -> frequency window (ms)
-// ARGV[6] -> the provider the attempt goes to first ("" for none): in flight
+// ARGV[2] -> SMS id
+// ARGV[3] -> the provider the attempt goes to first ("" for none): in flight
+// ARGV[4] -> "1" when the frequency cap refused it
 //
 // Returns JSON: {state="begun", a=attempts}, {state="capped"} or
 // {state="refused", st=status}.
@@ -361,24 +393,16 @@ var scriptBegin = newScript("begin", `
 local s = redis.call('HMGET', KEYS[1], F.st, F.a)
 local st = s[1]
 if st ~= 'queued' and st ~= 'sending' then return cjson.encode({state='refused', st=st or ''}) end
-if #KEYS >= 4 then
-  local now, days, count, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
-  if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
-    if count > 0 and redis.call('ZCOUNT', KEYS[4], now - days * 86400000, '+inf') >= count then
-      moveFrom(st, KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'suppressed', ARGV[1], F.rs, 'frequency_cap')
-      return cjson.encode({state='capped'})
-    end
-    redis.call('ZADD', KEYS[4], now, ARGV[4])
-    redis.call('PEXPIRE', KEYS[4], window)
-  end
+if ARGV[4] == '1' then
+  moveFrom(st, KEYS[1], KEYS[2], KEYS[3], ARGV[2], 'suppressed', ARGV[1], F.rs, 'frequency_cap')
+  return cjson.encode({state='capped'})
 end
 -- One HSET takes the SMS, counts the attempt and marks it in flight.
 local a = tonumber(s[2] or '0') + 1
 local set = {F.a, a}
-if ARGV[6] ~= '' then set[3], set[4] = F.fl, ARGV[6] end
+if ARGV[3] ~= '' then set[3], set[4] = F.fl, ARGV[3] end
 if st == 'queued' then
-  moveFrom(st, KEYS[1], KEYS[2], KEYS[3], ARGV[4], 'sending', ARGV[1], unpack(set))
+  moveFrom(st, KEYS[1], KEYS[2], KEYS[3], ARGV[2], 'sending', ARGV[1], unpack(set))
 else
   redis.call('HSET', KEYS[1], unpack(set))
 end
@@ -411,36 +435,84 @@ func (s *Store) Begin(ctx context.Context, id string, l Loaded) (attempts int, c
 	return bs[0].Attempts, bs[0].Capped, bs[0].OK, nil
 }
 
-// BeginBatch begins many loaded SMS (Loaded.ID) in one pipelined round trip.
+// BeginBatch begins many loaded SMS (Loaded.ID): one pipelined round trip,
+// two when a marketing SMS has capping (its cap decides how it begins).
+//
+// A marketing SMS is recorded in the device's frequency set by
+// scriptFrequency, a step of its own (the application's slot), before
+// scriptBegin (the SMS's). A crash between the two leaves the SMS
+// recorded and not begun: its task's retry finds it recorded ("had") and
+// begins it; should it never be sent, it counts against the phone's cap
+// for up to FrequencyWindow (one marketing SMS too many may be capped).
+// An SMS recorded here that Begin then refuses (no longer queued or
+// sending) is taken out of the set again.
 func (s *Store) BeginBatch(ctx context.Context, ls []Loaded) ([]Began, error) {
 	now := ms(s.now())
-	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
-		cmds := make([]*redis.Cmd, len(ls))
-		for i, l := range ls {
-			cmds[i] = s.beginCmd(ctx, p, l, now)
+	freq := make([]*scriptCall, len(ls))
+	var capFirst, together []*scriptCall
+	for i, l := range ls {
+		if l.Type != sms.Marketing {
+			continue
 		}
-		return cmds
-	})
-	if err != nil {
+		freq[i] = newCall(scriptFrequency, []string{s.k.frequency(l.App, l.To)}, now, l.CappingDays, l.CappingCount, l.ID, FrequencyWindow.Milliseconds())
+		if l.CappingCount > 0 {
+			capFirst = append(capFirst, freq[i])
+		} else {
+			together = append(together, freq[i])
+		}
+	}
+	if len(capFirst) > 0 {
+		if err := s.runCalls(ctx, capFirst, false); err != nil {
+			return nil, fmt.Errorf("begin: frequency caps: %w", err)
+		}
+	}
+	begins := make([]*scriptCall, len(ls))
+	for i, l := range ls {
+		capped := "0"
+		if f := freq[i]; f != nil && f.cmd != nil {
+			res, err := f.cmd.Text()
+			if err != nil {
+				return nil, fmt.Errorf("begin sms %s: frequency cap: %w", l.ID, err)
+			}
+			if res == "capped" {
+				capped = "1"
+			}
+		}
+		begins[i] = newCall(scriptBegin, []string{s.k.sms(l.ID), s.k.msg(sms.MessageCodeOf(l.ID)), s.k.outcome(s.k.partitionOfID(l.ID))},
+			now, l.ID, l.Attempting, capped)
+	}
+	if err := s.runCalls(ctx, append(begins, together...), false); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	out := make([]Began, len(ls))
-	for i, c := range cmds {
+	var forget []int
+	for i, c := range begins {
 		var res beginResult
-		if err := decodeJSON(c.Val(), &res); err != nil {
+		if err := decodeJSON(c.cmd.Val(), &res); err != nil {
 			return nil, fmt.Errorf("begin sms %s: %w", ls[i].ID, err)
 		}
 		out[i] = Began{OK: res.State == "begun", Attempts: res.Attempts, Capped: res.State == "capped"}
+		if f := freq[i]; res.State == "refused" && f != nil && f.cmd.Val() == "added" {
+			forget = append(forget, i)
+		}
 	}
+	s.forgetFrequencies(ctx, ls, forget)
 	return out, nil
 }
 
-func (s *Store) beginCmd(ctx context.Context, p redis.Pipeliner, l Loaded, now int64) *redis.Cmd {
-	keys := []string{smsKey(l.ID), msgKey(sms.MessageCodeOf(l.ID)), keyOutcome}
-	if l.Type == sms.Marketing {
-		keys = append(keys, frequencyKey(l.App, l.To))
+// forgetFrequencies takes the SMS ls[i] of forget out of their devices'
+// frequency sets, best effort: Begin refused them after they were
+// recorded (a leftover costs at most one capped SMS, see BeginBatch).
+func (s *Store) forgetFrequencies(ctx context.Context, ls []Loaded, forget []int) {
+	if len(forget) == 0 {
+		return
 	}
-	return scriptBegin.EvalSha(ctx, p, keys, now, l.CappingDays, l.CappingCount, l.ID, FrequencyWindow.Milliseconds(), l.Attempting)
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, i := range forget {
+			p.ZRem(ctx, s.k.frequency(ls[i].App, ls[i].To), ls[i].ID)
+		}
+		return nil
+	})
 }
 
 // Outcome is what a send attempt ended with.
@@ -457,9 +529,14 @@ type Outcome struct {
 }
 
 // MarkSent records that a provider accepted the SMS, and indexes its
-// provider reference for receipts. It reports whether the status moved.
+// provider reference for receipts (sent.go). It reports whether the status
+// moved.
 func (s *Store) MarkSent(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Sent, o.Provider, o.ProviderRef, o.Segments, o.Attempts, sentPairs(o)...)
+	res, err := s.MarkSentBatch(ctx, []Sent{{ID: id, Outcome: o}})
+	if err != nil {
+		return false, err
+	}
+	return res[0].Moved, res[0].Err
 }
 
 // sentPairs are the fields a move to sent sets (MarkSent, MarkSentBatch).
@@ -470,25 +547,25 @@ func sentPairs(o Outcome) []any {
 // MarkFailed records a final failure: the provider's error, or a reason
 // of smsfleet's own (too_long, ...).
 func (s *Store) MarkFailed(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Failed, "", "", 0, o.Attempts, fProvider, o.Provider, fError, o.Error, fSegments, o.Segments, fEncoding, o.Encoding, fOperator, o.Operator)
+	return s.transition(ctx, id, sms.Failed, o.Attempts, fProvider, o.Provider, fError, o.Error, fSegments, o.Segments, fEncoding, o.Encoding, fOperator, o.Operator)
 }
 
 // MarkSuppressed records that policy kept the SMS from being sent
 // (no_consent, opted_out, frequency_cap, missing_tag).
 func (s *Store) MarkSuppressed(ctx context.Context, id, reason string) (bool, error) {
-	return s.transition(ctx, id, sms.Suppressed, "", "", 0, nil, fReason, reason)
+	return s.transition(ctx, id, sms.Suppressed, nil, fReason, reason)
 }
 
 // MarkExpired records that the SMS was not handed to a provider before its
 // deadline (its validity ran out), with why.
 func (s *Store) MarkExpired(ctx context.Context, id, why string) (bool, error) {
-	return s.transition(ctx, id, sms.Expired, "", "", 0, nil, fError, why)
+	return s.transition(ctx, id, sms.Expired, nil, fError, why)
 }
 
 // ForgetFrequency removes a marketing SMS that never reached its phone from
 // the device's frequency-capping window.
 func (s *Store) ForgetFrequency(ctx context.Context, app, phone, id string) error {
-	if err := s.rdb.ZRem(ctx, frequencyKey(app, phone), id).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.k.frequency(app, phone), id).Err(); err != nil {
 		return fmt.Errorf("forget frequency: %w", err)
 	}
 	return nil
@@ -527,7 +604,7 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 		amb = 1
 	}
 	args := append([]any{ms(s.now()), provider, msg, amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
-	if err := scriptAttempt.Run(ctx, s.rdb, []string{smsKey(id), attemptsKey(id)}, args...).Err(); err != nil {
+	if err := scriptAttempt.Run(ctx, s.rdb, []string{s.k.sms(id), s.k.attempts(id)}, args...).Err(); err != nil {
 		return fmt.Errorf("record attempts of %s: %w", id, err)
 	}
 	return nil
@@ -539,8 +616,8 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 func (s *Store) Unbegin(ctx context.Context, id string) error {
 	// One key, one MULTI: the attempt and its in-flight mark go together.
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HIncrBy(ctx, smsKey(id), fAttempts, -1)
-		p.HDel(ctx, smsKey(id), fInFlight)
+		p.HIncrBy(ctx, s.k.sms(id), fAttempts, -1)
+		p.HDel(ctx, s.k.sms(id), fInFlight)
 		return nil
 	})
 	if err != nil {
@@ -565,7 +642,7 @@ return 1
 // Pin records that the attempt in flight now goes to provider: should the
 // worker die during that call, the retry goes to provider alone.
 func (s *Store) Pin(ctx context.Context, id, provider string) error {
-	if err := scriptPin.Run(ctx, s.rdb, []string{smsKey(id)}, provider).Err(); err != nil {
+	if err := scriptPin.Run(ctx, s.rdb, []string{s.k.sms(id)}, provider).Err(); err != nil {
 		return fmt.Errorf("pin %s to %s: %w", id, provider, err)
 	}
 	return nil
@@ -573,35 +650,32 @@ func (s *Store) Pin(ctx context.Context, id, provider string) error {
 
 // scriptTransition moves an SMS to a status and sets fields with the move.
 // A move to sent counts the hourly "send" bucket and the message's total
-// segments, starts the delivery wait, and indexes the provider reference,
-// applying a receipt parked for it; a move to delivered counts the hourly
-// "delivery" bucket.
+// segments and starts the delivery wait; a move to delivered counts the
+// hourly "delivery" bucket. A move to sent indexes the provider reference
+// in a step of its own after this one (sent.go): the reference is in the
+// partition of "prov:ref", which a receipt can find it by.
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
 // KEYS[3] -> sf:sa:<id>
-// KEYS[4] -> sf:oc
-// KEYS[5] -> sf:dw
-// KEYS[6] -> sf:ref:<prov>:<ref>   (with a reference only)
-// KEYS[7] -> sf:park:<prov>:<ref>  (with a reference only)
-// KEYS[8] -> sf:pz                 (with a reference only)
+// KEYS[4] -> sf:oc of the message's partition
+// KEYS[5] -> sf:dw of the message's partition
 // ARGV[1] -> to status
 // ARGV[2] -> now (unix ms)
 // ARGV[3] -> hour (YYYYMMDDHH)
 // ARGV[4] -> SMS id
-// ARGV[5] -> ttl (s) of the reference and history
+// ARGV[5] -> ttl (s) of the history
 // ARGV[6] -> segments
-// ARGV[7] -> parked member ("prov:ref"; with a reference only)
-// ARGV[8] -> n, the number of field/value pairs
-// ARGV[9..8+2n] -> field/value pairs set when the move happens
-// ARGV[9+2n..] -> attempt records appended to the history
+// ARGV[7] -> n, the number of field/value pairs
+// ARGV[8..7+2n] -> field/value pairs set when the move happens
+// ARGV[8+2n..] -> attempt records appended to the history
 //
 // Returns JSON {moved, prev}.
 var scriptTransition = newScript("transition", `
 local id, now = ARGV[4], ARGV[2]
-local n = tonumber(ARGV[8])
-local last = 8 + n * 2
-local ok, cur = move(KEYS[1], KEYS[2], KEYS[4], id, ARGV[1], now, unpack(ARGV, 9, last))
+local n = tonumber(ARGV[7])
+local last = 7 + n * 2
+local ok, cur = move(KEYS[1], KEYS[2], KEYS[4], id, ARGV[1], now, unpack(ARGV, 8, last))
 if not ok then return cjson.encode({moved=false, prev=cur or ''}) end
 -- Settled: no attempt is in flight any more.
 redis.call('HDEL', KEYS[1], F.fl)
@@ -614,21 +688,6 @@ if ARGV[1] == 'sent' then
 elseif ARGV[1] == 'delivered' then
   redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[3], 1)
 end
-if #KEYS >= 8 then
-  redis.call('SET', KEYS[6], id, 'EX', ARGV[5])
-  -- A receipt parked for this reference (it overtook this write) applies now.
-  local parked = redis.call('GET', KEYS[7])
-  if parked then
-    local to, code = string.match(parked, '^([^|]*)|(.*)$')
-    local dlr = {}
-    if code ~= '' then dlr = {F.dlr, code} end
-    if moveFrom(ARGV[1], KEYS[1], KEYS[2], KEYS[4], id, to, now, unpack(dlr)) then
-      if to == 'delivered' then redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[3], 1) end
-    end
-    redis.call('DEL', KEYS[7])
-    redis.call('ZREM', KEYS[8], ARGV[7])
-  end
-end
 if #ARGV > last then
   redis.call('RPUSH', KEYS[3], unpack(ARGV, last + 1))
   redis.call('EXPIRE', KEYS[3], ARGV[5])
@@ -636,18 +695,14 @@ end
 return cjson.encode({moved=true, prev=cur})
 `)
 
-// transitionCall is scriptTransition's keys and arguments for one move
-// (transition, and the batched writes of batch.go).
-func (s *Store) transitionCall(id string, to sms.Status, prov, ref string, segments int, attempts []Attempt, pairs ...any) (keys []string, args []any) {
+// transitionCall is scriptTransition's call for one move (transition, and
+// the batched writes of sent.go).
+func (s *Store) transitionCall(id string, to sms.Status, segments int, attempts []Attempt, pairs ...any) *scriptCall {
 	now := s.now()
-	keys = []string{smsKey(id), msgKey(sms.MessageCodeOf(id)), attemptsKey(id), keyOutcome, keyWaits}
-	member := ""
-	if to == sms.Sent {
-		keys = append(keys, refKey(prov, ref), parkKey(prov, ref), keyParked)
-		member = parkedMember(prov, ref)
-	}
-	args = append([]any{string(to), ms(now), hourBucket(now), id, ttlSeconds(s.retention), segments, member, len(pairs) / 2}, pairs...)
-	return keys, append(args, attemptArgs(attempts)...)
+	p := s.k.partitionOfID(id)
+	keys := []string{s.k.sms(id), s.k.msg(sms.MessageCodeOf(id)), s.k.attempts(id), s.k.outcome(p), s.k.waits(p)}
+	args := append([]any{string(to), ms(now), hourBucket(now), id, ttlSeconds(s.retention), segments, len(pairs) / 2}, pairs...)
+	return newCall(scriptTransition, keys, append(args, attemptArgs(attempts)...)...)
 }
 
 type transitionResult struct {
@@ -655,11 +710,12 @@ type transitionResult struct {
 	Prev  string `json:"prev"`
 }
 
-// transition moves SMS id to status to (see scriptTransition); a move to
-// sent indexes the provider reference prov/ref.
-func (s *Store) transition(ctx context.Context, id string, to sms.Status, prov, ref string, segments int, attempts []Attempt, pairs ...any) (bool, error) {
-	keys, args := s.transitionCall(id, to, prov, ref, segments, attempts, pairs...)
-	raw, err := scriptTransition.Run(ctx, s.rdb, keys, args...).Result()
+// transition moves SMS id to status to (see scriptTransition); not for
+// sent, which MarkSent records with its reference.
+func (s *Store) transition(ctx context.Context, id string, to sms.Status, attempts []Attempt, pairs ...any) (bool, error) {
+	c := s.transitionCall(id, to, 0, attempts, pairs...)
+	_ = s.runCalls(ctx, []*scriptCall{c}, false)
+	raw, err := c.cmd.Result()
 	if err != nil {
 		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)
 	}
@@ -709,7 +765,7 @@ func (s *Store) Materialize(ctx context.Context, m Message, phones []string, dea
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{smsKey(ids[i]), msgKey(code)}, ph, now, ttl, dl, code)
+			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{s.k.sms(ids[i]), s.k.msg(code)}, ph, now, ttl, dl, code)
 		}
 		return cmds
 	})

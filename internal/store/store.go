@@ -21,6 +21,7 @@ var ErrNotFound = errors.New("not found")
 // Store is the Redis-backed delivery state. It is safe for concurrent use.
 type Store struct {
 	rdb       redis.UniversalClient
+	k         *keyspace
 	retention time.Duration
 	now       func() time.Time
 	// waitReplicas and waitTimeout: see WithReplicas.
@@ -50,7 +51,7 @@ func WithClock(now func() time.Time) Option {
 
 // New returns a store on rdb; records expire after retention.
 func New(rdb redis.UniversalClient, retention time.Duration, opts ...Option) *Store {
-	s := &Store{rdb: rdb, retention: retention, now: time.Now}
+	s := &Store{rdb: rdb, k: newKeyspace(PlainLayout), retention: retention, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}

@@ -168,7 +168,12 @@ func TestConcurrentClaimsTakeAQueuedSMSOnce(t *testing.T) {
 }
 
 func TestTransactionIDReturnsFirstMessage(t *testing.T) {
-	s := newStore(t)
+	for _, l := range testLayouts {
+		t.Run(l.String(), func(t *testing.T) { transactionIDReturnsFirst(t, newStore(t, store.WithLayout(l))) })
+	}
+}
+
+func transactionIDReturnsFirst(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	mk := func(code string) (string, bool) {
 		m := &store.Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: time.Now(), TransactionID: "t-1", Direct: true, ChunkSize: 10}
@@ -307,8 +312,16 @@ func TestApplyReceipt(t *testing.T) {
 	}
 }
 
+// testLayouts are the key layouts the store's behaviour is checked in.
+var testLayouts = []store.Layout{store.PlainLayout, {Tagged: true, Partitions: 16}}
+
 func TestReceiptBeforeSentIsParkedAndApplied(t *testing.T) {
-	s := newStore(t)
+	for _, l := range testLayouts {
+		t.Run(l.String(), func(t *testing.T) { receiptBeforeSent(t, newStore(t, store.WithLayout(l))) })
+	}
+}
+
+func receiptBeforeSent(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	code, to := "AAAA-00000000-00000009", "+4915112000009"
 	id := store.MustSMSID(t, s, code, to)

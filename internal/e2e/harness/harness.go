@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
@@ -57,9 +59,17 @@ func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 type Env struct {
 	// T is the test that started the fleet; Env's methods fail it.
 	T testing.TB
-	// Redis is the fleet's redis-server, RDB the fleet's client of it.
+	// Redis is the fleet's redis-server, RDB the fleet's client of it
+	// (both nil on a cluster, NewOnCluster).
 	Redis *testenv.Redis
 	RDB   *redis.Client
+	// Cluster is the fleet's Redis Cluster (NewOnCluster; else nil).
+	Cluster *Cluster
+	// Client is the fleet's Redis client: RDB, or the cluster's.
+	Client redis.UniversalClient
+	// Logs holds what the fleet logged at warn level and above
+	// (NewOnCluster; else nil, the fleet logs nothing).
+	Logs *observer.ObservedLogs
 	// Fleet is the running fleet, API its HTTP server.
 	Fleet *fleet.Fleet
 	API   *httptest.Server
@@ -109,7 +119,18 @@ func TestConfig(t testing.TB) config.Config {
 // API and worker.
 func New(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *Env {
 	t.Helper()
-	e := &Env{T: t, Redis: testenv.NewRedis(t), Clock: &Clock{}, Config: TestConfig(t)}
+	r := testenv.NewRedis(t)
+	e := newEnv(t, r.Client(t), nil, mutate...)
+	e.Redis = r
+	return e
+}
+
+// newEnv starts a fleet on the Redis client rdb (see New), logging to log
+// (nil: nowhere).
+func newEnv(t testing.TB, rdb redis.UniversalClient, log *zap.Logger, mutate ...func(*config.Config, *fleet.Roles)) *Env {
+	t.Helper()
+	e := &Env{T: t, Client: rdb, Clock: &Clock{}, Config: TestConfig(t)}
+	e.RDB, _ = rdb.(*redis.Client)
 	roles := fleet.Roles{API: true, Worker: true}
 	for _, m := range mutate {
 		m(&e.Config, &roles)
@@ -117,7 +138,6 @@ func New(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *Env {
 	if err := e.Config.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	e.RDB = e.Redis.Client(t)
 	e.Sim = simulator.New("simulator", 0)
 	// Its webhook timestamps are checked against the fleet's clock.
 	e.Sim.SetClock(e.Clock.Now)
@@ -133,7 +153,7 @@ func New(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *Env {
 		e.Config.PublicURL = "http://" + e.API.Listener.Addr().String()
 	}
 	f, err := fleet.New(context.Background(), fleet.Options{
-		Config: e.Config, Roles: roles, Redis: e.RDB, Now: e.Clock.Now, Providers: e.Providers(),
+		Config: e.Config, Roles: roles, Redis: e.Client, Now: e.Clock.Now, Providers: e.Providers(), Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
