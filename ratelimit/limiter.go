@@ -82,15 +82,18 @@ func (o Options) withDefaults() Options {
 //
 // Keys written (P = Options.Prefix, K = Request.Key):
 //
-//	P+"t:"+K        GCRA theoretical arrival time (TAT) of the key
-//	P+"m:"+K        TAT of the key's marketing sub-limit
-//	P+"a:"+K        adaptive state: rate at, and time of, the last decrease
-//	P+"u:"+K+":"+S  segments allowed during unix second S (Redis time)
+//	P+"t:{"+K+"}"        GCRA theoretical arrival time (TAT) of the key
+//	P+"m:{"+K+"}"        TAT of the key's marketing sub-limit
+//	P+"a:{"+K+"}"        adaptive state: rate at, and time of, the last decrease
+//	P+"u:{"+K+"}:"+S     segments allowed during unix second S (Redis time)
 //
 // All of them expire once they no longer change any decision, so idle keys
-// cost no memory. The scripts build the usage key from Redis time, so the
-// keys of one request are not all declared to Redis: on Redis Cluster, give
-// the key a hash tag (e.g. "{op:DE:Telekom}") so they land in one slot.
+// cost no memory. The limiter key is the hash tag of every key it writes,
+// so one operator's keys share one Redis Cluster slot (the scripts build
+// the usage key from Redis time, inside the script) and different
+// operators spread over the masters (issue 15). The braces came with
+// Redis Cluster support: the first start after the upgrade begins every
+// key's state afresh, which at worst lets one burst through per key.
 type Limiter struct {
 	rdb redis.UniversalClient
 	o   Options
@@ -179,7 +182,7 @@ func (l *Limiter) Allow(ctx context.Context, r Request) (Decision, error) {
 	if r.Marketing {
 		mkt = 1
 	}
-	keys := []string{l.o.Prefix + "t:" + r.Key, l.o.Prefix + "a:" + r.Key, l.o.Prefix + "m:" + r.Key}
+	keys := []string{l.key("t", r.Key), l.key("a", r.Key), l.key("m", r.Key)}
 	args := append(l.adaptiveArgs(r.Limit.Rate),
 		burst(r.Limit), r.Cost, mkt, 1-l.o.OTPShare, l.usagePrefix(r.Key))
 	// Script.Run sends EVALSHA and falls back to EVAL on NOSCRIPT (Redis
@@ -215,7 +218,7 @@ func (l *Limiter) Throttled(ctx context.Context, key string, lim Limit) error {
 		return err
 	}
 	args := append(l.adaptiveArgs(lim.Rate), l.o.DecreaseFactor)
-	if err := scriptThrottled.Run(ctx, l.rdb, []string{l.o.Prefix + "a:" + key}, args...).Err(); err != nil {
+	if err := scriptThrottled.Run(ctx, l.rdb, []string{l.key("a", key)}, args...).Err(); err != nil {
 		return fmt.Errorf("ratelimit: throttled %q: %w", key, err)
 	}
 	return nil
@@ -241,7 +244,7 @@ func (l *Limiter) Status(ctx context.Context, keys []string, limits []Limit) ([]
 		cmds := make([]*redis.Cmd, len(keys))
 		for i, k := range keys {
 			args := append(l.adaptiveArgs(limits[i].Rate), l.usagePrefix(k))
-			ks := []string{l.o.Prefix + "a:" + k}
+			ks := []string{l.key("a", k)}
 			if eval {
 				cmds[i] = scriptStatus.Eval(ctx, p, ks, args...)
 			} else {
@@ -293,7 +296,11 @@ func (l *Limiter) adaptiveArgs(rate float64) []any {
 	return []any{rate, l.o.Floor, l.o.RecoverStep, float64(l.o.RecoverEvery) / float64(time.Microsecond)}
 }
 
-func (l *Limiter) usagePrefix(key string) string { return l.o.Prefix + "u:" + key + ":" }
+// key names one of the limiter's keys of kind ("t", "m", "a") for a
+// limiter key, which is its hash tag.
+func (l *Limiter) key(kind, key string) string { return l.o.Prefix + kind + ":{" + key + "}" }
+
+func (l *Limiter) usagePrefix(key string) string { return l.key("u", key) + ":" }
 
 func parseRate(v any) (float64, error) {
 	s, ok := v.(string)

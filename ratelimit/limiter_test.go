@@ -258,7 +258,7 @@ func TestMarketingAllOrNothing(t *testing.T) {
 	if d, err := l.Allow(ctx, Request{Key: "k2", Limit: lim, Cost: 1, Marketing: true}); err != nil || d.Allowed {
 		t.Fatalf("marketing on a full key: %+v, %v", d, err)
 	}
-	if n := c.Exists(ctx, DefaultPrefix+"m:k2").Val(); n != 0 {
+	if n := c.Exists(ctx, DefaultPrefix+"m:{k2}").Val(); n != 0 {
 		t.Errorf("a denied marketing request charged the sub-limit")
 	}
 }

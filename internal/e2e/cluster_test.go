@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
+	"github.com/smsfleet/smsfleet/internal/fleet"
 )
 
 // TestSendOnACluster runs the fleet (API, worker, receipts) on a 3-master
@@ -16,7 +18,12 @@ import (
 // sweep); every outcome is relayed (the partitions' streams drain); the
 // store's keys are then on every master.
 func TestSendOnACluster(t *testing.T) {
-	e := harness.NewOnCluster(t, withReceipts(t))
+	// A rate limit on the phones' operator: every send runs the limiter's
+	// script on the cluster too (its keys carry the operator as their tag).
+	e := harness.NewOnCluster(t, withReceipts(t), func(c *config.Config, _ *fleet.Roles) {
+		c.Rate = config.Default().Rate
+		c.Rate.Limits = "DE:T-Mobile=1000/100"
+	})
 	if l := e.Fleet.Store().Layout(); !l.Tagged || l.Partitions != 16 {
 		t.Fatalf("layout %s, want tagged with the cluster's 16 partitions", l)
 	}
@@ -45,7 +52,12 @@ func TestSendOnACluster(t *testing.T) {
 	for _, l := range e.Logs.All() {
 		t.Errorf("fleet logged %s: %s %v", l.Level, l.Message, l.ContextMap())
 	}
-	for addr, n := range e.Cluster.KeysPerMaster(t) {
+	// The limiter charged every SMS to the operator's key (its usage keys
+	// live 60 s): 40 + 1 + 1 SMS of one segment each.
+	if v := rateLimits(e); len(v.Limits) != 1 || v.Limits[0].RecentSegments != 42 {
+		t.Errorf("rate limits %+v, want 42 segments charged to DE:T-Mobile", v.Limits)
+	}
+	for addr, n := range e.KeysPerMaster(t) {
 		if n == 0 {
 			t.Errorf("master %s holds no key", addr)
 		}

@@ -25,7 +25,9 @@ const (
 
 // phoneIndex is an application's key (its code is the tag in the tagged
 // layout, as for the other per-application keys).
-func (k *keyspace) phoneIndex(app, phone string) string { return pHistoryPhone + k.app(app) + ":" + phone }
+func (k *keyspace) phoneIndex(app, phone string) string {
+	return pHistoryPhone + k.app(app) + ":" + phone
+}
 
 // historyKeyBytes is the size of a fresh session key.
 const historyKeyBytes = 32

@@ -14,11 +14,9 @@ import (
 )
 
 // TestKeySlotMatchesRedis holds keySlot to what a real cluster-enabled
-// redis-server answers for CLUSTER KEYSLOT (a node answers it before it
-// joins a cluster).
+// redis-server answers for CLUSTER KEYSLOT.
 func TestKeySlotMatchesRedis(t *testing.T) {
-	n := startClusterNode(t)
-	rdb := newPlainClient(t, n.Addr)
+	rdb := newPlainClient(t, masterAddrs(t, startCluster(t, 3))[0])
 	for _, key := range []string{
 		"", "a", "123456789", "sf:outbox", "sf:m:AAAA-00000000-00000001",
 		"sf:d:{SHOP1-00001}:+4915100000001", "sf:ds:{SHOP1-00001}",

@@ -19,7 +19,7 @@
 //
 // The package does not import ratelimit, whose own tests use it: it reads
 // the allow script's keys, arguments and reply as the limiter sends them
-// (KEYS: prefix+"t:"+key, prefix+"a:"+key, prefix+"m:"+key; ARGV[5] burst,
+// (KEYS: prefix+"t:{"+key+"}", prefix+"a:{"+key+"}", prefix+"m:{"+key+"}"; ARGV[5] burst,
 // ARGV[6] cost, ARGV[7] marketing; reply: allowed, wait µs, rate).
 package ratelimittest
 
@@ -38,7 +38,7 @@ import (
 
 // Call is one Allow as Redis ran it.
 type Call struct {
-	Key           string  // KEYS[1], the TAT key: prefix+"t:"+Request.Key
+	Key           string  // KEYS[1], the TAT key: prefix+"t:{"+Request.Key+"}"
 	Cost          int     // ARGV[6]
 	Marketing     bool    // ARGV[7]
 	Burst         float64 // ARGV[5], the burst the script used
@@ -129,7 +129,7 @@ type Match int
 
 const (
 	// Exact takes the calls on exactly the limiter key (Request.Key): TAT
-	// key prefix+"t:"+key.
+	// key prefix+"t:{"+key+"}".
 	Exact Match = iota
 	// Suffix takes the calls whose TAT key ends with key, for tests that
 	// know a key's tail (an operator) but not how the service spells the
@@ -140,9 +140,9 @@ const (
 func (m Match) matches(rec *Recorder, tatKey, key string) bool {
 	switch m {
 	case Exact:
-		return tatKey == rec.prefix+"t:"+key
+		return tatKey == rec.prefix+"t:{"+key+"}"
 	case Suffix:
-		return strings.HasSuffix(tatKey, key)
+		return strings.HasSuffix(strings.TrimSuffix(tatKey, "}"), key)
 	}
 	panic(fmt.Sprintf("ratelimittest: unknown Match %d", m))
 }

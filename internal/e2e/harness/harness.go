@@ -64,7 +64,7 @@ type Env struct {
 	Redis *testenv.Redis
 	RDB   *redis.Client
 	// Cluster is the fleet's Redis Cluster (NewOnCluster; else nil).
-	Cluster *Cluster
+	Cluster *testenv.Cluster
 	// Client is the fleet's Redis client: RDB, or the cluster's.
 	Client redis.UniversalClient
 	// Logs holds what the fleet logged at warn level and above
