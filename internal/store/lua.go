@@ -65,6 +65,14 @@ local function moveFrom(cur, skey, mkey, ockey, id, to, now, ...)
   redis.call('HINCRBY', mkey, F.c .. to, 1)
   return true, cur
 end
+-- hourlyAction names the hourly counter (h:<action>:<YYYYMMDDHH> of the
+-- message) a move to st counts in, or nil: Pushwoosh's "delivery" for
+-- delivered, and undelivered and failed for the Message History chart.
+local function hourlyAction(st)
+  if st == 'delivered' then return 'delivery' end
+  if st == 'undelivered' or st == 'failed' then return st end
+  return nil
+end
 local function move(skey, mkey, ockey, id, to, now, ...)
   return moveFrom(redis.call('HGET', skey, F.st), skey, mkey, ockey, id, to, now, ...)
 end

@@ -63,7 +63,7 @@ var scriptReceipt = newScript("receipt", `
 local dlr = {}
 if ARGV[5] ~= '' then dlr = {F.dlr, ARGV[5]} end
 if not move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], unpack(dlr)) then return 'duplicate' end
-if ARGV[2] == 'delivered' then redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[4], 1) end
+redis.call('HINCRBY', KEYS[2], F.h .. hourlyAction(ARGV[2]) .. ':' .. ARGV[4], 1)
 return 'applied'
 `)
 

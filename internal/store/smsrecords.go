@@ -685,8 +685,8 @@ if ARGV[1] == 'sent' then
   -- The delivery wait starts: still sent when it ends means unknown.
   local dw = tonumber(redis.call('HGET', KEYS[2], F.dw) or '0')
   if dw > 0 then redis.call('ZADD', KEYS[5], tonumber(now) + dw * 1000, id) end
-elseif ARGV[1] == 'delivered' then
-  redis.call('HINCRBY', KEYS[2], F.h .. 'delivery:' .. ARGV[3], 1)
+elseif hourlyAction(ARGV[1]) then
+  redis.call('HINCRBY', KEYS[2], F.h .. hourlyAction(ARGV[1]) .. ':' .. ARGV[3], 1)
 end
 if #ARGV > last then
   redis.call('RPUSH', KEYS[3], unpack(ARGV, last + 1))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -341,5 +342,51 @@ func receiptBeforeSent(t *testing.T, s *store.Store) {
 	res, _ = s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R9", Status: sms.Delivered}}, time.Hour)
 	if res[0] != store.ReceiptDuplicate {
 		t.Fatalf("replay after parking: %v", res)
+	}
+}
+
+// TestHourlyOutcomeCounters: each final outcome counts in its message's
+// hourly counter, the Message History chart's series: delivered as
+// Pushwoosh's "delivery", undelivered and failed under their own names.
+func TestHourlyOutcomeCounters(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	hour := time.Now().UTC().Format("2006010215")
+	for i, tc := range []struct {
+		end  sms.Status
+		want map[string]int64
+	}{
+		{sms.Delivered, map[string]int64{"send": 1, "delivery": 1}},
+		{sms.Undelivered, map[string]int64{"send": 1, "undelivered": 1}},
+		{sms.Failed, map[string]int64{"failed": 1}},
+	} {
+		code, to := "AAAA-00000000-0000003"+strconv.Itoa(i), "+491511200003"+strconv.Itoa(i)
+		direct(t, s, code, to)
+		id := store.MustSMSID(t, s, code, to)
+		if _, _, ok := claim(t, s, id); !ok {
+			t.Fatal("claim refused")
+		}
+		if tc.end == sms.Failed {
+			if moved, err := s.MarkFailed(ctx, id, store.Outcome{Error: "rejected"}); err != nil || !moved {
+				t.Fatalf("fail: %v %v", moved, err)
+			}
+		} else {
+			ref := "R3" + strconv.Itoa(i)
+			if _, err := s.MarkSent(ctx, id, store.Outcome{Provider: "smsc", ProviderRef: ref, Segments: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if moved, err := s.ApplyReceipt(ctx, "smsc", ref, tc.end, ""); err != nil || !moved {
+				t.Fatalf("receipt %s: %v %v", tc.end, moved, err)
+			}
+		}
+		m, err := s.GetMessage(ctx, "", code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, action := range []string{"send", "delivery", "undelivered", "failed"} {
+			if got := m.Hourly[action][hour]; got != tc.want[action] {
+				t.Errorf("%s: hourly %s = %d, want %d (%v)", tc.end, action, got, tc.want[action], m.Hourly)
+			}
+		}
 	}
 }
