@@ -120,18 +120,24 @@ func (a *API) getMessage(r *http.Request, app string, p page) (any, int, error) 
 	}
 	items := make([]recipientView, len(recs))
 	for i, rec := range recs {
-		items[i] = recipientView{ID: rec.ID, To: rec.To, Status: string(rec.Status), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
-			Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Reason: rec.Reason, Operator: rec.Operator, Attempts: rec.Attempts, History: rec.History}
-		if !rec.UpdatedAt.IsZero() {
-			t := rec.UpdatedAt
-			items[i].UpdatedAt = &t
-		}
+		items[i] = recipientOf(rec)
 	}
 	out := map[string]any{"message": viewOf(m), "recipients": items}
 	if next >= 0 {
 		out["next_cursor"] = strconv.Itoa(next)
 	}
 	return out, http.StatusOK, nil
+}
+
+// recipientOf is the view of one SMS record.
+func recipientOf(rec store.SMS) recipientView {
+	v := recipientView{ID: rec.ID, To: rec.To, Status: string(rec.Status), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
+		Segments: rec.Segments, Encoding: rec.Encoding, Error: rec.Error, Reason: rec.Reason, Operator: rec.Operator, Attempts: rec.Attempts, History: rec.History}
+	if !rec.UpdatedAt.IsZero() {
+		t := rec.UpdatedAt
+		v.UpdatedAt = &t
+	}
+	return v
 }
 
 func (a *API) listMessages(r *http.Request, app string, p page) (any, int, error) {

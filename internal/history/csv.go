@@ -119,7 +119,7 @@ func (s *Server) phoneCSV(w http.ResponseWriter, r *http.Request, v *viewer) err
 	cw := startCSV(w, "phone-"+digits+".csv", []string{"date", "message", "type", "sms_id", "phone", "status", "reason", "provider", "text"})
 	written := 0
 	for {
-		rows, err := s.phoneRows(r.Context(), v.App, ids)
+		rows, err := s.phoneRows(r.Context(), v.App, phone, ids)
 		if err != nil {
 			return s.abortCSV(r, err)
 		}

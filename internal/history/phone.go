@@ -64,7 +64,7 @@ func (s *Server) phonePage(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if err != nil {
 		return err
 	}
-	rows, err := s.phoneRows(r.Context(), v.App, ids)
+	rows, err := s.phoneRows(r.Context(), v.App, phone, ids)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (e *queryError) Unwrap() error { return e.err }
 
 // phoneRows loads the SMS of ids with their messages; one whose record or
 // message is gone (past the retention) or is not app's is left out.
-func (s *Server) phoneRows(ctx context.Context, app string, ids []string) ([]phoneRow, error) {
+func (s *Server) phoneRows(ctx context.Context, app, phone string, ids []string) ([]phoneRow, error) {
 	recs, err := s.o.Store.GetSMSBatch(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -100,6 +100,9 @@ func (s *Server) phoneRows(ctx context.Context, app string, ids []string) ([]pho
 	for i, rec := range recs {
 		if rec.ID == "" {
 			rec = unwritten(ids[i]) // scheduled: not fanned out yet
+		}
+		if rec.To != "" && rec.To != phone {
+			continue // an index entry that names another phone's SMS
 		}
 		m, seen := msgs[rec.Code]
 		if !seen {

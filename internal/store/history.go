@@ -100,6 +100,20 @@ func (s *Store) IndexPhones(ctx context.Context, app string, entries []PhoneEntr
 	return nil
 }
 
+// indexPhone adds one SMS to its phone's index inside a pipeline: the
+// worker's load does it for every SMS it loads (LoadBatch), so the index
+// costs no round trip of its own. ZADD NX keeps the first load's time (a
+// retry does not move the SMS); the key expires a retention after its
+// last SMS, and SMSByPhone skips entries past the retention inside it.
+func (s *Store) indexPhone(ctx context.Context, p redis.Pipeliner, app, phone, id string, at time.Time) {
+	if app == "" || phone == "" {
+		return // a legacy task: LoadBatch names it first
+	}
+	k := s.k.phoneIndex(app, phone)
+	p.ZAddNX(ctx, k, redis.Z{Score: float64(ms(at)), Member: id})
+	p.Expire(ctx, k, s.retention)
+}
+
 // SMSByPhone returns the ids of app's SMS to phone (E.164), newest first:
 // at most limit (a page may hold a few more, as it never splits one
 // millisecond's SMS across pages), from cursor on (0 for the first page).

@@ -254,6 +254,7 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 	for i := range refs {
 		todo = append(todo, i)
 	}
+	now := s.now()
 	for try := 0; len(todo) > 0; try++ {
 		if try == 2 {
 			return nil, fmt.Errorf("load sms %s: its application or phone keeps changing", refs[todo[0]].ID)
@@ -269,6 +270,7 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 				code := sms.MessageCodeOf(r.ID)
 				cmds[j] = scriptLoad.EvalSha(ctx, p, []string{s.k.sms(r.ID), s.k.msg(code), s.k.outbox(s.k.partitionOfID(r.ID))}, code, r.Phone, r.App)
 				reads[j] = s.readApp(ctx, p, r.App, r.Phone)
+				s.indexPhone(ctx, p, r.App, r.Phone, r.ID, now)
 			}
 			return cmds
 		})
