@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/msgquery"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
@@ -29,6 +30,10 @@ type messageView struct {
 	Segments   int64            `json:"segments"`
 	Counts     map[string]int64 `json:"counts"`
 	Groups     []groupView      `json:"groups,omitempty"`
+	// Sender and Content are the message's From and its text (a string,
+	// or an object of language to text), as createMessage took them.
+	Sender  string          `json:"sender,omitempty"`
+	Content json.RawMessage `json:"content,omitempty"`
 }
 
 // groupView is one time zone group of a local-time send.
@@ -60,6 +65,10 @@ func viewOf(m store.Message) messageView {
 	v := messageView{
 		Code: m.Code, Type: string(m.Type), CreatedAt: m.CreatedAt, SendAt: m.SendAt, Timezone: m.Timezone,
 		Canceled: m.Canceled, Recipients: m.Recipients, Segments: m.Segments, Counts: statusCounts(m),
+		Sender: m.Sender,
+	}
+	if json.Valid([]byte(m.Content)) {
+		v.Content = json.RawMessage(m.Content)
 	}
 	if len(m.Groups) > 1 {
 		for _, g := range m.Groups {
@@ -140,8 +149,26 @@ func recipientOf(rec store.SMS) recipientView {
 	return v
 }
 
+// maxListScan bounds how many messages one GET /api/v1/messages reads
+// while filtering: a selective filter over a long history answers a short
+// page with next_cursor, and the client goes on from there.
+const maxListScan = 10 * maxPage
+
+// listMessages answers GET /api/v1/messages: newest first, filtered by
+// from and to (YYYY-MM-DD, UTC days of the due date, both included), type
+// and status (at least one SMS in it), as Message History's list is
+// (internal/msgquery).
 func (a *API) listMessages(r *http.Request, app string, p page) (any, int, error) {
-	msgs, next, err := a.Store.ListMessages(r.Context(), app, p.limit, p.cursor)
+	q := r.URL.Query()
+	f, err := msgquery.Parse(q.Get("from"), q.Get("to"), q.Get("type"), q.Get("status"))
+	var fe *msgquery.FieldError
+	if errors.As(err, &fe) {
+		return nil, 0, httpError(http.StatusBadRequest, "%s", fe.Error())
+	}
+	msgs, next, _, err := msgquery.Find(r.Context(), a.Store, app, f, p.limit, maxListScan, p.cursor)
+	if errors.Is(err, msgquery.ErrListChanged) {
+		return nil, 0, &apiError{HTTP: http.StatusServiceUnavailable, Code: http.StatusServiceUnavailable, Message: err.Error() + ": retry"}
+	}
 	if err != nil {
 		return nil, 0, err
 	}

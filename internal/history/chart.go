@@ -12,9 +12,9 @@ import (
 // script, nothing fetched. A table with the same numbers follows it for
 // screen readers and copying.
 
-// series are the chart's bars: the counter action and how it is labelled.
-// The store counts "send" and "delivery" today; "undelivered" and
-// "failed" are charted as soon as it counts them under those actions.
+// series are the chart's bars: the counter action and how it is labelled
+// (the store counts each final outcome's hour: "delivery" for delivered,
+// as Pushwoosh names it, and undelivered and failed under their own).
 var series = []struct{ Action, Label, Color string }{
 	{"send", "sent", "#1f5fbf"},
 	{"delivery", "delivered", "#1a7f37"},

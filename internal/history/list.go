@@ -2,14 +2,14 @@ package history
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/smsfleet/smsfleet/internal/msgquery"
 	"github.com/smsfleet/smsfleet/internal/sms"
-	"github.com/smsfleet/smsfleet/internal/store"
 )
 
 // The messages list, newest first, with its filters and paging.
@@ -17,8 +17,6 @@ import (
 const (
 	// pageSize is how many messages a page lists.
 	pageSize = 25
-	// listBatch is how many messages one read of the store takes.
-	listBatch = 100
 	// defaultMaxScan bounds how many messages one page request reads
 	// while filtering (Server.maxScan): a selective filter over a long
 	// history ends the page early, and Next goes on from there.
@@ -27,64 +25,19 @@ const (
 	maxTrail = 20
 )
 
-// filter is the list's filters, as given and as parsed.
-type filter struct {
-	From, To, Type, Status string
-	from, toEnd            time.Time
+// parseFilter reads the list's filters (msgquery.Parse); a bad one is a
+// 400 page naming it.
+func parseFilter(q url.Values) (msgquery.Query, error) {
+	f, err := msgquery.Parse(q.Get("from"), q.Get("to"), q.Get("type"), q.Get("status"))
+	var fe *msgquery.FieldError
+	if errors.As(err, &fe) {
+		return f, pageError(http.StatusBadRequest, fe.Field, fe.Field+" "+fe.Msg+".")
+	}
+	return f, err
 }
 
-const dateLayout = "2006-01-02"
-
-// parseFilter reads from, to (YYYY-MM-DD, UTC days, both included), type
-// and status; a bad one is a 400 naming it.
-func parseFilter(q url.Values) (filter, error) {
-	f := filter{From: strings.TrimSpace(q.Get("from")), To: strings.TrimSpace(q.Get("to")), Type: q.Get("type"), Status: q.Get("status")}
-	if f.From != "" {
-		t, err := time.Parse(dateLayout, f.From)
-		if err != nil {
-			return f, pageError(http.StatusBadRequest, "from", "from must be a date as YYYY-MM-DD, got "+strconv.Quote(f.From)+".")
-		}
-		f.from = t
-	}
-	if f.To != "" {
-		t, err := time.Parse(dateLayout, f.To)
-		if err != nil {
-			return f, pageError(http.StatusBadRequest, "to", "to must be a date as YYYY-MM-DD, got "+strconv.Quote(f.To)+".")
-		}
-		f.toEnd = t.AddDate(0, 0, 1)
-		if !f.from.IsZero() && f.toEnd.Before(f.from.AddDate(0, 0, 1)) {
-			return f, pageError(http.StatusBadRequest, "to", "to ("+f.To+") is before from ("+f.From+").")
-		}
-	}
-	switch sms.Type(f.Type) {
-	case "", sms.OTP, sms.Transactional, sms.Marketing:
-	default:
-		return f, pageError(http.StatusBadRequest, "type", "type must be otp, transactional or marketing, got "+strconv.Quote(f.Type)+".")
-	}
-	if f.Status != "" && !sms.Status(f.Status).Valid() {
-		return f, pageError(http.StatusBadRequest, "status", "status must be one of "+statusList()+", got "+strconv.Quote(f.Status)+".")
-	}
-	return f, nil
-}
-
-func statusList() string {
-	names := make([]string, len(sms.AllStatuses))
-	for i, st := range sms.AllStatuses {
-		names[i] = string(st)
-	}
-	return strings.Join(names, ", ")
-}
-
-// match reports whether m passes the filters (its date, type, and at
-// least one SMS in the status).
-func (f filter) match(m store.Message) bool {
-	due := dueOf(m)
-	return (f.from.IsZero() || !due.Before(f.from)) && (f.toEnd.IsZero() || due.Before(f.toEnd)) &&
-		(f.Type == "" || string(m.Type) == f.Type) && (f.Status == "" || m.Counts[sms.Status(f.Status)] > 0)
-}
-
-// query is the filters as URL parameters.
-func (f filter) query() url.Values {
+// filterQuery is the filters as URL parameters.
+func filterQuery(f msgquery.Query) url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"from": f.From, "to": f.To, "type": f.Type, "status": f.Status} {
 		if v != "" {
@@ -177,7 +130,7 @@ func encode(q url.Values) string {
 
 // listData is the messages page.
 type listData struct {
-	Filter     filter
+	Filter     msgquery.Query
 	Types      []string
 	Statuses   []string
 	Rows       []messageRow
@@ -214,78 +167,24 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if len(rows) < pageSize && next != 0 {
 		d.Scanned = scanned
 	}
-	d.Prev, d.Next = p.links(cookiePath, f.query(), next)
+	d.Prev, d.Next = p.links(cookiePath, filterQuery(f), next)
 	s.render(w, r, http.StatusOK, "messages", "Messages", v, d)
 	return nil
 }
 
-// listMessages reads app's messages from cursor on (0: the newest, or the
-// end of the date range), keeping those that match f, until a page is
-// full, the range or the list ends, or s.maxScan were read. next is where
-// the following page starts (0: nothing more).
-func (s *Server) listMessages(ctx context.Context, app string, f filter, cursor int64) (rows []messageRow, next int64, scanned int, err error) {
-	cur := cursor
-	if cur == 0 && !f.toEnd.IsZero() {
-		cur = store.MessageListCursor(f.toEnd)
+// listMessages reads a page of app's messages matching f from cursor on
+// (msgquery.Find, at most s.maxScan read); next is where the following
+// page starts (0: nothing more).
+func (s *Server) listMessages(ctx context.Context, app string, f msgquery.Query, cursor int64) (rows []messageRow, next int64, scanned int, err error) {
+	msgs, next, scanned, err := msgquery.Find(ctx, s.o.Store, app, f, pageSize, s.maxScan, cursor)
+	if errors.Is(err, msgquery.ErrListChanged) {
+		return nil, 0, scanned, pageError(http.StatusServiceUnavailable, "", "The list changed while it was being read: reload the page.")
 	}
-	for scanned < s.maxScan {
-		msgs, after, err := s.o.Store.ListMessages(ctx, app, min(listBatch, s.maxScan-scanned), cur)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		for i, m := range msgs {
-			scanned++
-			if !f.from.IsZero() && dueOf(m).Before(f.from) {
-				return rows, 0, scanned, nil // older than the range: the rest is too
-			}
-			if !f.match(m) {
-				continue
-			}
-			rows = append(rows, rowOf(m))
-			if len(rows) == pageSize {
-				if i == len(msgs)-1 {
-					return rows, after, scanned, nil
-				}
-				next, err := s.cursorAfter(ctx, app, cur, i+1, m.Code)
-				return rows, next, scanned, err
-			}
-		}
-		if after == 0 {
-			return rows, 0, scanned, nil
-		}
-		cur = after
+	if err != nil {
+		return nil, 0, scanned, err
 	}
-	return rows, cur, scanned, nil
-}
-
-// cursorAfter is the cursor of the message list right after code, the
-// n-th entry from cur on: ListMessages gives the cursor after a page's last
-// entry, so a page of n entries ends there. A message created meanwhile
-// (above code, on a first page) shifts code down: it is then looked for
-// further on and the page is read again to end at it.
-func (s *Server) cursorAfter(ctx context.Context, app string, cur int64, n int, code string) (int64, error) {
-	for range 3 {
-		msgs, after, err := s.o.Store.ListMessages(ctx, app, n, cur)
-		if err != nil {
-			return 0, err
-		}
-		if len(msgs) == n && msgs[n-1].Code == code {
-			return after, nil
-		}
-		more, _, err := s.o.Store.ListMessages(ctx, app, n+listBatch, cur)
-		if err != nil {
-			return 0, err
-		}
-		n = 0
-		for j, m := range more {
-			if m.Code == code {
-				n = j + 1
-				break
-			}
-		}
-		if n == 0 {
-			break
-		}
+	for _, m := range msgs {
+		rows = append(rows, rowOf(m))
 	}
-	return 0, pageError(http.StatusServiceUnavailable, "", "The list changed while it was being read: reload the page.")
+	return rows, next, scanned, nil
 }

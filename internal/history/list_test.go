@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"github.com/smsfleet/smsfleet/internal/msgquery"
 	"html"
 	"net/http"
 	"reflect"
@@ -211,16 +212,16 @@ func TestHistoryCursorAfterShift(t *testing.T) {
 	ctx := context.Background()
 	// The first page ends at bulk 5, the 25th message; then one more arrives.
 	w.direct(shopApp, "DDDD-00000000-00000001", sms.OTP, `"new"`, phoneA, day(6))
-	next, err := w.srv.cursorAfter(ctx, shopApp, 0, 25, bulkCodes(5, 5)[0])
+	next, err := msgquery.CursorAfter(ctx, w.srv.o.Store, shopApp, 0, 25, bulkCodes(5, 5)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _, _, err := w.srv.listMessages(ctx, shopApp, filter{}, next)
+	rows, _, _, err := w.srv.listMessages(ctx, shopApp, msgquery.Query{}, next)
 	if err != nil || len(rows) == 0 || rows[0].Code != bulkCodes(4, 4)[0] {
 		t.Fatalf("the next page starts with %+v (%v), want bulk 4", rows, err)
 	}
 	// A code that is not there at all is an error to reload, not a wrong page.
-	if _, err := w.srv.cursorAfter(ctx, shopApp, 0, 25, "ZZZZ-00000000-00000000"); err == nil {
+	if _, err := msgquery.CursorAfter(ctx, w.srv.o.Store, shopApp, 0, 25, "ZZZZ-00000000-00000000"); err == nil {
 		t.Fatal("a vanished code gave a cursor")
 	}
 }

@@ -26,7 +26,8 @@ func TestHistoryPages(t *testing.T) {
 			"/history/export/messages/" + codeDelivered + "/recipients.csv",
 		}, nil},
 		{"message with languages", "/history/messages/" + codeFailed, http.StatusOK, []string{
-			`lang="en">Sale now`, `lang="de">Jetzt Rabatt`, escaped(failError), "Nothing sent yet",
+			// Its one SMS failed: the chart has the failed series only.
+			`lang="en">Sale now`, `lang="de">Jetzt Rabatt`, escaped(failError), "<svg", " UTC: 1 failed",
 		}, nil},
 		{"scheduled message", "/history/messages/" + codeScheduled, http.StatusOK, []string{
 			"See you tomorrow", "SHOP", "2026-05-03 13:00:00 UTC", "Europe/Berlin", escaped(phoneA), escaped(phoneB), "scheduled", "Recipients 1–2 of 2",

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/smsfleet/smsfleet/internal/msgquery"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
@@ -118,21 +119,8 @@ func countsOf(c map[sms.Status]int64) []count {
 	return out
 }
 
-// dueOf is when a message is due, as the application's list orders it
-// (store.CreateMessage): its last group's send time, or its creation if
-// that is later.
-func dueOf(m store.Message) time.Time {
-	due := m.CreatedAt
-	if m.SendAt.After(due) {
-		due = m.SendAt
-	}
-	for _, g := range m.Groups {
-		if g.SendAt.After(due) {
-			due = g.SendAt
-		}
-	}
-	return due
-}
+// dueOf is when a message is due, as the list orders it (msgquery.Due).
+func dueOf(m store.Message) time.Time { return msgquery.Due(m) }
 
 // messageRow is one line of the messages list.
 type messageRow struct {
