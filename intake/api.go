@@ -150,6 +150,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/messages", a.native(a.listMessages))
 	mux.Handle("GET /api/v1/messages/{code}", a.native(a.getMessage))
 	mux.Handle("GET /api/v1/sms", a.native(a.listSMSByPhone))
+	mux.Handle("POST /api/v2/statistics/messages/totalsByIntervals", a.v2Handler(a.totalsByIntervals))
+	mux.Handle("POST /api/v2/messages:list", a.v2Handler(a.messagesList))
 	mux.Handle("POST /api/v1/optouts", a.native(a.addOptOut))
 	mux.Handle("GET /api/v1/optouts", a.native(a.listOptOuts))
 	mux.Handle("DELETE /api/v1/optouts/{phone}", a.native(a.removeOptOut))
