@@ -109,6 +109,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
     simulator    http://%[1]s/simulator/messages   (providers sim-a, then sim-b;
                  webhook secret %[6]s)
     monitor      http://%[1]s/monitoring/   (%[5]s)
+    history      http://%[1]s/history/   (sign in with the auth token below)
     application  %[2]s
     auth token   %[3]s
     kafka        %[4]s   (topics smsfleet.receipts, smsfleet.receipts.dlq, smsfleet.outcomes)
