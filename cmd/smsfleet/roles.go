@@ -97,7 +97,7 @@ func serve(ctx context.Context, cfg config.Config, opts fleet.Options, ready fun
 		_ = ln.Close()
 		return err
 	}
-	opts.Log.Info("smsfleet started", zap.String("addr", opts.Config.HTTPAddr), zap.Bool("api", opts.Roles.API), zap.Bool("worker", opts.Roles.Worker), zap.Stringer("redis", opts.Config.Redis))
+	opts.Log.Info("smsfleet started", zap.String("addr", opts.Config.HTTPAddr), zap.Bool("api", opts.Roles.API), zap.Bool("worker", opts.Roles.Worker), zap.String("redis", opts.Config.Redis.Describe()))
 	if ready != nil {
 		ready(opts.Config.HTTPAddr)
 	}

@@ -185,7 +185,7 @@ func (f *Fleet) connect(ctx context.Context) error {
 		f.ownRedis = true
 	}
 	if err := redisx.Ping(ctx, f.rdb); err != nil {
-		return fmt.Errorf("redis (%s): %w", o.Config.Redis, err)
+		return fmt.Errorf("redis (%s): %w", o.Config.Redis.Describe(), err)
 	}
 	// Every role reads the fleet's one SMS id key before it serves: ids are
 	// task ids, so a process with another key would send SMS twice.

@@ -91,7 +91,7 @@ func TestUnavailableWithoutSentinels(t *testing.T) {
 		err := Ping(context.Background(), c)
 		_ = c.Close()
 		if err == nil || !Unavailable(err) {
-			t.Errorf("%s: Ping = %v, Unavailable %v; want an unavailable error", cfg, err, Unavailable(err))
+			t.Errorf("%s: Ping = %v, Unavailable %v; want an unavailable error", cfg.Describe(), err, Unavailable(err))
 		}
 	}
 }
