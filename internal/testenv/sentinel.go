@@ -277,6 +277,45 @@ func (s *Sentinel) Primary(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("testenv: no sentinel names the primary %s: %w", s.MasterName, last)
 }
 
+// WaitReplicated returns once every write the primary took so far is on
+// all its replicas: it writes a marker and WAITs for every replica to
+// acknowledge it (the replication stream is ordered, so the earlier writes
+// of any connection are there too).
+func (s *Sentinel) WaitReplicated(ctx context.Context) error {
+	addr, err := s.Primary(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	replicas := 0
+	for a, n := range s.nodes {
+		if a != addr && n.cmd.ProcessState == nil {
+			replicas++
+		}
+	}
+	s.mu.Unlock()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	// One pipeline: WAIT counts the writes of its own connection.
+	var wait *redis.Cmd
+	_, err = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, "testenv:replicated")
+		wait = p.Do(ctx, "wait", replicas, 10_000)
+		return nil
+	})
+	var got int64
+	if err == nil {
+		got, err = wait.Int64()
+	}
+	if err != nil {
+		return fmt.Errorf("testenv: wait for the replicas of %s: %w", addr, err)
+	}
+	if got < int64(replicas) {
+		return fmt.Errorf("testenv: %d of %d replicas of %s acknowledged the writes within 10 s", got, replicas, addr)
+	}
+	return nil
+}
+
 // KillPrimary kills the current primary with SIGKILL (no shutdown, no
 // goodbye to its replicas: a crashed host) and returns its address.
 func (s *Sentinel) KillPrimary(ctx context.Context) (string, error) {

@@ -24,8 +24,8 @@ func TestSentinelFailover(t *testing.T) {
 	if err := c.Set(ctx, "before", "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := c.Do(ctx, "wait", 1, 5000).Int(); err != nil || n != 1 {
-		t.Fatalf("WAIT 1: %d replicas, %v", n, err)
+	if err := s.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
 	}
 	old, next, err := s.Failover(ctx)
 	if err != nil {
