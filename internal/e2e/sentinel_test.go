@@ -202,6 +202,9 @@ func account(ctx context.Context, t *testing.T, st *store.Store, sim *simulator.
 		acct = count(ctx, st, sim, accepted, ids)
 		return acct.once == len(accepted)
 	})
+	if acct.once != len(accepted) {
+		logNotSent(ctx, t, st, ids)
+	}
 	return acct
 }
 
@@ -232,4 +235,21 @@ func count(ctx context.Context, st *store.Store, sim *simulator.Simulator, accep
 		}
 	}
 	return acct
+}
+
+// logNotSent logs the first few accepted SMS that are not sent, with their
+// attempts, for the one who reads a failure.
+func logNotSent(ctx context.Context, t *testing.T, st *store.Store, ids []string) {
+	recs, err := st.GetSMSBatch(ctx, ids)
+	if err != nil {
+		t.Logf("reading the SMS not sent: %v", err)
+		return
+	}
+	logged := 0
+	for i, r := range recs {
+		if r.Status != sms.Sent && logged < 5 {
+			t.Logf("not sent: %s status %q, %d attempts, history %+v", ids[i], r.Status, r.Attempts, r.History)
+			logged++
+		}
+	}
 }
