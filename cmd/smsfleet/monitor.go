@@ -53,7 +53,7 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 	err = redisx.Ping(pctx, rdb)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("redis (%s): %w", cfg.Redis, err)
+		return fmt.Errorf("redis (%s): %w", cfg.Redis.Describe(), err)
 	}
 	guard := authguard.New(authguard.Options{Surface: "monitor", Failures: cfg.AuthFailures, Window: cfg.AuthFailureWindow, Log: log.Named("auth")})
 	m, err := monitor.New(ctx, monitor.Options{Config: cfg.Monitor, Redis: rdb, Shards: cfg.LaneShards(), Guard: guard, Log: log.Named("monitor")})
@@ -75,7 +75,7 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("listen on SMSFLEET_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	addr := ln.Addr().String()
-	log.Info("smsfleet monitor started", zap.String("addr", addr), zap.Stringer("redis", cfg.Redis))
+	log.Info("smsfleet monitor started", zap.String("addr", addr), zap.String("redis", cfg.Redis.Describe()))
 	fmt.Fprintf(stdout, "smsfleet monitor on http://%s%s/ (metrics on /metrics)\n", addr, m.RootPath())
 	if err := role.Serve(ctx, ln); err != nil {
 		return err

@@ -46,6 +46,12 @@ func TestMonitorCommandOnSentinel(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// The lanes the monitor registered at start are on the replica before
+	// the primary dies (replication is asynchronous: a kill right after a
+	// write may take it along).
+	if err := s.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := s.Failover(ctx); err != nil {
 		t.Fatal(err)
 	}

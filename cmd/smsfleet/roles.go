@@ -16,8 +16,9 @@ import (
 
 const (
 	allHelp = `Runs the intake API and the worker in one process against the fleet's Redis
-(SMSFLEET_REDIS_MODE, SMSFLEET_REDIS_ADDR or SMSFLEET_REDIS_ADDRS). It sends through the providers in SMSFLEET_CONFIG, or the
-simulator at SMSFLEET_SIMULATOR_URL; with none of them it refuses to start.
+(SMSFLEET_REDIS_MODE, SMSFLEET_REDIS_ADDR or SMSFLEET_REDIS_ADDRS). It sends
+through the providers in SMSFLEET_CONFIG, or the simulator at
+SMSFLEET_SIMULATOR_URL; with none of them it refuses to start.
 SMSFLEET_SIMULATOR=inprocess runs the provider simulator in the process,
 mounted at /simulator/ without authentication: for a test fleet only.`
 	apiHelp = `Serves the intake API on SMSFLEET_HTTP_ADDR: POST /json/1.3/<method>
@@ -97,7 +98,7 @@ func serve(ctx context.Context, cfg config.Config, opts fleet.Options, ready fun
 		_ = ln.Close()
 		return err
 	}
-	opts.Log.Info("smsfleet started", zap.String("addr", opts.Config.HTTPAddr), zap.Bool("api", opts.Roles.API), zap.Bool("worker", opts.Roles.Worker), zap.Stringer("redis", opts.Config.Redis))
+	opts.Log.Info("smsfleet started", zap.String("addr", opts.Config.HTTPAddr), zap.Bool("api", opts.Roles.API), zap.Bool("worker", opts.Roles.Worker), zap.String("redis", opts.Config.Redis.Describe()))
 	if ready != nil {
 		ready(opts.Config.HTTPAddr)
 	}

@@ -35,10 +35,12 @@ func (r Redis) Endpoints() []string {
 	return r.Addrs
 }
 
-// String says where the fleet's Redis is, for logs and errors (never a
+// Describe says where the fleet's Redis is, for logs and errors (never a
 // credential): "standalone 10.0.0.5:6379", "sentinel mymaster via
-// s1:26379,s2:26379,s3:26379", "cluster seeds n1:6379,n2:6379".
-func (r Redis) String() string {
+// s1:26379,s2:26379,s3:26379", "cluster seeds n1:6379,n2:6379". (Not
+// String: fmt would then print a Config's Redis as this line, and
+// TestDefault compares whole Configs as printed.)
+func (r Redis) Describe() string {
 	eps := strings.Join(r.Endpoints(), ",")
 	switch r.ModeOrDefault() {
 	case RedisSentinel:

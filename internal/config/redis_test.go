@@ -84,9 +84,9 @@ func TestRedisModes(t *testing.T) {
 	}
 }
 
-// TestRedisString: what logs and errors say about the fleet's Redis names
+// TestRedisDescribe: what logs and errors say about the fleet's Redis names
 // the mode and addresses, never a credential.
-func TestRedisString(t *testing.T) {
+func TestRedisDescribe(t *testing.T) {
 	tests := []struct {
 		r    Redis
 		want string
@@ -97,7 +97,7 @@ func TestRedisString(t *testing.T) {
 		{Redis{Mode: RedisCluster, Addrs: []string{"n1:7000", "n2:7001"}}, "cluster seeds n1:7000,n2:7001"},
 	}
 	for _, tt := range tests {
-		if got := tt.r.String(); got != tt.want {
+		if got := tt.r.Describe(); got != tt.want {
 			t.Errorf("%+v: %q, want %q", tt.r, got, tt.want)
 		}
 	}

@@ -19,8 +19,6 @@ import (
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/simulator"
-	"github.com/smsfleet/smsfleet/internal/sms"
-	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -172,64 +170,4 @@ func countReplays(h http.Handler, n *atomic.Int64) http.Handler {
 			n.Add(1)
 		}
 	})
-}
-
-// failoverAccount is what became of the accepted SMS.
-type failoverAccount struct {
-	// once: at the provider, under the SMS's id, and sent.
-	once int
-	// lost: never at the provider; stuck: at the provider but not sent in
-	// the store (or not there at all) when the wait ended.
-	lost, stuck int
-	// duplicates: accepted phones the provider got more than one SMS id for.
-	duplicates int
-}
-
-// account waits (at most two minutes) until every accepted SMS is at the
-// provider and sent, then counts.
-func account(ctx context.Context, t *testing.T, st *store.Store, sim *simulator.Simulator, accepted []acceptedSMS) failoverAccount {
-	t.Helper()
-	ids := make([]string, len(accepted))
-	for i, a := range accepted {
-		id, err := st.SMSIDOf(ctx, a.code, a.phone)
-		if err != nil {
-			t.Fatalf("SMS id of %s: %v", a.code, err)
-		}
-		ids[i] = id
-	}
-	var acct failoverAccount
-	harness.Poll(2*time.Minute, 200*time.Millisecond, func() bool {
-		acct = count(ctx, st, sim, accepted, ids)
-		return acct.once == len(accepted)
-	})
-	return acct
-}
-
-// count compares the provider's SMS and the store with the accepted ones.
-func count(ctx context.Context, st *store.Store, sim *simulator.Simulator, accepted []acceptedSMS, ids []string) failoverAccount {
-	atProvider := map[string]int{}
-	idsByPhone := map[string]map[string]bool{}
-	for _, m := range sim.Messages("", sim.Count()) {
-		atProvider[m.ID]++
-		if idsByPhone[m.To] == nil {
-			idsByPhone[m.To] = map[string]bool{}
-		}
-		idsByPhone[m.To][m.ID] = true
-	}
-	recs, err := st.GetSMSBatch(ctx, ids)
-	var acct failoverAccount
-	for i, a := range accepted {
-		switch {
-		case atProvider[ids[i]] == 0:
-			acct.lost++
-		case err != nil || recs[i].Status != sms.Sent:
-			acct.stuck++
-		default:
-			acct.once++
-		}
-		if len(idsByPhone[a.phone]) > 1 {
-			acct.duplicates++
-		}
-	}
-	return acct
 }

@@ -190,7 +190,7 @@ func (f *Fleet) connect(ctx context.Context) error {
 		f.ownRedis = true
 	}
 	if err := redisx.Ping(ctx, f.rdb); err != nil {
-		return fmt.Errorf("redis (%s): %w", o.Config.Redis, err)
+		return fmt.Errorf("redis (%s): %w", o.Config.Redis.Describe(), err)
 	}
 	// Every role names keys in the layout the fleet's data was written
 	// with, or refuses to start (before LoadIDs, whose key tells an older

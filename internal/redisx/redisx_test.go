@@ -1,6 +1,7 @@
 package redisx
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -75,5 +76,22 @@ func TestNewDefaultTimeout(t *testing.T) {
 	defer c.Close()
 	if o := c.(*redis.Client).Options(); o.ReadTimeout != DefaultTimeout {
 		t.Fatalf("read timeout %s", o.ReadTimeout)
+	}
+}
+
+// TestUnavailableWithoutSentinels: with every sentinel unreachable a
+// failover client's error is one the roles answer 503 to (Unavailable),
+// not a 500, like a standalone Redis that is down.
+func TestUnavailableWithoutSentinels(t *testing.T) {
+	for _, cfg := range []config.Redis{
+		{Addr: "127.0.0.1:1", Timeout: time.Second},
+		{Mode: config.RedisSentinel, Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "mymaster", Timeout: time.Second},
+	} {
+		c := New(cfg)
+		err := Ping(context.Background(), c)
+		_ = c.Close()
+		if err == nil || !Unavailable(err) {
+			t.Errorf("%s: Ping = %v, Unavailable %v; want an unavailable error", cfg.Describe(), err, Unavailable(err))
+		}
 	}
 }

@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +24,8 @@ func TestSentinelFailover(t *testing.T) {
 	if err := c.Set(ctx, "before", "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := c.Do(ctx, "wait", 1, 5000).Int(); err != nil || n != 1 {
-		t.Fatalf("WAIT 1: %d replicas, %v", n, err)
+	if err := s.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
 	}
 	old, next, err := s.Failover(ctx)
 	if err != nil {
@@ -52,5 +55,46 @@ func TestSentinelFailover(t *testing.T) {
 	defer direct.Close()
 	if v, err := direct.Get(ctx, "after").Result(); err != nil || v != "2" {
 		t.Fatalf("the write did not land on the new primary %s: %q, %v", next, v, err)
+	}
+}
+
+// stopTB records whether NewSentinel skipped or failed; both end the
+// goroutine, as the testing package's do.
+type stopTB struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (s *stopTB) Helper() {}
+func (s *stopTB) Skip(args ...any) {
+	s.skipped, s.msg = true, fmt.Sprint(args...)
+	runtime.Goexit()
+}
+func (s *stopTB) Fatal(args ...any) {
+	s.failed, s.msg = true, fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+// TestNewSentinelWithoutRedis: with no redis-server on PATH the set-up
+// fails under CI=true (a test CI must run is never skipped there) and is
+// skipped elsewhere, naming the package to install.
+func TestNewSentinelWithoutRedis(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	for _, tc := range []struct {
+		ci                     string
+		wantSkipped, wantFatal bool
+	}{{"true", false, true}, {"", true, false}} {
+		t.Setenv("CI", tc.ci)
+		rec := &stopTB{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			NewSentinel(rec, SentinelOptions{})
+		}()
+		<-done
+		if rec.skipped != tc.wantSkipped || rec.failed != tc.wantFatal || !strings.Contains(rec.msg, "apt-get install -y redis-server") {
+			t.Errorf("CI=%q: skipped %v, failed %v (%q); want skipped %v, failed %v, naming the package", tc.ci, rec.skipped, rec.failed, rec.msg, tc.wantSkipped, tc.wantFatal)
+		}
 	}
 }
