@@ -184,3 +184,55 @@ func TestMeasureDurabilityCost(t *testing.T) {
 		t.Logf("appendfsync %-8s WAIT %d: %7.0f createMessage/s  (%.2f of the baseline)", m.fsync, m.replicas, rate, rate/base)
 	}
 }
+
+// TestFinalWritesReachTheReplica: with replicas required, a worker's final
+// writes (sent, failed) return only once a replica has them, so a failover
+// cannot keep a task's completion and lose its SMS's state (an SMS was
+// left sending with no task in about one Sentinel failover run in 25);
+// without the replica the write happened on the primary and its error
+// says it was not replicated, so the worker records it again.
+func TestFinalWritesReachTheReplica(t *testing.T) {
+	r := testenv.NewRedis(t)
+	replica, stopReplica := startReplica(t, r)
+	st := New(r.Client(t), 24*time.Hour, WithReplicas(1, 2*time.Second))
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	begun := func(code, phone string) string {
+		t.Helper()
+		m := &Message{App: "SHOP1-00001", Code: code, Type: sms.Transactional, Content: `"x"`, SendAt: st.now(), Validity: time.Hour, ChunkSize: 100, Direct: true}
+		if _, _, err := st.CreateMessage(ctx, m, []Audience{{Phones: []string{phone}, SendAt: st.now()}}); err != nil {
+			t.Fatal(err)
+		}
+		id := MustSMSID(t, st, code, phone)
+		l, ok, err := st.LoadSMS(ctx, id)
+		if err != nil || !ok {
+			t.Fatalf("load: %v %v", ok, err)
+		}
+		if _, _, ok, err := st.Begin(ctx, id, l); err != nil || !ok {
+			t.Fatalf("begin: %v %v", ok, err)
+		}
+		return id
+	}
+	statusOn := func(c *redis.Client, id string) string { return c.HGet(ctx, st.k.sms(id), fStatus).Val() }
+	sent := begun("DURF-00000000-00000001", "+4915112000041")
+	gone := begun("DURF-00000000-00000003", "+4915112000043")
+	if _, err := st.MarkSent(ctx, sent, Outcome{Provider: "smsc", ProviderRef: "F1", Segments: 1}); err != nil {
+		t.Fatal(err)
+	}
+	failed := begun("DURF-00000000-00000002", "+4915112000042")
+	if _, err := st.MarkFailed(ctx, failed, Outcome{Error: "rejected"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := statusOn(replica, sent), statusOn(replica, failed); a != "sent" || b != "failed" {
+		t.Fatalf("on the replica as the calls returned: %s and %s, want sent and failed", a, b)
+	}
+
+	stopReplica()
+	st.waitTimeout = 100 * time.Millisecond
+	_, err := st.MarkSent(ctx, gone, Outcome{Provider: "smsc", ProviderRef: "F3", Segments: 1})
+	if !errors.Is(err, ErrNotReplicated) || statusOn(r.Client(t), gone) != "sent" {
+		t.Fatalf("sent with the replica gone: %v, status %s on the primary; want ErrNotReplicated after the move", err, statusOn(r.Client(t), gone))
+	}
+}

@@ -65,13 +65,18 @@ func (s *Store) MarkSentBatch(ctx context.Context, batch []Sent) ([]SentResult, 
 		o := b.Outcome
 		moves[i] = s.transitionCall(b.ID, sms.Sent, o.Segments, o.Attempts, sentPairs(o)...)
 	}
-	if err := s.runCalls(ctx, moves, false); err != nil && anyUnrun(moves) {
+	// Durable (with SMSFLEET_REDIS_WAIT_REPLICAS): the task completes only
+	// after its acceptance reached the replicas, so a failover cannot keep
+	// the task's completion and lose the sent write, which would leave the
+	// SMS sending with no task to finish it. A write the replicas did not
+	// acknowledge is this SMS's error: the worker records it again.
+	if err := s.runCalls(ctx, moves, true); err != nil && anyUnrun(moves) {
 		return nil, fmt.Errorf("record sent batch: %w", err)
 	}
 	out := make([]SentResult, len(batch))
 	var index []int
 	for i, c := range moves {
-		raw, err := c.cmd.Result()
+		raw, err := s.result(c)
 		if err != nil {
 			out[i].Err = fmt.Errorf("sms %s to sent: %w", batch[i].ID, err)
 			continue

@@ -716,8 +716,12 @@ type transitionResult struct {
 // sent, which MarkSent records with its reference.
 func (s *Store) transition(ctx context.Context, id string, to sms.Status, attempts []Attempt, pairs ...any) (bool, error) {
 	c := s.transitionCall(id, to, 0, attempts, pairs...)
-	_ = s.runCalls(ctx, []*scriptCall{c}, false)
-	raw, err := c.cmd.Result()
+	// Durable, as a sent write is (MarkSentBatch): a final state must not
+	// be lost to a failover that keeps the task's completion.
+	if err := s.runCalls(ctx, []*scriptCall{c}, true); err != nil && c.cmd == nil {
+		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)
+	}
+	raw, err := s.result(c)
 	if err != nil {
 		return false, fmt.Errorf("sms %s to %s: %w", id, to, err)
 	}
