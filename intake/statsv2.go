@@ -282,4 +282,3 @@ func messageStatus(m store.Message) string {
 	}
 	return "done"
 }
-
