@@ -47,6 +47,8 @@ var keyBounds = map[string]string{
 	"sf:idkey":  "one key per fleet, written once (docs/decisions.md#20)",
 	"sf:layout": "one key per fleet, written once (docs/decisions.md#22)",
 	"sf:wh:":    "ttl",
+	"sf:hp:":    "ttl",
+	"sf:hkey":   "one key per fleet, written once (Message History sessions)",
 }
 
 // keyTable reads the key patterns from keys.go's table comment.
