@@ -113,9 +113,6 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if _, err := buildRates(o.Config, nil); err != nil {
 		return nil, err
 	}
-	if err := checkClusterSafe(o.Config.Redis, o.Redis); err != nil {
-		return nil, err
-	}
 	f := &Fleet{opts: o, log: o.Log, rdb: o.Redis}
 	// The simulator's latency faults, and a large history export, outlast
 	// any request deadline.
