@@ -76,6 +76,23 @@ func (a *API) getResults(ctx context.Context, app string, raw json.RawMessage) (
 // those with a delivery receipt; smsfleet has no conversion tracking for
 // SMS, so "conversion" is reported as zero for each hour with activity.
 func hourlyRows(m store.Message) []resultRow {
+	rows := []resultRow{}
+	for _, h := range hoursOf(m) {
+		t, err := time.Parse("2006010215", h)
+		if err != nil {
+			continue
+		}
+		dt := t.Format("2006-01-02 15:04:05")
+		for _, action := range []string{"send", "delivery", "conversion"} {
+			rows = append(rows, resultRow{Datetime: dt, Action: action, Count: m.Hourly[action][h]})
+		}
+	}
+	return rows
+}
+
+// hoursOf is every UTC hour (YYYYMMDDHH) with a counter of m, oldest
+// first.
+func hoursOf(m store.Message) []string {
 	hours := map[string]bool{}
 	for _, byHour := range m.Hourly {
 		for h := range byHour {
@@ -87,18 +104,7 @@ func hourlyRows(m store.Message) []resultRow {
 		sorted = append(sorted, h)
 	}
 	sort.Strings(sorted)
-	rows := []resultRow{}
-	for _, h := range sorted {
-		t, err := time.Parse("2006010215", h)
-		if err != nil {
-			continue
-		}
-		dt := t.Format("2006-01-02 15:04:05")
-		for _, action := range []string{"send", "delivery", "conversion"} {
-			rows = append(rows, resultRow{Datetime: dt, Action: action, Count: m.Hourly[action][h]})
-		}
-	}
-	return rows
+	return sorted
 }
 
 // statusCounts reports every status, zeros included, so clients can rely

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -111,20 +110,10 @@ func wantsSMS(platforms []int) bool {
 // hourlyMetrics turns the message's hourly counters into v2 rows, oldest
 // hour first.
 func hourlyMetrics(m store.Message) []intervalMetrics {
-	hours := map[string]bool{}
-	for _, byHour := range m.Hourly {
-		for h := range byHour {
-			hours[h] = true
-		}
-	}
-	sorted := make([]string, 0, len(hours))
-	for h := range hours {
-		sorted = append(sorted, h)
-	}
-	sort.Strings(sorted)
-	out := make([]intervalMetrics, 0, len(sorted))
+	hours := hoursOf(m)
+	out := make([]intervalMetrics, 0, len(hours))
 	n := func(action, hour string) int64 { return m.Hourly[action][hour] }
-	for _, h := range sorted {
+	for _, h := range hours {
 		t, err := time.Parse("2006010215", h)
 		if err != nil {
 			continue
