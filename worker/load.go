@@ -21,18 +21,32 @@ func (s *Sender) load(ctx context.Context, refs []store.SMSRef) ([]*item, error)
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	items := make([]*item, len(ls))
+	var sent []string
 	for i, l := range ls {
 		it := &item{l: l, log: s.Log.With(zap.String("sms", l.ID))}
 		if !l.OK {
 			// Not queued or sending: canceled, already sent, or never created.
 			it.verdict = verdict{fate: fateDone, reason: string(l.Status)}
 			items[i] = it
+			if l.Status == sms.Sent {
+				sent = append(sent, l.ID)
+			}
 			continue
 		}
 		it.log = it.log.With(zap.String("to", sms.MaskPhone(l.To)), zap.String("type", string(l.Type)))
 		it.pol = s.Policy(l.App)
 		it.verdict = verdict{fate: fateSend}
 		items[i] = it
+	}
+	if len(sent) > 0 {
+		// A task that runs again for an SMS already sent: its worker may
+		// have died between the move to sent and the indexing of the
+		// provider's reference (store.MarkSentBatch's steps), and a receipt
+		// for it would then wait parked until given up. Index it again
+		// (idempotent; a parked receipt applies now).
+		if err := s.Store.ReindexSent(ctx, sent); err != nil {
+			s.Log.Warn("re-index the references of SMS already sent", zap.Int("sms", len(sent)), zap.Error(err))
+		}
 	}
 	return items, nil
 }

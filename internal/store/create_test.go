@@ -109,3 +109,44 @@ func TestSentWriteRetriedAfterItsMove(t *testing.T) {
 		t.Fatalf("the applied receipt is still parked")
 	}
 }
+
+// TestReindexSentAfterACrash: a worker dies after a sent write's move
+// (step 1) and before its reference is indexed; its task runs again, finds
+// the SMS sent and re-indexes it (ReindexSent), so the receipt that parked
+// meanwhile applies instead of being given up. Both layouts.
+func TestReindexSentAfterACrash(t *testing.T) {
+	for _, layout := range []Layout{{Partitions: 1}, {Tagged: true, Partitions: 16}} {
+		t.Run(layout.String(), func(t *testing.T) {
+			r := testenv.NewRedis(t)
+			ctx := context.Background()
+			s := New(r.Client(t), 24*time.Hour, WithLayout(layout))
+			m := &Message{App: "SHOP1-00001", Code: "RIDX-00000000-00000001", Type: sms.OTP, Content: `"hi"`, SendAt: time.Now(), Validity: time.Hour, Direct: true, ChunkSize: 10}
+			if _, _, err := s.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: time.Now(), Phones: []string{"+4915100000002"}}}); err != nil {
+				t.Fatal(err)
+			}
+			id := MustSMSID(t, s, m.Code, "+4915100000002")
+			if _, _, _, err := s.Begin(ctx, id, Loaded{Type: sms.OTP}); err != nil {
+				t.Fatal(err)
+			}
+			o := Outcome{Provider: "p", ProviderRef: "R2", Segments: 1}
+			if err := s.runCalls(ctx, []*scriptCall{s.transitionCall(id, sms.Sent, 1, nil, sentPairs(o)...)}, false); err != nil {
+				t.Fatal(err)
+			}
+			// The worker is gone; the receipt comes and parks.
+			res, err := s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R2", Status: sms.Delivered}}, time.Hour)
+			if err != nil || res[0] != ReceiptUnknown {
+				t.Fatalf("receipt before the reference was indexed: %v %v", res, err)
+			}
+			if err := s.ReindexSent(ctx, []string{id}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.GetSMS(ctx, id); err != nil || got.Status != sms.Delivered {
+				t.Fatalf("after the task ran again: %+v %v, want the parked receipt applied", got, err)
+			}
+			// A later receipt finds the reference too.
+			if res, err := s.ApplyReceipts(ctx, []sms.Receipt{{Provider: "p", Ref: "R2", Status: sms.Delivered}}, time.Hour); err != nil || res[0] == ReceiptUnknown {
+				t.Fatalf("a receipt after the re-index: %v %v, want the reference known", res, err)
+			}
+		})
+	}
+}

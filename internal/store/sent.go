@@ -99,6 +99,52 @@ func (s *Store) MarkSentBatch(ctx context.Context, batch []Sent) ([]SentResult, 
 	return out, nil
 }
 
+// ReindexSent runs steps 2 and 3 again for SMS that are sent: their
+// provider references indexed, and a receipt parked for one applied. It is
+// for an SMS whose worker died between step 1 and step 2 (its task runs
+// again and finds it sent): without it, its receipts would park until
+// given up. Harmless for SMS whose references are indexed (the same SET).
+func (s *Store) ReindexSent(ctx context.Context, ids []string) error {
+	cmds := make([]*redis.SliceCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, s.k.sms(id), fStatus, fProvider, fRef)
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("re-index sent sms: %w", err)
+	}
+	var batch []Sent
+	for i, c := range cmds {
+		v := c.Val()
+		st, _ := v[0].(string)
+		prov, _ := v[1].(string)
+		ref, _ := v[2].(string)
+		if sms.Status(st) == sms.Sent && prov != "" && ref != "" {
+			batch = append(batch, Sent{ID: ids[i], Outcome: Outcome{Provider: prov, ProviderRef: ref}})
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	out := make([]SentResult, len(batch))
+	index := make([]int, len(batch))
+	for i := range index {
+		index[i] = i
+	}
+	parked, err := s.indexRefs(ctx, batch, index, out)
+	if err != nil {
+		return err
+	}
+	s.applyParked(ctx, batch, parked, out)
+	for _, r := range out {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
 // anyUnrun reports whether a call got no reply of its own (the pipeline
 // failed before it).
 func anyUnrun(calls []*scriptCall) bool {
