@@ -2,22 +2,14 @@ package e2e_test
 
 import (
 	"context"
-	"net/http/httptest"
+	"fmt"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
-
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
-	"github.com/smsfleet/smsfleet/internal/fleet"
-	"github.com/smsfleet/smsfleet/internal/provider"
-	"github.com/smsfleet/smsfleet/internal/simulator"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -61,82 +53,17 @@ func TestClusterMasterKilledUnderLoad(t *testing.T) {
 	cfg.Redis.WaitReplicas, cfg.Redis.WaitTimeout = 1, time.Second
 	cfg.Lanes.Shards = 6
 	cfg.Worker.OutboxInterval = outboxInterval
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-
-	sim := simulator.New("simulator", 0)
-	var replays atomic.Int64
-	simServer := httptest.NewServer(countReplays(sim.Handler(), &replays))
-	t.Cleanup(simServer.Close)
-	apiServer := httptest.NewUnstartedServer(nil)
-	cfg.PublicURL = "http://" + apiServer.Listener.Addr().String()
-	api := startFleet(t, cfg, fleet.Roles{API: true}, nil)
-	core, logs := observer.New(zap.WarnLevel)
-	startFleet(t, cfg, fleet.Roles{Worker: true}, zap.New(core), provider.NewSimulator("simulator", simServer.URL+"/simulator", nil))
-	apiServer.Config.Handler = api.Handler()
-	apiServer.Start()
-	t.Cleanup(apiServer.Close)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	masters, err := c.Masters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := masters[0].Addr
-	load := &failoverLoad{api: apiServer.URL, clientTimeout: 10 * time.Second, retryFor: time.Minute}
-	var (
-		once        sync.Once
-		killed      = make(chan struct{})
-		killAt      time.Time
-		healthyAt   time.Time
-		failoverErr error
-	)
-	start := time.Now()
-	load.run(ctx, n, 32, func(accepted int) {
-		if accepted < n/3 {
-			return
+	runFailover(t, cfg, n, func(ctx context.Context) (time.Time, string, error) {
+		masters, err := c.Masters(ctx)
+		if err != nil {
+			return time.Time{}, "", err
 		}
-		once.Do(func() {
-			go func() {
-				defer close(killed)
-				if failoverErr = c.KillMaster(ctx, victim); failoverErr != nil {
-					return
-				}
-				killAt = time.Now()
-				failoverErr = c.WaitHealthy(ctx)
-				healthyAt = time.Now()
-			}()
-		})
+		victim := masters[0].Addr
+		if err := c.KillMaster(ctx, victim); err != nil {
+			return time.Time{}, "", err
+		}
+		killAt := time.Now()
+		err = c.WaitHealthy(ctx)
+		return killAt, fmt.Sprintf("master %s killed, the cluster healthy again %.1f s later", victim, time.Since(killAt).Seconds()), err
 	})
-	loadTook := time.Since(start)
-	<-killed
-	if failoverErr != nil {
-		t.Fatal(failoverErr)
-	}
-	t.Logf("%d SMS sent by 32 clients in %.1f s; master %s killed at +%.1f s, the cluster healthy again %.1f s later",
-		n, loadTook.Seconds(), victim, killAt.Sub(start).Seconds(), healthyAt.Sub(killAt).Seconds())
-
-	settleStart := time.Now()
-	acct := account(ctx, t, api.Store(), sim, load.accepted)
-	t.Logf("failover accounting: accepted %d of %d, gave up on %d; at the provider %d accepted SMS once (%d sends it deduplicated by SMS id), lost %d, stuck %d, second SMS to an accepted phone %d; %d messages re-enqueued by the outbox sweeper; settled %.1f s after the load",
-		len(load.accepted), n, load.notAccepted, acct.once, replays.Load(), acct.lost, acct.stuck, acct.duplicates,
-		logs.FilterMessage("outbox: enqueued a message the intake had not").Len(), time.Since(settleStart).Seconds())
-	unavailable := time.Duration(0)
-	if !load.firstBad.IsZero() {
-		unavailable = load.lastBad.Sub(load.firstBad)
-	}
-	t.Logf("during the switch: %d answers 503 with Retry-After, %d failures (%d hung); API unavailable for %.2f s (first to last 503 or failure); longest time without an acceptance %.2f s",
-		load.unavailable503, load.failures, load.hung, unavailable.Seconds(), load.longestGap.Seconds())
-
-	if load.failures != 0 {
-		t.Errorf("%d requests failed other than 503 with Retry-After (%d hung); first: %q", load.failures, load.hung, load.failureExamples)
-	}
-	if load.notAccepted != 0 || len(load.accepted) != n {
-		t.Errorf("accepted %d of %d; the client gave up on %d", len(load.accepted), n, load.notAccepted)
-	}
-	if acct.lost != 0 || acct.stuck != 0 || acct.duplicates != 0 || acct.once != len(load.accepted) {
-		t.Errorf("accounting: %+v for %d accepted", acct, len(load.accepted))
-	}
 }
