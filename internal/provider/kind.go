@@ -68,6 +68,11 @@ type Deps struct {
 	// OnReceipt receives the receipts a provider gets on its connection
 	// (SMPP), not by webhook; it must not block. May be nil.
 	OnReceipt func(sms.Receipt)
+	// OnReply receives the inbound messages (MO: replies from phones) a
+	// provider gets on its connection (SMPP deliver_sm that is not a
+	// receipt), not by webhook, with the provider's name; it must not
+	// block. May be nil (the fleet wires it to the inbound path).
+	OnReply func(provider string, r Reply)
 	// Logger may be nil.
 	Logger *zap.Logger
 }
