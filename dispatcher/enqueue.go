@@ -99,7 +99,12 @@ func (e *Enqueuer) enqueue(ctx context.Context, m store.Message) (created int, e
 		}
 	}
 	// Every group's task exists now; until then the outbox entry stays, so
-	// a crash between two groups is repaired too.
+	// a crash between two groups is repaired too. On a Redis Cluster the
+	// tasks must be on their replicas before the entry goes
+	// (store.QueuesReplicated).
+	if err := e.store.QueuesReplicated(ctx, tasks.DispatchQueue(m.Code, e.shards)); err != nil {
+		return created, err
+	}
 	return created, e.store.OutboxDone(ctx, m.Code)
 }
 
@@ -176,6 +181,13 @@ func (e *Enqueuer) sweepOutbox(ctx context.Context, p int, grace time.Duration, 
 		created, err := e.enqueue(ctx, m)
 		if err != nil {
 			return n, err
+		}
+		if m.Direct {
+			// Its send task before its outbox entry (a dispatch's is fenced
+			// in enqueue): any shard of the lane, this is the rare path.
+			if err := e.store.QueuesReplicated(ctx, e.shards.Queues(m.Type.Lane())...); err != nil {
+				return n, err
+			}
 		}
 		if err := e.store.OutboxDone(ctx, code); err != nil {
 			return n, err

@@ -75,6 +75,13 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		enqueued += n
 	}
+	// The send tasks on their replicas before the fan-out is recorded as
+	// finished (on a Redis Cluster they are on other masters:
+	// store.QueuesReplicated); a failure re-runs the dispatch, whose
+	// enqueues are idempotent.
+	if err := f.Store.QueuesReplicated(ctx, f.Enqueuer.shards.Queues(m.Type.Lane())...); err != nil {
+		return fmt.Errorf("dispatch %s: %w", code, err)
+	}
 	if err := f.Store.FinishFanout(ctx, code, g); err != nil {
 		return err
 	}

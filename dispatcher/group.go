@@ -72,7 +72,7 @@ func (e *Enqueuer) flush(batch []*pendingSend) {
 		}
 		byLane[p.typ] = append(byLane[p.typ], p)
 	}
-	var confirm []string
+	var confirm, queues []string
 	var confirmed []*pendingSend
 	for _, typ := range lanes {
 		ps := byLane[typ]
@@ -87,7 +87,8 @@ func (e *Enqueuer) flush(batch []*pendingSend) {
 			for i, p := range part {
 				refs[i] = p.ref
 			}
-			t := e.SendBatchTask(tasks.IntakeBatchID(refs[0].ID), refs, typ)
+			id := tasks.IntakeBatchID(refs[0].ID)
+			t := e.SendBatchTask(id, refs, typ)
 			_, err := e.queue.EnqueueContext(ctx, t)
 			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 				err = fmt.Errorf("enqueue batch of %d: %w", len(part), err)
@@ -100,13 +101,19 @@ func (e *Enqueuer) flush(batch []*pendingSend) {
 				confirm = append(confirm, p.code)
 				confirmed = append(confirmed, p)
 			}
+			queues = append(queues, e.shards.Queue(typ.Lane(), id))
 		}
 	}
 	// A batch's messages leave the outbox now (a single send's leaves it
 	// when its worker loads it, which saves the lone request a round
 	// trip). Should this fail, the sweeper gives them single tasks later,
-	// which the batch leaves to them: still each SMS once.
-	err := e.store.OutboxDoneMany(ctx, confirm)
+	// which the batch leaves to them: still each SMS once. On a Redis
+	// Cluster the batches must be on their replicas first: the outbox is
+	// on other masters (store.QueuesReplicated).
+	err := e.store.QueuesReplicated(ctx, queues...)
+	if err == nil {
+		err = e.store.OutboxDoneMany(ctx, confirm)
+	}
 	if err != nil {
 		err = fmt.Errorf("enqueued; %w", err)
 	}

@@ -99,6 +99,7 @@ func (s *Sender) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 		defer cancel()
 	}
 	var failed error
+	var queues []string
 	for i, e := range errs {
 		if e == nil {
 			continue
@@ -106,6 +107,12 @@ func (s *Sender) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 		if err := s.followUp(wctx, typ, todo[i], e, retried, t); err != nil && failed == nil {
 			failed = err
 		}
+		queues = append(queues, s.Shards.Queue(typ.Lane(), todo[i].ID))
+	}
+	// On a Redis Cluster the follow-ups must be on their replicas before
+	// the batch completes on its own master (store.QueuesReplicated).
+	if failed == nil {
+		failed = s.Store.QueuesReplicated(wctx, queues...)
 	}
 	// A follow-up that could not be written fails the batch: asynq runs it
 	// again, and the SMS whose follow-ups exist are left to them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
@@ -16,6 +17,16 @@ import (
 // judged, composed and admitted is begun by deliver. An SMS that is not
 // queued or sending gets fateDone.
 func (s *Sender) load(ctx context.Context, refs []store.SMSRef) ([]*item, error) {
+	// Loading a direct send takes its message out of the outbox (on the
+	// message's master). On a Redis Cluster this task is on another
+	// master: it must be on that master's replicas first, or a failover
+	// there loses the task with the outbox entry already gone
+	// (store.QueuesReplicated; nothing to do on one primary).
+	if q, ok := asynq.GetQueueName(ctx); ok {
+		if err := s.Store.QueuesReplicated(ctx, q); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+	}
 	ls, err := s.Store.LoadBatch(ctx, refs)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)

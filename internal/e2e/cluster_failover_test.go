@@ -24,22 +24,15 @@ import (
 // answering 503 with Retry-After during the switch, never hanging.
 // SMSFLEET_E2E_CLUSTER_N sets the load (default 2,000).
 //
-// It FAILS today, and so runs only with SMSFLEET_E2E_CLUSTER_FAILOVER=1:
-// it is the reproduction of issue 15's open cluster-failover work. The one
-// run made (2,000 SMS, a master killed at +0.9 s, the cluster healthy 2.3 s
-// later): the API answered 503 for 57.8 s (the fleet's cluster clients
-// took that long to route the dead master's slots to its replica), the
-// client gave up on 23 SMS, and 25 accepted SMS stayed queued with no
-// task. The likely cause, not yet proven: their asynq tasks, on the dead
-// master's shard queues, were not replicated, while the intake's removal
-// of their outbox entries (dispatcher/group.go, on another master) was,
-// so the outbox sweeper had nothing to repair; on one primary the
-// replication stream keeps the two in order, on a cluster nothing does.
-// docs/operations.md, "Redis Cluster failover (open)".
+// It failed before two fixes (one run: the API answered 503 for 58 s and
+// 19 accepted SMS were left queued with no task): the fleet's cluster
+// clients now re-read the slot map as soon as a node stops answering
+// (redisx.FollowFailovers; go-redis waited for its 60 s reload), and
+// whatever records that a task exists on another master (the outbox
+// removal, the fan-out's finish, a batch's completion, the outcome
+// relay's acknowledgement, a worker's load) first waits for the task's
+// own master to replicate it (store.QueuesReplicated).
 func TestClusterMasterKilledUnderLoad(t *testing.T) {
-	if os.Getenv("SMSFLEET_E2E_CLUSTER_FAILOVER") != "1" {
-		t.Skip("known to fail until the cluster failover work of issue 15 lands; SMSFLEET_E2E_CLUSTER_FAILOVER=1 runs it")
-	}
 	n := 2000
 	if v := os.Getenv("SMSFLEET_E2E_CLUSTER_N"); v != "" {
 		var err error

@@ -146,6 +146,7 @@ func isNoGroup(err error) bool {
 // OrphanAfter) takes it again.
 func (r *Relay) publish(ctx context.Context, events []store.OutcomeEvent) error {
 	msgs := make([]kafka.Message, 0, len(events))
+	callbacks := false
 	for _, o := range events {
 		e := FromStore(o)
 		body, err := json.Marshal(e)
@@ -164,12 +165,21 @@ func (r *Relay) publish(ctx context.Context, events []store.OutcomeEvent) error 
 			return err
 		}
 		metrics.Outcomes.WithLabelValues("callback").Inc()
+		callbacks = true
 	}
 	if r.Writer != nil {
 		if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
 			return fmt.Errorf("produce outcomes: %w", err)
 		}
 		metrics.Outcomes.WithLabelValues("kafka").Add(float64(len(msgs)))
+	}
+	// The callback tasks on their replicas before the events leave the
+	// stream (on a Redis Cluster they are on other masters:
+	// store.QueuesReplicated); a failure leaves the batch pending.
+	if callbacks {
+		if err := r.Store.QueuesReplicated(ctx, tasks.CallbackQueue); err != nil {
+			return err
+		}
 	}
 	if err := r.Store.AckOutcomes(ctx, events); err != nil {
 		return err

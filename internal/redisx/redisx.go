@@ -49,12 +49,14 @@ func New(cfg config.Redis) redis.UniversalClient {
 	case config.RedisCluster:
 		// PoolSize is per node; commands go to the node that holds their
 		// key's slot, following MOVED/ASK redirects.
-		return redis.NewClusterClient(&redis.ClusterOptions{
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:    cfg.Endpoints(),
 			Username: cfg.Username, Password: cfg.Password,
 			PoolSize: s.PoolSize, DialTimeout: s.DialTimeout, ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout,
 			PoolTimeout: s.PoolTimeout, MaxRetries: s.MaxRetries, ContextTimeoutEnabled: s.ContextTimeoutEnabled, TLSConfig: s.TLSConfig,
 		})
+		FollowFailovers(cc)
+		return cc
 	}
 	s.Addr, s.Username, s.Password, s.DB = cfg.Endpoints()[0], cfg.Username, cfg.Password, cfg.DB
 	return redis.NewClient(s)

@@ -41,6 +41,7 @@ package store
 //	sf:layout            string the key layout the data was written with: plain/1 or tagged/<P> (layout.go)
 //	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires a retention after its last SMS (history.go)
 //	sf:hkey              string the Message History session key, created once by the first API process (history.go)
+//	sf:qf:{queue}        string a queue's replication fence on a Redis Cluster: written, then WAITed on, on the queue's master (queuefence.go; 1 min)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
