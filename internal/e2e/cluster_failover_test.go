@@ -33,6 +33,7 @@ import (
 // relay's acknowledgement, a worker's load) first waits for the task's
 // own master to replicate it (store.QueuesReplicated).
 func TestClusterMasterKilledUnderLoad(t *testing.T) {
+	harness.StandaloneOnly(t, "starts its own cluster with replicas")
 	n := 2000
 	if v := os.Getenv("SMSFLEET_E2E_CLUSTER_N"); v != "" {
 		var err error

@@ -18,6 +18,7 @@ import (
 // sweep); every outcome is relayed (the partitions' streams drain); the
 // store's keys are then on every master.
 func TestSendOnACluster(t *testing.T) {
+	harness.StandaloneOnly(t, "starts its own cluster, as the cluster run's tests do")
 	// A rate limit on the phones' operator: every send runs the limiter's
 	// script on the cluster too (its keys carry the operator as their tag).
 	e := harness.NewOnCluster(t, withReceipts(t), func(c *config.Config, _ *fleet.Roles) {

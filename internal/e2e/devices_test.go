@@ -100,10 +100,10 @@ func TestDeviceRegisterNormalisesPhone(t *testing.T) {
 				t.Fatalf("registerDevice %q: HTTP %d status %d %q", tc.hwid, r.HTTP, r.StatusCode, r.StatusMessage)
 			}
 			// Stored under its E.164 form, and only that.
-			if n, err := e.RDB.Exists(ctx, "sf:d:"+harness.ShopApp+":"+tc.e164).Result(); err != nil || n != 1 {
+			if n, err := e.Client.Exists(ctx, e.DeviceKey(harness.ShopApp, tc.e164)).Result(); err != nil || n != 1 {
 				t.Errorf("device key of %s: exists %d, %v", tc.e164, n, err)
 			}
-			if ok, err := e.RDB.SIsMember(ctx, "sf:ds:"+harness.ShopApp, tc.e164).Result(); err != nil || !ok {
+			if ok, err := e.Client.SIsMember(ctx, e.DevicesKey(harness.ShopApp), tc.e164).Result(); err != nil || !ok {
 				t.Errorf("%s is not in the application's device set (%v)", tc.e164, err)
 			}
 			got := tagsOf(e, harness.ShopApp, harness.ShopToken, tc.lookup)
@@ -119,7 +119,7 @@ func TestDeviceRegisterNormalisesPhone(t *testing.T) {
 	}
 	e.T = t
 	// Every spelling registered one device each: five in all.
-	members, err := e.RDB.SMembers(ctx, "sf:ds:"+harness.ShopApp).Result()
+	members, err := e.Client.SMembers(ctx, e.DevicesKey(harness.ShopApp)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestDeviceRegisterNormalisesPhone(t *testing.T) {
 	}
 	// Registering a spelling of a known phone again updates, not duplicates.
 	e.MustOK("registerDevice", deviceReq(harness.ShopApp, harness.ShopToken, "+49 151 1200 0123", map[string]any{"device_type": 18, "tags": map[string]any{"plan": "platinum"}}))
-	if n, _ := e.RDB.SCard(ctx, "sf:ds:"+harness.ShopApp).Result(); n != 5 {
+	if n, _ := e.Client.SCard(ctx, e.DevicesKey(harness.ShopApp)).Result(); n != 5 {
 		t.Errorf("after re-registering: %d devices, want 5", n)
 	}
 	if got := tagsOf(e, harness.ShopApp, harness.ShopToken, "+4915112000123"); got["plan"] != "platinum" || got["age"] != float64(42) {
@@ -205,7 +205,7 @@ func TestDeviceTags(t *testing.T) {
 	e.T = t
 	// The device set and user index follow unregistration.
 	ctx := context.Background()
-	if ok, _ := e.RDB.SIsMember(ctx, "sf:ds:"+harness.ShopApp, unknown).Result(); ok {
+	if ok, _ := e.Client.SIsMember(ctx, e.DevicesKey(harness.ShopApp), unknown).Result(); ok {
 		t.Errorf("unregistered-then-unknown %s is in the device set", unknown)
 	}
 }
@@ -289,7 +289,7 @@ func TestDeviceAuth(t *testing.T) {
 			// Whatever the answer, nothing of the device is left: the accepted
 			// sequence ends unregistered, a refused one never registered.
 			for _, app := range []string{harness.ShopApp, harness.BankApp, harness.OpenApp, "NOPE0-00000"} {
-				if n, _ := e.RDB.Exists(ctx, "sf:d:"+app+":"+phone).Result(); n != 0 {
+				if n, _ := e.Client.Exists(ctx, e.DeviceKey(app, phone)).Result(); n != 0 {
 					t.Errorf("device %s left in %s", phone, app)
 				}
 			}
@@ -298,7 +298,7 @@ func TestDeviceAuth(t *testing.T) {
 	e.T = t
 	// Refused registrations never stored a device anywhere.
 	for _, app := range []string{harness.ShopApp, harness.BankApp, harness.OpenApp} {
-		if n, _ := e.RDB.SCard(ctx, "sf:ds:"+app).Result(); n != 0 {
+		if n, _ := e.Client.SCard(ctx, e.DevicesKey(app)).Result(); n != 0 {
 			t.Errorf("%s has %d devices after the auth cases, want 0", app, n)
 		}
 	}

@@ -20,7 +20,7 @@ func TestAPodWithAnotherIDSecretDoesNotStart(t *testing.T) {
 	e := harness.New(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
 	cfg := e.Config
 	cfg.IDSecret = strings.Repeat("s", 40)
-	_, err := fleet.New(context.Background(), fleet.Options{Config: cfg, Roles: fleet.Roles{Worker: true}, Redis: e.RDB})
+	_, err := fleet.New(context.Background(), fleet.Options{Config: cfg, Roles: fleet.Roles{Worker: true}, Redis: e.Client})
 	if !errors.Is(err, store.ErrIDKeyMismatch) || !strings.Contains(err.Error(), "SMSFLEET_ID_SECRET") {
 		t.Fatalf("a worker with another id secret: %v, want ErrIDKeyMismatch naming SMSFLEET_ID_SECRET", err)
 	}

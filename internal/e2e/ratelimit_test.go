@@ -256,6 +256,7 @@ func TestBadRateLimitsStopStartUpBeforeRedis(t *testing.T) {
 // and send bunches SMS up (a window looks faster than the limit) or spreads
 // them (slower). Redis times of the admissions do not move with that.
 func startRecordedPod(t *testing.T, e *harness.Env, rec *ratelimittest.Recorder) {
+	harness.StandaloneOnly(t, "times the limiter's admissions with TIME on the one server (ratelimittest)")
 	c := redis.NewClient(&redis.Options{Addr: e.Redis.Addr, PoolSize: 64})
 	t.Cleanup(func() { _ = c.Close() })
 	rec.Hook(c)

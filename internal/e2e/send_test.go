@@ -104,7 +104,7 @@ func TestCancelScheduledMessage(t *testing.T) {
 			t.Fatalf("recipient %+v, want canceled", r)
 		}
 	}
-	insp := asynq.NewInspectorFromRedisClient(e.RDB)
+	insp := asynq.NewInspectorFromRedisClient(e.Client)
 	if _, err := insp.GetTaskInfo(sms.DispatchLane, tasks.DispatchID(code, 0)); err == nil {
 		t.Fatalf("the dispatch task of a canceled message is still scheduled")
 	}
@@ -114,7 +114,7 @@ func TestCancelScheduledMessage(t *testing.T) {
 		t.Fatalf("second cancel: %d %q", r.StatusCode, r.StatusMessage)
 	}
 	// Even if the dispatch task ran (a race with the cancel), nothing goes out.
-	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.RDB), tasks.Dispatch(code, 0, 1, 0)); err != nil {
+	if err := tasks.Enqueue(asynq.NewClientFromRedisClient(e.Client), tasks.Dispatch(code, 0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for that task to have run (asynq keeps no finished task).
@@ -230,7 +230,7 @@ func TestDispatchRunTwiceSendsOnce(t *testing.T) {
 	harness.RunDispatch(t, e, code)
 	harness.RunDispatch(t, e, code)
 	e.WaitCounts(code, map[string]int64{"queued": 50}, time.Second)
-	insp := asynq.NewInspectorFromRedisClient(e.RDB)
+	insp := asynq.NewInspectorFromRedisClient(e.Client)
 	pending, err := insp.ListPendingTasks("transactional", asynq.PageSize(1000))
 	if err != nil || len(pending) != 50 {
 		t.Fatalf("%d send tasks pending (%v), want 50", len(pending), err)
@@ -284,15 +284,16 @@ func TestStatsFollowPushwooshShape(t *testing.T) {
 
 func TestOutboxRepairsAnEnqueueLostInACrash(t *testing.T) {
 	e := harness.New(t, func(_ *config.Config, r *fleet.Roles) { r.Worker = false })
+	rdb := e.Plain() // writes the plain layout's outbox by name
 	to := harness.Phones(800, 1)[0]
 	e.Register(harness.ShopApp, harness.ShopToken, to)
 	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{to}})
 	// Simulate the crash: the task never made it, the outbox entry stayed.
-	insp := asynq.NewInspectorFromRedisClient(e.RDB)
+	insp := asynq.NewInspectorFromRedisClient(e.Client)
 	if err := insp.DeleteTask("transactional", harness.SMSID(t, e.Fleet.Store(), code, to)); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.RDB.ZAdd(context.Background(), "sf:outbox", redis.Z{Score: 0, Member: code}).Err(); err != nil {
+	if err := rdb.ZAdd(context.Background(), "sf:outbox", redis.Z{Score: 0, Member: code}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	n, err := e.Fleet.Enqueuer().SweepOutbox(context.Background(), 0, zap.NewNop())

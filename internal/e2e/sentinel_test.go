@@ -42,6 +42,7 @@ const outboxInterval = 5 * time.Second
 //     transactionId;
 //   - the log says how long the API was unavailable (first to last 503).
 func TestSentinelFailoverUnderLoad(t *testing.T) {
+	harness.StandaloneOnly(t, "starts its own Sentinel group")
 	n := sentinelLoadN
 	if v := os.Getenv("SMSFLEET_E2E_SENTINEL_N"); v != "" {
 		var err error

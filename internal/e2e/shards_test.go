@@ -35,7 +35,7 @@ func TestFleetWithShardedLanes(t *testing.T) {
 
 	at := time.Now().UTC().Add(2 * time.Hour).Format("2006-01-02 15:04")
 	later := e.Send(map[string]any{"send_date": at, "content": "later", "devices": to[30:]})
-	insp := asynq.NewInspectorFromRedisClient(e.RDB)
+	insp := asynq.NewInspectorFromRedisClient(e.Client)
 	dq := tasks.DispatchQueue(later, shards)
 	if ti, err := insp.GetTaskInfo(dq, tasks.DispatchID(later, 0)); err != nil || ti.State != asynq.TaskStateScheduled {
 		t.Fatalf("the scheduled message's dispatch in %s: %+v %v", dq, ti, err)
@@ -81,7 +81,7 @@ func TestRaisingTheShardCountStrandsNoTask(t *testing.T) {
 	e.Register(harness.ShopApp, harness.ShopToken, to...)
 	otp := e.Send(map[string]any{"send_date": "now", "content": "Your code is 4711", "devices": to[:1], "message_type": "otp"})
 	campaign := e.Send(map[string]any{"send_date": "now", "content": "news", "devices": to[1:]})
-	insp := asynq.NewInspectorFromRedisClient(e.RDB)
+	insp := asynq.NewInspectorFromRedisClient(e.Client)
 	for _, q := range []string{"otp", "dispatch"} {
 		if qi, err := insp.GetQueueInfo(q); err != nil || qi.Pending != 1 {
 			t.Fatalf("queue %s before any worker: %+v %v, want one pending task", q, qi, err)

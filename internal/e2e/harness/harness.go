@@ -60,7 +60,8 @@ type Env struct {
 	// T is the test that started the fleet; Env's methods fail it.
 	T testing.TB
 	// Redis is the fleet's redis-server, RDB the fleet's client of it
-	// (both nil on a cluster, NewOnCluster).
+	// (both nil on a cluster: NewOnCluster, or New on the cluster run,
+	// where tests reach them through Plain and StandaloneOnly).
 	Redis *testenv.Redis
 	RDB   *redis.Client
 	// Cluster is the fleet's Redis Cluster (NewOnCluster; else nil).
@@ -114,11 +115,15 @@ func TestConfig(t testing.TB) config.Config {
 	return c
 }
 
-// New starts a fleet on a fresh redis-server and stops it at cleanup.
-// mutate, if given, adjusts the configuration and roles; roles default to
-// API and worker.
+// New starts a fleet on a fresh redis-server and stops it at cleanup
+// (on the cluster run, SMSFLEET_E2E_REDIS=cluster, on the run's emptied
+// Redis Cluster: backend.go). mutate, if given, adjusts the configuration
+// and roles; roles default to API and worker.
 func New(t testing.TB, mutate ...func(*config.Config, *fleet.Roles)) *Env {
 	t.Helper()
+	if OnCluster() {
+		return newOnSharedCluster(t, mutate...)
+	}
 	r := testenv.NewRedis(t)
 	e := newEnv(t, r.Client(t), nil, mutate...)
 	e.Redis = r

@@ -54,16 +54,14 @@ func Claim(t testing.TB, st *store.Store, id string) int {
 // cleanup.
 func StartWorker(t testing.TB, e *Env, provs ...provider.Provider) {
 	t.Helper()
-	StartWorkerOn(t, e, e.RDB, provs...)
+	StartWorkerOn(t, e, e.Client, provs...)
 }
 
 // StartPod starts a worker-only fleet with its own Redis client, as a
 // separate pod would run.
 func StartPod(t testing.TB, e *Env) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: e.Redis.Addr, PoolSize: 64})
-	t.Cleanup(func() { _ = rdb.Close() })
-	StartWorkerOn(t, e, rdb)
+	StartWorkerOn(t, e, e.NewClient(t))
 }
 
 // StartWorkerOn starts a worker-only fleet on rdb with e's configuration
