@@ -40,6 +40,9 @@ type Options struct {
 	CallbackSecret func(app string) string
 	// Rates reports the fleet's rate limits (nil: none configured).
 	Rates *RateStatus
+	// Currency is the configured prices' currency ("" when no prices are
+	// configured: costs are unknown and not shown; cost.go).
+	Currency string
 	// UnauthenticatedBodyBytes bounds what is read of a body before its
 	// caller is authenticated (SMSFLEET_UNAUTHENTICATED_BODY_BYTES; 0:
 	// 64 KiB, at most MaxBodyBytes). See readRequest.
@@ -156,6 +159,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/optouts", a.native(a.listOptOuts))
 	mux.Handle("DELETE /api/v1/optouts/{phone}", a.native(a.removeOptOut))
 	mux.Handle("GET /api/v1/ratelimits", a.native(a.rateLimits))
+	mux.Handle("GET /api/v1/costs", a.native(a.costs))
 }
 
 // common holds the fields every Pushwoosh request may carry.

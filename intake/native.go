@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/msgquery"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
@@ -20,16 +21,20 @@ const (
 )
 
 type messageView struct {
-	Code       string           `json:"code"`
-	Type       string           `json:"type"`
-	CreatedAt  time.Time        `json:"created_at"`
-	SendAt     time.Time        `json:"send_at"`
-	Timezone   string           `json:"timezone"`
-	Canceled   bool             `json:"canceled"`
-	Recipients int              `json:"recipients"`
-	Segments   int64            `json:"segments"`
-	Counts     map[string]int64 `json:"counts"`
-	Groups     []groupView      `json:"groups,omitempty"`
+	Code       string    `json:"code"`
+	Type       string    `json:"type"`
+	CreatedAt  time.Time `json:"created_at"`
+	SendAt     time.Time `json:"send_at"`
+	Timezone   string    `json:"timezone"`
+	Canceled   bool      `json:"canceled"`
+	Recipients int       `json:"recipients"`
+	Segments   int64     `json:"segments"`
+	// Cost and Currency: the sum of its SMS's costs (cost.go), when any
+	// SMS had a price.
+	Cost     string           `json:"cost,omitempty"`
+	Currency string           `json:"currency,omitempty"`
+	Counts   map[string]int64 `json:"counts"`
+	Groups   []groupView      `json:"groups,omitempty"`
 	// Sender and Content are the message's From and its text (a string,
 	// or an object of language to text), as createMessage took them.
 	Sender  string          `json:"sender,omitempty"`
@@ -44,18 +49,21 @@ type groupView struct {
 }
 
 type recipientView struct {
-	ID          string     `json:"id"`
-	To          string     `json:"to"`
-	Status      string     `json:"status"`
-	Provider    string     `json:"provider,omitempty"`
-	ProviderRef string     `json:"provider_ref,omitempty"`
-	Segments    int        `json:"segments,omitempty"`
-	Encoding    string     `json:"encoding,omitempty"`
-	Error       string     `json:"error,omitempty"`
-	Reason      string     `json:"reason,omitempty"`
-	Operator    string     `json:"operator,omitempty"`
-	Attempts    int        `json:"attempts,omitempty"`
-	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
+	ID          string `json:"id"`
+	To          string `json:"to"`
+	Status      string `json:"status"`
+	Provider    string `json:"provider,omitempty"`
+	ProviderRef string `json:"provider_ref,omitempty"`
+	Segments    int    `json:"segments,omitempty"`
+	Encoding    string `json:"encoding,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Operator    string `json:"operator,omitempty"`
+	Attempts    int    `json:"attempts,omitempty"`
+	// Cost is what the SMS cost (a decimal in the message's currency),
+	// when its provider had a price for its country.
+	Cost      string     `json:"cost,omitempty"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 	// History is every provider call, oldest first: provider, time,
 	// outcome ("sent", "transient", "throttled", "permanent"), error.
 	History []store.Attempt `json:"history,omitempty"`
@@ -69,6 +77,9 @@ func viewOf(m store.Message) messageView {
 	}
 	if json.Valid([]byte(m.Content)) {
 		v.Content = json.RawMessage(m.Content)
+	}
+	if m.Priced {
+		v.Cost = config.Micros(m.Cost).String()
 	}
 	if len(m.Groups) > 1 {
 		for _, g := range m.Groups {
@@ -131,7 +142,11 @@ func (a *API) getMessage(r *http.Request, app string, p page) (any, int, error) 
 	for i, rec := range recs {
 		items[i] = recipientOf(rec)
 	}
-	out := map[string]any{"message": viewOf(m), "recipients": items}
+	mv := viewOf(m)
+	if mv.Cost != "" {
+		mv.Currency = a.Currency
+	}
+	out := map[string]any{"message": mv, "recipients": items}
 	if next >= 0 {
 		out["next_cursor"] = strconv.Itoa(next)
 	}
@@ -145,6 +160,9 @@ func recipientOf(rec store.SMS) recipientView {
 	if !rec.UpdatedAt.IsZero() {
 		t := rec.UpdatedAt
 		v.UpdatedAt = &t
+	}
+	if rec.Priced {
+		v.Cost = config.Micros(rec.Cost).String()
 	}
 	return v
 }

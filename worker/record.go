@@ -124,6 +124,7 @@ func (s *Sender) recordSent(ctx context.Context, it *item, o store.Outcome) erro
 	}
 	if moved {
 		metrics.SMS.WithLabelValues(string(sms.Sent), it.l.Type.Lane(), o.Provider, o.Operator).Inc()
+		countCost(it, o)
 	}
 	it.log.Info("sms sent", zap.String("provider", o.Provider), zap.Int("segments", o.Segments), zap.String("encoding", o.Encoding))
 	return nil
@@ -179,6 +180,7 @@ func (s *Sender) writeAccepted(ctx context.Context, its []*item) {
 		if it.verdict.fate == fateSent {
 			it.recorded = store.Outcome{Segments: it.msg.parts, Encoding: it.msg.encoding, Operator: it.op.Key, Attempts: it.sent.records,
 				Provider: it.sent.res.Provider, ProviderRef: it.sent.res.Ref}
+			s.price(it, &it.recorded)
 		}
 		batch[i] = store.Sent{ID: it.l.ID, Outcome: it.recorded}
 	}

@@ -48,6 +48,9 @@ type Sender struct {
 	// WaitUnavailable is how long an SMS waits (uncounted) when every
 	// provider of its route is refused by its breaker or throttles.
 	WaitUnavailable time.Duration
+	// Prices are the providers' prices per segment (config.Prices); nil:
+	// costs are not recorded.
+	Prices config.PriceTable
 	// Rates limits sends per operator fleet-wide; nil: no limits.
 	Rates *Rates
 

@@ -55,6 +55,7 @@ func (s *Sender) settleSent(ctx context.Context, it *item) error {
 	switch {
 	case out.err == nil:
 		o.Provider, o.ProviderRef = out.res.Provider, out.res.Ref
+		s.price(it, &o)
 		return s.recordSent(ctx, it, o)
 	case out.called == 0 || provider.ClassOf(out.err) != provider.Permanent && !out.closedTransient:
 		// Nobody took the call, every provider throttled, or every

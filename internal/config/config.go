@@ -97,6 +97,9 @@ type Config struct {
 	// RouteList); with none, the fleet sends through one simulator.
 	Providers    []provider.Config
 	DefaultRoute Route
+	// Prices are what each provider charges per segment (the file's
+	// prices:, prices.go); none: costs are not recorded.
+	Prices Prices
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
 
@@ -321,6 +324,7 @@ func load(dev bool) (Config, error) {
 			return Config{}, err
 		}
 		c.Providers = f.Providers
+		c.Prices = f.Prices
 		if c.Rate.Limits == "" {
 			c.Rate.Limits = f.RateLimits
 		}
@@ -641,7 +645,7 @@ func (c Config) validateProviders() error {
 			}
 		}
 	}
-	return nil
+	return c.Prices.validate(known)
 }
 
 // DevSimulatorSecret is dev's simulator webhook secret unless

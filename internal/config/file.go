@@ -33,6 +33,8 @@ type File struct {
 	Providers         []provider.Config `yaml:"providers"`
 	Route             *Route            `yaml:"route"`
 	Applications      []FileApplication `yaml:"applications"`
+	// Prices are the providers' prices per segment (prices.go).
+	Prices Prices `yaml:"prices"`
 }
 
 // FileApplication is one application in the file.

@@ -246,8 +246,9 @@ func (f *Fleet) mountAPI() {
 	guard := authguard.New(authguard.Options{Surface: "api", Failures: o.Config.AuthFailures, Window: o.Config.AuthFailureWindow,
 		Now: o.Now, Log: o.Log.Named("auth")})
 	intake.NewAPI(intake.Options{
-		Rates: &intake.RateStatus{Limits: f.rates.Limits, Limiter: f.rates.Limiter},
-		Store: f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
+		Rates:    &intake.RateStatus{Limits: f.rates.Limits, Limiter: f.rates.Limiter},
+		Currency: o.Config.Prices.Currency,
+		Store:    f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
 		MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 		UnauthenticatedBodyBytes: o.Config.UnauthenticatedBodyBytes, MaxBodyBytesInFlight: o.Config.MaxBodyBytesInFlight,
 		Guard:     guard,
@@ -256,7 +257,7 @@ func (f *Fleet) mountAPI() {
 	}).Register(f.mux)
 	history.New(history.Options{
 		Store: f.store, Apps: o.Config.Applications, DefaultRegion: o.Config.DefaultRegion, Guard: guard,
-		Logger: o.Log.Named("history"), Now: o.Now,
+		Logger: o.Log.Named("history"), Now: o.Now, Currency: o.Config.Prices.Currency,
 	}).Register(f.mux)
 }
 
@@ -363,8 +364,14 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 	if err := f.store.EnsureOutcomeGroup(ctx); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	// Validated with the configuration: the error cannot happen here.
+	prices, err := f.opts.Config.Prices.Table()
+	if err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
 	send := &worker.Sender{
-		Store: f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
+		Prices: prices,
+		Store:  f.store, Router: f.router, Log: f.log.Named("worker"), MaxAttempts: f.opts.Config.Worker.MaxAttempts,
 		Policy: f.opts.Config.PolicyOf, Now: f.opts.Now, Texts: worker.NewTextCache(4096), WaitUnavailable: f.opts.Config.Breaker.OpenTimeout,
 		Rates: f.rates,
 		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,

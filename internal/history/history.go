@@ -35,6 +35,9 @@ type Options struct {
 	// Guard counts and throttles failed sign-ins and tokens: the intake
 	// API's, so the pages and the API share one budget per source.
 	Guard *authguard.Guard
+	// Currency is the configured prices' currency ("" when none: costs are
+	// unknown and the pages show none).
+	Currency string
 	// SessionTTL is how long a sign-in lasts (0: DefaultSessionTTL).
 	SessionTTL time.Duration
 	Logger     *zap.Logger

@@ -25,18 +25,22 @@ type groupRow struct {
 
 type recipientRow struct {
 	ID, Phone, Status, Reason, Provider string
-	Segments                            int
-	UpdatedAt                           time.Time
+	// Cost is what the SMS cost with its currency, "" when unknown.
+	Cost      string
+	Segments  int
+	UpdatedAt time.Time
 }
 
 type messageData struct {
-	Message    messageRow
-	Texts      []text
-	CreatedAt  time.Time
-	SendAt     time.Time
-	Timezone   string
-	Groups     []groupRow
-	Segments   int64
+	Message   messageRow
+	Texts     []text
+	CreatedAt time.Time
+	SendAt    time.Time
+	Timezone  string
+	Groups    []groupRow
+	Segments  int64
+	// Cost is the message's cost with its currency, "" when unknown.
+	Cost       string
 	Chart      chart
 	Recipients []recipientRow
 	// From is the first listed recipient's position (1-based), To the last.
@@ -80,7 +84,7 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	base := cookiePath + "messages/" + m.Code
 	d := messageData{
 		Message: rowOf(m), Texts: textsOf(m.Content), CreatedAt: m.CreatedAt, SendAt: m.SendAt, Timezone: m.Timezone,
-		Segments: m.Segments, Chart: hourlyChart(m.Hourly), From: offset + 1, To: offset + len(recs),
+		Segments: m.Segments, Cost: s.cost(m.Cost, m.Priced), Chart: hourlyChart(m.Hourly), From: offset + 1, To: offset + len(recs),
 		CSV: ExportPrefix + "messages/" + m.Code + "/recipients.csv",
 	}
 	for _, g := range m.Groups {
@@ -88,7 +92,7 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	}
 	for i, rec := range recs {
 		d.Recipients = append(d.Recipients, recipientRow{ID: rec.ID, Phone: rec.To, Status: string(rec.Status), Reason: reasons[i],
-			Provider: rec.Provider, Segments: rec.Segments, UpdatedAt: rec.UpdatedAt})
+			Provider: rec.Provider, Segments: rec.Segments, Cost: s.cost(rec.Cost, rec.Priced), UpdatedAt: rec.UpdatedAt})
 	}
 	if offset > 0 {
 		d.Prev = base + "?offset=" + strconv.Itoa(max(0, offset-recipientPage))

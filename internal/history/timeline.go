@@ -25,10 +25,12 @@ type event struct {
 
 type smsData struct {
 	ID, Phone, Status, Reason, Provider, ProviderRef, Encoding, Operator string
-	Segments, Attempts                                                   int
-	Deadline, UpdatedAt                                                  time.Time
-	Message                                                              messageRow
-	Timeline                                                             []event
+	// Cost is what the SMS cost with its currency, "" when unknown.
+	Cost                string
+	Segments, Attempts  int
+	Deadline, UpdatedAt time.Time
+	Message             messageRow
+	Timeline            []event
 	// Unwritten: the SMS has no record yet (its message is scheduled).
 	Unwritten bool
 }
@@ -63,7 +65,7 @@ func (s *Server) smsPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	}
 	d := smsData{
 		ID: rec.ID, Phone: rec.To, Status: string(rec.Status), Reason: reasonOf(rec, codes[0]), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
-		Encoding: rec.Encoding, Operator: rec.Operator, Segments: rec.Segments, Attempts: rec.Attempts, Deadline: rec.Deadline, UpdatedAt: rec.UpdatedAt,
+		Encoding: rec.Encoding, Operator: rec.Operator, Segments: rec.Segments, Cost: s.cost(rec.Cost, rec.Priced), Attempts: rec.Attempts, Deadline: rec.Deadline, UpdatedAt: rec.UpdatedAt,
 		Message: rowOf(m), Timeline: timelineOf(m, rec, codes[0]), Unwritten: rec.UpdatedAt.IsZero(),
 	}
 	title := "SMS " + rec.ID

@@ -49,6 +49,8 @@ var keyBounds = map[string]string{
 	"sf:wh:":    "ttl",
 	"sf:hp:":    "ttl",
 	"sf:hkey":   "one key per fleet, written once (Message History sessions)",
+	"sf:qf:":    "ttl",
+	"sf:cd:":    "ttl",
 }
 
 // keyTable reads the key patterns from keys.go's table comment.
@@ -103,7 +105,7 @@ func sendEverything(t testing.TB, st *Store, n int) {
 			t.Fatalf("begin %s: %v %v", id, ok, err)
 		}
 		ref := "ref-" + code
-		if _, err := st.MarkSent(ctx, id, Outcome{Provider: "sim", ProviderRef: ref, Segments: 1, Encoding: "GSM-7", Operator: "de-telekom",
+		if _, err := st.MarkSent(ctx, id, Outcome{Provider: "sim", ProviderRef: ref, Segments: 1, Cost: 45_000, Priced: true, Encoding: "GSM-7", Operator: "de-telekom",
 			Attempts: []Attempt{{Provider: "sim", At: st.now(), Outcome: "sent"}}}); err != nil {
 			t.Fatal(err)
 		}

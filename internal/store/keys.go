@@ -41,6 +41,7 @@ package store
 //	sf:layout            string the key layout the data was written with: plain/1 or tagged/<P> (layout.go)
 //	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires a retention after its last SMS (history.go)
 //	sf:hkey              string the Message History session key, created once by the first API process (history.go)
+//	sf:cd:{YYYYMMDD}     hash   cost of the SMS sent that day (UTC) per application, in millionths of the currency (one per partition, summed; about 13 months: cost.go)
 //	sf:qf:{queue}        string a queue's replication fence on a Redis Cluster: written, then WAITed on, on the queue's master (queuefence.go; 1 min)
 const (
 	pDevice    = "sf:d:"
@@ -146,6 +147,10 @@ const (
 	fDeadline  = "dl"
 	fAmbiguous = "amb"
 	fDLRCode   = "dlr"
+	// fCost is what the SMS cost (segments × its provider's price to its
+	// country), in millionths of the fleet's currency; absent: unknown.
+	// On sf:m:{code} the same field is the message's sum (cost.go).
+	fCost = "co"
 	// fInFlight names the provider an attempt is in flight at: Begin sets
 	// it (and Pin, on failover), settling the attempt clears it. Found set
 	// by a load, it means a worker died mid-call: the provider may have the
@@ -199,7 +204,7 @@ const (
 var luaFields = map[string]string{
 	"m": fMsgCode, "to": fTo, "st": fStatus, "up": fUpdated, "p": fProvider, "r": fRef,
 	"sg": fSegments, "enc": fEncoding, "e": fError, "rs": fReason, "op": fOperator, "a": fAttempts,
-	"dl": fDeadline, "amb": fAmbiguous, "dlr": fDLRCode, "fl": fInFlight,
+	"dl": fDeadline, "amb": fAmbiguous, "dlr": fDLRCode, "fl": fInFlight, "co": fCost,
 	"app": fApp, "type": fType, "content": fContent, "sender": fSender, "dcp": fPlaceholders,
 	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
 	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,

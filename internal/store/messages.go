@@ -58,7 +58,11 @@ type Message struct {
 	// and dispatch task: one group unless ignore_user_timezone is false.
 	Groups   []Group
 	Segments int64
-	Counts   map[sms.Status]int64
+	// Cost is the sum of its priced SMS's costs (millionths of the
+	// currency); Priced says whether any SMS had a price (cost.go).
+	Cost   int64
+	Priced bool
+	Counts map[sms.Status]int64
 	// Hourly holds counts by action ("send", ...) and UTC hour (YYYYMMDDHH).
 	Hourly map[string]map[string]int64
 }
@@ -126,6 +130,10 @@ func parseMessage(code string, h map[string]string) Message {
 		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
 	m.Segments, _ = strconv.ParseInt(h[fSegs], 10, 64)
+	if c, ok := h[fCost]; ok {
+		m.Cost, _ = strconv.ParseInt(c, 10, 64)
+		m.Priced = true
+	}
 	for i := range atoi(fGroups) {
 		is := strconv.Itoa(i)
 		m.Groups = append(m.Groups, Group{

@@ -32,6 +32,10 @@ type SMS struct {
 	Attempts  int
 	Deadline  time.Time
 	UpdatedAt time.Time
+	// Cost is what the SMS cost in millionths of the fleet's currency,
+	// when Priced (cost.go).
+	Cost   int64
+	Priced bool
 	// History is every provider call made for the SMS, oldest first.
 	History []Attempt
 }
@@ -93,6 +97,10 @@ func (s *Store) GetSMSBatch(ctx context.Context, ids []string) ([]SMS, error) {
 			ID: ids[i], Code: h[fMsgCode], To: h[fTo], Status: sms.Status(h[fStatus]), Provider: h[fProvider],
 			ProviderRef: h[fRef], Segments: seg, Encoding: h[fEncoding], Error: h[fError], Reason: h[fReason], Operator: h[fOperator], Attempts: att,
 			Deadline: fromMS(h[fDeadline]), UpdatedAt: fromMS(h[fUpdated]),
+		}
+		if c, ok := h[fCost]; ok {
+			out[i].Cost, _ = strconv.ParseInt(c, 10, 64)
+			out[i].Priced = true
 		}
 		for _, raw := range hist[i].Val() {
 			var a Attempt
@@ -525,6 +533,11 @@ type Outcome struct {
 	Encoding    string
 	Error       string
 	Operator    string
+	// Cost is what the SMS cost in millionths of the fleet's currency
+	// (segments × price), when Priced: a provider without a price for the
+	// destination leaves it unknown.
+	Cost   int64
+	Priced bool
 	// Attempts are the provider calls of this task run, appended to the
 	// SMS's history in the same step.
 	Attempts []Attempt
@@ -543,7 +556,12 @@ func (s *Store) MarkSent(ctx context.Context, id string, o Outcome) (bool, error
 
 // sentPairs are the fields a move to sent sets (MarkSent, MarkSentBatch).
 func sentPairs(o Outcome) []any {
-	return []any{fProvider, o.Provider, fRef, o.ProviderRef, fSegments, o.Segments, fEncoding, o.Encoding, fError, "", fAmbiguous, "0", fOperator, o.Operator}
+	pairs := []any{fProvider, o.Provider, fRef, o.ProviderRef, fSegments, o.Segments, fEncoding, o.Encoding, fError, "", fAmbiguous, "0", fOperator, o.Operator}
+	if o.Priced {
+		// scriptTransition adds it to the message's and the day's sums.
+		pairs = append(pairs, fCost, o.Cost)
+	}
+	return pairs
 }
 
 // MarkFailed records a final failure: the provider's error, or a reason
@@ -662,6 +680,7 @@ func (s *Store) Pin(ctx context.Context, id, provider string) error {
 // KEYS[3] -> sf:sa:<id>
 // KEYS[4] -> sf:oc of the message's partition
 // KEYS[5] -> sf:dw of the message's partition
+// KEYS[6] -> sf:cd:<day> of the message's partition (cost.go)
 // ARGV[1] -> to status
 // ARGV[2] -> now (unix ms)
 // ARGV[3] -> hour (YYYYMMDDHH)
@@ -684,6 +703,14 @@ redis.call('HDEL', KEYS[1], F.fl)
 if ARGV[1] == 'sent' then
   redis.call('HINCRBY', KEYS[2], F.h .. 'send:' .. ARGV[3], 1)
   redis.call('HINCRBY', KEYS[2], F.segs, tonumber(ARGV[6]))
+  -- Its cost (a pair above, when priced) joins the message's and the
+  -- day's sums in the same step: they add up exactly.
+  local cost = redis.call('HGET', KEYS[1], F.co)
+  if cost then
+    redis.call('HINCRBY', KEYS[2], F.co, cost)
+    redis.call('HINCRBY', KEYS[6], redis.call('HGET', KEYS[2], F.app) or '', cost)
+    redis.call('EXPIRE', KEYS[6], `+costDayTTLSeconds+`)
+  end
   -- The delivery wait starts: still sent when it ends means unknown.
   local dw = tonumber(redis.call('HGET', KEYS[2], F.dw) or '0')
   if dw > 0 then redis.call('ZADD', KEYS[5], tonumber(now) + dw * 1000, id) end
@@ -702,7 +729,7 @@ return cjson.encode({moved=true, prev=cur})
 func (s *Store) transitionCall(id string, to sms.Status, segments int, attempts []Attempt, pairs ...any) *scriptCall {
 	now := s.now()
 	p := s.k.partitionOfID(id)
-	keys := []string{s.k.sms(id), s.k.msg(sms.MessageCodeOf(id)), s.k.attempts(id), s.k.outcome(p), s.k.waits(p)}
+	keys := []string{s.k.sms(id), s.k.msg(sms.MessageCodeOf(id)), s.k.attempts(id), s.k.outcome(p), s.k.waits(p), s.k.costDay(p, now)}
 	args := append([]any{string(to), ms(now), hourBucket(now), id, ttlSeconds(s.retention), segments, len(pairs) / 2}, pairs...)
 	return newCall(scriptTransition, keys, append(args, attemptArgs(attempts)...)...)
 }

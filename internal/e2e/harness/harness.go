@@ -280,6 +280,7 @@ type RecipientView struct {
 	Segments    int
 	Encoding    string
 	Attempts    int
+	Cost        string
 }
 
 // MessageView is the native API's message with its recipients.
@@ -290,6 +291,8 @@ type MessageView struct {
 		Recipients int
 		Segments   int64
 		Canceled   bool
+		Cost       string
+		Currency   string
 		Counts     map[string]int64
 		Groups     []struct {
 			Zone       string
