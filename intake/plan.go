@@ -39,6 +39,11 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	}
 	msg.Content = text.JSON()
 
+	if t, targeted, err := targetingOf(n, field); err != nil {
+		return plan{}, err
+	} else if targeted {
+		return planTargeted(msg, n, t, now, field)
+	}
 	recipients, unknown, register, err := a.resolveRecipients(ctx, app, field, n)
 	if err != nil {
 		return plan{}, err
