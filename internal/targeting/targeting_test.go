@@ -90,7 +90,6 @@ func TestTargetingMatch(t *testing.T) {
 	}
 }
 
-
 // TestEncodeDecode: what the intake stores is what the dispatch evaluates:
 // the same matches after a round trip, for AND, OR and a broadcast (no
 // conditions, matching everyone); a stored value that no longer parses is
