@@ -72,6 +72,8 @@ type notification struct {
 	// Conditions target the application's devices by tag (conditions.go).
 	Conditions         json.RawMessage `json:"conditions"`
 	ConditionsOperator string          `json:"conditions_operator"`
+	// SendRate is SMS per second for this message (sendrate.go).
+	SendRate *int `json:"send_rate"`
 }
 
 type createRequest struct {

@@ -103,10 +103,14 @@ func (a *API) checkNotification(app, field string, n notification, pol config.Re
 	if err != nil {
 		return store.Message{}, err
 	}
+	sendRate, err := checkSendRate(n.SendRate, field)
+	if err != nil {
+		return store.Message{}, err
+	}
 	return store.Message{
 		App: app, Type: typ, Placeholders: placeholders, Sender: sender, SendAt: sendAt,
 		Timezone: tz, TransactionID: n.TransactionID, Validity: validity, DeliveryWait: wait, CappingDays: days, CappingCount: count,
-		ChunkSize: a.ChunkSize, StatusCallback: callback,
+		ChunkSize: a.ChunkSize, StatusCallback: callback, SendRate: sendRate,
 	}, nil
 }
 

@@ -302,6 +302,9 @@ func (s *Store) messageCall(p *createPlan) (*scriptCall, error) {
 		fCapDays, m.CappingDays, fCapCount, m.CappingCount, fRecipients, m.Recipients, fChunkSize, m.ChunkSize,
 		fIDScheme, string(m.IDScheme),
 	}
+	if m.SendRate > 0 {
+		msgPairs = append(msgPairs, fSendRate, m.SendRate)
+	}
 	// Optional header fields are written only when set: every reader
 	// (parseMessage, the load script) takes a missing one as "", so an
 	// empty value would only cost the hash a field.

@@ -190,6 +190,9 @@ const (
 	fScanCursor = "tcur"
 	fScanChunks = "tch"
 	fScanDone   = "tdn"
+	// fSendRate is the message's send_rate (SMS per second), absent for
+	// none: the workers hold its SMS to it (ratelimit.MessageRates).
+	fSendRate = "sr"
 	// sf:d:{app}:{phone}
 	fUser     = "u"
 	fLanguage = "l"
@@ -212,5 +215,5 @@ var luaFields = map[string]string{
 	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
 	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,
 	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped,
-	"tc": fConditions, "tcur": fScanCursor, "tch": fScanChunks, "tdn": fScanDone, "n": fRecipients,
+	"tc": fConditions, "tcur": fScanCursor, "tch": fScanChunks, "tdn": fScanDone, "n": fRecipients, "sr": fSendRate,
 }

@@ -54,6 +54,9 @@ type Message struct {
 	// dispatch, when it goes out (targeted.go). "" for a message sent to
 	// the recipients it was created with.
 	Conditions string
+	// SendRate is the message's send_rate: at most this many of its SMS
+	// leave per second, fleet-wide (0: no limit of its own).
+	SendRate int
 	// ReplayPending is set by CreateMessage on a transactionId replay whose
 	// first write's enqueue was never confirmed (it is in the outbox): the
 	// caller enqueues it now rather than leaving it to the outbox sweep.
@@ -128,7 +131,7 @@ func parseMessage(code string, h map[string]string) Message {
 		CreatedAt: fromMS(h[fCreatedAt]), SendAt: fromMS(h[fSendAt]), Timezone: h[fMsgTimezone], TransactionID: h[fTxn],
 		Validity: time.Duration(atoi(fValidity)) * time.Second, DeliveryWait: time.Duration(atoi(fDeliveryWait)) * time.Second, CappingDays: atoi(fCapDays), CappingCount: atoi(fCapCount), StatusCallback: h[fCallback],
 		Recipients: atoi(fRecipients), ChunkSize: atoi(fChunkSize), Direct: h[fDirect] == "1", To: h[fTo], Canceled: h[fCanceled] == "1", IDScheme: sms.IDScheme(h[fIDScheme]),
-		Conditions: h[fConditions], Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
+		Conditions: h[fConditions], SendRate: atoi(fSendRate), Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
 	m.Segments, _ = strconv.ParseInt(h[fSegs], 10, 64)
 	for i := range atoi(fGroups) {
