@@ -23,7 +23,7 @@ type phoneRow struct {
 	// JSON, from which the export picks the SMS's own variant (csv_text.go).
 	Text    string
 	content string
-	Date time.Time
+	Date    time.Time
 }
 
 type phoneData struct {
