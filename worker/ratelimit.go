@@ -116,7 +116,7 @@ func (r *Rates) wait(ctx context.Context, key string, allow func(context.Context
 			if release != nil {
 				release()
 			}
-			metrics.RateLimitWait.WithLabelValues(metricKey(key), "admitted").Observe(waited.Seconds())
+			metrics.RateLimitWait.WithLabelValues(groupKey(key), "admitted").Observe(waited.Seconds())
 			return nil
 		}
 		// A little jitter keeps the waiters from coming back as one herd.
@@ -126,7 +126,7 @@ func (r *Rates) wait(ctx context.Context, key string, allow func(context.Context
 			if noInlineWait(ctx) {
 				ok = false // a batch defers its rate-limited SMS to follow-ups
 			} else {
-				release, ok = r.waiterSlot(key)
+				release, ok = r.waiterSlot(groupKey(key))
 			}
 			if !ok {
 				return r.deferred(key, wait, waited)
@@ -150,14 +150,16 @@ func (r *Rates) wait(ctx context.Context, key string, allow func(context.Context
 // after waited: it comes back after the limiter's wait (at least
 // deferFloor), with jitter.
 func (r *Rates) deferred(key string, wait, waited time.Duration) error {
-	metrics.RateLimitWait.WithLabelValues(metricKey(key), "deferred").Observe(waited.Seconds())
+	metrics.RateLimitWait.WithLabelValues(groupKey(key), "deferred").Observe(waited.Seconds())
 	delay := max(wait, deferFloor)
 	return &Deferred{Delay: delay + rand.N(delay/2+time.Millisecond), Reason: "rate limit of " + key}
 }
 
-// metricKey is the label a limiter key is counted under: every message's
-// own key is one label, "msg", so the metric's series stay bounded.
-func metricKey(key string) string {
+// groupKey is the waiter slots and the metric label of a limiter key:
+// every message's own key shares one, "msg", so the slot map and the
+// metric's series stay bounded however many messages pass through a
+// process (an operator key is its own).
+func groupKey(key string) string {
 	if strings.HasPrefix(key, ratelimit.MessageKey("")) {
 		return "msg"
 	}
