@@ -174,7 +174,7 @@ func (e *Enqueuer) sweepOutbox(ctx context.Context, p int, grace time.Duration, 
 		if err != nil {
 			return n, err
 		}
-		if m.Recipients == 0 || m.Canceled {
+		if m.NothingToSend() {
 			_ = e.store.OutboxDone(ctx, code)
 			continue
 		}

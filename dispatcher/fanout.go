@@ -58,6 +58,9 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if g >= len(m.Groups) {
 		return fmt.Errorf("dispatch %s: no group %d: %w", code, g, asynq.SkipRetry)
 	}
+	if m.Conditions != "" {
+		return f.fanoutTargeted(ctx, m, g) // its recipients are found now (targeted.go)
+	}
 	deadline := m.Deadline(g)
 	enqueued := 0
 	for c := 0; c < m.Chunks(g); c++ {

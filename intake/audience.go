@@ -39,23 +39,10 @@ func (a *API) checkAudience(app, field string, n notification) error {
 }
 
 // resolveRecipients turns a notification's devices and users into
-// deduplicated E.164 recipients: unknown devices are reported (and
+// deduplicated E.164 recipients (a targeted one's are found at its
+// dispatch, planTargeted): unknown devices are reported (and
 // registered instead when auto-registration is on).
 func (a *API) resolveRecipients(ctx context.Context, app, field string, n notification) (recipients, unknown, register []string, err error) {
-	switch {
-	case hasConditions(n):
-		t, err := parseTargeting(n.Conditions, n.ConditionsOperator, field)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		recipients, err = a.targetDevices(ctx, app, field, t)
-		return recipients, nil, nil, err
-	case len(n.Devices) == 0 && len(n.Users) == 0:
-		// A broadcast: checkAudience let it through only for an
-		// application that allows it.
-		recipients, err = a.targetDevices(ctx, app, field, targeting{})
-		return recipients, nil, nil, err
-	}
 	seen := make(map[string]bool, len(n.Devices))
 	var devices []string
 	for i, d := range n.Devices {

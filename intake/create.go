@@ -72,6 +72,8 @@ type notification struct {
 	// Conditions target the application's devices by tag (conditions.go).
 	Conditions         json.RawMessage `json:"conditions"`
 	ConditionsOperator string          `json:"conditions_operator"`
+	// SendRate is SMS per second for this message (sendrate.go).
+	SendRate *int `json:"send_rate"`
 }
 
 type createRequest struct {
@@ -163,7 +165,7 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 		}
 		return code, nil
 	}
-	if p.msg.Recipients == 0 {
+	if p.msg.NothingToSend() {
 		_ = a.Store.OutboxDone(ctx, code)
 		return code, nil
 	}
@@ -173,7 +175,7 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 		a.log.Error("enqueue failed; the outbox will retry", zap.String("message", code), zap.Error(err))
 	}
 	a.log.Info("message accepted", zap.String("message", code), zap.String("application", p.msg.App),
-		zap.String("type", string(p.msg.Type)), zap.Int("recipients", p.msg.Recipients),
+		zap.String("type", string(p.msg.Type)), zap.Int("recipients", p.msg.Recipients), zap.Bool("targeted", p.msg.Conditions != ""),
 		zap.Bool("direct", p.msg.Direct), zap.Int("groups", len(p.msg.Groups)), zap.Time("send_at", p.msg.SendAt))
 	return code, nil
 }
@@ -185,7 +187,7 @@ func (a *API) write(ctx context.Context, p plan) (string, error) {
 // leaves it to the outbox sweeper, as for a new message.
 func (a *API) enqueueReplay(ctx context.Context, app, code string) {
 	m, err := a.Store.GetMessage(ctx, app, code)
-	if err == nil && (m.Recipients == 0 || m.Canceled) {
+	if err == nil && m.NothingToSend() {
 		err = a.Store.OutboxDone(ctx, code)
 	} else if err == nil {
 		err = a.Enqueuer.Enqueue(ctx, m)

@@ -39,6 +39,11 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	}
 	msg.Content = text.JSON()
 
+	if t, targeted, err := targetingOf(n, field); err != nil {
+		return plan{}, err
+	} else if targeted {
+		return planTargeted(msg, n, t, now, field)
+	}
 	recipients, unknown, register, err := a.resolveRecipients(ctx, app, field, n)
 	if err != nil {
 		return plan{}, err
@@ -98,10 +103,14 @@ func (a *API) checkNotification(app, field string, n notification, pol config.Re
 	if err != nil {
 		return store.Message{}, err
 	}
+	sendRate, err := checkSendRate(n.SendRate, field)
+	if err != nil {
+		return store.Message{}, err
+	}
 	return store.Message{
 		App: app, Type: typ, Placeholders: placeholders, Sender: sender, SendAt: sendAt,
 		Timezone: tz, TransactionID: n.TransactionID, Validity: validity, DeliveryWait: wait, CappingDays: days, CappingCount: count,
-		ChunkSize: a.ChunkSize, StatusCallback: callback,
+		ChunkSize: a.ChunkSize, StatusCallback: callback, SendRate: sendRate,
 	}, nil
 }
 

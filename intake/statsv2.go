@@ -264,7 +264,8 @@ func messageStatus(m store.Message) string {
 	switch {
 	case m.Canceled:
 		return "canceled"
-	case counts["scheduled"] == int64(m.Recipients) && m.Recipients > 0:
+	case counts["scheduled"] == int64(m.Recipients) && m.Recipients > 0,
+		m.Conditions != "" && len(m.Groups) > 0 && m.Groups[0].Fanout == "": // recipients found when it goes out
 		return "scheduled"
 	case counts["scheduled"]+counts["queued"]+counts["sending"] > 0:
 		return "processing"

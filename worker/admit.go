@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/worker/route"
 )
 
@@ -25,7 +26,7 @@ func (s *Sender) admit(ctx context.Context, items []*item) {
 			continue
 		}
 		it.op = s.Rates.operatorOf(it.l.To)
-		if err := s.Rates.admit(ctx, it.op, first, it.l.Type, it.msg.parts); err != nil {
+		if err := s.Rates.admit(ctx, it.op, first, it.l.Type, it.msg.parts, sms.MessageCodeOf(it.l.ID), it.l.SendRate); err != nil {
 			// A *Deferred (the operator's budget) or a limiter error: either
 			// way the task comes back, and waiting never uses an attempt.
 			it.verdict, it.err = verdict{fate: fateHeld}, err

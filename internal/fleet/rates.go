@@ -34,5 +34,6 @@ func buildRates(cfg config.Config, rdb redis.UniversalClient) (*worker.Rates, er
 	lim := ratelimit.NewLimiter(rdb, ratelimit.Options{
 		OTPShare: rc.OTPShare, DecreaseFactor: rc.Decrease, Floor: rc.Floor, RecoverStep: rc.RecoverStep, RecoverEvery: rc.RecoverEvery,
 	})
-	return &worker.Rates{Operators: ops, Limits: limits, Limiter: lim, MaxInlineWait: rc.MaxInlineWait, MaxWaiters: rc.Waiters}, nil
+	return &worker.Rates{Operators: ops, Limits: limits, Limiter: lim, Messages: ratelimit.NewMessageRates(rdb, "", nil),
+		MaxInlineWait: rc.MaxInlineWait, MaxWaiters: rc.Waiters}, nil
 }

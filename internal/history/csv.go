@@ -115,6 +115,10 @@ func (s *Server) phoneCSV(w http.ResponseWriter, r *http.Request, v *viewer) err
 	if err != nil {
 		return err
 	}
+	lang, err := s.deviceLanguage(r.Context(), v.App, phone)
+	if err != nil {
+		return err
+	}
 	digits := strings.TrimPrefix(phone, "+")
 	cw := startCSV(w, "phone-"+digits+".csv", []string{"date", "message", "type", "sms_id", "phone", "status", "reason", "provider", "text"})
 	written := 0
@@ -124,7 +128,7 @@ func (s *Server) phoneCSV(w http.ResponseWriter, r *http.Request, v *viewer) err
 			return s.abortCSV(r, err)
 		}
 		for _, row := range rows {
-			cw.row(csvTime(row.Date), row.Code, row.Type, row.ID, phone, row.Status, row.Reason, row.Provider, row.Text)
+			cw.row(csvTime(row.Date), row.Code, row.Type, row.ID, phone, row.Status, row.Reason, row.Provider, sentText(row.content, lang))
 		}
 		written += len(rows)
 		if next == 0 || written >= maxPhoneRows {

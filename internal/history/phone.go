@@ -19,9 +19,11 @@ import (
 
 type phoneRow struct {
 	ID, Code, Type, Status, Reason, Provider, Preview string
-	// Text is the message's (first) text, whole, for the export.
-	Text string
-	Date time.Time
+	// Text is the message's (first) text, whole; content is its content
+	// JSON, from which the export picks the SMS's own variant (csv_text.go).
+	Text    string
+	content string
+	Date    time.Time
 }
 
 type phoneData struct {
@@ -123,7 +125,7 @@ func (s *Server) phoneRows(ctx context.Context, app, phone string, ids []string)
 			rec.Status = sms.Canceled
 		}
 		rows = append(rows, phoneRow{ID: rec.ID, Code: rec.Code, Type: string(m.Type), Status: string(rec.Status), Reason: reasonOf(rec, codes[i]),
-			Provider: rec.Provider, Preview: preview(m.Content), Text: firstText(m.Content), Date: dueOf(*m)})
+			Provider: rec.Provider, Preview: preview(m.Content), Text: firstText(m.Content), content: m.Content, Date: dueOf(*m)})
 	}
 	return rows, nil
 }

@@ -25,6 +25,7 @@ var keyBounds = map[string]string{
 	"sf:u:":     "each registered device is in exactly one user set",
 	"sf:m:":     "ttl",
 	"sf:mr:":    "ttl",
+	"sf:mt:":    "ttl",
 	"sf:ml:":    "ttl",
 	"sf:mseq:":  "ttl",
 	"sf:tx:":    "ttl",
@@ -124,6 +125,15 @@ func sendEverything(t testing.TB, st *Store, n int) {
 	if _, err := st.ApplyReceipts(ctx, []sms.Receipt{{Provider: "sim", Ref: "early", Status: sms.Delivered}}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	// A targeted message's walk, midway: its committed set.
+	tm := &Message{App: app, Code: "TARG-00000000-00000000", Type: sms.Marketing, Content: `"news"`, SendAt: st.now(), Validity: time.Hour, ChunkSize: 2,
+		Conditions: `{"conditions":[]}`}
+	if _, _, err := st.CreateMessage(ctx, tm, []Audience{{Zone: "UTC", SendAt: st.now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CommitTargeted(ctx, tm.Code, 0, 0, phones[:2], 1, false); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.SaveStatsRequest(ctx, "rq1", app, m.Code); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +179,7 @@ func TestEveryKeyASendWritesHasABoundOrATTL(t *testing.T) {
 			t.Errorf("key %s (%s) has no TTL (%v)", k, p, ttl)
 		}
 	}
-	for _, p := range []string{"sf:m:", "sf:ml:", "sf:mseq:", "sf:tx:", "sf:s:", "sf:sa:", "sf:ref:", "sf:park:", "sf:oc", "sf:rq:", "sf:mr:"} {
+	for _, p := range []string{"sf:m:", "sf:ml:", "sf:mseq:", "sf:tx:", "sf:s:", "sf:sa:", "sf:ref:", "sf:park:", "sf:oc", "sf:rq:", "sf:mr:", "sf:mt:"} {
 		if !seen[p] {
 			t.Errorf("the send wrote no %s key: the walk does not cover it", p)
 		}

@@ -302,10 +302,13 @@ func (s *Store) messageCall(p *createPlan) (*scriptCall, error) {
 		fCapDays, m.CappingDays, fCapCount, m.CappingCount, fRecipients, m.Recipients, fChunkSize, m.ChunkSize,
 		fIDScheme, string(m.IDScheme),
 	}
+	if m.SendRate > 0 {
+		msgPairs = append(msgPairs, fSendRate, m.SendRate)
+	}
 	// Optional header fields are written only when set: every reader
 	// (parseMessage, the load script) takes a missing one as "", so an
 	// empty value would only cost the hash a field.
-	for _, f := range [][2]string{{fPlaceholders, m.Placeholders}, {fSender, m.Sender}, {fMsgTimezone, m.Timezone}, {fTxn, m.TransactionID}, {fCallback, m.StatusCallback}} {
+	for _, f := range [][2]string{{fPlaceholders, m.Placeholders}, {fSender, m.Sender}, {fMsgTimezone, m.Timezone}, {fTxn, m.TransactionID}, {fCallback, m.StatusCallback}, {fConditions, m.Conditions}} {
 		if f[1] != "" {
 			msgPairs = append(msgPairs, f[0], f[1])
 		}

@@ -17,6 +17,7 @@ package store
 //	sf:u:{app}:{user}    set    phones registered for a user id
 //	sf:m:{code}          hash   message header, c:<status> counters, h:<action>:<YYYYMMDDHH> hourly counts
 //	sf:mr:{code}:{i}     string recipient chunk i: E.164 numbers joined by "\n"
+//	sf:mt:{code}         set    recipients a targeted message's dispatch has committed to chunks so far (dedupes SSCAN's repeats; deleted when its scan ends, else expires with the message) (targeted.go)
 //	sf:ml:{app}          zset   the application's messages, scored by due time (ms×1000 + sequence mod 1000), trimmed past the retention
 //	sf:mseq:{app}        string the per-application sequence (expires with the list)
 //	sf:tx:{app}:{txn}    string message code of a transactionId (24 h)
@@ -49,6 +50,7 @@ const (
 	pUser      = "sf:u:"
 	pMsg       = "sf:m:"
 	pChunk     = "sf:mr:"
+	pTargeted  = "sf:mt:"
 	pMsgList   = "sf:ml:"
 	pMsgSeq    = "sf:mseq:"
 	pTxn       = "sf:tx:"
@@ -80,7 +82,7 @@ const (
 //	per application   sf:d:{app}:{phone}, sf:ds:{app}, sf:u:{app}:{user}, sf:ml:{app}, sf:mseq:{app},
 //	                  sf:tx:{app}:{txn}, sf:oo:{app}, sf:or:{app}:{phone}, sf:fc:{app}:{phone},
 //	                  sf:p:{app}:{code}, sf:pl:{app}          the application's code, in braces, is the tag
-//	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
+//	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:mt:{T}:{code}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
 //	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}               one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
 //	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
@@ -187,6 +189,16 @@ const (
 	// fIDScheme is the message's sms.IDScheme: absent (legacy SHA-256 ids)
 	// for messages created before keyed ids (docs/decisions.md#20).
 	fIDScheme = "ids"
+	// fConditions is a targeted message's conditions (targeting.Encode),
+	// evaluated by its dispatch; the scan fields are that dispatch's
+	// progress (targeted.go).
+	fConditions = "tc"
+	fScanCursor = "tcur"
+	fScanChunks = "tch"
+	fScanDone   = "tdn"
+	// fSendRate is the message's send_rate (SMS per second), absent for
+	// none: the workers hold its SMS to it (ratelimit.MessageRates).
+	fSendRate = "sr"
 	// sf:d:{app}:{phone}
 	fUser     = "u"
 	fLanguage = "l"
@@ -209,4 +221,5 @@ var luaFields = map[string]string{
 	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
 	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,
 	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped,
+	"tc": fConditions, "tcur": fScanCursor, "tch": fScanChunks, "tdn": fScanDone, "n": fRecipients, "sr": fSendRate,
 }

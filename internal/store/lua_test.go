@@ -179,6 +179,17 @@ func scriptWalk(t *testing.T, s *Store, nowp *time.Time) []walkStep {
 			_, err = s.CancelMessage(ctx, *m)
 			must(err)
 		}},
+		{"targeted walk and cancel", func() {
+			m := &Message{App: app, Code: "AAAA-00000000-00000302", Type: sms.Marketing, Content: `"hi"`, SendAt: now, Validity: time.Hour, ChunkSize: 2,
+				Conditions: `{"conditions":[]}`}
+			_, _, err := s.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: now}})
+			must(err)
+			must(s.CommitTargeted(ctx, m.Code, 0, 0, []string{"+4915100000021", "+4915100000022"}, 7, false))
+			_, err = s.Committed(ctx, m.Code, []string{"+4915100000021"})
+			must(err)
+			_, err = s.CancelMessage(ctx, *m)
+			must(err)
+		}},
 	}
 }
 

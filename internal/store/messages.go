@@ -49,6 +49,14 @@ type Message struct {
 	// creation (CreateMessage sets it): sms.LegacyIDs for a message created
 	// before keyed ids. Store.SMSIDs derives ids with it.
 	IDScheme sms.IDScheme
+	// Conditions is a targeted message's tag conditions (targeting.Encode;
+	// a broadcast's too): its one group's recipients are found by its
+	// dispatch, when it goes out (targeted.go). "" for a message sent to
+	// the recipients it was created with.
+	Conditions string
+	// SendRate is the message's send_rate: at most this many of its SMS
+	// leave per second, fleet-wide (0: no limit of its own).
+	SendRate int
 	// ReplayPending is set by CreateMessage on a transactionId replay whose
 	// first write's enqueue was never confirmed (it is in the outbox): the
 	// caller enqueues it now rather than leaving it to the outbox sweep.
@@ -127,7 +135,7 @@ func parseMessage(code string, h map[string]string) Message {
 		CreatedAt: fromMS(h[fCreatedAt]), SendAt: fromMS(h[fSendAt]), Timezone: h[fMsgTimezone], TransactionID: h[fTxn],
 		Validity: time.Duration(atoi(fValidity)) * time.Second, DeliveryWait: time.Duration(atoi(fDeliveryWait)) * time.Second, CappingDays: atoi(fCapDays), CappingCount: atoi(fCapCount), StatusCallback: h[fCallback],
 		Recipients: atoi(fRecipients), ChunkSize: atoi(fChunkSize), Direct: h[fDirect] == "1", To: h[fTo], Canceled: h[fCanceled] == "1", IDScheme: sms.IDScheme(h[fIDScheme]),
-		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
+		Conditions: h[fConditions], SendRate: atoi(fSendRate), Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
 	m.Segments, _ = strconv.ParseInt(h[fSegs], 10, 64)
 	if c, ok := h[fCost]; ok {
@@ -356,7 +364,8 @@ type CancelResult struct {
 }
 
 // scriptCancel marks a message canceled if anything of it is still
-// pending. Every time zone group whose fan-out has not started is canceled
+// pending (a targeted message is, until its dispatch's scan ends). Every
+// time zone group whose fan-out has not started is canceled
 // whole, in one counter move (its recipients have no records yet), and its
 // fan-out is told to do nothing; the caller cancels the records of the
 // started groups one by one (scriptCancelSMS).
@@ -367,9 +376,11 @@ type CancelResult struct {
 // Returns JSON {pending=false} when nothing was pending, else
 // {pending=true, started=[group...]}.
 var scriptCancel = newScript("cancel", `
-local h = redis.call('HMGET', KEYS[1], F.c .. 'scheduled', F.c .. 'queued', F.g)
+local h = redis.call('HMGET', KEYS[1], F.c .. 'scheduled', F.c .. 'queued', F.g, F.tc, F.tdn)
 local sched, queued, groups = tonumber(h[1] or '0'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
-if sched + queued <= 0 then return cjson.encode({pending=false}) end
+-- A targeted message whose scan has not ended may still find recipients.
+local scanning = h[4] and not h[5]
+if sched + queued <= 0 and not scanning then return cjson.encode({pending=false}) end
 redis.call('HSET', KEYS[1], F.canceled, '1', F.canceled_at, ARGV[1])
 local started = {}
 for i = 0, groups - 1 do
@@ -377,8 +388,10 @@ for i = 0, groups - 1 do
   if redis.call('HGET', KEYS[1], f) == '' then
     redis.call('HSET', KEYS[1], f, 'canceled')
     local n = tonumber(redis.call('HGET', KEYS[1], F.gn .. i) or '0')
-    redis.call('HINCRBY', KEYS[1], F.c .. 'scheduled', -n)
-    redis.call('HINCRBY', KEYS[1], F.c .. 'canceled', n)
+    if n > 0 then -- a targeted group has none yet (Lua writes -0 as "-0", no integer)
+      redis.call('HINCRBY', KEYS[1], F.c .. 'scheduled', -n)
+      redis.call('HINCRBY', KEYS[1], F.c .. 'canceled', n)
+    end
   else
     table.insert(started, i)
   end
@@ -423,6 +436,13 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 	started, err := s.markCanceled(ctx, m.Code)
 	if err != nil {
 		return CancelResult{}, err
+	}
+	if m.Conditions != "" {
+		// A targeted dispatch may have committed chunks since m was read,
+		// and commits none after the mark (targeted.go): read them now.
+		if m, err = s.GetMessage(ctx, m.App, m.Code); err != nil {
+			return CancelResult{}, fmt.Errorf("cancel message: %w", err)
+		}
 	}
 	var out CancelResult
 	for g := range m.Groups {

@@ -29,25 +29,33 @@ const ScanBatch = 1000
 // seen (SSCAN's guarantee: every device present for the whole walk is
 // seen, some possibly twice, so fn must tolerate a repeat).
 func (s *Store) ScanDevices(ctx context.Context, app string, tags []string, fn func([]DeviceFields) error) error {
+	return s.ScanDevicesFrom(ctx, app, tags, 0, func(batch []DeviceFields, _, _ uint64) error { return fn(batch) })
+}
+
+// ScanDevicesFrom is ScanDevices resuming a walk at cursor (0: from the
+// start), as a targeted dispatch does after a crash (targeted.go). fn also
+// gets the cursor its page was read at and the one the walk goes on from
+// (0 after the last page); it is called for every page, an empty one
+// included, so the caller can record the walk's progress.
+func (s *Store) ScanDevicesFrom(ctx context.Context, app string, tags []string, cursor uint64, fn func(page []DeviceFields, at, next uint64) error) error {
 	fields := make([]string, 0, len(tags)+2)
 	fields = append(fields, fCreated, fLanguage)
 	for _, t := range tags {
 		fields = append(fields, tagPrefix+t)
 	}
-	var cursor uint64
 	for {
 		phones, next, err := s.rdb.SScan(ctx, s.k.devices(app), cursor, "", ScanBatch).Result()
 		if err != nil {
 			return fmt.Errorf("scan devices: %w", err)
 		}
+		var batch []DeviceFields
 		if len(phones) > 0 {
-			batch, err := s.deviceFields(ctx, app, phones, fields, tags)
-			if err != nil {
+			if batch, err = s.deviceFields(ctx, app, phones, fields, tags); err != nil {
 				return err
 			}
-			if err := fn(batch); err != nil {
-				return err
-			}
+		}
+		if err := fn(batch, cursor, next); err != nil {
+			return err
 		}
 		if next == 0 {
 			return nil

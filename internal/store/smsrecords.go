@@ -131,6 +131,8 @@ type Loaded struct {
 	Sender       string
 	CappingDays  int
 	CappingCount int
+	// SendRate is the message's send_rate (SMS per second; 0: none).
+	SendRate int
 	// OptedOut: the phone opted out of every SMS of the application;
 	// OptedOutFrom: of the application's SMS from these senders
 	// (SenderScope form). Judge decides with the SMS's sender.
@@ -173,17 +175,17 @@ type SMSRef struct{ ID, App, Phone string }
 // {state="stale", to, app} when the application's keys were named for
 // another phone or application (the caller retries with these); else
 // {state="ok", st, to, a, dl, p, amb, fl, app, type, content, sender, dcp,
-// cd, cc}.
+// cd, cc, sr}.
 var scriptLoad = newScript("load", `
 redis.call('ZREM', KEYS[3], ARGV[1])
 local s = redis.call('HMGET', KEYS[1], F.st, F.to, F.a, F.dl, F.p, F.amb, F.fl)
 if not s[1] then return cjson.encode({state='done', st=''}) end
 if s[1] ~= 'queued' and s[1] ~= 'sending' then return cjson.encode({state='done', st=s[1]}) end
-local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc)
+local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc, F.sr)
 local app = m[1] or ''
 if s[2] ~= ARGV[2] or app ~= ARGV[3] then return cjson.encode({state='stale', to=s[2], app=app}) end
 return cjson.encode({state='ok', st=s[1], to=s[2], a=s[3] or '0', dl=s[4] or '0', p=s[5] or '', amb=s[6] or '0', fl=s[7] or '',
-  app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0'})
+  app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0', sr=m[8] or '0'})
 `)
 
 // appReads are the recipient's device and opt-out state, read in the
@@ -240,6 +242,7 @@ type loadResult struct {
 	Placeholders string `json:"dcp"`
 	CapDays      string `json:"cd"`
 	CapCount     string `json:"cc"`
+	SendRate     string `json:"sr"`
 }
 
 // LoadSMS reads one SMS by id alone (see LoadBatch).
@@ -340,7 +343,7 @@ func (r loadResult) loaded(id string) Loaded {
 	l := Loaded{
 		ID: id, OK: true, Status: sms.Status(r.Status), To: r.To, Attempts: num(r.Attempts), Deadline: fromMS(r.Deadline),
 		App: r.App, Type: sms.Type(r.Type), Content: r.Content, Sender: r.Sender, Placeholders: r.Placeholders,
-		CappingDays: num(r.CapDays), CappingCount: num(r.CapCount),
+		CappingDays: num(r.CapDays), CappingCount: num(r.CapCount), SendRate: num(r.SendRate),
 		LastProvider: r.LastProvider, LastAmbiguous: r.Ambiguous == "1",
 	}
 	if r.InFlight != "" {
