@@ -168,5 +168,8 @@ func (f *Forwarder) Close() error {
 		f.land(f.batch(first))
 	}
 	f.running.Wait()
+	if f.p != nil {
+		return f.p.Close()
+	}
 	return nil
 }

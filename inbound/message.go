@@ -101,3 +101,11 @@ func decode(b []byte) (Message, error) {
 	}
 	return m, nil
 }
+
+// Topic is SMSFLEET_INBOUND_TOPIC's default, and TopicDLQ its dead
+// letters (a topic's dead letters are always "<topic>.dlq"): dev and the
+// tests create them on their embedded Kafka.
+const (
+	Topic    = "smsfleet.inbound"
+	TopicDLQ = Topic + ".dlq"
+)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
@@ -22,7 +23,7 @@ import (
 // withReceipts adds the receipts role on a kfake broker, and makes the
 // simulator post receipts to the fleet's webhook.
 func withReceipts(t *testing.T) func(*config.Config, *fleet.Roles) {
-	return withReceiptsOn(testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic))
+	return withReceiptsOn(testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ))
 }
 
 // withReceiptsOn is withReceipts on a broker the test reads too.

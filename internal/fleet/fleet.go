@@ -85,6 +85,7 @@ type Fleet struct {
 	router   *route.Router
 	rates    *worker.Rates
 	receipts *receiptsRole
+	inbound  *inboundRole
 	relay    *outcomes.Relay
 	closers  []io.Closer
 	// conns hold the providers' own connections (SMPP) and land the
@@ -271,7 +272,8 @@ func (f *Fleet) buildWorker() error {
 		if o.Simulator != nil {
 			simBase = "http://" + o.Config.HTTPAddr + "/simulator"
 		}
-		set, err := buildProviders(o.Config, simBase, f.store, o.Now, o.Log)
+		replies := connReplies(o.Config, f.inboundApplier(), o.Log, o.Now)
+		set, err := buildProviders(o.Config, simBase, f.store, replies, o.Now, o.Log)
 		if err != nil {
 			return err
 		}
@@ -320,7 +322,7 @@ func (f *Fleet) Start() error {
 		f.sup.Add(f.relay)
 	}
 	if f.receipts != nil {
-		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter())
+		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter(), f.inbound.consumer)
 	}
 	// The SMPP receipts forwarder, then the connections that feed it:
 	// they stop after the lanes drained (in-flight sends keep their
@@ -425,6 +427,9 @@ func (f *Fleet) Router() *route.Router { return f.router }
 func (f *Fleet) close() {
 	if f.receipts != nil {
 		f.receipts.close()
+	}
+	if f.inbound != nil {
+		f.inbound.close()
 	}
 	if f.relay != nil && f.relay.Writer != nil {
 		_ = f.relay.Writer.Close()
