@@ -55,7 +55,7 @@ func (a *Answers) Send(ctx context.Context, app string, m Message, kw, text stri
 	msg := store.Message{
 		App: app, Code: code, Type: sms.Transactional, Content: string(content), SendAt: now, Timezone: "UTC",
 		TransactionID: "inbound:" + m.ID + ":" + kw, Validity: a.Policy(app).Validity.For(string(sms.Transactional)),
-		DeliveryWait: a.DeliveryWait, ChunkSize: max(a.ChunkSize, 1), Direct: true,
+		DeliveryWait: a.DeliveryWait, ChunkSize: max(a.ChunkSize, 1), Direct: true, KeywordAnswer: true,
 	}
 	code, created, err := a.Store.CreateMessage(ctx, &msg, []store.Audience{{Zone: "UTC", SendAt: now, Phones: []string{m.From}}})
 	if err != nil {

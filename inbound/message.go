@@ -83,6 +83,11 @@ func Normalize(prov string, r provider.Reply, region string, at time.Time, id st
 		return Message{}, &FieldError{"text", fmt.Sprintf("longer than %d characters", MaxText)}
 	case strings.ContainsRune(r.Text, 0):
 		return Message{}, &FieldError{"text", "contains a NUL character"}
+	case strings.ContainsRune(r.Text, utf8.RuneError):
+		// JSON decoding turns invalid bytes into U+FFFD: either way the
+		// provider sent text it did not decode (as intake/compose.go
+		// refuses it in a notification).
+		return Message{}, &FieldError{"text", "contains U+FFFD, the mark of a failed decoding (a provider must decode GSM-7 and UCS-2 before posting)"}
 	}
 	return Message{ID: id, Provider: prov, From: from, To: r.To, Text: r.Text, At: at.UTC()}, nil
 }

@@ -173,3 +173,46 @@ func TestUnmatchedReplyKeptOncePerID(t *testing.T) {
 		t.Fatalf("ids TTL %s", ttl)
 	}
 }
+
+// TestKeywordAnswerIsNotSuppressedByTheOptOutItAnswers: the load reports
+// the phone's opt-outs for an ordinary SMS and none for the answer to its
+// keyword (a STOP confirmation), so the worker sends the confirmation of
+// the STOP that opted it out.
+func TestKeywordAnswerIsNotSuppressedByTheOptOutItAnswers(t *testing.T) {
+	r := testenv.NewRedis(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	s := New(r.Client(t), 24*time.Hour, WithClock(func() time.Time { return now }))
+	const app, phone = "SHOP1-00001", "+4915100000031"
+	if _, err := s.ApplyReply(ctx, Reply{Phone: phone, Sender: "SMSFLEET", Provider: "gw", Apps: []string{app}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddOptOut(ctx, app, phone, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		code      string
+		answer    bool
+		wantOpted bool
+	}{
+		{"KWAN-00000000-00000001", false, true},
+		{"KWAN-00000000-00000002", true, false},
+	} {
+		m := &Message{App: app, Code: tt.code, Type: "transactional", Content: `"ok"`, SendAt: now, Validity: time.Hour, Direct: true, ChunkSize: 1, KeywordAnswer: tt.answer}
+		if _, _, err := s.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: now, Phones: []string{phone}}}); err != nil {
+			t.Fatal(err)
+		}
+		ls, err := s.LoadBatch(ctx, []SMSRef{{ID: MustSMSID(t, s, tt.code, phone), App: app, Phone: phone}})
+		if err != nil || !ls[0].OK {
+			t.Fatalf("load: %+v %v", ls, err)
+		}
+		opted := ls[0].OptedOut || len(ls[0].OptedOutFrom) > 0
+		if opted != tt.wantOpted {
+			t.Errorf("keyword answer %v: loaded opted out %v (%v %v), want %v", tt.answer, opted, ls[0].OptedOut, ls[0].OptedOutFrom, tt.wantOpted)
+		}
+		got, err := s.GetMessage(ctx, app, tt.code)
+		if err != nil || got.KeywordAnswer != tt.answer {
+			t.Errorf("stored KeywordAnswer %v (%v), want %v", got.KeywordAnswer, err, tt.answer)
+		}
+	}
+}

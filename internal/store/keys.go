@@ -187,6 +187,10 @@ const (
 	// fIDScheme is the message's sms.IDScheme: absent (legacy SHA-256 ids)
 	// for messages created before keyed ids (docs/decisions.md#20).
 	fIDScheme = "ids"
+	// fKeywordAnswer marks the answer to a phone's keyword (a STOP
+	// confirmation, inbound/answers.go): the load reports no opt-out for
+	// it, since it answers the very STOP that opted the phone out.
+	fKeywordAnswer = "ka"
 	// sf:d:{app}:{phone}
 	fUser     = "u"
 	fLanguage = "l"
@@ -208,5 +212,5 @@ var luaFields = map[string]string{
 	"app": fApp, "type": fType, "content": fContent, "sender": fSender, "dcp": fPlaceholders,
 	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
 	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,
-	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped,
+	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped, "ka": fKeywordAnswer,
 }
