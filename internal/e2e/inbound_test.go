@@ -246,7 +246,9 @@ func TestInboundRepliesOverEveryWebhookKind(t *testing.T) {
 				return n
 			}
 			harness.Eventually(t, 20*time.Second, func() bool { return len(answers()) == 3 },
-				func() string { return fmt.Sprintf("SMS to the phone: %v, want the help text and both confirmations", answers()) })
+				func() string {
+					return fmt.Sprintf("SMS to the phone: %v, want the help text and both confirmations", answers())
+				})
 
 			items := listInbound(t, e, harness.ShopToken, "phone="+url.QueryEscape(phone))
 			got := map[string]string{}
