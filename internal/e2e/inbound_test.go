@@ -311,3 +311,156 @@ func optedOut(t *testing.T, e *harness.Env, phone string) bool {
 	}
 	return len(o.Records) > 0
 }
+
+// TestInboundUnmatchedAndBadInputChangeNothing (issue 17): a reply to a
+// number no application sends from, keyword or not, is kept for the
+// operator and changes nothing for any application (no opt-out, no stored
+// reply, no callback, no answer); replies a provider cannot have sent
+// right (unsigned, badly signed, oversize, bad encodings, no sender) are
+// refused with an error naming what is wrong, and nothing is stored.
+func TestInboundUnmatchedAndBadInputChangeNothing(t *testing.T) {
+	e, _, rcv := inboundEnv(t)
+	posters := replyPosters(t, e)
+	ctx := context.Background()
+	rdb := e.Fleet.Store().Redis()
+	// Replies stored for any application (the shop and the open app both
+	// send from the default sender, so a reply to it is kept for both).
+	stored := func() int {
+		keys, err := rdb.Keys(ctx, "sf:in:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys)
+	}
+	unmatched := func() int64 { return rdb.XLen(ctx, "sf:ibu").Val() }
+
+	phone := harness.Phones(7300, 1)[0]
+	for i, text := range []string{"STOP", "who is this?", "HELP"} {
+		for _, kind := range []string{"simulator", "twilio", "json"} {
+			if st, body := posters[kind](fmt.Sprintf("un-%s-%d", kind, i), phone, unrelatedNumber, text); st/100 != 2 {
+				t.Fatalf("%s reply to an unrelated number: HTTP %d %s", kind, st, body)
+			}
+		}
+	}
+	harness.Eventually(t, 20*time.Second, func() bool { return unmatched() == 9 }, func() string { return fmt.Sprintf("%d unmatched replies kept, want 9", unmatched()) })
+	list, err := e.Fleet.Store().ListUnmatched(ctx, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kws := map[string]int{}
+	for _, u := range list {
+		if u.From != phone || u.To != unrelatedNumber || u.ID == "" || u.Text == "" {
+			t.Errorf("unmatched reply %+v", u)
+		}
+		kws[u.Keyword]++
+	}
+	if kws["stop"] != 3 || kws[""] != 6 {
+		t.Errorf("unmatched keywords %v, want 3 stop and 6 none (HELP is the shop's word, not the fleet's)", kws)
+	}
+	for _, token := range []string{harness.ShopToken, harness.BankToken, harness.OpenToken} {
+		if items := listInbound(t, e, token, ""); len(items) != 0 {
+			t.Errorf("an application got unmatched replies: %+v", items)
+		}
+	}
+	if optedOut(t, e, phone) || stored() != 0 {
+		t.Errorf("an unmatched STOP changed something: opted out %v, %d replies stored", optedOut(t, e, phone), stored())
+	}
+	if evs, _ := rcv.from(phone); len(evs) != 0 {
+		t.Errorf("unmatched replies forwarded: %+v", evs)
+	}
+	if n := len(e.Sim.Messages(phone, 10)); n != 0 {
+		t.Errorf("unmatched replies answered: %d SMS", n)
+	}
+
+	post := func(path string, body []byte, sign func(http.Header, []byte)) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.API.URL+path, strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		if sign != nil {
+			sign(req.Header, body)
+		}
+		return doReq(t, req)
+	}
+	seq := 0
+	signed := func(secret string) func(http.Header, []byte) {
+		return func(h http.Header, body []byte) {
+			seq++
+			if err := simulator.SignWebhook(h, secret, fmt.Sprintf("bad-%d", seq), e.Clock.Now(), body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	twilioForm := func(f url.Values, token string) (int, string) {
+		const path = "/webhooks/inbound/tw"
+		req, _ := http.NewRequest(http.MethodPost, e.API.URL+path, strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", provider.TwilioSignature(token, publicURL+path, f))
+		return doReq(t, req)
+	}
+	good := phone
+	tests := []struct {
+		name     string
+		post     func() (int, string)
+		status   int
+		contains string
+	}{
+		{"unsigned", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"`+good+`","to":"smsfleet","text":"STOP"}`), nil)
+		}, 401, "webhook-id"},
+		{"signed with another secret", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"`+good+`","to":"smsfleet","text":"STOP"}`), signed("not-the-secret"))
+		}, 401, "bad signature"},
+		{"Twilio-style with a wrong token", func() (int, string) {
+			return twilioForm(url.Values{"MessageSid": {"SMbad1"}, "From": {good}, "To": {"smsfleet"}, "Body": {"STOP"}}, "wrong-token")
+		}, 401, "X-Twilio-Signature"},
+		{"a body over 64 KiB", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"`+good+`","to":"smsfleet","text":"`+strings.Repeat("a", provider.MaxWebhookBody)+`"}`), signed(gwSecret))
+		}, 413, "larger than 65536 bytes"},
+		{"a text over 1600 characters", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"`+good+`","to":"smsfleet","text":"`+strings.Repeat("é", inbound.MaxText+1)+`"}`), signed(gwSecret))
+		}, 400, "text: longer than 1600 characters"},
+		{"invalid UTF-8 in a JSON text", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte("{\"from\":\""+good+"\",\"to\":\"smsfleet\",\"text\":\"STOP\xff\xfe\"}"), signed(gwSecret))
+		}, 400, "text: contains U+FFFD"},
+		{"a lone surrogate escape in a JSON text", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"`+good+`","to":"smsfleet","text":"\ud800STOP"}`), signed(gwSecret))
+		}, 400, "text: contains U+FFFD"},
+		{"invalid UTF-8 in a Twilio-style body", func() (int, string) {
+			return twilioForm(url.Values{"MessageSid": {"SMbad2"}, "From": {good}, "To": {"smsfleet"}, "Body": {"STOP\xff"}}, twToken)
+		}, 400, "text: not valid UTF-8"},
+		{"a from that is no phone number", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"hello","to":"smsfleet","text":"STOP"}`), signed(gwSecret))
+		}, 400, "from:"},
+		{"no to", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"`+good+`","text":"STOP"}`), signed(gwSecret))
+		}, 400, "to: required"},
+		{"a to over 32 bytes", func() (int, string) {
+			return post("/webhooks/inbound/gw", []byte(`{"from":"`+good+`","to":"`+strings.Repeat("9", 40)+`","text":"STOP"}`), signed(gwSecret))
+		}, 400, "to: longer than 32 bytes"},
+		{"an unknown provider", func() (int, string) {
+			return post("/webhooks/inbound/nope", []byte(`{"from":"`+good+`","to":"smsfleet","text":"STOP"}`), signed(gwSecret))
+		}, 404, "unknown provider nope"},
+	}
+	before := unmatched()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, body := tt.post()
+			if st != tt.status || !strings.Contains(body, tt.contains) {
+				t.Fatalf("HTTP %d %q, want %d naming %q", st, body, tt.status, tt.contains)
+			}
+		})
+	}
+	// Nothing of them was landed: a good reply sent after them is the
+	// only new one applied (counting, not waiting).
+	if st, body := posters["json"]("after-bad", good, "smsfleet", "after"); st/100 != 2 {
+		t.Fatalf("good reply: HTTP %d %s", st, body)
+	}
+	harness.Eventually(t, 20*time.Second, func() bool { return stored() == 2 }, func() string {
+		return fmt.Sprintf("%d replies stored, want the good one for the shop and the open app: %v", stored(), rdb.Keys(ctx, "sf:in:*").Val())
+	})
+	if optedOut(t, e, good) || unmatched() != before {
+		t.Errorf("refused replies changed something: opted out %v, unmatched %d (was %d)", optedOut(t, e, good), unmatched(), before)
+	}
+	if items := listInbound(t, e, harness.ShopToken, "phone="+url.QueryEscape(good)); len(items) != 1 || items[0].Text != "after" {
+		t.Errorf("the shop's replies: %+v, want only the good one", items)
+	}
+}
