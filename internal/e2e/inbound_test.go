@@ -23,6 +23,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/simulator"
+	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/receipts"
 )
@@ -462,5 +463,100 @@ func TestInboundUnmatchedAndBadInputChangeNothing(t *testing.T) {
 	}
 	if items := listInbound(t, e, harness.ShopToken, "phone="+url.QueryEscape(good)); len(items) != 1 || items[0].Text != "after" {
 		t.Errorf("the shop's replies: %+v, want only the good one", items)
+	}
+}
+
+// TestInboundAPIFiltersAndPages: GET /api/v1/inbound filters by phone (in
+// any form the intake takes) and by date or time range, pages with
+// next_cursor, shows an application only its own replies, and answers a
+// bad filter 400 naming it, and a missing token 401.
+func TestInboundAPIFiltersAndPages(t *testing.T) {
+	e := harness.New(t)
+	ctx := context.Background()
+	st := e.Fleet.Store()
+	day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	// Replies 3 hours apart from 10:00 (the last at 01:00 the next day),
+	// all within the suite's 24-hour retention of the clock.
+	e.Clock.Set(day.Add(26 * time.Hour))
+	p, q := "+4915112345601", "+4915112345602"
+	for i := range 6 {
+		from := p
+		if i%2 == 1 {
+			from = q
+		}
+		m := store.InboundMessage{ID: fmt.Sprintf("api-%d", i), Provider: "gw", From: from, To: "smsfleet", Text: fmt.Sprintf("reply %d", i), At: day.Add(10*time.Hour + time.Duration(i)*3*time.Hour)}
+		if _, err := st.SaveInbound(ctx, harness.ShopApp, m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.SaveInbound(ctx, harness.BankApp, store.InboundMessage{ID: "bank-1", Provider: "gw", From: p, To: "BANK", Text: "bank", At: day.Add(12 * time.Hour)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	texts := func(items []inboundItem) string {
+		var out []string
+		for _, it := range items {
+			out = append(out, strings.TrimPrefix(it.Text, "reply "))
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tt := range []struct{ query, want string }{
+		{"", "5,4,3,2,1,0"},
+		{"phone=" + url.QueryEscape(p), "4,2,0"},
+		{"phone=" + url.QueryEscape("+49 151 1234 5602"), "5,3,1"}, // as a person writes it
+		{"from=2026-12-01", "5"},
+		{"to=2026-11-30", "4,3,2,1,0"},
+		{"from=2026-11-30T12:00:00Z&to=2026-11-30T19:00:00Z", "3,2,1"},
+		{"phone=" + url.QueryEscape(q) + "&from=2026-11-30T14:00:00Z", "5,3"},
+	} {
+		if got := texts(listInbound(t, e, harness.ShopToken, tt.query)); got != tt.want {
+			t.Errorf("?%s: %s, want %s", tt.query, got, tt.want)
+		}
+	}
+	// Pages of two: every reply once, in order.
+	var all []string
+	cursor := ""
+	for range 10 {
+		var page struct {
+			Inbound    []inboundItem
+			NextCursor string `json:"next_cursor"`
+		}
+		if st := e.Native("/api/v1/inbound?limit=2"+cursor, harness.ShopToken, &page); st != http.StatusOK {
+			t.Fatalf("page: HTTP %d", st)
+		}
+		all = append(all, texts(page.Inbound))
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = "&cursor=" + page.NextCursor
+	}
+	if got := strings.Join(all, ","); got != "5,4,3,2,1,0" {
+		t.Errorf("paged: %s", got)
+	}
+	if got := texts(listInbound(t, e, harness.BankToken, "")); got != "bank" {
+		t.Errorf("the bank's replies: %s", got)
+	}
+
+	for _, tt := range []struct {
+		query  string
+		status int
+		names  string
+	}{
+		{"phone=hello", 400, "phone:"},
+		{"from=yesterday", 400, "from: must be a date (YYYY-MM-DD) or an RFC 3339 time"},
+		{"to=2026-13-01", 400, "to: must be a date"},
+		{"from=2026-12-01&to=2026-11-30", 400, "to: before from"},
+		{"limit=0", 400, "limit must be an integer"},
+		{"cursor=abc", 400, "cursor must be a value from next_cursor"},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			var body map[string]string
+			if st := e.Native("/api/v1/inbound?"+tt.query, harness.ShopToken, &body); st != tt.status || !strings.Contains(body["error"], tt.names) {
+				t.Fatalf("HTTP %d %v, want %d naming %q", st, body, tt.status, tt.names)
+			}
+		})
+	}
+	var body map[string]any
+	if st := e.Native("/api/v1/inbound", "", &body); st != http.StatusUnauthorized {
+		t.Errorf("without a token: HTTP %d %v, want 401", st, body)
 	}
 }
