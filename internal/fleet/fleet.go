@@ -257,7 +257,7 @@ func (f *Fleet) mountAPI() {
 	}).Register(f.mux)
 	history.New(history.Options{
 		Store: f.store, Apps: o.Config.Applications, DefaultRegion: o.Config.DefaultRegion, Guard: guard,
-		Logger: o.Log.Named("history"), Now: o.Now,
+		Logger: o.Log.Named("history"), Now: o.Now, Sender: appSender(o.Config),
 	}).Register(f.mux)
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/worker"
 )
 
 // inboundRole is the receipts role's half for replies from phones: the
@@ -33,6 +34,18 @@ func (f *Fleet) inboundApplier() *inbound.Applier {
 			Now: f.opts.Now, Log: log,
 		},
 		Callbacks: &inbound.Callbacks{Queue: f.client, MaxAttempts: cfg.Callback.MaxAttempts, Timeout: cfg.Callback.Timeout},
+	}
+}
+
+// appSender is the sender an application's SMS go from when their
+// message names none: its policy's, else the worker's default (the one
+// repliedApps matches replies by).
+func appSender(cfg config.Config) func(app string) string {
+	return func(app string) string {
+		if s := cfg.PolicyOf(app).Sender; s != "" {
+			return s
+		}
+		return worker.DefaultSender
 	}
 }
 
