@@ -560,3 +560,25 @@ func TestInboundAPIFiltersAndPages(t *testing.T) {
 		t.Errorf("without a token: HTTP %d %v, want 401", st, body)
 	}
 }
+
+// waitReplyApplied returns a function that, after a reply was posted,
+// waits until the inbound consumer applied it: replies land in Kafka
+// first, so the webhook's 2xx comes before the reply's effects. It counts
+// what applying leaves (a stored reply, or an unmatched one), not time.
+func waitReplyApplied(t *testing.T, e *harness.Env) func() {
+	ctx := context.Background()
+	rdb := e.Fleet.Store().Redis()
+	count := func() int64 {
+		keys, err := rdb.Keys(ctx, "sf:in:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(len(keys)) + rdb.XLen(ctx, "sf:ibu").Val()
+	}
+	before := count()
+	return func() {
+		t.Helper()
+		harness.Eventually(t, 20*time.Second, func() bool { return count() > before }, func() string { return "the reply was not applied" })
+		before = count()
+	}
+}

@@ -95,6 +95,7 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 	e := harness.New(t, withReceipts(t))
 	phone := "+4915112340011"
 	e.Register(harness.ShopApp, harness.ShopToken, phone)
+	applied := waitReplyApplied(t, e) // replies land in Kafka first (inbound_test.go)
 	reply := func(text string) {
 		t.Helper()
 		status, err := e.Sim.PostReply(context.Background(), e.API.URL+"/webhooks/inbound/simulator", phone, "SMSFLEET", text)
@@ -104,6 +105,7 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 		if status != http.StatusNoContent {
 			t.Fatalf("inbound %s: HTTP %d", text, status)
 		}
+		applied()
 	}
 	reply("STOP")
 	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{phone}})
