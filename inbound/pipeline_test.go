@@ -40,7 +40,9 @@ type pipeline struct {
 	now     time.Time
 }
 
-func newPipeline(t *testing.T) *pipeline {
+func newPipeline(t *testing.T) *pipeline { return newPipelineTB(t) }
+
+func newPipelineTB(t testing.TB) *pipeline {
 	t.Helper()
 	r := testenv.NewRedis(t)
 	rdb := r.Client(t)
