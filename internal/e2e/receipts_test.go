@@ -122,7 +122,7 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 // while Redis and Kafka answer, and not once Kafka is gone (its webhooks
 // would only answer 503).
 func TestReadinessFollowsTheRoleDependencies(t *testing.T) {
-	k, err := testenv.StartKafka(1, receipts.Topic, receipts.TopicDLQ, outcomes.Topic)
+	k, err := testenv.StartKafka(1, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -446,7 +446,8 @@ func (f *Fleet) close() {
 }
 
 // readiness is what /readyz checks: the dependencies of this process's
-// roles (Redis always; Kafka for receipts).
+// roles (Redis always; Kafka and its receipts and inbound topics for
+// receipts).
 func (f *Fleet) readiness() []httprole.Check {
 	return []httprole.Check{
 		{Name: "redis", Check: func(ctx context.Context) error { return redisx.Ping(ctx, f.rdb) }},
@@ -454,7 +455,11 @@ func (f *Fleet) readiness() []httprole.Check {
 			if f.receipts == nil {
 				return nil
 			}
-			return kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic)
+			if err := kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic); err != nil {
+				return err
+			}
+			// The inbound webhook answers 503 until its topic exists.
+			return kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, f.opts.Config.Inbound.Topic)
 		}},
 	}
 }
