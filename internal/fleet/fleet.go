@@ -306,9 +306,9 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 //
 //  1. the outcome relay (worker), last to stop, so it relays the outcomes
 //     of the tasks the lanes finish while they drain;
-//  2. the receipts consumer (receipts);
-//  3. the SMPP receipts forwarder and the providers' own connections
-//     (SMPP sessions), if a provider has one (worker);
+//  2. the receipts consumer and the inbound consumer (receipts);
+//  3. the SMPP receipts and replies forwarders and the providers' own
+//     connections (SMPP sessions), if a provider has one (worker);
 //  4. the worker lanes: stopping them drains the asynq servers in parallel;
 //  5. the sweepers (outbox and delivery waits for the worker, parked
 //     receipts for the receipts role), first to stop, so no new work is
