@@ -261,6 +261,14 @@ func TestInboundRepliesOverEveryWebhookKind(t *testing.T) {
 				if it.Keyword != "" && it.Answer == "" {
 					t.Errorf("keyword reply %+v names no answer", it)
 				}
+				if it.Answer != "" {
+					// An SMS like any other: a transactional message of the
+					// shop's, counted, with its own status.
+					v := e.WaitCounts(it.Answer, map[string]int64{"sent": 1}, 20*time.Second)
+					if v.Message.Type != "transactional" || len(v.Recipients) != 1 || v.Recipients[0].To != phone {
+						t.Errorf("the answer to %q: %+v", it.Text, v)
+					}
+				}
 			}
 			want := map[string]string{"Is my parcel on its way?": "", "help": "help", "Stop": "stop", "START": "start"}
 			if fmt.Sprint(got) != fmt.Sprint(want) || len(items) != 4 {
