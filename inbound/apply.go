@@ -18,10 +18,10 @@ import (
 // the Kafka consumer (or by the webhook itself without Kafka). For a reply
 // to a sender some applications send from, for each of them:
 //
-//  1. the reply is stored (store.SaveInbound), once per id;
-//  2. a STOP or START word changes the application's opt-outs for that
+//  1. a STOP or START word changes the application's opt-outs for that
 //     sender (store.ApplyReply: a second application of the same keyword
-//     changes nothing);
+//     changes nothing), for every application before anything else;
+//  2. the reply is stored (store.SaveInbound), once per id;
 //  3. a keyword with an answer configured (help text, STOP or START
 //     confirmation) gets it as an SMS like any other, written through the
 //     store and enqueued as the intake does, under a transactionId of the
@@ -63,10 +63,36 @@ func (a *Applier) Apply(ctx context.Context, m Message) error {
 	if len(apps) == 0 {
 		return a.unmatched(ctx, m, sender, ok)
 	}
+	// Opt-outs first, for every application: consent is what must not
+	// wait on a slow callback queue or answer, and a stored reply then
+	// means its opt-out change is in (tests wait on that).
 	for _, app := range apps {
-		if err := a.applyTo(ctx, app, sender, m); err != nil {
+		if err := a.applyKeyword(ctx, app, sender, m); err != nil {
 			return fmt.Errorf("inbound %s for %s: %w", m.ID, app, err)
 		}
+	}
+	for _, app := range apps {
+		if err := a.applyTo(ctx, app, m); err != nil {
+			return fmt.Errorf("inbound %s for %s: %w", m.ID, app, err)
+		}
+	}
+	return nil
+}
+
+// applyKeyword applies a STOP or START word to app's opt-outs for sender
+// (a second application of the same word changes nothing).
+func (a *Applier) applyKeyword(ctx context.Context, app, sender string, m Message) error {
+	kw := a.Keywords.Of(app, m.Text)
+	if kw != KeywordStop && kw != KeywordStart {
+		return nil
+	}
+	changed, err := a.Store.ApplyReply(ctx, store.Reply{Phone: m.From, Sender: sender, Provider: m.Provider, Start: kw == KeywordStart, Apps: []string{app}})
+	if err != nil {
+		return err
+	}
+	if len(changed) > 0 {
+		a.Log.Info("inbound keyword changed opt-outs", zap.String("keyword", kw), zap.String("app", app), zap.String("sender", sender),
+			zap.String("from", sms.MaskPhone(m.From)), zap.String("provider", m.Provider))
 	}
 	return nil
 }
@@ -99,7 +125,8 @@ func (a *Applier) retention(app string) time.Duration {
 	return a.Retention(app)
 }
 
-func (a *Applier) applyTo(ctx context.Context, app, sender string, m Message) error {
+// applyTo keeps the reply for app, answers its keyword and forwards it.
+func (a *Applier) applyTo(ctx context.Context, app string, m Message) error {
 	kw := a.Keywords.Of(app, m.Text)
 	rec := store.InboundMessage{ID: m.ID, Provider: m.Provider, From: m.From, To: m.To, Text: m.Text, At: m.At, Keyword: kw}
 	fresh, err := a.Store.SaveInbound(ctx, app, rec, a.retention(app))
@@ -111,16 +138,6 @@ func (a *Applier) applyTo(ctx context.Context, app, sender string, m Message) er
 		// What was done is recorded in it.
 		if rec, err = a.Store.GetInbound(ctx, app, m.ID); err != nil {
 			return fmt.Errorf("read stored reply: %w", err)
-		}
-	}
-	if kw == KeywordStop || kw == KeywordStart {
-		changed, err := a.Store.ApplyReply(ctx, store.Reply{Phone: m.From, Sender: sender, Provider: m.Provider, Start: kw == KeywordStart, Apps: []string{app}})
-		if err != nil {
-			return err
-		}
-		if len(changed) > 0 {
-			a.Log.Info("inbound keyword changed opt-outs", zap.String("keyword", kw), zap.String("app", app), zap.String("sender", sender),
-				zap.String("from", sms.MaskPhone(m.From)), zap.String("provider", m.Provider))
 		}
 	}
 	var settings config.ApplicationInbound

@@ -570,9 +570,11 @@ func TestInboundAPIFiltersAndPages(t *testing.T) {
 }
 
 // waitReplyApplied returns a function that, after a reply was posted,
-// waits until the inbound consumer applied it: replies land in Kafka
-// first, so the webhook's 2xx comes before the reply's effects. It counts
-// what applying leaves (a stored reply, or an unmatched one), not time.
+// waits until the inbound consumer applied its opt-out change: replies
+// land in Kafka first, so the webhook's 2xx comes before the reply's
+// effects. It counts what applying leaves (a stored reply, which the
+// Applier writes after every application's opt-out change, or an
+// unmatched one), not time.
 func waitReplyApplied(t *testing.T, e *harness.Env) func() {
 	ctx := context.Background()
 	rdb := e.Fleet.Store().Redis()
