@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/receipts"
@@ -436,7 +437,7 @@ func restartAfter(p *proc, d time.Duration) {
 // startKafka starts kfake in this process, listening on loopback TCP, with
 // the fleet's topics.
 func startKafka() (*testenv.Kafka, string, error) {
-	k, err := testenv.StartKafka(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic)
+	k, err := testenv.StartKafka(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ)
 	if err != nil {
 		return nil, "", err
 	}

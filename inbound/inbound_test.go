@@ -55,7 +55,7 @@ func TestInboundReplies(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	srv := httptest.NewUnstartedServer(mux)
-	NewInbound(InboundOptions{
+	newTestInbound(testOpts{
 		Sources: []provider.Source{
 			{Name: "tw", Kind: "twilio", Secret: "tw-token", PublicURL: "http://" + srv.Listener.Addr().String()},
 			{Name: "gw", Kind: "json", Secret: "gw-secret"},
@@ -216,7 +216,7 @@ func do(t *testing.T, req *http.Request) (int, string) {
 }
 
 func TestKeyword(t *testing.T) {
-	in := NewInbound(InboundOptions{StopWords: []string{"STOP", "QUIT"}, StartWords: []string{"START"}, Log: zap.NewNop()})
+	in := NewKeywords([]string{"STOP", "QUIT"}, []string{"START"}, nil)
 	tests := []struct{ text, want string }{
 		{"STOP", "stop"},
 		{" stop! ", "stop"},
@@ -231,7 +231,7 @@ func TestKeyword(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := in.Keyword(tt.text); got != tt.want {
+		if got := in.Fleet(tt.text); got != tt.want {
 			t.Errorf("Keyword(%q) = %q, want %q", tt.text, got, tt.want)
 		}
 	}
@@ -243,7 +243,7 @@ func TestKeyword(t *testing.T) {
 // under NFKC: normalising first changes nothing).
 func FuzzKeyword(f *testing.F) {
 	stop, start := []string{"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT"}, []string{"START", "UNSTOP", "YES"}
-	in := NewInbound(InboundOptions{StopWords: stop, StartWords: start, Log: zap.NewNop()})
+	in := NewKeywords(stop, start, nil)
 	for _, seed := range []string{"STOP", " stop! ", "ＳＴＯＰ", "\u200bSTOP", "ST\u200dOP", "\ufeffquit\u200e", "ｓｔａｒｔ", "Ｓtart\u2060",
 		"STOP please", "ST OP", "", "\xff\xfeSTOP", "ﬀ", "Ǆ", "\u0130", "...", "stop\x00", "yes\u00a0", "ＥＮＤ。"} {
 		f.Add(seed)
@@ -253,13 +253,13 @@ func FuzzKeyword(f *testing.F) {
 		configured[w] = true
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		got := in.Keyword(text)
+		got := in.Fleet(text)
 		switch got {
 		case "", "stop", "start":
 		default:
 			t.Fatalf("Keyword(%q) = %q, want stop, start or \"\"", text, got)
 		}
-		if again := in.Keyword(norm.NFKC.String(text)); again != got {
+		if again := in.Fleet(norm.NFKC.String(text)); again != got {
 			t.Fatalf("Keyword(%q) = %q but Keyword(NFKC) = %q", text, got, again)
 		}
 		if got != "" && !strings.ContainsFunc(text, unicode.IsLetter) {

@@ -35,7 +35,7 @@ func TestReplayedStartAfterStopChangesNothing(t *testing.T) {
 	mux := http.NewServeMux()
 	srv := httptest.NewUnstartedServer(mux)
 	public := "https://sms.example.com"
-	NewInbound(InboundOptions{
+	newTestInbound(testOpts{
 		Sources: []provider.Source{
 			{Name: "tw", Kind: provider.KindTwilio, Secret: "tw-token", PublicURL: public},
 			{Name: "sim", Kind: provider.KindSimulator, Secret: "sim-secret"},
@@ -141,7 +141,7 @@ func TestReplyIDUncheckedIs503(t *testing.T) {
 	st := store.New(r.Client(t), time.Hour)
 	r.Stop()
 	mux := http.NewServeMux()
-	NewInbound(InboundOptions{
+	newTestInbound(testOpts{
 		Sources: []provider.Source{{Name: "gw", Kind: provider.KindJSON, Secret: "gw-secret"}},
 		OptOuts: st, StopWords: []string{"STOP"}, StartWords: []string{"START"},
 		Apps: func(string) []string { return []string{"SHOP1-00001"} }, DefaultRegion: "DE", Log: zap.NewNop(), Replays: st,
@@ -157,7 +157,7 @@ func TestReplyIDUncheckedIs503(t *testing.T) {
 	// Built without a store of ids it refuses too, rather than take
 	// replays.
 	mux = http.NewServeMux()
-	NewInbound(InboundOptions{
+	newTestInbound(testOpts{
 		Sources: []provider.Source{{Name: "gw", Kind: provider.KindJSON, Secret: "gw-secret"}},
 		OptOuts: st, StopWords: []string{"STOP"}, StartWords: []string{"START"},
 		Apps: func(string) []string { return []string{"SHOP1-00001"} }, DefaultRegion: "DE", Log: zap.NewNop(),

@@ -30,7 +30,7 @@ func TestFrozenRedisAnswers503BeforeItThaws(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	st := store.New(rdb, 24*time.Hour)
 	mux := http.NewServeMux()
-	NewInbound(InboundOptions{
+	newTestInbound(testOpts{
 		Sources: []provider.Source{{Name: "gw", Kind: "json", Secret: "gw-secret"}},
 		OptOuts: st, StopWords: []string{"STOP"}, StartWords: []string{"START"},
 		Apps: func(string) []string { return []string{"SHOP1-00001"} }, DefaultRegion: "DE", Log: zap.NewNop(), Replays: st,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/fleet"
@@ -127,7 +128,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 // embeddedKafka starts kfake on addr (port 0: any free port) with the
 // receipts topics, and returns where it listens.
 func embeddedKafka(addr string) (string, func(), error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic), kfake.AllowAutoTopicCreation()}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ), kfake.AllowAutoTopicCreation()}
 	_, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("SMSFLEET_DEV_KAFKA_ADDR %q: %w", addr, err)

@@ -42,6 +42,9 @@ type Application struct {
 	// default). Off, such a notification is refused: one missing field
 	// must not text everyone. File only (allow_broadcast).
 	AllowBroadcast bool
+	// Inbound is the application's two-way SMS settings (file only,
+	// inbound.go); nil for none. A pointer keeps Application comparable.
+	Inbound *ApplicationInbound
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

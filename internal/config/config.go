@@ -211,6 +211,10 @@ type Callback struct {
 type Inbound struct {
 	StopWords  []string `env:"STOP_WORDS" envDefault:"STOP,STOPALL,UNSUBSCRIBE,END,QUIT,CANCEL,REVOKE,OPTOUT"`
 	StartWords []string `env:"START_WORDS" envDefault:"START,UNSTOP,YES"`
+	// Topic and Group: where replies are landed in Kafka before they are
+	// applied, and the consumer group that applies them (inbound/).
+	Topic string `env:"TOPIC" envDefault:"smsfleet.inbound"`
+	Group string `env:"GROUP" envDefault:"smsfleet-inbound"`
 }
 
 // CallbackSecretOf returns the secret app's status callbacks are signed
@@ -535,7 +539,13 @@ func (c Config) validateInbound() error {
 	if len(c.Inbound.StopWords) == 0 || len(c.Inbound.StartWords) == 0 {
 		return fmt.Errorf("config: SMSFLEET_INBOUND_STOP_WORDS and SMSFLEET_INBOUND_START_WORDS must not be empty (start from config.Default())")
 	}
-	return checkWords(c.Inbound)
+	if c.Inbound.Topic == "" || c.Inbound.Group == "" {
+		return fmt.Errorf("config: SMSFLEET_INBOUND_TOPIC and SMSFLEET_INBOUND_GROUP must be set")
+	}
+	if err := checkWords(c.Inbound); err != nil {
+		return err
+	}
+	return c.validateApplicationsInbound()
 }
 
 // validateReceipts checks the receipts consumer's settings.

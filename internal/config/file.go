@@ -60,6 +60,8 @@ type FileApplication struct {
 	CallbackAllowHTTP bool `yaml:"callback_allow_http"`
 	// AllowBroadcast: see Application.AllowBroadcast (off by default).
 	AllowBroadcast bool `yaml:"allow_broadcast"`
+	// Inbound: replies, keywords and their answers (inbound.go).
+	Inbound *FileInbound `yaml:"inbound"`
 }
 
 // readFile reads and strictly decodes path: an unknown key is an error, so
@@ -90,6 +92,7 @@ func (fa FileApplication) application() (Application, error) {
 	if fa.DeviceTokenEnv != "" {
 		app.DeviceToken = os.Getenv(fa.DeviceTokenEnv)
 	}
+	app.Inbound = fa.Inbound.application()
 	app.CallbackSecret = fa.CallbackSecret
 	app.CallbackAllowHTTP = fa.CallbackAllowHTTP
 	if fa.CallbackSecretEnv != "" {

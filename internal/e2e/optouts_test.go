@@ -47,7 +47,8 @@ func TestOptOutsStayWithinTheirApplication(t *testing.T) {
 	p, q := phones[0], phones[1]
 	e.Register(harness.ShopApp, harness.ShopToken, p)
 	const unrelated = "+4930123456"
-	replies := 0 // each reply is a new webhook (its own webhook-id)
+	replies := 0                      // each reply is a new webhook (its own webhook-id)
+	applied := waitReplyApplied(t, e) // replies land in Kafka first (inbound_test.go)
 	reply := func(from, to, text string) {
 		t.Helper()
 		body := `{"from":"` + from + `","to":"` + to + `","text":"` + text + `"}`
@@ -64,6 +65,7 @@ func TestOptOutsStayWithinTheirApplication(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("reply %s to %s: HTTP %d", text, to, resp.StatusCode)
 		}
+		applied()
 	}
 	optedOut := func(token, phone string) *optOutItem {
 		t.Helper()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
@@ -22,7 +23,7 @@ import (
 // withReceipts adds the receipts role on a kfake broker, and makes the
 // simulator post receipts to the fleet's webhook.
 func withReceipts(t *testing.T) func(*config.Config, *fleet.Roles) {
-	return withReceiptsOn(testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic))
+	return withReceiptsOn(testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ))
 }
 
 // withReceiptsOn is withReceipts on a broker the test reads too.
@@ -94,6 +95,7 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 	e := harness.New(t, withReceipts(t))
 	phone := "+4915112340011"
 	e.Register(harness.ShopApp, harness.ShopToken, phone)
+	applied := waitReplyApplied(t, e) // replies land in Kafka first (inbound_test.go)
 	reply := func(text string) {
 		t.Helper()
 		status, err := e.Sim.PostReply(context.Background(), e.API.URL+"/webhooks/inbound/simulator", phone, "SMSFLEET", text)
@@ -103,6 +105,7 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 		if status != http.StatusNoContent {
 			t.Fatalf("inbound %s: HTTP %d", text, status)
 		}
+		applied()
 	}
 	reply("STOP")
 	code := e.Send(map[string]any{"send_date": "now", "content": "x", "devices": []string{phone}})
@@ -119,7 +122,7 @@ func TestInboundStopSuppressesTheNextSMS(t *testing.T) {
 // while Redis and Kafka answer, and not once Kafka is gone (its webhooks
 // would only answer 503).
 func TestReadinessFollowsTheRoleDependencies(t *testing.T) {
-	k, err := testenv.StartKafka(1, receipts.Topic, receipts.TopicDLQ, outcomes.Topic)
+	k, err := testenv.StartKafka(1, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,7 @@ type Fleet struct {
 	router   *route.Router
 	rates    *worker.Rates
 	receipts *receiptsRole
+	inbound  *inboundRole
 	relay    *outcomes.Relay
 	closers  []io.Closer
 	// conns hold the providers' own connections (SMPP) and land the
@@ -257,7 +258,7 @@ func (f *Fleet) mountAPI() {
 	}).Register(f.mux)
 	history.New(history.Options{
 		Store: f.store, Apps: o.Config.Applications, DefaultRegion: o.Config.DefaultRegion, Guard: guard,
-		Logger: o.Log.Named("history"), Now: o.Now, Currency: o.Config.Prices.Currency,
+		Logger: o.Log.Named("history"), Now: o.Now, Currency: o.Config.Prices.Currency, Sender: appSender(o.Config),
 	}).Register(f.mux)
 }
 
@@ -272,7 +273,8 @@ func (f *Fleet) buildWorker() error {
 		if o.Simulator != nil {
 			simBase = "http://" + o.Config.HTTPAddr + "/simulator"
 		}
-		set, err := buildProviders(o.Config, simBase, f.store, o.Now, o.Log)
+		replies := connReplies(o.Config, f.inboundApplier(), o.Log, o.Now)
+		set, err := buildProviders(o.Config, simBase, f.store, replies, o.Now, o.Log)
 		if err != nil {
 			return err
 		}
@@ -305,9 +307,9 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 //
 //  1. the outcome relay (worker), last to stop, so it relays the outcomes
 //     of the tasks the lanes finish while they drain;
-//  2. the receipts consumer (receipts);
-//  3. the SMPP receipts forwarder and the providers' own connections
-//     (SMPP sessions), if a provider has one (worker);
+//  2. the receipts consumer and the inbound consumer (receipts);
+//  3. the SMPP receipts and replies forwarders and the providers' own
+//     connections (SMPP sessions), if a provider has one (worker);
 //  4. the worker lanes: stopping them drains the asynq servers in parallel;
 //  5. the sweepers (outbox and delivery waits for the worker, parked
 //     receipts for the receipts role), first to stop, so no new work is
@@ -321,7 +323,7 @@ func (f *Fleet) Start() error {
 		f.sup.Add(f.relay)
 	}
 	if f.receipts != nil {
-		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter())
+		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter(), f.inbound.consumer)
 	}
 	// The SMPP receipts forwarder, then the connections that feed it:
 	// they stop after the lanes drained (in-flight sends keep their
@@ -433,6 +435,9 @@ func (f *Fleet) close() {
 	if f.receipts != nil {
 		f.receipts.close()
 	}
+	if f.inbound != nil {
+		f.inbound.close()
+	}
 	if f.relay != nil && f.relay.Writer != nil {
 		_ = f.relay.Writer.Close()
 	}
@@ -448,7 +453,8 @@ func (f *Fleet) close() {
 }
 
 // readiness is what /readyz checks: the dependencies of this process's
-// roles (Redis always; Kafka for receipts).
+// roles (Redis always; Kafka and its receipts and inbound topics for
+// receipts).
 func (f *Fleet) readiness() []httprole.Check {
 	return []httprole.Check{
 		{Name: "redis", Check: func(ctx context.Context) error { return redisx.Ping(ctx, f.rdb) }},
@@ -456,7 +462,11 @@ func (f *Fleet) readiness() []httprole.Check {
 			if f.receipts == nil {
 				return nil
 			}
-			return kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic)
+			if err := kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, receipts.Topic); err != nil {
+				return err
+			}
+			// The inbound webhook answers 503 until its topic exists.
+			return kafkax.Ping(ctx, f.opts.Config.Kafka.Brokers, f.opts.Config.Inbound.Topic)
 		}},
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/lifecycle"
 	"github.com/smsfleet/smsfleet/internal/provider"
@@ -49,7 +50,11 @@ type providerSet struct {
 // connection (SMPP) are landed like the webhooks' (see connReceipts).
 // Nothing runs yet: the fleet's Start hands the components to its
 // supervisor.
-func buildProviders(cfg config.Config, simBase string, st *store.Store, now func() time.Time, log *zap.Logger) (providerSet, error) {
+//
+// Replies that arrive on a connection (SMPP MO) go to replies
+// (Deps.OnReply), the inbound pipeline's entry; it runs before the
+// connections and is flushed after them, like the receipts forwarder.
+func buildProviders(cfg config.Config, simBase string, st *store.Store, replies *inbound.Forwarder, now func() time.Time, log *zap.Logger) (providerSet, error) {
 	simURL := cfg.SimulatorURL
 	if simURL == "" {
 		simURL = simBase
@@ -63,6 +68,7 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, now func
 		SimulatorURL:   simURL,
 		StatusCallback: func(name string) string { return statusCallback(cfg, name) },
 		OnReceipt:      sink.receive,
+		OnReply:        replies.OnReply,
 		Logger:         log,
 	}
 	var set providerSet
@@ -86,10 +92,11 @@ func buildProviders(cfg config.Config, simBase string, st *store.Store, now func
 		if fw := sink.build(); fw != nil {
 			set.components = append(set.components, fw)
 		}
+		set.components = append(set.components, replies)
 		set.components = append(set.components, conns...)
 	}
-	// Closed after the clients: they feed it.
-	set.closers = append(set.closers, sink)
+	// Closed after the clients: they feed them.
+	set.closers = append(set.closers, sink, replies)
 	return set, nil
 }
 

@@ -3,7 +3,6 @@ package fleet
 import (
 	"errors"
 
-	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -46,11 +45,7 @@ func (f *Fleet) buildReceipts() error {
 	}
 	r.ingress = receipts.NewIngress(receiptSources(cfg), r.producer, f.store, f.opts.Now, f.log.Named("receipts"))
 	r.ingress.Register(f.mux)
-	inbound.NewInbound(inbound.InboundOptions{
-		Sources: receiptSources(cfg), OptOuts: f.store, StopWords: cfg.Inbound.StopWords, StartWords: cfg.Inbound.StartWords,
-		Apps: repliedApps(cfg), DefaultRegion: cfg.DefaultRegion, Log: f.log.Named("inbound"),
-		Replays: f.store, Now: f.opts.Now,
-	}).Register(f.mux)
+	f.inbound = f.buildInbound()
 	r.consumer = receipts.NewConsumer(cfg.Kafka.Brokers, receipts.Topic, rc.Group, r.dlq, f.store, rc.ParkTTL, f.log.Named("receipts"))
 	f.receipts = r
 	return nil

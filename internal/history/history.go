@@ -43,6 +43,11 @@ type Options struct {
 	Logger     *zap.Logger
 	// Now is the clock (nil: time.Now); tests inject one.
 	Now func() time.Time
+	// Sender is the sender an application's SMS go from when their
+	// message names none (its policy's, else the worker's default): which
+	// SMS a reply answers (replies.go). Nil: replies answer only SMS whose
+	// message names the sender they were sent to.
+	Sender func(app string) string
 }
 
 // Server serves the pages.

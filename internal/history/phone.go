@@ -24,11 +24,16 @@ type phoneRow struct {
 	Text    string
 	content string
 	Date    time.Time
+	// Sender is the message's own sender ("" for the application's);
+	// Replies are the phone's replies that answer this SMS (replies.go).
+	Sender  string
+	Replies []replyRow
 }
 
 type phoneData struct {
 	Query, Phone string
 	Rows         []phoneRow
+	Replies      []replyRow
 	Prev, Next   string
 	CSV          string
 }
@@ -70,7 +75,12 @@ func (s *Server) phonePage(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if err != nil {
 		return err
 	}
-	d := phoneData{Query: query, Phone: phone, Rows: rows, CSV: ExportPrefix + "phone.csv?" + url.Values{"phone": {phone}}.Encode()}
+	replies, err := s.phoneReplies(r.Context(), v.App, phone, time.Time{})
+	if err != nil {
+		return err
+	}
+	attachReplies(rows, replies, s.appSender(v.App))
+	d := phoneData{Query: query, Phone: phone, Rows: rows, Replies: replies, CSV: ExportPrefix + "phone.csv?" + url.Values{"phone": {phone}}.Encode()}
 	base := url.Values{"phone": {phone}}
 	d.Prev, d.Next = p.links(cookiePath, base, next)
 	s.render(w, r, http.StatusOK, "phone", "SMS to "+phone, v, d)
@@ -125,7 +135,7 @@ func (s *Server) phoneRows(ctx context.Context, app, phone string, ids []string)
 			rec.Status = sms.Canceled
 		}
 		rows = append(rows, phoneRow{ID: rec.ID, Code: rec.Code, Type: string(m.Type), Status: string(rec.Status), Reason: reasonOf(rec, codes[i]),
-			Provider: rec.Provider, Preview: preview(m.Content), Text: firstText(m.Content), content: m.Content, Date: dueOf(*m)})
+			Provider: rec.Provider, Preview: preview(m.Content), Text: firstText(m.Content), content: m.Content, Date: dueOf(*m), Sender: m.Sender})
 	}
 	return rows, nil
 }

@@ -33,6 +33,8 @@ type smsData struct {
 	Timeline            []event
 	// Unwritten: the SMS has no record yet (its message is scheduled).
 	Unwritten bool
+	// Replies are the phone's replies that answer it (replies.go).
+	Replies []replyRow
 }
 
 func (d smsData) searchPhone() string { return d.Phone }
@@ -67,6 +69,11 @@ func (s *Server) smsPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 		ID: rec.ID, Phone: rec.To, Status: string(rec.Status), Reason: reasonOf(rec, codes[0]), Provider: rec.Provider, ProviderRef: rec.ProviderRef,
 		Encoding: rec.Encoding, Operator: rec.Operator, Segments: rec.Segments, Cost: s.cost(rec.Cost, rec.Priced), Attempts: rec.Attempts, Deadline: rec.Deadline, UpdatedAt: rec.UpdatedAt,
 		Message: rowOf(m), Timeline: timelineOf(m, rec, codes[0]), Unwritten: rec.UpdatedAt.IsZero(),
+	}
+	if rec.To != "" {
+		if d.Replies, err = s.repliesTo(r.Context(), v.App, rec.To, rec.ID, dueOf(m)); err != nil {
+			return err
+		}
 	}
 	title := "SMS " + rec.ID
 	if rec.To != "" {

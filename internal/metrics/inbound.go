@@ -1,8 +1,20 @@
 package metrics
 
-// InboundUnmatched counts STOP/START replies to a sender no application
-// sends from: they change no opt-out and are kept, bounded, in the store's
-// unmatched stream (sf:ibu) for the operator. The label is the configured
-// provider that carried the reply, a finite set.
+// InboundUnmatched counts replies to a sender no application sends from:
+// they change nothing and are kept, bounded, in the store's unmatched
+// stream (sf:ibu) for the operator. The label is the configured provider
+// that carried the reply, a finite set.
 var InboundUnmatched = counterVec("smsfleet_inbound_unmatched_total",
-	"Inbound STOP/START replies to a sender no application sends from (kept unmatched, nothing changed), by provider.", "provider")
+	"Inbound replies to a sender no application sends from (kept unmatched, nothing changed), by provider.", "provider")
+
+// InboundReplies counts replies kept for an application, once each
+// (a redelivery is not counted again), by provider and keyword (stop,
+// start, help, none).
+var InboundReplies = counterVec("smsfleet_inbound_replies_total",
+	"Inbound replies kept for an application, by provider and keyword (stop, start, help or none).", "provider", "keyword")
+
+// InboundLanded counts replies landed in Kafka ("kafka") or, when Kafka
+// could not take one from a provider connection, applied directly
+// ("direct").
+var InboundLanded = counterVec("smsfleet_inbound_landed_total",
+	"Inbound replies landed, by path: kafka, or direct when Kafka is not configured or could not take them.", "path")

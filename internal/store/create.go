@@ -313,6 +313,9 @@ func (s *Store) messageCall(p *createPlan) (*scriptCall, error) {
 			msgPairs = append(msgPairs, f[0], f[1])
 		}
 	}
+	if m.KeywordAnswer {
+		msgPairs = append(msgPairs, fKeywordAnswer, 1)
+	}
 	var smsPairs, chunks []any
 	smsK := ""
 	if m.Direct {

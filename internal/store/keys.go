@@ -33,7 +33,11 @@ package store
 //	sf:rq:{id}           string "app\ncode" of a getMsgStats request (1 h)
 //	sf:oo:{app}          zset   phones with an opt-out in the application, scored by when the first was set (unix ms); a member without sf:or records is a legacy opt-out of the whole application (optouts.go)
 //	sf:or:{app}:{phone}  hash   the phone's opt-out records: field "*" (every sender) or a sender id, value JSON {by: phone|api|legacy, at: unix ms, prov}
-//	sf:ibu               stream STOP/START replies to a sender no application sends from: at, prov, from, to, kw; at most UnmatchedMax entries and UnmatchedRetention
+//	sf:ibu               stream replies to a sender no application sends from: at, prov, from, to, kw, id, text; at most UnmatchedMax entries and UnmatchedRetention
+//	sf:ibi:{sf:ibu}      zset   ids of the replies in sf:ibu, scored by unix ms, so a redelivered one is kept once; bounded as sf:ibu (inbound.go)
+//	sf:in:{app}:{id}     hash   one reply from a phone to the application: prov, from, to, text, at, kw, cb, ar; expires with the retention (inbound.go)
+//	sf:il:{app}          zset   the application's reply ids by unix ms; trimmed past the retention, expires with it (inbound.go)
+//	sf:ip:{app}:{phone}  zset   the application's reply ids from one phone by unix ms; trimmed past the retention, expires with it (inbound.go)
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
 //	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
@@ -81,11 +85,13 @@ const (
 //
 //	per application   sf:d:{app}:{phone}, sf:ds:{app}, sf:u:{app}:{user}, sf:ml:{app}, sf:mseq:{app},
 //	                  sf:tx:{app}:{txn}, sf:oo:{app}, sf:or:{app}:{phone}, sf:fc:{app}:{phone},
-//	                  sf:p:{app}:{code}, sf:pl:{app}          the application's code, in braces, is the tag
+//	                  sf:p:{app}:{code}, sf:pl:{app}, sf:in:{app}:{id}, sf:il:{app},
+//	                  sf:ip:{app}:{phone}                     the application's code, in braces, is the tag
 //	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:mt:{T}:{code}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
 //	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}               one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
 //	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
+//	                  sf:ibu with sf:ibi:{sf:ibu}                                               the stream's name is the tag
 const keyLayout = "sf:layout"
 
 func (k *keyspace) device(app, phone string) string { return pDevice + k.app(app) + ":" + phone }
@@ -199,6 +205,10 @@ const (
 	// fSendRate is the message's send_rate (SMS per second), absent for
 	// none: the workers hold its SMS to it (ratelimit.MessageRates).
 	fSendRate = "sr"
+	// fKeywordAnswer marks the answer to a phone's keyword (a STOP
+	// confirmation, inbound/answers.go): the load reports no opt-out for
+	// it, since it answers the very STOP that opted the phone out.
+	fKeywordAnswer = "ka"
 	// sf:d:{app}:{phone}
 	fUser     = "u"
 	fLanguage = "l"
@@ -220,6 +230,6 @@ var luaFields = map[string]string{
 	"app": fApp, "type": fType, "content": fContent, "sender": fSender, "dcp": fPlaceholders,
 	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
 	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,
-	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped,
+	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped, "ka": fKeywordAnswer,
 	"tc": fConditions, "tcur": fScanCursor, "tch": fScanChunks, "tdn": fScanDone, "n": fRecipients, "sr": fSendRate,
 }

@@ -166,6 +166,12 @@ func scriptWalk(t *testing.T, s *Store, nowp *time.Time) []walkStep {
 			_, err = s.RemoveOptOut(ctx, app, phone, "")
 			must(err)
 			must(s.AddUnmatched(ctx, UnmatchedReply{Provider: "p", From: phone, To: "+4930000000", Keyword: "stop"}))
+			must(s.AddUnmatched(ctx, UnmatchedReply{Provider: "p", From: phone, To: "+4930000000", ID: "in1", Text: "hello"}))
+		}},
+		{"inbound replies", func() {
+			_, err := s.SaveInbound(ctx, app, InboundMessage{ID: "in2", Provider: "p", From: "+4915100000021", To: "SHOP", Text: "HELP", At: now, Keyword: "help"}, 0)
+			must(err)
+			must(s.MarkInboundStep(ctx, app, "in2", StepCallback, "1"))
 		}},
 		{"fan-out and cancel", func() {
 			m := &Message{App: app, Code: "AAAA-00000000-00000301", Type: sms.Marketing, Content: `"hi"`, SendAt: now, Validity: time.Hour, ChunkSize: 2}

@@ -61,6 +61,11 @@ type Message struct {
 	// first write's enqueue was never confirmed (it is in the outbox): the
 	// caller enqueues it now rather than leaving it to the outbox sweep.
 	ReplayPending bool
+	// KeywordAnswer: the message answers a phone's keyword reply (HELP,
+	// STOP or START confirmation, issue 17). The phone's opt-outs do not
+	// suppress it: a STOP confirmation answers the STOP that opted it out
+	// (carriers require it), and is sent once, to that phone only.
+	KeywordAnswer bool
 	Canceled      bool
 	// Groups are the message's time zone groups, each with its own send time
 	// and dispatch task: one group unless ignore_user_timezone is false.
@@ -135,7 +140,8 @@ func parseMessage(code string, h map[string]string) Message {
 		CreatedAt: fromMS(h[fCreatedAt]), SendAt: fromMS(h[fSendAt]), Timezone: h[fMsgTimezone], TransactionID: h[fTxn],
 		Validity: time.Duration(atoi(fValidity)) * time.Second, DeliveryWait: time.Duration(atoi(fDeliveryWait)) * time.Second, CappingDays: atoi(fCapDays), CappingCount: atoi(fCapCount), StatusCallback: h[fCallback],
 		Recipients: atoi(fRecipients), ChunkSize: atoi(fChunkSize), Direct: h[fDirect] == "1", To: h[fTo], Canceled: h[fCanceled] == "1", IDScheme: sms.IDScheme(h[fIDScheme]),
-		Conditions: h[fConditions], SendRate: atoi(fSendRate), Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
+		Conditions: h[fConditions], SendRate: atoi(fSendRate), KeywordAnswer: h[fKeywordAnswer] == "1",
+		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
 	m.Segments, _ = strconv.ParseInt(h[fSegs], 10, 64)
 	if c, ok := h[fCost]; ok {

@@ -414,9 +414,10 @@ func (s *Store) ListOptOuts(ctx context.Context, app string, offset, limit int) 
 	return out, next, nil
 }
 
-// Unmatched replies: a STOP or START to a sender no application sends
-// from changes nothing; it is kept, bounded, for the operator to read
-// (ListUnmatched, or XREVRANGE sf:ibu + - COUNT 20).
+// Unmatched replies: a reply to a sender no application sends from
+// changes nothing; it is kept, bounded, for the operator to read
+// (ListUnmatched, or XREVRANGE sf:ibu + - COUNT 20): a keyword (STOP,
+// START) and, since issue 17, any other reply with its text.
 const (
 	// UnmatchedMax bounds the stream's length.
 	UnmatchedMax = 10000
@@ -424,26 +425,42 @@ const (
 	UnmatchedRetention = 7 * 24 * time.Hour
 )
 
-// UnmatchedReply is an inbound keyword reply that matched no application.
+// UnmatchedReply is an inbound reply that matched no application.
 type UnmatchedReply struct {
 	At       time.Time
 	Provider string
 	From     string
 	To       string
-	// Keyword is "stop" or "start" (never the reply's text).
+	// Keyword is "stop", "start" or "" (a reply that is no keyword).
 	Keyword string
+	// ID is the reply's id (inbound.IDOf): a reply kept under an id is kept
+	// once, however often it is redelivered. "" keeps it every time.
+	ID string
+	// Text is the reply's text, for the operator.
+	Text string
 }
 
-// scriptUnmatched keeps an unmatched reply, trimmed by count and age.
+// scriptUnmatched keeps an unmatched reply, trimmed by count and age,
+// once per id.
 //
 // KEYS[1] -> sf:ibu
+// KEYS[2] -> sf:ibi:{sf:ibu}: the ids kept, scored by unix ms (same slot)
 // ARGV[1] -> now (unix ms): the entry's id time, unless the stream already
 // has a later id (another process's clock), then Redis picks it
 // ARGV[2..5] -> provider, from, to, keyword
 // ARGV[6] -> max entries
 // ARGV[7] -> retention (ms)
+// ARGV[8] -> reply id ("" for none), ARGV[9] -> text
+//
+// Returns 1 when it kept the reply, 0 when its id was kept before.
 var scriptUnmatched = newScript("unmatched", `
-local fields = {'at', ARGV[1], 'prov', ARGV[2], 'from', ARGV[3], 'to', ARGV[4], 'kw', ARGV[5]}
+if ARGV[8] ~= '' then
+  if redis.call('ZADD', KEYS[2], 'NX', ARGV[1], ARGV[8]) == 0 then return 0 end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. tostring(tonumber(ARGV[1]) - tonumber(ARGV[7])))
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[6]) - 1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+end
+local fields = {'at', ARGV[1], 'prov', ARGV[2], 'from', ARGV[3], 'to', ARGV[4], 'kw', ARGV[5], 'id', ARGV[8], 'text', ARGV[9]}
 local ok = redis.pcall('XADD', KEYS[1], 'MAXLEN', ARGV[6], ARGV[1] .. '-*', unpack(fields))
 if type(ok) == 'table' and ok.err then redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[6], '*', unpack(fields)) end
 redis.call('XTRIM', KEYS[1], 'MINID', tostring(tonumber(ARGV[1]) - tonumber(ARGV[7])))
@@ -451,10 +468,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 1
 `)
 
-// AddUnmatched keeps r in the bounded stream of unmatched replies.
+// AddUnmatched keeps r in the bounded stream of unmatched replies (once
+// per r.ID when it has one).
 func (s *Store) AddUnmatched(ctx context.Context, r UnmatchedReply) error {
-	if err := scriptUnmatched.Run(ctx, s.rdb, []string{keyUnmatched},
-		ms(s.now()), r.Provider, r.From, r.To, r.Keyword, UnmatchedMax, UnmatchedRetention.Milliseconds()).Err(); err != nil {
+	if err := scriptUnmatched.Run(ctx, s.rdb, []string{keyUnmatched, keyUnmatchedIDs},
+		ms(s.now()), r.Provider, r.From, r.To, r.Keyword, UnmatchedMax, UnmatchedRetention.Milliseconds(), r.ID, r.Text).Err(); err != nil {
 		return fmt.Errorf("keep unmatched reply: %w", err)
 	}
 	return nil
@@ -470,7 +488,8 @@ func (s *Store) ListUnmatched(ctx context.Context, limit int) ([]UnmatchedReply,
 	for i, x := range xs {
 		str := func(k string) string { v, _ := x.Values[k].(string); return v }
 		at, _ := strconv.ParseInt(str("at"), 10, 64)
-		out[i] = UnmatchedReply{At: time.UnixMilli(at).UTC(), Provider: str("prov"), From: str("from"), To: str("to"), Keyword: str("kw")}
+		out[i] = UnmatchedReply{At: time.UnixMilli(at).UTC(), Provider: str("prov"), From: str("from"), To: str("to"), Keyword: str("kw"),
+			ID: str("id"), Text: str("text")}
 	}
 	return out, nil
 }

@@ -175,17 +175,17 @@ type SMSRef struct{ ID, App, Phone string }
 // {state="stale", to, app} when the application's keys were named for
 // another phone or application (the caller retries with these); else
 // {state="ok", st, to, a, dl, p, amb, fl, app, type, content, sender, dcp,
-// cd, cc, sr}.
+// cd, cc, sr, ka}.
 var scriptLoad = newScript("load", `
 redis.call('ZREM', KEYS[3], ARGV[1])
 local s = redis.call('HMGET', KEYS[1], F.st, F.to, F.a, F.dl, F.p, F.amb, F.fl)
 if not s[1] then return cjson.encode({state='done', st=''}) end
 if s[1] ~= 'queued' and s[1] ~= 'sending' then return cjson.encode({state='done', st=s[1]}) end
-local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc, F.sr)
+local m = redis.call('HMGET', KEYS[2], F.app, F.type, F.content, F.sender, F.dcp, F.cd, F.cc, F.sr, F.ka)
 local app = m[1] or ''
 if s[2] ~= ARGV[2] or app ~= ARGV[3] then return cjson.encode({state='stale', to=s[2], app=app}) end
 return cjson.encode({state='ok', st=s[1], to=s[2], a=s[3] or '0', dl=s[4] or '0', p=s[5] or '', amb=s[6] or '0', fl=s[7] or '',
-  app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0', sr=m[8] or '0'})
+  app=app, type=m[2] or '', content=m[3] or '', sender=m[4] or '', dcp=m[5] or '', cd=m[6] or '0', cc=m[7] or '0', sr=m[8] or '0', ka=m[9] or ''})
 `)
 
 // appReads are the recipient's device and opt-out state, read in the
@@ -243,6 +243,8 @@ type loadResult struct {
 	CapDays      string `json:"cd"`
 	CapCount     string `json:"cc"`
 	SendRate     string `json:"sr"`
+	// KeywordAnswer is "1" for the answer to a phone's keyword.
+	KeywordAnswer string `json:"ka"`
 }
 
 // LoadSMS reads one SMS by id alone (see LoadBatch).
@@ -302,6 +304,11 @@ func (s *Store) LoadBatch(ctx context.Context, refs []SMSRef) ([]Loaded, error) 
 			out[i] = res.loaded(refs[i].ID)
 			if out[i].OK {
 				reads[j].apply(&out[i])
+				if res.KeywordAnswer == "1" {
+					// A STOP's confirmation goes to the phone that just
+					// stopped (Message.KeywordAnswer).
+					out[i].OptedOut, out[i].OptedOutFrom = false, nil
+				}
 			}
 		}
 		todo = stale

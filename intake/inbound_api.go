@@ -1,0 +1,85 @@
+package intake
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/store"
+)
+
+// inboundView is one reply of GET /api/v1/inbound.
+type inboundView struct {
+	ID         string    `json:"id"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Text       string    `json:"text"`
+	Keyword    string    `json:"keyword,omitempty"`
+	Provider   string    `json:"provider"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Answer is the message code of the SMS that answered a keyword.
+	Answer string `json:"answer,omitempty"`
+}
+
+// listInbound answers GET /api/v1/inbound: the application's replies from
+// phones within the retention, newest first, filtered by phone (any form
+// the intake takes, read in the default region), from and to (a date,
+// YYYY-MM-DD, as a UTC day, or an RFC 3339 time; both ends included),
+// paginated with limit and next_cursor. A bad filter is a 400 naming it.
+func (a *API) listInbound(r *http.Request, app string, p page) (any, int, error) {
+	q := r.URL.Query()
+	query := store.InboundQuery{Limit: p.limit, Cursor: p.cursor}
+	if raw := q.Get("phone"); raw != "" {
+		phone, err := sms.NormalizePhone(raw, a.DefaultRegion)
+		if err != nil {
+			return nil, 0, httpError(http.StatusBadRequest, "phone: %v", err)
+		}
+		query.Phone = phone
+	}
+	var err error
+	if query.From, err = inboundTime(q, "from", false); err != nil {
+		return nil, 0, err
+	}
+	if query.To, err = inboundTime(q, "to", true); err != nil {
+		return nil, 0, err
+	}
+	if !query.From.IsZero() && !query.To.IsZero() && query.To.Before(query.From) {
+		return nil, 0, httpError(http.StatusBadRequest, "to: before from")
+	}
+	replies, next, err := a.Store.ListInbound(r.Context(), app, query, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	items := make([]inboundView, len(replies))
+	for i, m := range replies {
+		items[i] = inboundView{ID: m.ID, From: m.From, To: m.To, Text: m.Text, Keyword: m.Keyword, Provider: m.Provider,
+			ReceivedAt: m.At, Answer: m.Steps[store.StepAutoReply]}
+	}
+	out := map[string]any{"inbound": items}
+	if next > 0 {
+		out["next_cursor"] = strconv.FormatInt(next, 10)
+	}
+	return out, http.StatusOK, nil
+}
+
+// inboundTime reads a from or to filter: a date (a whole UTC day: its
+// start for from, its last millisecond for to) or an RFC 3339 time.
+func inboundTime(q url.Values, field string, end bool) (time.Time, error) {
+	raw := q.Get(field)
+	if raw == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.Parse(time.DateOnly, raw); err == nil {
+		if end {
+			return d.Add(24*time.Hour - time.Millisecond), nil
+		}
+		return d, nil
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return time.Time{}, httpError(http.StatusBadRequest, "%s: must be a date (YYYY-MM-DD) or an RFC 3339 time, got %q", field, raw)
+	}
+	return t.UTC(), nil
+}

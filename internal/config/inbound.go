@@ -1,0 +1,155 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// ApplicationInbound is one application's two-way SMS settings (issue 17),
+// from the configuration file's `inbound:` block of the application:
+//
+//	inbound:
+//	  callback_url: https://shop.example.com/sms/replies   # every reply, signed like status callbacks
+//	  stop_words: [ARRET]          # added to SMSFLEET_INBOUND_STOP_WORDS for this application
+//	  start_words: [ARRIBA]        # added to SMSFLEET_INBOUND_START_WORDS
+//	  help_words: [HELP, INFO]     # the default once help_text is set
+//	  help_text: "Shop: reply STOP to stop. Help: shop.example.com"
+//	  stop_confirmation: "Shop: you will get no more SMS. Reply START to undo."
+//	  start_confirmation: "Shop: you will get our SMS again."
+//
+// The fleet-wide STOP and START words (config.Inbound) apply to every
+// application; the words here are added to them for this one. A keyword
+// reply is answered only when its text is set (help_text, the
+// confirmations), and is kept and forwarded to callback_url like any reply.
+// The struct is named ApplicationInbound because Inbound is the fleet-wide
+// keyword setting (SMSFLEET_INBOUND_*).
+type ApplicationInbound struct {
+	// CallbackURL receives every reply to the application ("" for none),
+	// signed with the application's callback secret exactly as status
+	// callbacks are (internal/outcomes).
+	CallbackURL string
+	StopWords   []string
+	StartWords  []string
+	HelpWords   []string
+	// HelpText answers a HELP word ("": HELP is not answered, and its
+	// words are not keywords).
+	HelpText string
+	// StopConfirmation and StartConfirmation answer a STOP or a START that
+	// changed the application's opt-outs ("": no answer).
+	StopConfirmation  string
+	StartConfirmation string
+}
+
+// FileInbound is ApplicationInbound as the file spells it.
+type FileInbound struct {
+	CallbackURL       string   `yaml:"callback_url"`
+	StopWords         []string `yaml:"stop_words"`
+	StartWords        []string `yaml:"start_words"`
+	HelpWords         []string `yaml:"help_words"`
+	HelpText          string   `yaml:"help_text"`
+	StopConfirmation  string   `yaml:"stop_confirmation"`
+	StartConfirmation string   `yaml:"start_confirmation"`
+}
+
+// DefaultHelpWords answer help_text when an application names none.
+var DefaultHelpWords = []string{"HELP", "INFO"}
+
+// MaxAutoReply bounds an automatic answer's text, in characters: four
+// concatenated segments of GSM-7, enough for any carrier's HELP template.
+const MaxAutoReply = 612
+
+// application is the file's block as the application's settings; nil
+// (no block) is the zero value: replies kept, nothing forwarded or
+// answered beyond the fleet-wide keywords.
+func (fi *FileInbound) application() *ApplicationInbound {
+	if fi == nil {
+		return nil
+	}
+	in := &ApplicationInbound{CallbackURL: strings.TrimSpace(fi.CallbackURL), StopWords: fi.StopWords, StartWords: fi.StartWords,
+		HelpWords: fi.HelpWords, HelpText: fi.HelpText, StopConfirmation: fi.StopConfirmation, StartConfirmation: fi.StartConfirmation}
+	if in.HelpText != "" && len(in.HelpWords) == 0 {
+		in.HelpWords = DefaultHelpWords
+	}
+	return in
+}
+
+// validateApplicationsInbound checks every application's inbound block
+// at start-up: words are single words that mean one thing each (with the
+// fleet-wide ones), texts fit an SMS, a callback URL is absolute, https
+// unless the application allows http, and signed (a callback secret).
+func (c Config) validateApplicationsInbound() error {
+	for _, a := range c.Applications {
+		if err := c.validateAppInbound(a); err != nil {
+			return fmt.Errorf("config: application %s: inbound.%w", a.Code, err)
+		}
+	}
+	return nil
+}
+
+func (c Config) validateAppInbound(a Application) error {
+	if a.Inbound == nil {
+		return nil
+	}
+	in := *a.Inbound
+	meaning := map[string]string{}
+	for _, w := range c.Inbound.StopWords {
+		meaning[strings.ToUpper(w)] = "stop"
+	}
+	for _, w := range c.Inbound.StartWords {
+		meaning[strings.ToUpper(w)] = "start"
+	}
+	for _, set := range []struct {
+		field, kw string
+		words     []string
+	}{{"stop_words", "stop", in.StopWords}, {"start_words", "start", in.StartWords}, {"help_words", "help", in.HelpWords}} {
+		for _, w := range set.words {
+			if !inboundWord.MatchString(w) {
+				return fmt.Errorf("%s: %q is not a single word of 1 to 32 letters and digits", set.field, w)
+			}
+			if m, ok := meaning[strings.ToUpper(w)]; ok && m != set.kw {
+				return fmt.Errorf("%s: %q is already a %s word", set.field, w, m)
+			}
+			meaning[strings.ToUpper(w)] = set.kw
+		}
+	}
+	if len(in.HelpWords) > 0 && in.HelpText == "" {
+		return fmt.Errorf("help_text: required with help_words")
+	}
+	for _, t := range []struct{ field, text string }{
+		{"help_text", in.HelpText}, {"stop_confirmation", in.StopConfirmation}, {"start_confirmation", in.StartConfirmation},
+	} {
+		if !utf8.ValidString(t.text) {
+			return fmt.Errorf("%s: not valid UTF-8", t.field)
+		}
+		if n := utf8.RuneCountInString(t.text); n > MaxAutoReply {
+			return fmt.Errorf("%s: %d characters, at most %d", t.field, n, MaxAutoReply)
+		}
+	}
+	if in.CallbackURL == "" {
+		return nil
+	}
+	u, err := url.Parse(in.CallbackURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("callback_url: %q is not an absolute http(s) URL", in.CallbackURL)
+	}
+	if u.Scheme == "http" && !a.CallbackAllowHTTP && !c.Dev {
+		return fmt.Errorf("callback_url: must be https (callback_allow_http allows http), got %q", in.CallbackURL)
+	}
+	if c.CallbackSecretOf(a.Code) == "" {
+		return fmt.Errorf("callback_url: the application has no callback secret to sign its replies with (callback_secret or SMSFLEET_CALLBACK_SECRETS)")
+	}
+	return nil
+}
+
+// InboundOf returns an application's inbound settings (zero for an
+// unknown application).
+func (c Config) InboundOf(app string) ApplicationInbound {
+	for _, a := range c.Applications {
+		if a.Code == app && a.Inbound != nil {
+			return *a.Inbound
+		}
+	}
+	return ApplicationInbound{}
+}
