@@ -42,6 +42,9 @@ type Application struct {
 	// default). Off, such a notification is refused: one missing field
 	// must not text everyone. File only (allow_broadcast).
 	AllowBroadcast bool
+	// Privacy: retention of texts and numbers, redaction, hashed numbers
+	// (privacy.go; file only).
+	Privacy Privacy
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

@@ -124,6 +124,8 @@ type Config struct {
 	Lanes Lanes `envPrefix:"LANE_"`
 	// Pprof is the opt-in profiling endpoint (pprof.go).
 	Pprof Pprof
+	// Privacy holds the fleet-wide text and number retentions (privacy.go).
+	Privacy PrivacyDefaults
 }
 
 // HTTP bounds the connections of every role's HTTP server, so slow or
@@ -393,7 +395,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
-		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions,
+		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions, c.validatePrivacy,
 	} {
 		if err := check(); err != nil {
 			return err
