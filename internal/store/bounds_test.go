@@ -49,6 +49,7 @@ var keyBounds = map[string]string{
 	"sf:wh:":    "ttl",
 	"sf:hp:":    "ttl",
 	"sf:hkey":   "one key per fleet, written once (Message History sessions)",
+	"sf:px":     "entries removed when due by the privacy sweep (DeliveryWaitSweeper), each within the statistics retention",
 }
 
 // keyTable reads the key patterns from keys.go's table comment.

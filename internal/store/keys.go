@@ -41,6 +41,7 @@ package store
 //	sf:layout            string the key layout the data was written with: plain/1 or tagged/<P> (layout.go)
 //	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires a retention after its last SMS (history.go)
 //	sf:hkey              string the Message History session key, created once by the first API process (history.go)
+//	sf:px                zset   "t:<code>" (text) and "n:<code>" (a direct message's number) due for removal by their retention, scored by unix ms (one per partition; privacy.go)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
@@ -79,7 +80,7 @@ const (
 //	                  sf:tx:{app}:{txn}, sf:oo:{app}, sf:or:{app}:{phone}, sf:fc:{app}:{phone},
 //	                  sf:p:{app}:{code}, sf:pl:{app}          the application's code, in braces, is the tag
 //	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
-//	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}               one per partition
+//	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}, sf:px:{T}    one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
 //	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
 const keyLayout = "sf:layout"
@@ -181,6 +182,11 @@ const (
 	// fIDScheme is the message's sms.IDScheme: absent (legacy SHA-256 ids)
 	// for messages created before keyed ids (docs/decisions.md#20).
 	fIDScheme = "ids"
+	// fRedact marks a message whose text is removed once its SMS are
+	// settled; fTextGone says its text was removed: "redacted" or
+	// "expired" (its text retention ended). privacy.go.
+	fRedact   = "rd"
+	fTextGone = "tg"
 	// sf:d:{app}:{phone}
 	fUser     = "u"
 	fLanguage = "l"
@@ -202,5 +208,5 @@ var luaFields = map[string]string{
 	"app": fApp, "type": fType, "content": fContent, "sender": fSender, "dcp": fPlaceholders,
 	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
 	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,
-	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped,
+	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped, "rd": fRedact, "tg": fTextGone,
 }

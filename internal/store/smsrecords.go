@@ -767,7 +767,10 @@ func (s *Store) Materialize(ctx context.Context, m Message, phones []string, dea
 	if err != nil {
 		return nil, nil, fmt.Errorf("materialize %s: %w", code, err)
 	}
-	now, ttl, dl := ms(s.now()), ttlSeconds(s.retention), ms(deadline)
+	// The record holds the number: it lives the application's number
+	// retention after the SMS can last settle (privacy.go).
+	t := s.now()
+	now, ttl, dl := ms(t), s.numberTTL(m.App, t, deadline, m.DeliveryWait, ttlSeconds(s.retention)), ms(deadline)
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
