@@ -72,6 +72,8 @@ type notification struct {
 	// Conditions target the application's devices by tag (conditions.go).
 	Conditions         json.RawMessage `json:"conditions"`
 	ConditionsOperator string          `json:"conditions_operator"`
+	// Redact removes the text once the SMS are settled (redact.go).
+	Redact *bool `json:"redact"`
 }
 
 type createRequest struct {

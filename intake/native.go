@@ -67,9 +67,7 @@ func viewOf(m store.Message) messageView {
 		Canceled: m.Canceled, Recipients: m.Recipients, Segments: m.Segments, Counts: statusCounts(m),
 		Sender: m.Sender,
 	}
-	if json.Valid([]byte(m.Content)) {
-		v.Content = json.RawMessage(m.Content)
-	}
+	v.Content = contentOf(m) // "[redacted]" once removed (redact.go)
 	if len(m.Groups) > 1 {
 		for _, g := range m.Groups {
 			v.Groups = append(v.Groups, groupView{Zone: g.Zone, SendAt: g.SendAt, Recipients: g.Recipients})

@@ -71,6 +71,12 @@ type ResolvedPrivacy struct {
 // RedactByDefault says whether a message of type typ is redacted when its
 // notification does not say.
 func (p ResolvedPrivacy) RedactByDefault(typ string) bool {
+	return Privacy{Redact: p.Redact}.RedactByDefault(typ)
+}
+
+// RedactByDefault is the same for an application's settings as configured
+// (the intake reads them from its applications).
+func (p Privacy) RedactByDefault(typ string) bool {
 	if p.Redact != nil {
 		return *p.Redact
 	}
