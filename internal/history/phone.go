@@ -123,7 +123,7 @@ func (s *Server) phoneRows(ctx context.Context, app, phone string, ids []string)
 			rec.Status = sms.Canceled
 		}
 		rows = append(rows, phoneRow{ID: rec.ID, Code: rec.Code, Type: string(m.Type), Status: string(rec.Status), Reason: reasonOf(rec, codes[i]),
-			Provider: rec.Provider, Preview: preview(m.Content), Text: firstText(m.Content), Date: dueOf(*m)})
+			Provider: rec.Provider, Preview: preview(shownContent(*m)), Text: firstText(shownContent(*m)), Date: dueOf(*m)})
 	}
 	return rows, nil
 }
