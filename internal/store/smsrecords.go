@@ -49,6 +49,8 @@ type Attempt struct {
 func attemptArgs(list []Attempt) []any {
 	out := make([]any, 0, len(list))
 	for _, a := range list {
+		// Kept for the statistics retention: no number in it (privacy.go).
+		a.Error = sms.MaskPhonesIn(a.Error)
 		b, _ := json.Marshal(a)
 		out = append(out, string(b))
 	}
@@ -549,7 +551,7 @@ func sentPairs(o Outcome) []any {
 // MarkFailed records a final failure: the provider's error, or a reason
 // of smsfleet's own (too_long, ...).
 func (s *Store) MarkFailed(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Failed, o.Attempts, fProvider, o.Provider, fError, o.Error, fSegments, o.Segments, fEncoding, o.Encoding, fOperator, o.Operator)
+	return s.transition(ctx, id, sms.Failed, o.Attempts, fProvider, o.Provider, fError, sms.MaskPhonesIn(o.Error), fSegments, o.Segments, fEncoding, o.Encoding, fOperator, o.Operator)
 }
 
 // MarkSuppressed records that policy kept the SMS from being sent
@@ -605,7 +607,7 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 	if ambiguous {
 		amb = 1
 	}
-	args := append([]any{ms(s.now()), provider, msg, amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
+	args := append([]any{ms(s.now()), provider, sms.MaskPhonesIn(msg), amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
 	if err := scriptAttempt.Run(ctx, s.rdb, []string{s.k.sms(id), s.k.attempts(id)}, args...).Err(); err != nil {
 		return fmt.Errorf("record attempts of %s: %w", id, err)
 	}
