@@ -99,6 +99,8 @@ type Config struct {
 	DefaultRoute Route
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
+	// privacies holds each application's resolved privacy (PrivacyOf).
+	privacies map[string]ResolvedPrivacy
 
 	Callback Callback `envPrefix:"CALLBACK_"`
 	Inbound  Inbound  `envPrefix:"INBOUND_"`
@@ -386,6 +388,7 @@ func (c *Config) Validate() error {
 		}
 		c.policies[app.Code] = r
 	}
+	c.privacies = c.resolvePrivacies()
 	return nil
 }
 

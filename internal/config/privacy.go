@@ -168,6 +168,9 @@ func (c Config) validatePrivacy() error {
 // fleet-wide defaults for an application that sets none). Validate must
 // have run.
 func (c Config) PrivacyOf(app string) ResolvedPrivacy {
+	if r, ok := c.privacies[app]; ok {
+		return r
+	}
 	def := c.defaultRetentions()
 	for _, a := range c.Applications {
 		if a.Code == app {
@@ -178,6 +181,20 @@ func (c Config) PrivacyOf(app string) ResolvedPrivacy {
 		}
 	}
 	return ResolvedPrivacy{Retentions: def}
+}
+
+// resolvePrivacies resolves every application's privacy once (Validate,
+// after validatePrivacy passed): the store and the outcome relay ask for
+// them on every message and every event.
+func (c Config) resolvePrivacies() map[string]ResolvedPrivacy {
+	def := c.defaultRetentions()
+	out := make(map[string]ResolvedPrivacy, len(c.Applications))
+	for _, a := range c.Applications {
+		if r, err := a.Privacy.resolve(a.Code, def); err == nil {
+			out[a.Code] = r
+		}
+	}
+	return out
 }
 
 // RetentionsOf is PrivacyOf's retentions alone (the store's view).
