@@ -39,7 +39,7 @@ package store
 //	sf:idkey             string the fleet's SMS id key (HMAC-SHA256), created once by the first process (docs/decisions.md#20)
 //	sf:wh:{prov}:{id}    string a provider webhook already applied, by its replay id (webhook-id, or a Twilio sid); TTL per scheme (webhooks.go)
 //	sf:layout            string the key layout the data was written with: plain/1 or tagged/<P> (layout.go)
-//	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires a retention after its last SMS (history.go)
+//	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires the number retention after its last SMS (history.go, privacy.go)
 //	sf:hkey              string the Message History session key, created once by the first API process (history.go)
 //	sf:px                zset   "t:<code>" (text) and "n:<code>" (a direct message's number) due for removal by their retention, scored by unix ms (one per partition; privacy.go)
 const (

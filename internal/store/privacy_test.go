@@ -368,3 +368,48 @@ func dumpKey(t *testing.T, rdb redis.UniversalClient, k string) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// TestRedactionCommandCost measures what redaction adds to the step that
+// settles an SMS (redactSettled, run by every move to a settled status):
+// one HGET for a message not to redact, and the removal itself (HMGET of
+// its counts, HDEL, HSET) for one to redact.
+func TestRedactionCommandCost(t *testing.T) {
+	r := testenv.NewRedis(t)
+	rdb := r.Client(t)
+	now := time.Now()
+	st := New(rdb, 24*time.Hour, WithClock(func() time.Time { return now }))
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mon := newMonitor(t, r, rdb)
+	settle := func(code string, redact bool) []string {
+		t.Helper()
+		m := &Message{App: privApp, Code: code, Type: sms.Transactional, Content: `"hi"`, SendAt: now, Validity: time.Hour, Direct: true, ChunkSize: 10, Redact: redact}
+		if _, _, err := st.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: now, Phones: []string{"+4915190000077"}}}); err != nil {
+			t.Fatal(err)
+		}
+		id := MustSMSID(t, st, code, "+4915190000077")
+		mon.sync(t)
+		if _, err := st.MarkExpired(ctx, id, "late"); err != nil {
+			t.Fatal(err)
+		}
+		var cmds []string
+		for _, l := range mon.sync(t) {
+			if args, fromLua := parseMonitorLine(l); fromLua && len(args) > 0 {
+				cmds = append(cmds, strings.ToLower(args[0]))
+			}
+		}
+		return cmds
+	}
+	plain := settle("COST-00000000-00000001", false)
+	redacted := settle("COST-00000000-00000002", true)
+	t.Logf("settle, not to redact: %d commands: %s", len(plain), strings.Join(plain, " "))
+	t.Logf("settle, to redact: %d commands: %s", len(redacted), strings.Join(redacted, " "))
+	if len(redacted)-len(plain) != 3 {
+		t.Errorf("redacting costs %d commands more than not, want 3 (HMGET, HDEL, HSET)", len(redacted)-len(plain))
+	}
+	if n := strings.Count(strings.Join(plain, " "), "hget"); n < 2 {
+		t.Errorf("a settle ran %d HGETs, want the status's and redactSettled's", n)
+	}
+}
