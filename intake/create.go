@@ -74,6 +74,8 @@ type notification struct {
 	ConditionsOperator string          `json:"conditions_operator"`
 	// SendRate is SMS per second for this message (sendrate.go).
 	SendRate *int `json:"send_rate"`
+	// Redact removes the text once the SMS are settled (redact.go).
+	Redact *bool `json:"redact"`
 }
 
 type createRequest struct {

@@ -75,9 +75,7 @@ func viewOf(m store.Message) messageView {
 		Canceled: m.Canceled, Recipients: m.Recipients, Segments: m.Segments, Counts: statusCounts(m),
 		Sender: m.Sender,
 	}
-	if json.Valid([]byte(m.Content)) {
-		v.Content = json.RawMessage(m.Content)
-	}
+	v.Content = contentOf(m) // "[redacted]" once removed (redact.go)
 	if m.Priced {
 		v.Cost = config.Micros(m.Cost).String()
 	}

@@ -110,7 +110,7 @@ func (a *API) checkNotification(app, field string, n notification, pol config.Re
 	return store.Message{
 		App: app, Type: typ, Placeholders: placeholders, Sender: sender, SendAt: sendAt,
 		Timezone: tz, TransactionID: n.TransactionID, Validity: validity, DeliveryWait: wait, CappingDays: days, CappingCount: count,
-		ChunkSize: a.ChunkSize, StatusCallback: callback, SendRate: sendRate,
+		ChunkSize: a.ChunkSize, StatusCallback: callback, SendRate: sendRate, Redact: a.redactOf(app, n.Redact, typ),
 	}, nil
 }
 

@@ -111,7 +111,7 @@ func TestPlanNotificationDirect(t *testing.T) {
 		msg: store.Message{
 			App: shop, Type: sms.OTP, Content: `"Hello"`, Placeholders: `{"name":"Ann"}`, Sender: defaults().Sender, SendAt: testNow,
 			Timezone: "UTC", TransactionID: "tx-1", Validity: 300 * time.Second, DeliveryWait: time.Hour, ChunkSize: 2,
-			StatusCallback: "https://example.com/cb", Direct: true,
+			StatusCallback: "https://example.com/cb", Direct: true, Redact: true, // an OTP is redacted by default
 		},
 		audiences: []store.Audience{{Zone: "UTC", SendAt: testNow, Phones: []string{p1}}},
 	}

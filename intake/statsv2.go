@@ -246,9 +246,7 @@ func (a *API) listItemOf(m store.Message, details, metrics bool) listItem {
 	}
 	if details {
 		d := &smsDetails{Sender: m.Sender, Type: string(m.Type)}
-		if json.Valid([]byte(m.Content)) {
-			d.Content = json.RawMessage(m.Content)
-		}
+		d.Content = contentOf(m) // "[redacted]" once removed (redact.go)
 		it.SMSInfo.Details = d
 	}
 	if metrics {

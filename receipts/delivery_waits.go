@@ -64,7 +64,14 @@ func (s *DeliveryWaitSweeper) sweep(ctx context.Context, p int) (int, error) {
 			s.Log.Info("no receipt within the delivery wait: unknown", zap.Int("sms", moved))
 		}
 		if ended < deliveryWaitBatch {
-			return total, nil
+			// Texts and numbers past their retention go on the same beat
+			// (store/privacy.go).
+			for {
+				n, err := s.Store.SweepPrivacy(ctx, p, deliveryWaitBatch)
+				if err != nil || n < deliveryWaitBatch {
+					return total, err
+				}
+			}
 		}
 	}
 }

@@ -45,6 +45,9 @@ type Application struct {
 	// Inbound is the application's two-way SMS settings (file only,
 	// inbound.go); nil for none. A pointer keeps Application comparable.
 	Inbound *ApplicationInbound
+	// Privacy: retention of texts and numbers, redaction, hashed numbers
+	// (privacy.go; file only).
+	Privacy Privacy
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

@@ -102,6 +102,8 @@ type Config struct {
 	Prices Prices
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
+	// privacies holds each application's resolved privacy (PrivacyOf).
+	privacies map[string]ResolvedPrivacy
 
 	Callback Callback `envPrefix:"CALLBACK_"`
 	Inbound  Inbound  `envPrefix:"INBOUND_"`
@@ -127,6 +129,8 @@ type Config struct {
 	Lanes Lanes `envPrefix:"LANE_"`
 	// Pprof is the opt-in profiling endpoint (pprof.go).
 	Pprof Pprof
+	// Privacy holds the fleet-wide text and number retentions (privacy.go).
+	Privacy PrivacyDefaults
 }
 
 // HTTP bounds the connections of every role's HTTP server, so slow or
@@ -392,6 +396,7 @@ func (c *Config) Validate() error {
 		}
 		c.policies[app.Code] = r
 	}
+	c.privacies = c.resolvePrivacies()
 	return nil
 }
 
@@ -401,7 +406,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
-		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions,
+		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions, c.validatePrivacy,
 	} {
 		if err := check(); err != nil {
 			return err

@@ -55,6 +55,7 @@ type FileApplication struct {
 	CallbackSecretEnv string `yaml:"callback_secret_env"`
 	Route             *Route `yaml:"route"`
 	Policy            `yaml:",inline"`
+	Privacy           `yaml:",inline"`
 
 	// CallbackAllowHTTP lets status_callback URLs be http (default https).
 	CallbackAllowHTTP bool `yaml:"callback_allow_http"`
@@ -80,8 +81,8 @@ func readFile(path string) (File, error) {
 	return f, nil
 }
 
-func (fa FileApplication) application() (Application, error) {
-	app := Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices,
+func (fa FileApplication) application() (app Application, err error) {
+	app = Application{Code: fa.Code, ServerToken: fa.ServerToken, DeviceToken: fa.DeviceToken, OpenDevices: fa.OpenDevices,
 		LegacyUserBinding: fa.LegacyUserBinding, Policy: fa.Policy, Route: fa.Route, AllowBroadcast: fa.AllowBroadcast}
 	if fa.ServerTokenEnv != "" {
 		app.ServerToken = os.Getenv(fa.ServerTokenEnv)
@@ -103,6 +104,9 @@ func (fa FileApplication) application() (Application, error) {
 	}
 	if app.CallbackSecret != "" && len(app.CallbackSecret) < 16 {
 		return Application{}, fmt.Errorf("application %s: callback_secret must be at least 16 characters", fa.Code)
+	}
+	if app.Privacy, err = fa.Privacy.load(fa.Code); err != nil {
+		return Application{}, err
 	}
 	if err := app.validate(); err != nil {
 		return Application{}, err

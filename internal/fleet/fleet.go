@@ -208,7 +208,7 @@ func (f *Fleet) connect(ctx context.Context) error {
 	o.Log.Info("SMS id key loaded", zap.String("id_scheme", string(ids.Scheme())))
 	f.store = store.New(f.rdb, o.Config.Retention, store.WithClock(o.Now), store.WithIDs(ids),
 		store.WithReplicas(o.Config.Redis.WaitReplicas, o.Config.Redis.WaitTimeout), store.WithDeviceLimit(o.Config.MaxDevicesPerApp),
-		store.WithLayout(layout))
+		store.WithLayout(layout), store.WithRetentions(func(app string) store.Retentions { return store.Retentions(o.Config.RetentionsOf(app)) }))
 	if err := f.store.LoadScripts(ctx); err != nil {
 		return err
 	}

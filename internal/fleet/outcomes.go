@@ -17,6 +17,7 @@ func (f *Fleet) buildRelay() *outcomes.Relay {
 	r := &outcomes.Relay{
 		Store: f.store, Queue: f.client, Log: f.log.Named("outcomes"),
 		MaxAttempts: cfg.Callback.MaxAttempts, Timeout: cfg.Callback.Timeout, Now: f.opts.Now,
+		NumberHashKey: cfg.NumberHashKeyOf,
 	}
 	if len(cfg.Kafka.Brokers) > 0 {
 		r.Writer = kafkax.NewWriter(cfg.Kafka.Brokers, outcomes.Topic)

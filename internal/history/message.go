@@ -83,7 +83,7 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	}
 	base := cookiePath + "messages/" + m.Code
 	d := messageData{
-		Message: rowOf(m), Texts: textsOf(m.Content), CreatedAt: m.CreatedAt, SendAt: m.SendAt, Timezone: m.Timezone,
+		Message: rowOf(m), Texts: textsOf(shownContent(m)), CreatedAt: m.CreatedAt, SendAt: m.SendAt, Timezone: m.Timezone,
 		Segments: m.Segments, Cost: s.cost(m.Cost, m.Priced), Chart: hourlyChart(m.Hourly), From: offset + 1, To: offset + len(recs),
 		CSV: ExportPrefix + "messages/" + m.Code + "/recipients.csv",
 	}

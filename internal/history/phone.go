@@ -135,7 +135,7 @@ func (s *Server) phoneRows(ctx context.Context, app, phone string, ids []string)
 			rec.Status = sms.Canceled
 		}
 		rows = append(rows, phoneRow{ID: rec.ID, Code: rec.Code, Type: string(m.Type), Status: string(rec.Status), Reason: reasonOf(rec, codes[i]),
-			Provider: rec.Provider, Preview: preview(m.Content), Text: firstText(m.Content), content: m.Content, Date: dueOf(*m), Sender: m.Sender})
+			Provider: rec.Provider, Preview: preview(shownContent(*m)), Text: firstText(shownContent(*m)), content: shownContent(*m), Date: dueOf(*m), Sender: m.Sender})
 	}
 	return rows, nil
 }

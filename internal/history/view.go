@@ -137,7 +137,7 @@ type messageRow struct {
 
 func rowOf(m store.Message) messageRow {
 	return messageRow{
-		Code: m.Code, Date: dueOf(m), Type: string(m.Type), Sender: m.Sender, Preview: preview(m.Content),
+		Code: m.Code, Date: dueOf(m), Type: string(m.Type), Sender: m.Sender, Preview: preview(shownContent(m)),
 		Recipients: m.Recipients, Counts: countsOf(m.Counts), Rate: deliveryRate(m.Counts), Canceled: m.Canceled,
 	}
 }

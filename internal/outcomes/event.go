@@ -32,7 +32,10 @@ type Event struct {
 	MessageCode string `json:"message_code"`
 	SMSID       string `json:"sms_id"`
 	Application string `json:"application"`
-	Phone       string `json:"phone"`
+	// Phone is the recipient's E.164 number; PhoneHash replaces it for an
+	// application with hash_numbers (hash.go).
+	Phone     string `json:"phone,omitempty"`
+	PhoneHash string `json:"phone_hash,omitempty"`
 	// Status is the SMS's new status; Reason says why (for unknown it is
 	// not_delivered_within_wait: the operator sent no receipt in time).
 	Status   string    `json:"status"`

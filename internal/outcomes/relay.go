@@ -42,8 +42,11 @@ type Relay struct {
 	OrphanAfter time.Duration
 	// Now is the fleet's clock (nil: time.Now); it stamps the relay's
 	// consumer name.
-	Now      func() time.Time
-	consumer string
+	Now func() time.Time
+	// NumberHashKey is an application's number hash key (nil: its events
+	// carry the number); see hash.go. nil: every event carries it.
+	NumberHashKey func(app string) []byte
+	consumer      string
 }
 
 // relayRetry paces the rounds after a failed one: a Kafka or Redis blip
@@ -149,6 +152,9 @@ func (r *Relay) publish(ctx context.Context, events []store.OutcomeEvent) error 
 	callbacks := false
 	for _, o := range events {
 		e := FromStore(o)
+		if r.NumberHashKey != nil {
+			e.protect(r.NumberHashKey(o.App))
+		}
 		body, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("outcome %s: %w", e.EventID, err)

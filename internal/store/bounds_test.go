@@ -56,6 +56,7 @@ var keyBounds = map[string]string{
 	"sf:hkey":   "one key per fleet, written once (Message History sessions)",
 	"sf:qf:":    "ttl",
 	"sf:cd:":    "ttl",
+	"sf:px":     "entries removed when due by the privacy sweep (DeliveryWaitSweeper), each within the statistics retention",
 }
 
 // keyTable reads the key patterns from keys.go's table comment.

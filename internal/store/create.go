@@ -83,15 +83,19 @@ return cjson.encode({created=true, code=ARGV[1]})
 //
 // KEYS[1] -> sf:m:<code>
 // KEYS[2] -> sf:outbox of the message's partition
+// KEYS[3] -> sf:px of the message's partition (privacy.go)
 // KEYS[ARGV[6]] -> sf:s:<id>           (a direct send, when ARGV[6] > 0)
 // KEYS[ARGV[7]..] -> sf:mr:<code>:<i>  (the recipient chunks, in order)
 // ARGV[1] -> code
-// ARGV[2] -> ttl (s)
+// ARGV[2] -> ttl (s) of the message
 // ARGV[3] -> now (unix ms)
 // ARGV[4] -> m, the number of message field/value pairs
 // ARGV[5] -> n, the number of SMS field/value pairs
 // ARGV[6], ARGV[7] -> the KEYS indexes above (0: none)
-// ARGV[8..] -> m message pairs, n SMS pairs, then one value per chunk key
+// ARGV[8] -> ttl (s) of the keys holding numbers: the SMS record, the chunks
+// ARGV[9], ARGV[10] -> when the text and a direct message's number field
+// are due for removal (unix ms; 0: the message expires first), privacy.go
+// ARGV[11..] -> m message pairs, n SMS pairs, then one value per chunk key
 //
 // Returns JSON {created, pending}.
 var scriptCreateMessage = newScript("create_message", `
@@ -102,21 +106,23 @@ if app then
 end
 local code, ttl, now = ARGV[1], ARGV[2], ARGV[3]
 local nm, ns = tonumber(ARGV[4]), tonumber(ARGV[5])
-local smsk, firstChunk = tonumber(ARGV[6]), tonumber(ARGV[7])
-local i = 8
+local smsk, firstChunk, numTTL = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local i = 11
 hsetFrom(KEYS[1], i, i + nm * 2 - 1)
 redis.call('EXPIRE', KEYS[1], ttl)
 i = i + nm * 2
 if smsk > 0 then
   hsetFrom(KEYS[smsk], i, i + ns * 2 - 1)
-  redis.call('EXPIRE', KEYS[smsk], ttl)
+  redis.call('EXPIRE', KEYS[smsk], numTTL)
 end
 i = i + ns * 2
 local k = firstChunk
 while i <= #ARGV do
-  redis.call('SET', KEYS[k], ARGV[i], 'EX', ttl)
+  redis.call('SET', KEYS[k], ARGV[i], 'EX', numTTL)
   k = k + 1; i = i + 1
 end
+if ARGV[9] ~= '0' then redis.call('ZADD', KEYS[3], ARGV[9], 't:' .. code) end
+if ARGV[10] ~= '0' then redis.call('ZADD', KEYS[3], ARGV[10], 'n:' .. code) end
 redis.call('ZADD', KEYS[2], now, code)
 return cjson.encode({created=true, pending=true})
 `)
@@ -316,6 +322,9 @@ func (s *Store) messageCall(p *createPlan) (*scriptCall, error) {
 	if m.KeywordAnswer {
 		msgPairs = append(msgPairs, fKeywordAnswer, 1)
 	}
+	if m.Redact {
+		msgPairs = append(msgPairs, fRedact, 1)
+	}
 	var smsPairs, chunks []any
 	smsK := ""
 	if m.Direct {
@@ -343,7 +352,7 @@ func (s *Store) messageCall(p *createPlan) (*scriptCall, error) {
 			}
 		}
 	}
-	keys := []string{s.k.msg(code), s.k.outbox(s.k.partitionOf(code))}
+	keys := []string{s.k.msg(code), s.k.outbox(s.k.partitionOf(code)), s.k.privacy(s.k.partitionOf(code))}
 	smsIdx := 0
 	if smsK != "" {
 		keys = append(keys, smsK)
@@ -353,7 +362,9 @@ func (s *Store) messageCall(p *createPlan) (*scriptCall, error) {
 	for c := range chunks {
 		keys = append(keys, s.k.chunkPrefix(code)+strconv.Itoa(c))
 	}
-	args := []any{code, p.ttl, ms(now), len(msgPairs) / 2, len(smsPairs) / 2, smsIdx, firstChunk}
+	textDue, numberDue := s.privacyDue(m, now, p.latest, p.ttl)
+	numTTL := s.numberTTL(m.App, now, p.latest.Add(m.Validity), m.DeliveryWait, p.ttl)
+	args := []any{code, p.ttl, ms(now), len(msgPairs) / 2, len(smsPairs) / 2, smsIdx, firstChunk, numTTL, textDue, numberDue}
 	args = append(args, msgPairs...)
 	args = append(args, smsPairs...)
 	args = append(args, chunks...)

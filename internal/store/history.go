@@ -90,7 +90,7 @@ func (s *Store) IndexPhones(ctx context.Context, app string, entries []PhoneEntr
 		}
 		for _, k := range keys {
 			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(cutoff, 10))
-			p.Expire(ctx, k, s.retention)
+			p.Expire(ctx, k, s.retentions(app).Numbers) // its name is a number (privacy.go)
 		}
 		return nil
 	})
@@ -111,7 +111,7 @@ func (s *Store) indexPhone(ctx context.Context, p redis.Pipeliner, app, phone, i
 	}
 	k := s.k.phoneIndex(app, phone)
 	p.ZAddNX(ctx, k, redis.Z{Score: float64(ms(at)), Member: id})
-	p.Expire(ctx, k, s.retention)
+	p.Expire(ctx, k, s.retentions(app).Numbers) // its name is a number (privacy.go)
 }
 
 // SMSByPhone returns the ids of app's SMS to phone (E.164), newest first:

@@ -44,10 +44,11 @@ package store
 //	sf:idkey             string the fleet's SMS id key (HMAC-SHA256), created once by the first process (docs/decisions.md#20)
 //	sf:wh:{prov}:{id}    string a provider webhook already applied, by its replay id (webhook-id, or a Twilio sid); TTL per scheme (webhooks.go)
 //	sf:layout            string the key layout the data was written with: plain/1 or tagged/<P> (layout.go)
-//	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires a retention after its last SMS (history.go)
+//	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires the number retention after its last SMS (history.go, privacy.go)
 //	sf:hkey              string the Message History session key, created once by the first API process (history.go)
 //	sf:cd:{YYYYMMDD}     hash   cost of the SMS sent that day (UTC) per application, in millionths of the currency (one per partition, summed; about 13 months: cost.go)
 //	sf:qf:{queue}        string a queue's replication fence on a Redis Cluster: written, then WAITed on, on the queue's master (queuefence.go; 1 min)
+//	sf:px                zset   "t:<code>" (text) and "n:<code>" (a direct message's number) due for removal by their retention, scored by unix ms (one per partition; privacy.go)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
@@ -88,7 +89,7 @@ const (
 //	                  sf:p:{app}:{code}, sf:pl:{app}, sf:in:{app}:{id}, sf:il:{app},
 //	                  sf:ip:{app}:{phone}                     the application's code, in braces, is the tag
 //	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:mt:{T}:{code}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
-//	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}               one per partition
+//	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}, sf:px:{T}, sf:cd:{day}:{T}   one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
 //	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
 //	                  sf:ibu with sf:ibi:{sf:ibu}                                               the stream's name is the tag
@@ -209,6 +210,11 @@ const (
 	// confirmation, inbound/answers.go): the load reports no opt-out for
 	// it, since it answers the very STOP that opted the phone out.
 	fKeywordAnswer = "ka"
+	// fRedact marks a message whose text is removed once its SMS are
+	// settled; fTextGone says its text was removed: "redacted" or
+	// "expired" (its text retention ended). privacy.go.
+	fRedact   = "rd"
+	fTextGone = "tg"
 	// sf:d:{app}:{phone}
 	fUser     = "u"
 	fLanguage = "l"
@@ -230,6 +236,6 @@ var luaFields = map[string]string{
 	"app": fApp, "type": fType, "content": fContent, "sender": fSender, "dcp": fPlaceholders,
 	"cd": fCapDays, "cc": fCapCount, "dw": fDeliveryWait, "segs": fSegs, "canceled": fCanceled,
 	"canceled_at": fCanceledAt, "g": fGroups, "gn": fGroupSize, "fo": fFanout, "h": fHourly, "c": fieldCount,
-	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped, "ka": fKeywordAnswer,
+	"u": fUser, "ct": fCreated, "receipts_dropped": fReceiptsDropped, "ka": fKeywordAnswer, "rd": fRedact, "tg": fTextGone,
 	"tc": fConditions, "tcur": fScanCursor, "tch": fScanChunks, "tdn": fScanDone, "n": fRecipients, "sr": fSendRate,
 }

@@ -56,13 +56,19 @@ local function outcome(st) return string.find(%q, '|' .. st .. '|', 1, true) ~= 
 // late but never lost or doubled (see outcomes.go). It returns whether it
 // moved, and the previous status. moveFrom is the same for a caller that
 // has read the status already (cur, false when the SMS does not exist).
-const luaMove = `
+// A move to a settled status (an outcome, or canceled) redacts the
+// message's text when it asks for it and none of its SMS is left unsettled
+// (redactSettled, privacy.go).
+const luaMove = luaRedact + `
 local function moveFrom(cur, skey, mkey, ockey, id, to, now, ...)
   if not cur or not allowed(cur, to) then return false, cur end
   redis.call('HSET', skey, F.st, to, F.up, now, ...)
   if outcome(to) then redis.call('XADD', ockey, '*', 'id', id, F.st, to, 'at', now) end
   redis.call('HINCRBY', mkey, F.c .. cur, -1)
   redis.call('HINCRBY', mkey, F.c .. to, 1)
+  -- Settled: a message to redact loses its text in this same step
+  -- (privacy.go), never before its SMS was sent.
+  if outcome(to) or to == 'canceled' then redactSettled(mkey) end
   return true, cur
 end
 -- hourlyAction names the hourly counter (h:<action>:<YYYYMMDDHH> of the

@@ -173,6 +173,16 @@ func scriptWalk(t *testing.T, s *Store, nowp *time.Time) []walkStep {
 			must(err)
 			must(s.MarkInboundStep(ctx, app, "in2", StepCallback, "1"))
 		}},
+		{"privacy sweep", func() {
+			code := "AAAA-00000000-00000401"
+			direct(code, "+4915100000031", sms.OTP, time.Minute)
+			px := s.k.privacy(s.k.partitionOf(code))
+			must(s.rdb.ZAdd(ctx, px, redis.Z{Score: 1, Member: "t:" + code}, redis.Z{Score: 1, Member: "n:" + code}).Err())
+			for p := range s.Partitions() {
+				_, err := s.SweepPrivacy(ctx, p, 10)
+				must(err)
+			}
+		}},
 		{"fan-out and cancel", func() {
 			m := &Message{App: app, Code: "AAAA-00000000-00000301", Type: sms.Marketing, Content: `"hi"`, SendAt: now, Validity: time.Hour, ChunkSize: 2}
 			phones := []string{"+4915100000011", "+4915100000012", "+4915100000013"}

@@ -66,7 +66,11 @@ type Message struct {
 	// suppress it: a STOP confirmation answers the STOP that opted it out
 	// (carriers require it), and is sent once, to that phone only.
 	KeywordAnswer bool
-	Canceled      bool
+	// Redact removes the text once the SMS are settled; TextGone says it
+	// was removed: TextRedacted or TextExpired (privacy.go).
+	Redact   bool
+	TextGone string
+	Canceled bool
 	// Groups are the message's time zone groups, each with its own send time
 	// and dispatch task: one group unless ignore_user_timezone is false.
 	Groups   []Group
@@ -141,6 +145,7 @@ func parseMessage(code string, h map[string]string) Message {
 		Validity: time.Duration(atoi(fValidity)) * time.Second, DeliveryWait: time.Duration(atoi(fDeliveryWait)) * time.Second, CappingDays: atoi(fCapDays), CappingCount: atoi(fCapCount), StatusCallback: h[fCallback],
 		Recipients: atoi(fRecipients), ChunkSize: atoi(fChunkSize), Direct: h[fDirect] == "1", To: h[fTo], Canceled: h[fCanceled] == "1", IDScheme: sms.IDScheme(h[fIDScheme]),
 		Conditions: h[fConditions], SendRate: atoi(fSendRate), KeywordAnswer: h[fKeywordAnswer] == "1",
+		Redact: h[fRedact] == "1", TextGone: h[fTextGone],
 		Counts: map[sms.Status]int64{}, Hourly: map[string]map[string]int64{},
 	}
 	m.Segments, _ = strconv.ParseInt(h[fSegs], 10, 64)
@@ -402,6 +407,8 @@ for i = 0, groups - 1 do
     table.insert(started, i)
   end
 end
+-- Whole groups canceled may have settled the message (privacy.go).
+redactSettled(KEYS[1])
 return cjson.encode({pending=true, started=started})
 `)
 
@@ -426,6 +433,7 @@ if not st then
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   redis.call('HINCRBY', KEYS[2], F.c .. 'scheduled', -1)
   redis.call('HINCRBY', KEYS[2], F.c .. 'canceled', 1)
+  redactSettled(KEYS[2])
   return 1
 end
 if move(KEYS[1], KEYS[2], KEYS[3], ARGV[5], 'canceled', ARGV[2]) then return 1 end
@@ -516,7 +524,7 @@ func (s *Store) cancelSMS(ctx context.Context, m Message, phones []string, now i
 	if err != nil {
 		return fmt.Errorf("cancel message: %w", err)
 	}
-	ttl := ttlSeconds(s.retention)
+	ttl := min(ttlSeconds(s.retention), ttlSeconds(s.retentions(m.App).Numbers)) // a canceled record holds its number (privacy.go)
 	oc := s.k.outcome(s.k.partitionOf(m.Code))
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))

@@ -53,6 +53,8 @@ type Attempt struct {
 func attemptArgs(list []Attempt) []any {
 	out := make([]any, 0, len(list))
 	for _, a := range list {
+		// Kept for the statistics retention: no number in it (privacy.go).
+		a.Error = sms.MaskPhonesIn(a.Error)
 		b, _ := json.Marshal(a)
 		out = append(out, string(b))
 	}
@@ -577,7 +579,7 @@ func sentPairs(o Outcome) []any {
 // MarkFailed records a final failure: the provider's error, or a reason
 // of smsfleet's own (too_long, ...).
 func (s *Store) MarkFailed(ctx context.Context, id string, o Outcome) (bool, error) {
-	return s.transition(ctx, id, sms.Failed, o.Attempts, fProvider, o.Provider, fError, o.Error, fSegments, o.Segments, fEncoding, o.Encoding, fOperator, o.Operator)
+	return s.transition(ctx, id, sms.Failed, o.Attempts, fProvider, o.Provider, fError, sms.MaskPhonesIn(o.Error), fSegments, o.Segments, fEncoding, o.Encoding, fOperator, o.Operator)
 }
 
 // MarkSuppressed records that policy kept the SMS from being sent
@@ -633,7 +635,7 @@ func (s *Store) RecordAttempts(ctx context.Context, id, provider, msg string, am
 	if ambiguous {
 		amb = 1
 	}
-	args := append([]any{ms(s.now()), provider, msg, amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
+	args := append([]any{ms(s.now()), provider, sms.MaskPhonesIn(msg), amb, ttlSeconds(s.retention)}, attemptArgs(attempts)...)
 	if err := scriptAttempt.Run(ctx, s.rdb, []string{s.k.sms(id), s.k.attempts(id)}, args...).Err(); err != nil {
 		return fmt.Errorf("record attempts of %s: %w", id, err)
 	}
@@ -804,7 +806,10 @@ func (s *Store) Materialize(ctx context.Context, m Message, phones []string, dea
 	if err != nil {
 		return nil, nil, fmt.Errorf("materialize %s: %w", code, err)
 	}
-	now, ttl, dl := ms(s.now()), ttlSeconds(s.retention), ms(deadline)
+	// The record holds the number: it lives the application's number
+	// retention after the SMS can last settle (privacy.go).
+	t := s.now()
+	now, ttl, dl := ms(t), s.numberTTL(m.App, t, deadline, m.DeliveryWait, ttlSeconds(s.retention)), ms(deadline)
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {

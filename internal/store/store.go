@@ -23,7 +23,9 @@ type Store struct {
 	rdb       redis.UniversalClient
 	k         *keyspace
 	retention time.Duration
-	now       func() time.Time
+	// retentionsOf: see WithRetentions (privacy.go).
+	retentionsOf func(app string) Retentions
+	now          func() time.Time
 	// waitReplicas and waitTimeout: see WithReplicas.
 	waitReplicas int
 	waitTimeout  time.Duration
