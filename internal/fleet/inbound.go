@@ -34,6 +34,12 @@ func (f *Fleet) inboundApplier() *inbound.Applier {
 			Now: f.opts.Now, Log: log,
 		},
 		Callbacks: &inbound.Callbacks{Queue: f.client, MaxAttempts: cfg.Callback.MaxAttempts, Timeout: cfg.Callback.Timeout},
+		// A reply holds a number and a text: it is kept for the shorter of
+		// the application's two retentions (docs/privacy.md).
+		Retention: func(app string) time.Duration {
+			r := cfg.PrivacyOf(app)
+			return min(r.Texts, r.Numbers)
+		},
 	}
 }
 
