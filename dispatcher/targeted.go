@@ -141,7 +141,7 @@ func (w *targetWalk) commit(ctx context.Context, n int, resume uint64, end bool)
 		phones[i] = p.phone
 		delete(w.buffered, p.phone)
 	}
-	if err := w.f.Store.CommitTargeted(ctx, w.m.Code, w.g, w.chunk, phones, resume, end); err != nil {
+	if err := w.f.Store.CommitTargeted(ctx, w.m, w.g, w.chunk, phones, resume, end); err != nil {
 		return err
 	}
 	w.buf = append(w.buf[:0], w.buf[n:]...)

@@ -230,10 +230,10 @@ func TestTargetedDispatchSkipsWhatItCommittedBefore(t *testing.T) {
 	london := registerTagged(t, g.store, 2*store.ScanBatch+500)
 	m := g.createTargeted(t, "AAAA-00000000-00000301", 50)
 	early := london[len(london)-50:]
-	if err := g.store.CommitTargeted(ctx, m.Code, 0, 0, early, 0, false); err != nil {
+	if err := g.store.CommitTargeted(ctx, m, 0, 0, early, 0, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.store.CommitTargeted(ctx, m.Code, 0, 0, london[:50], 0, false); !errors.Is(err, store.ErrTargetCommitted) {
+	if err := g.store.CommitTargeted(ctx, m, 0, 0, london[:50], 0, false); !errors.Is(err, store.ErrTargetCommitted) {
 		t.Fatalf("committing chunk 0 twice: %v, want ErrTargetCommitted", err)
 	}
 	if err := f.ProcessTask(ctx, tasks.Dispatch(m.Code, 0, 1, 0)); err != nil {

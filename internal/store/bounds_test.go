@@ -136,7 +136,7 @@ func sendEverything(t testing.TB, st *Store, n int) {
 	if _, _, err := st.CreateMessage(ctx, tm, []Audience{{Zone: "UTC", SendAt: st.now()}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CommitTargeted(ctx, tm.Code, 0, 0, phones[:2], 1, false); err != nil {
+	if err := st.CommitTargeted(ctx, *tm, 0, 0, phones[:2], 1, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SaveStatsRequest(ctx, "rq1", app, m.Code); err != nil {

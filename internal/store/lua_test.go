@@ -200,7 +200,7 @@ func scriptWalk(t *testing.T, s *Store, nowp *time.Time) []walkStep {
 				Conditions: `{"conditions":[]}`}
 			_, _, err := s.CreateMessage(ctx, m, []Audience{{Zone: "UTC", SendAt: now}})
 			must(err)
-			must(s.CommitTargeted(ctx, m.Code, 0, 0, []string{"+4915100000021", "+4915100000022"}, 7, false))
+			must(s.CommitTargeted(ctx, *m, 0, 0, []string{"+4915100000021", "+4915100000022"}, 7, false))
 			_, err = s.Committed(ctx, m.Code, []string{"+4915100000021"})
 			must(err)
 			_, err = s.CancelMessage(ctx, *m)

@@ -99,7 +99,8 @@ var ErrTargetCanceled = errors.New("targeted message canceled")
 // ARGV[3] -> "1" when the walk has ended (the set is deleted)
 // ARGV[4] -> group
 // ARGV[5] -> the chunk: phones joined by "\n" ("" for none)
-// ARGV[6..] -> the chunk's phones
+// ARGV[6] -> the number retention's TTL (s) of the chunk (privacy.go)
+// ARGV[7..] -> the chunk's phones
 //
 // Returns "ok", "committed" (the chunk count is past ARGV[1]), "canceled"
 // or "missing".
@@ -108,13 +109,15 @@ local h = redis.call('HMGET', KEYS[1], F.app, F.canceled, F.tch)
 if not h[1] then return 'missing' end
 if h[2] == '1' then return 'canceled' end
 if tonumber(h[3] or '0') ~= tonumber(ARGV[1]) then return 'committed' end
--- The chunks and the set expire with the message.
+-- The chunks and the set hold numbers: they expire with the message, or
+-- sooner with the application's number retention.
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 1 then return redis.error_reply('message without a ttl') end
-local n = #ARGV - 5
+ttl = math.min(ttl, tonumber(ARGV[6]))
+local n = #ARGV - 6
 if n > 0 then
   redis.call('SET', KEYS[2], ARGV[5], 'EX', ttl)
-  for i = 6, #ARGV, 500 do
+  for i = 7, #ARGV, 500 do
     redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 499, #ARGV)))
   end
   redis.call('EXPIRE', KEYS[3], ttl)
@@ -132,18 +135,21 @@ return 'ok'
 `)
 
 // CommitTargeted commits phones (none already committed, at most
-// ChunkSize) as chunk number chunk of group g of targeted message code,
+// ChunkSize) as chunk number chunk of group g of targeted message m,
 // with the cursor a later run resumes from; done ends the walk. A chunk
 // committed already is ErrTargetCommitted, a canceled message
 // ErrTargetCanceled, both with nothing written.
-func (s *Store) CommitTargeted(ctx context.Context, code string, g, chunk int, phones []string, resume uint64, done bool) error {
+func (s *Store) CommitTargeted(ctx context.Context, m Message, g, chunk int, phones []string, resume uint64, done bool) error {
+	code := m.Code
 	keys := []string{s.k.msg(code), s.k.chunkPrefix(code) + strconv.Itoa(chunk), s.k.targeted(code)}
 	fin := "0"
 	if done {
 		fin = "1"
 	}
-	args := make([]any, 0, 5+len(phones))
-	args = append(args, chunk, strconv.FormatUint(resume, 10), fin, g, joinChunk(phones))
+	now := s.now()
+	numTTL := s.numberTTL(m.App, now, m.Deadline(g), m.DeliveryWait, ttlSeconds(s.retention))
+	args := make([]any, 0, 6+len(phones))
+	args = append(args, chunk, strconv.FormatUint(resume, 10), fin, g, joinChunk(phones), numTTL)
 	for _, ph := range phones {
 		args = append(args, ph)
 	}
