@@ -37,10 +37,17 @@ func (smppKind) Validate(c Config) error {
 	if err := required(c, "addr", c.Addr); err != nil {
 		return err
 	}
+	if _, err := ParseMessageIDType(c.MessageIDType); err != nil {
+		return fmt.Errorf("provider %s (smpp): message_id_type: %w", c.Name, err)
+	}
 	return required(c, "system_id", c.SystemID)
 }
 
 func (smppKind) New(c Config, d Deps) (Provider, error) {
+	ids, err := ParseMessageIDType(c.MessageIDType)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s (smpp): message_id_type: %w", c.Name, err)
+	}
 	var tc *tls.Config
 	if c.TLS {
 		tc = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -48,12 +55,12 @@ func (smppKind) New(c Config, d Deps) (Provider, error) {
 	return NewSMPP(SMPPConfig{
 		Name: c.Name, Addr: c.Addr, SystemID: c.SystemID, Password: Secret(c.PasswordEnv), SystemType: c.SystemType,
 		TLS: tc, Window: c.Window, EnquireLink: c.EnquireLink, SubmitTimeout: c.timeout(),
-		OnReceipt: d.OnReceipt, Logger: d.logger().Named("smpp"),
+		MessageIDType: ids, OnReceipt: d.OnReceipt, OnReply: d.OnReply, Logger: d.logger().Named("smpp"),
 	})
 }
 
-// Webhooks is nil: receipts arrive on the connection (OnReceipt), and
-// SMPP's mobile-originated messages are not read (see onReceipt).
+// Webhooks is nil: receipts (OnReceipt) and mobile-originated messages
+// (OnReply, smpp_mo.go) arrive on the connection.
 func (smppKind) Webhooks() Webhooks { return nil }
 
 // SMPPConfig configures an SMPP 3.4 client bound as a transceiver: one TCP
@@ -87,11 +94,25 @@ type SMPPConfig struct {
 	// alphanumeric (5, 0) when From contains a letter and international
 	// (1, 1) otherwise, and the destination is international (1, 1).
 	SourceTON, SourceNPI, DestTON, DestNPI byte
+	// MessageIDType is how the SMSC writes message ids in submit_sm_resp
+	// and receipts (smpp_msgid.go); the zero value compares them as sent.
+	MessageIDType MessageIDType
 	// OnReceipt receives each delivery receipt, normalised (see
 	// smpp_receipt.go). It runs on the session's reading goroutine: while
 	// it runs no submit_sm_resp is read, so it must hand off, not block.
 	// May be nil.
 	OnReceipt func(sms.Receipt)
+	// OnReply receives each mobile-originated message (a deliver_sm or
+	// data_sm that is not a receipt), decoded and, when long, reassembled
+	// (smpp_mo.go), with the provider's name. Like OnReceipt it runs on
+	// the reading goroutine and must not block. May be nil: MO is then
+	// counted and dropped.
+	OnReply func(provider string, r Reply)
+	// MO bounds the reassembly of long MO; zero fields take defaults.
+	MO MOConfig
+	// Now is the clock validity periods are computed on and long MO
+	// parts time out on; nil is time.Now.
+	Now func() time.Time
 	// Logger may be nil.
 	Logger *zap.Logger
 }
@@ -151,6 +172,7 @@ type SMPP struct {
 	sess      atomic.Pointer[gosmpp.Session]
 	udhRef    atomic.Uint32 // the concatenation reference of the next long SMS
 	parts     *partRefs
+	mo        *moAssembler // long MO waiting for their other parts
 
 	mu      sync.Mutex
 	pending map[int32]pendingSubmit // by sequence number
@@ -219,6 +241,10 @@ func NewSMPP(cfg SMPPConfig) (*SMPP, error) {
 		pending:   make(map[int32]pendingSubmit),
 		changed:   make(chan struct{}),
 	}
+	if s.cfg.Now == nil {
+		s.cfg.Now = time.Now
+	}
+	s.mo = newMOAssembler(cfg.MO, s.countMO)
 	// A random start makes it unlikely that two processes (or a restart)
 	// send two long SMS to the same phone with the same reference, which
 	// the handset would mix up.
@@ -239,11 +265,17 @@ func (s *SMPP) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("%s: Run called twice", s.cfg)
 	}
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.sweepMO(ctx)
+	}()
 	s.bindLoop(ctx)
 	select {
 	case <-ctx.Done():
 	case <-s.done:
 	}
+	defer func() { <-swept }() // sweepMO returns on either
 	if err := s.Close(); err != nil {
 		return fmt.Errorf("%s: unbind: %w", s.cfg, err)
 	}
@@ -252,6 +284,8 @@ func (s *SMPP) Run(ctx context.Context) error {
 
 // Name implements Provider.
 func (s *SMPP) Name() string { return s.cfg.Name }
+
+func (s *SMPP) now() time.Time { return s.cfg.Now() }
 
 // String leaves the password out (see SMPPConfig.String).
 func (s *SMPP) String() string { return s.cfg.String() }
@@ -448,7 +482,11 @@ func (s *SMPP) waitState(ctx context.Context, want bool) error {
 func (s *SMPP) onPDU(p pdu.PDU, _ bool) {
 	switch pp := p.(type) {
 	case *pdu.SubmitSMResp:
-		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, messageID: pp.MessageID})
+		id := pp.MessageID
+		if pp.CommandStatus == data.ESME_ROK && id != "" {
+			id = s.submitID(id)
+		}
+		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, messageID: id})
 	case *pdu.GenericNack:
 		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, nack: true})
 	case *pdu.DeliverSM:

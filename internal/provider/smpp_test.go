@@ -45,6 +45,9 @@ type testSMSC struct {
 	// async answers each submit_sm from its own goroutine after a random
 	// pause, so answers overtake each other as on a busy SMSC.
 	async bool
+	// id gives the message_id of the nth accepted submit_sm (from 1); nil
+	// gives MSG000001, MSG000002, ...
+	id func(n int64) string
 
 	wmu sync.Mutex // smpptest's Conn writes through an unlocked bufio.Writer
 
@@ -67,6 +70,7 @@ type submitted struct {
 	dstTON, dstNPI              byte
 	esmClass, dataCoding, regDl byte
 	sm                          []byte // short_message as sent: UDH included
+	validity                    string // validity_period
 	id                          string
 }
 
@@ -114,14 +118,18 @@ func (s *testSMSC) handle(c smpptest.Conn, m pdu.Body) {
 			srcTON: b(pdufield.SourceAddrTON), srcNPI: b(pdufield.SourceAddrNPI),
 			dstTON: b(pdufield.DestAddrTON), dstNPI: b(pdufield.DestAddrNPI),
 			esmClass: b(pdufield.ESMClass), dataCoding: b(pdufield.DataCoding), regDl: b(pdufield.RegisteredDelivery),
-			sm: f[pdufield.ShortMessage].Bytes(),
+			sm: f[pdufield.ShortMessage].Bytes(), validity: f[pdufield.ValidityPeriod].String(),
 		}
 		status, reply := uint32(0), true
 		if s.answer != nil {
 			status, reply = s.answer(sub)
 		}
 		if status == 0 {
-			sub.id = fmt.Sprintf("MSG%06d", s.ids.Add(1))
+			if n := s.ids.Add(1); s.id != nil {
+				sub.id = s.id(n)
+			} else {
+				sub.id = fmt.Sprintf("MSG%06d", n)
+			}
 		}
 		// Recorded before the answer, so a test that got its Result
 		// finds every part here.
@@ -163,6 +171,22 @@ func (s *testSMSC) handle(c smpptest.Conn, m pdu.Body) {
 // returns its sequence number.
 func (s *testSMSC) deliver(t *testing.T, esm byte, coding byte, text []byte, tlvs map[pdutlv.Tag][]byte) uint32 {
 	t.Helper()
+	return s.deliverMO(t, mo{srcTON: 1, srcNPI: 1, src: "4915112345678", dst: "SMSFleet", esm: esm, coding: coding, sm: text, tlvs: tlvs})
+}
+
+// mo is a deliver_sm as the SMSC sends it.
+type mo struct {
+	srcTON, srcNPI byte
+	src, dst       string
+	esm, coding    byte
+	sm             []byte // short_message: UDH included when esm has 0x40
+	tlvs           map[pdutlv.Tag][]byte
+}
+
+// deliverMO pushes m to the last connection that talked to us and returns
+// its sequence number.
+func (s *testSMSC) deliverMO(t *testing.T, m mo) uint32 {
+	t.Helper()
 	s.mu.Lock()
 	if len(s.conns) == 0 {
 		s.mu.Unlock()
@@ -172,18 +196,18 @@ func (s *testSMSC) deliver(t *testing.T, esm byte, coding byte, text []byte, tlv
 	s.mu.Unlock()
 	p := pdu.NewDeliverSM()
 	f := p.Fields()
-	_ = f.Set(pdufield.SourceAddrTON, 1)
-	_ = f.Set(pdufield.SourceAddrNPI, 1)
-	_ = f.Set(pdufield.SourceAddr, "4915112345678")
-	_ = f.Set(pdufield.DestinationAddr, "SMSFleet")
-	_ = f.Set(pdufield.ESMClass, esm)
-	_ = f.Set(pdufield.DataCoding, coding)
-	_ = f.Set(pdufield.ShortMessage, text)
+	_ = f.Set(pdufield.SourceAddrTON, m.srcTON)
+	_ = f.Set(pdufield.SourceAddrNPI, m.srcNPI)
+	_ = f.Set(pdufield.SourceAddr, m.src)
+	_ = f.Set(pdufield.DestinationAddr, m.dst)
+	_ = f.Set(pdufield.ESMClass, m.esm)
+	_ = f.Set(pdufield.DataCoding, m.coding)
+	_ = f.Set(pdufield.ShortMessage, m.sm)
 	// go-smpp writes deliver_sm's UDH length octet even without UDHI (as
 	// a zero), which shifts short_message by one; an empty field writes
 	// nothing.
 	_ = f.Set(pdufield.UDHLength, &pdufield.SM{})
-	for tag, v := range tlvs {
+	for tag, v := range m.tlvs {
 		_ = p.TLVFields().Set(tag, v)
 	}
 	s.write(c, p)
