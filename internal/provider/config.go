@@ -56,6 +56,10 @@ type Config struct {
 	// and in receipts (as-is, dec, hex, hex-dec, dec-hex; see
 	// smpp_msgid.go), as Kannel's msg-id-type and Jasmin's dlr_msgid.
 	MessageIDType string `yaml:"message_id_type"`
+	// ValidityFormat is how an SMS's validity goes in submit_sm's
+	// validity_period: relative (default), absolute or none (see
+	// smpp_validity.go).
+	ValidityFormat string `yaml:"validity_format"`
 }
 
 // DefaultTimeout bounds one send when a provider's timeout is not set.

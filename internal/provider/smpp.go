@@ -40,6 +40,9 @@ func (smppKind) Validate(c Config) error {
 	if _, err := ParseMessageIDType(c.MessageIDType); err != nil {
 		return fmt.Errorf("provider %s (smpp): message_id_type: %w", c.Name, err)
 	}
+	if _, err := ParseSMPPValidity(c.ValidityFormat); err != nil {
+		return fmt.Errorf("provider %s (smpp): validity_format: %w", c.Name, err)
+	}
 	return required(c, "system_id", c.SystemID)
 }
 
@@ -48,6 +51,10 @@ func (smppKind) New(c Config, d Deps) (Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provider %s (smpp): message_id_type: %w", c.Name, err)
 	}
+	validity, err := ParseSMPPValidity(c.ValidityFormat)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s (smpp): validity_format: %w", c.Name, err)
+	}
 	var tc *tls.Config
 	if c.TLS {
 		tc = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -55,7 +62,7 @@ func (smppKind) New(c Config, d Deps) (Provider, error) {
 	return NewSMPP(SMPPConfig{
 		Name: c.Name, Addr: c.Addr, SystemID: c.SystemID, Password: Secret(c.PasswordEnv), SystemType: c.SystemType,
 		TLS: tc, Window: c.Window, EnquireLink: c.EnquireLink, SubmitTimeout: c.timeout(),
-		MessageIDType: ids, OnReceipt: d.OnReceipt, OnReply: d.OnReply, Logger: d.logger().Named("smpp"),
+		MessageIDType: ids, Validity: validity, OnReceipt: d.OnReceipt, OnReply: d.OnReply, Logger: d.logger().Named("smpp"),
 	})
 }
 
@@ -97,6 +104,9 @@ type SMPPConfig struct {
 	// MessageIDType is how the SMSC writes message ids in submit_sm_resp
 	// and receipts (smpp_msgid.go); the zero value compares them as sent.
 	MessageIDType MessageIDType
+	// Validity is how Request.Expires goes in validity_period
+	// (smpp_validity.go); the zero value is the relative form.
+	Validity SMPPValidity
 	// OnReceipt receives each delivery receipt, normalised (see
 	// smpp_receipt.go). It runs on the session's reading goroutine: while
 	// it runs no submit_sm_resp is read, so it must hand off, not block.
@@ -540,7 +550,7 @@ func (s *SMPP) Send(ctx context.Context, req Request) (Result, error) {
 	}
 	var first string
 	for i, p := range parts {
-		id, err := s.submit(ctx, p, first)
+		id, err := s.submitPart(ctx, p, first, req.Expires)
 		if err == nil && i == 0 && id == "" {
 			// Accepted, but no receipt can ever be matched to it; as with an
 			// HTTP answer without an id, retry the same provider.
@@ -560,6 +570,18 @@ func (s *SMPP) Send(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	return Result{Provider: s.cfg.Name, Ref: first}, nil
+}
+
+// submitPart sets a part's validity_period from what is left of expires
+// just before it goes (each part carries its own), refusing an SMS whose
+// validity has ended, and submits it.
+func (s *SMPP) submitPart(ctx context.Context, p *pdu.SubmitSM, first string, expires time.Time) (string, *Error) {
+	vp, expired := s.cfg.Validity.validityPeriod(expires, s.now())
+	if expired {
+		return "", expiredError(s.cfg.Name)
+	}
+	p.ValidityPeriod = vp
+	return s.submit(ctx, p, first)
 }
 
 // submit writes one submit_sm and waits for its answer.
