@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsfleet/smsfleet/internal/metrics"
+	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
 func ucs2(s string) []byte {
@@ -233,11 +234,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // replyClient binds a client whose MO arrive on a channel, logging into
 // an observer.
-func replyClient(t *testing.T, smsc *testSMSC, name string, edit func(*SMPPConfig)) (*SMPP, chan Reply, *observer.ObservedLogs) {
+func replyClient(t *testing.T, smsc *testenv.SMSC, name string, edit func(*SMPPConfig)) (*SMPP, chan Reply, *observer.ObservedLogs) {
 	t.Helper()
 	ch := make(chan Reply, 16)
 	core, logs := observer.New(zap.DebugLevel)
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) {
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) {
 		c.Name = name
 		c.Logger = zap.New(core)
 		c.OnReply = func(provider string, r Reply) {
@@ -256,10 +257,10 @@ func replyClient(t *testing.T, smsc *testSMSC, name string, edit func(*SMPPConfi
 
 // talk sends one SMS through c, so the test SMSC knows the connection to
 // deliver on.
-func talk(t *testing.T, smsc *testSMSC, c *SMPP) {
+func talk(t *testing.T, smsc *testenv.SMSC, c *SMPP) {
 	t.Helper()
 	mustSend(t, c, Request{To: "+4915112345678", Text: "hello"})
-	smsc.next(t)
+	smsc.Next(t)
 }
 
 func noReply(t *testing.T, ch chan Reply) {
@@ -288,19 +289,19 @@ func moCount(provider, result string) float64 {
 
 func TestSMPPMO(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
+	smsc := testenv.NewSMSC(t).Start()
 	_, replies, logs := replyClient(t, smsc, "smsc-mo", nil)
 	from := "4915112345678"
-	send := func(m mo) {
+	send := func(m testenv.MO) {
 		t.Helper()
-		if m.src == "" {
-			m.srcTON, m.srcNPI, m.src = 1, 1, from
+		if m.Src == "" {
+			m.SrcTON, m.SrcNPI, m.Src = 1, 1, from
 		}
-		if m.dst == "" {
-			m.dst = "4930123456"
+		if m.Dst == "" {
+			m.Dst = "4930123456"
 		}
 		// Every MO is answered, whatever we make of it.
-		smsc.answered(t, smsc.deliverMO(t, m))
+		smsc.Answered(t, smsc.DeliverMO(t, m))
 	}
 	want := func(text string) {
 		t.Helper()
@@ -311,21 +312,21 @@ func TestSMPPMO(t *testing.T) {
 	}
 
 	// One part, GSM 7-bit.
-	send(mo{sm: []byte("STOP")})
+	send(testenv.MO{SM: []byte("STOP")})
 	want("STOP")
 	// UCS-2.
-	send(mo{coding: 8, sm: ucs2("Нет, спасибо 🙏")})
+	send(testenv.MO{DataCoding: 8, SM: ucs2("Нет, спасибо 🙏")})
 	want("Нет, спасибо 🙏")
 
 	// Long, 8-bit UDH reference, out of order, a part twice: the
 	// concatenated user data is decoded once, so the € whose escape ends
 	// part 1 survives.
 	udh8 := func(ref, total, seq byte) []byte { return []byte{5, 0x00, 3, ref, total, seq} }
-	send(mo{esm: 0x40, sm: append(udh8(9, 3, 3), "three"...)})
-	send(mo{esm: 0x40, sm: append(udh8(9, 3, 1), 'o', 'n', 'e', ' ', 0x1B)})
-	send(mo{esm: 0x40, sm: append(udh8(9, 3, 1), 'o', 'n', 'e', ' ', 0x1B)})
+	send(testenv.MO{EsmClass: 0x40, SM: append(udh8(9, 3, 3), "three"...)})
+	send(testenv.MO{EsmClass: 0x40, SM: append(udh8(9, 3, 1), 'o', 'n', 'e', ' ', 0x1B)})
+	send(testenv.MO{EsmClass: 0x40, SM: append(udh8(9, 3, 1), 'o', 'n', 'e', ' ', 0x1B)})
 	noReply(t, replies)
-	send(mo{esm: 0x40, sm: append(udh8(9, 3, 2), 0x65, ' ', 't', 'w', 'o', ' ')})
+	send(testenv.MO{EsmClass: 0x40, SM: append(udh8(9, 3, 2), 0x65, ' ', 't', 'w', 'o', ' ')})
 	want("one € two three")
 
 	// Long, 16-bit UDH reference, UCS-2 with a surrogate pair cut in two.
@@ -333,16 +334,16 @@ func TestSMPPMO(t *testing.T) {
 		return []byte{6, 0x08, 4, byte(ref >> 8), byte(ref), total, seq}
 	}
 	text := ucs2("ok 👍")
-	send(mo{esm: 0x40, coding: 8, sm: append(udh16(0x1234, 2, 1), text[:6]...)})
-	send(mo{esm: 0x40, coding: 8, sm: append(udh16(0x1234, 2, 2), text[6:]...)})
+	send(testenv.MO{EsmClass: 0x40, DataCoding: 8, SM: append(udh16(0x1234, 2, 1), text[:6]...)})
+	send(testenv.MO{EsmClass: 0x40, DataCoding: 8, SM: append(udh16(0x1234, 2, 2), text[6:]...)})
 	want("ok 👍")
 
 	// Long, sar_* TLVs.
 	sar := func(ref uint16, total, seq byte) map[pdutlv.Tag][]byte {
 		return map[pdutlv.Tag][]byte{0x020C: {byte(ref >> 8), byte(ref)}, 0x020E: {total}, 0x020F: {seq}}
 	}
-	send(mo{sm: []byte("HE"), tlvs: sar(77, 2, 1)})
-	send(mo{sm: []byte("LP"), tlvs: sar(77, 2, 2)})
+	send(testenv.MO{SM: []byte("HE"), TLVs: sar(77, 2, 1)})
+	send(testenv.MO{SM: []byte("LP"), TLVs: sar(77, 2, 2)})
 	want("HELP")
 
 	// Refused: a bad encoding, binary data, a part numbered beyond its
@@ -350,11 +351,11 @@ func TestSMPPMO(t *testing.T) {
 	// neither the text nor the full number.
 	bad := moCount("smsc-mo", "bad_encoding")
 	malformed := moCount("smsc-mo", "malformed")
-	send(mo{sm: []byte{'S', 'T', 'O', 'P', 0xFF}})
-	send(mo{coding: 4, sm: []byte("STOP binary")})
-	send(mo{esm: 0x40, sm: append(udh8(3, 2, 3), "STOP part"...)})
+	send(testenv.MO{SM: []byte{'S', 'T', 'O', 'P', 0xFF}})
+	send(testenv.MO{DataCoding: 4, SM: []byte("STOP binary")})
+	send(testenv.MO{EsmClass: 0x40, SM: append(udh8(3, 2, 3), "STOP part"...)})
 	// An MO after them still arrives: the session is fine.
-	send(mo{sm: []byte("STOP again")})
+	send(testenv.MO{SM: []byte("STOP again")})
 	want("STOP again")
 	if got := moCount("smsc-mo", "bad_encoding") - bad; got != 2 {
 		t.Errorf("bad_encoding counted %v, want 2", got)
@@ -396,16 +397,16 @@ func fieldStrings(m map[string]any) []string {
 // coming after that does not complete it.
 func TestSMPPMOTimeout(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
+	smsc := testenv.NewSMSC(t).Start()
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	c, replies, _ := replyClient(t, smsc, "smsc-mo-timeout", func(c *SMPPConfig) {
 		c.Now = clock.Now
 		c.MO = MOConfig{Timeout: 5 * time.Minute}
 	})
 	udh := func(ref, total, seq byte) []byte { return []byte{5, 0x00, 3, ref, total, seq} }
-	m := mo{srcTON: 1, srcNPI: 1, src: "4915112345678", dst: "12345", esm: 0x40}
-	m.sm = append(udh(1, 2, 1), "first "...)
-	smsc.answered(t, smsc.deliverMO(t, m))
+	m := testenv.MO{SrcTON: 1, SrcNPI: 1, Src: "4915112345678", Dst: "12345", EsmClass: 0x40}
+	m.SM = append(udh(1, 2, 1), "first "...)
+	smsc.Answered(t, smsc.DeliverMO(t, m))
 	clock.Advance(5*time.Minute - time.Second)
 	c.mo.sweep(clock.Now())
 	if c.mo.pending() != 1 {
@@ -419,8 +420,8 @@ func TestSMPPMOTimeout(t *testing.T) {
 	if got := moCount("smsc-mo-timeout", "incomplete_dropped"); got != 1 {
 		t.Errorf("incomplete_dropped %v, want 1", got)
 	}
-	m.sm = append(udh(1, 2, 2), "second"...)
-	smsc.answered(t, smsc.deliverMO(t, m))
+	m.SM = append(udh(1, 2, 2), "second"...)
+	smsc.Answered(t, smsc.DeliverMO(t, m))
 	noReply(t, replies)
 	if c.mo.pending() != 1 {
 		t.Errorf("the late part is not held as a new message")
@@ -486,9 +487,9 @@ func TestSMPPMODataSM(t *testing.T) {
 // TestSMPPMONoHandler: without OnReply an MO is counted, not lost silently.
 func TestSMPPMONoHandler(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
-	talk(t, smsc, newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.Name = "smsc-nohandler" }))
-	smsc.answered(t, smsc.deliver(t, 0, 0, []byte("STOP"), nil))
+	smsc := testenv.NewSMSC(t).Start()
+	talk(t, smsc, newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.Name = "smsc-nohandler" }))
+	smsc.Answered(t, smsc.Deliver(t, 0, 0, []byte("STOP"), nil))
 	if n := moCount("smsc-nohandler", "no_handler"); n != 1 {
 		t.Errorf("no_handler %v, want 1", n)
 	}

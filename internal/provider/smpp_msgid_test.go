@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
 func TestParseMessageIDType(t *testing.T) {
@@ -106,20 +107,20 @@ func TestSMPPConfigMessageIDType(t *testing.T) {
 // configured is logged as an error and passed on as sent.
 func TestSMPPReceiptMessageIDType(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t)
-	smsc.id = func(n int64) string { return []string{"000000FF", "0000010A"}[(n-1)%2] }
-	smsc.start()
+	smsc := testenv.NewSMSC(t)
+	smsc.ID = func(n int64) string { return []string{"000000FF", "0000010A"}[(n-1)%2] }
+	smsc.Start()
 	core, logs := observer.New(zap.DebugLevel)
 	ch := make(chan sms.Receipt, 16)
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) {
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) {
 		c.MessageIDType = MessageIDType{idHex, idDec}
 		c.OnReceipt = func(r sms.Receipt) { ch <- r }
 		c.Logger = zap.New(core)
 	})
 	text := strings.Repeat("x", 200) // two parts: ids 0xFF, 0x10A
 	res := mustSend(t, c, Request{To: "+4915112345678", Text: text})
-	smsc.next(t)
-	smsc.next(t)
+	smsc.Next(t)
+	smsc.Next(t)
 	if res.Ref != "ff" {
 		t.Fatalf("Ref %q, want ff", res.Ref)
 	}
@@ -135,7 +136,7 @@ func TestSMPPReceiptMessageIDType(t *testing.T) {
 		{"later part", "id:266 stat:DELIVRD", nil, "ff"},
 		{"not decimal: kept as sent", "id:FF stat:DELIVRD", nil, "FF"},
 	} {
-		smsc.answered(t, smsc.deliver(t, 0x04, 0, []byte(tc.sm), tc.tlvs))
+		smsc.Answered(t, smsc.Deliver(t, 0x04, 0, []byte(tc.sm), tc.tlvs))
 		if r := nextReceipt(t, ch); r.Ref != tc.ref {
 			t.Errorf("%s: ref %q, want %q", tc.name, r.Ref, tc.ref)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
 func TestSMPPValidityPeriod(t *testing.T) {
@@ -51,18 +53,18 @@ func TestSMPPValidityPeriod(t *testing.T) {
 // parts go, and an SMS already expired reaches it not at all.
 func TestSMPPSendValidity(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
+	smsc := testenv.NewSMSC(t).Start()
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.Now = clock.Now })
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.Now = clock.Now })
 	expires := clock.Now().Add(10 * time.Minute)
 
 	mustSend(t, c, Request{To: "+4915112345678", Text: "Your code is 123456", Expires: expires})
-	if sub := smsc.next(t); sub.validity != "000000001000000R" {
-		t.Errorf("validity_period %q, want 10 minutes relative", sub.validity)
+	if sub := smsc.Next(t); sub.ValidityPeriod != "000000001000000R" {
+		t.Errorf("validity_period %q, want 10 minutes relative", sub.ValidityPeriod)
 	}
 	mustSend(t, c, Request{To: "+4915112345678", Text: "no deadline"})
-	if sub := smsc.next(t); sub.validity != "" {
-		t.Errorf("validity_period %q without a deadline", sub.validity)
+	if sub := smsc.Next(t); sub.ValidityPeriod != "" {
+		t.Errorf("validity_period %q without a deadline", sub.ValidityPeriod)
 	}
 
 	clock.Advance(10 * time.Minute)
@@ -72,7 +74,7 @@ func TestSMPPSendValidity(t *testing.T) {
 		t.Fatalf("%+v, want transient, not ambiguous, ErrExpired", pe)
 	}
 	select {
-	case sub := <-smsc.submits:
+	case sub := <-smsc.Submits:
 		t.Errorf("an expired SMS reached the SMSC: %+v", sub)
 	default:
 	}
