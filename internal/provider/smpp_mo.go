@@ -173,7 +173,7 @@ func concatInfo(part *moPart, udh pdu.UDH, tlvs map[pdu.Tag]pdu.Field) error {
 func (s *SMPP) passMO(from, to string, coding byte, known bool, ud []byte) {
 	text, err := decodeMO(coding, known, ud)
 	if err != nil {
-		s.refuseMO(moPart{from: from, coding: coding}, "bad_encoding", "text not readable in its data_coding", err)
+		s.refuseMO(moPart{from: from, coding: coding, text: ud}, "bad_encoding", "text not readable in its data_coding", err)
 		return
 	}
 	if s.cfg.OnReply == nil {
@@ -215,7 +215,8 @@ var errEncoding = errors.New("bad encoding")
 // known is false when gosmpp did not recognise data_coding.
 func decodeMO(coding byte, known bool, ud []byte) (string, error) {
 	if !known && !isGSMClass(coding) {
-		return "", fmt.Errorf("%w: data_coding %#02x is not a text coding we read", errEncoding, coding)
+		// gosmpp reports a deliver_sm's data_coding only when it knows it.
+		return "", fmt.Errorf("%w: a data_coding that is no text coding we read", errEncoding)
 	}
 	var (
 		text string

@@ -211,7 +211,7 @@ func (a *moAssembler) pending() int {
 // or the client is closed, so one that nothing follows is still dropped
 // (and counted) near its time; add sweeps too, on every part.
 func (s *SMPP) sweepMO(ctx context.Context) {
-	every := min(s.mo.cfg.Timeout/2, time.Minute)
+	every := max(min(s.mo.cfg.Timeout/2, time.Minute), time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
