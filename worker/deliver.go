@@ -61,7 +61,7 @@ func (s *Sender) deliver(ctx context.Context, items []*item) {
 		it.log = it.log.With(zap.Int("attempt", began[i].Attempts))
 		it.verdict = verdict{fate: fateSent}
 		call := func(it *item, pinned string) {
-			it.sent = s.send(ctx, it.cands, pinned, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text})
+			it.sent = s.send(ctx, it.cands, pinned, provider.Request{ID: it.l.ID, To: it.l.To, From: it.msg.from, Text: it.msg.text, Expires: provider.Expiry(it.l.Deadline, s.Now())})
 			for _, p := range it.sent.throttledBy {
 				s.Rates.throttled(ctx, it.op, p, it.log)
 			}

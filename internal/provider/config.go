@@ -52,6 +52,14 @@ type Config struct {
 	TLS         bool          `yaml:"tls"`
 	Window      int           `yaml:"window"`
 	EnquireLink time.Duration `yaml:"enquire_link"`
+	// MessageIDType is how the SMSC writes message ids in submit_sm_resp
+	// and in receipts (as-is, dec, hex, hex-dec, dec-hex; see
+	// smpp_msgid.go), as Kannel's msg-id-type and Jasmin's dlr_msgid.
+	MessageIDType string `yaml:"message_id_type"`
+	// ValidityFormat is how an SMS's validity goes in submit_sm's
+	// validity_period: relative (default), absolute or none (see
+	// smpp_validity.go).
+	ValidityFormat string `yaml:"validity_format"`
 }
 
 // DefaultTimeout bounds one send when a provider's timeout is not set.

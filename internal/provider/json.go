@@ -141,9 +141,12 @@ type GenericConfig struct {
 	AuthHeader string
 	AuthValue  string
 	// RequestTemplate is a text/template producing the JSON body from the
-	// fields .ID .To .From .Text. Values must go through the json function,
-	// which writes them as JSON (quoted and escaped):
-	//   {"to": {{json .To}}, "text": {{json .Text}}}
+	// fields .ID .To .From .Text, .Expires (a time.Time, zero when the SMS
+	// has no deadline) and .ValiditySeconds (what is left of its validity
+	// in whole seconds, 0 when none), for a gateway that takes a validity.
+	// Values must go through the json function, which writes them as JSON
+	// (quoted and escaped):
+	//   {"to": {{json .To}}, "text": {{json .Text}}{{if .ValiditySeconds}}, "validity": {{.ValiditySeconds}}{{end}}}
 	// Empty means DefaultGenericTemplate.
 	RequestTemplate string
 	// RefField is the dot path of the message reference in the JSON answer,
@@ -151,6 +154,8 @@ type GenericConfig struct {
 	RefField string
 	// Timeout bounds one send; 0 leaves only the HTTP client's deadline.
 	Timeout time.Duration
+	// Now is the clock Request.Expires is read on; nil is time.Now.
+	Now func() time.Time
 }
 
 // String leaves the auth value out, so a config that ends up in a log line
@@ -214,8 +219,8 @@ func NewGeneric(cfg GenericConfig, hc *http.Client) (*Generic, error) {
 	}
 	g := &Generic{cfg: cfg, tmpl: tmpl, ref: ref, hc: hc}
 	// Characters that need escaping catch a value written without json.
-	sample := Request{ID: `sample"id`, To: "+15550000000", From: "Sender", Text: "line \"one\"\nline two"}
-	if _, err := g.body(sample); err != nil {
+	sample := Request{ID: `sample"id`, To: "+15550000000", From: "Sender", Text: "line \"one\"\nline two", Expires: time.Now().Add(time.Hour)}
+	if _, err := g.body(sample, time.Hour); err != nil {
 		return nil, fmt.Errorf("generic provider %s: RequestTemplate: %w", cfg.Name, err)
 	}
 	return g, nil
@@ -234,10 +239,18 @@ func jsonValue(v any) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// body renders the request body and checks that it is JSON.
-func (g *Generic) body(req Request) ([]byte, error) {
+// templateData is what RequestTemplate renders: the request's fields and
+// ValiditySeconds.
+type templateData struct {
+	Request
+	ValiditySeconds int64
+}
+
+// body renders the request body, with validity seconds left, and checks
+// that it is JSON.
+func (g *Generic) body(req Request, validity time.Duration) ([]byte, error) {
 	var b bytes.Buffer
-	if err := g.tmpl.Execute(&b, req); err != nil {
+	if err := g.tmpl.Execute(&b, templateData{Request: req, ValiditySeconds: int64(validity / time.Second)}); err != nil {
 		return nil, err
 	}
 	if !json.Valid(b.Bytes()) {
@@ -254,7 +267,15 @@ func (g *Generic) String() string { return g.cfg.String() }
 
 // Send implements Provider.
 func (g *Generic) Send(ctx context.Context, req Request) (Result, error) {
-	body, err := g.body(req)
+	now := time.Now
+	if g.cfg.Now != nil {
+		now = g.cfg.Now
+	}
+	left, _, expired := remaining(req.Expires, now())
+	if expired {
+		return Result{}, expiredError(g.cfg.Name)
+	}
+	body, err := g.body(req, left)
 	if err != nil {
 		// The template was tried at start-up, so this is this SMS's content
 		// (text/template fails only on values it cannot render): permanent.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // Request is one SMS to send. ID is the deterministic SMS id, which
@@ -16,6 +17,13 @@ type Request struct {
 	To   string
 	From string
 	Text string
+	// Expires is when the SMS's validity ends (its deadline) on the
+	// provider's clock, the real one (see Expiry); zero is none. Providers
+	// pass what is left of it to the carrier (SMPP validity_period, Twilio
+	// ValidityPeriod; validity.go), so an OTP the network cannot deliver in
+	// time is dropped there instead of arriving hours late, and refuse an
+	// SMS already past it (ErrExpired).
+	Expires time.Time
 }
 
 // Result is a provider's acceptance of an SMS.

@@ -37,10 +37,24 @@ func (smppKind) Validate(c Config) error {
 	if err := required(c, "addr", c.Addr); err != nil {
 		return err
 	}
+	if _, err := ParseMessageIDType(c.MessageIDType); err != nil {
+		return fmt.Errorf("provider %s (smpp): message_id_type: %w", c.Name, err)
+	}
+	if _, err := ParseSMPPValidity(c.ValidityFormat); err != nil {
+		return fmt.Errorf("provider %s (smpp): validity_format: %w", c.Name, err)
+	}
 	return required(c, "system_id", c.SystemID)
 }
 
 func (smppKind) New(c Config, d Deps) (Provider, error) {
+	ids, err := ParseMessageIDType(c.MessageIDType)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s (smpp): message_id_type: %w", c.Name, err)
+	}
+	validity, err := ParseSMPPValidity(c.ValidityFormat)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s (smpp): validity_format: %w", c.Name, err)
+	}
 	var tc *tls.Config
 	if c.TLS {
 		tc = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -48,12 +62,12 @@ func (smppKind) New(c Config, d Deps) (Provider, error) {
 	return NewSMPP(SMPPConfig{
 		Name: c.Name, Addr: c.Addr, SystemID: c.SystemID, Password: Secret(c.PasswordEnv), SystemType: c.SystemType,
 		TLS: tc, Window: c.Window, EnquireLink: c.EnquireLink, SubmitTimeout: c.timeout(),
-		OnReceipt: d.OnReceipt, Logger: d.logger().Named("smpp"),
+		MessageIDType: ids, Validity: validity, OnReceipt: d.OnReceipt, OnReply: d.OnReply, Logger: d.logger().Named("smpp"),
 	})
 }
 
-// Webhooks is nil: receipts arrive on the connection (OnReceipt), and
-// SMPP's mobile-originated messages are not read (see onReceipt).
+// Webhooks is nil: receipts (OnReceipt) and mobile-originated messages
+// (OnReply, smpp_mo.go) arrive on the connection.
 func (smppKind) Webhooks() Webhooks { return nil }
 
 // SMPPConfig configures an SMPP 3.4 client bound as a transceiver: one TCP
@@ -87,11 +101,28 @@ type SMPPConfig struct {
 	// alphanumeric (5, 0) when From contains a letter and international
 	// (1, 1) otherwise, and the destination is international (1, 1).
 	SourceTON, SourceNPI, DestTON, DestNPI byte
+	// MessageIDType is how the SMSC writes message ids in submit_sm_resp
+	// and receipts (smpp_msgid.go); the zero value compares them as sent.
+	MessageIDType MessageIDType
+	// Validity is how Request.Expires goes in validity_period
+	// (smpp_validity.go); the zero value is the relative form.
+	Validity SMPPValidity
 	// OnReceipt receives each delivery receipt, normalised (see
 	// smpp_receipt.go). It runs on the session's reading goroutine: while
 	// it runs no submit_sm_resp is read, so it must hand off, not block.
 	// May be nil.
 	OnReceipt func(sms.Receipt)
+	// OnReply receives each mobile-originated message (a deliver_sm or
+	// data_sm that is not a receipt), decoded and, when long, reassembled
+	// (smpp_mo.go), with the provider's name. Like OnReceipt it runs on
+	// the reading goroutine and must not block. May be nil: MO is then
+	// counted and dropped.
+	OnReply func(provider string, r Reply)
+	// MO bounds the reassembly of long MO; zero fields take defaults.
+	MO MOConfig
+	// Now is the clock validity periods are computed on and long MO
+	// parts time out on; nil is time.Now.
+	Now func() time.Time
 	// Logger may be nil.
 	Logger *zap.Logger
 }
@@ -151,6 +182,7 @@ type SMPP struct {
 	sess      atomic.Pointer[gosmpp.Session]
 	udhRef    atomic.Uint32 // the concatenation reference of the next long SMS
 	parts     *partRefs
+	mo        *moAssembler // long MO waiting for their other parts
 
 	mu      sync.Mutex
 	pending map[int32]pendingSubmit // by sequence number
@@ -219,6 +251,10 @@ func NewSMPP(cfg SMPPConfig) (*SMPP, error) {
 		pending:   make(map[int32]pendingSubmit),
 		changed:   make(chan struct{}),
 	}
+	if s.cfg.Now == nil {
+		s.cfg.Now = time.Now
+	}
+	s.mo = newMOAssembler(cfg.MO, s.countMO)
 	// A random start makes it unlikely that two processes (or a restart)
 	// send two long SMS to the same phone with the same reference, which
 	// the handset would mix up.
@@ -239,11 +275,17 @@ func (s *SMPP) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("%s: Run called twice", s.cfg)
 	}
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.sweepMO(ctx)
+	}()
 	s.bindLoop(ctx)
 	select {
 	case <-ctx.Done():
 	case <-s.done:
 	}
+	defer func() { <-swept }() // sweepMO returns on either
 	if err := s.Close(); err != nil {
 		return fmt.Errorf("%s: unbind: %w", s.cfg, err)
 	}
@@ -252,6 +294,8 @@ func (s *SMPP) Run(ctx context.Context) error {
 
 // Name implements Provider.
 func (s *SMPP) Name() string { return s.cfg.Name }
+
+func (s *SMPP) now() time.Time { return s.cfg.Now() }
 
 // String leaves the password out (see SMPPConfig.String).
 func (s *SMPP) String() string { return s.cfg.String() }
@@ -448,7 +492,11 @@ func (s *SMPP) waitState(ctx context.Context, want bool) error {
 func (s *SMPP) onPDU(p pdu.PDU, _ bool) {
 	switch pp := p.(type) {
 	case *pdu.SubmitSMResp:
-		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, messageID: pp.MessageID})
+		id := pp.MessageID
+		if pp.CommandStatus == data.ESME_ROK && id != "" {
+			id = s.submitID(id)
+		}
+		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, messageID: id})
 	case *pdu.GenericNack:
 		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, nack: true})
 	case *pdu.DeliverSM:
@@ -502,7 +550,7 @@ func (s *SMPP) Send(ctx context.Context, req Request) (Result, error) {
 	}
 	var first string
 	for i, p := range parts {
-		id, err := s.submit(ctx, p, first)
+		id, err := s.submitPart(ctx, p, first, req.Expires)
 		if err == nil && i == 0 && id == "" {
 			// Accepted, but no receipt can ever be matched to it; as with an
 			// HTTP answer without an id, retry the same provider.
@@ -522,6 +570,18 @@ func (s *SMPP) Send(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	return Result{Provider: s.cfg.Name, Ref: first}, nil
+}
+
+// submitPart sets a part's validity_period from what is left of expires
+// just before it goes (each part carries its own), refusing an SMS whose
+// validity has ended, and submits it.
+func (s *SMPP) submitPart(ctx context.Context, p *pdu.SubmitSM, first string, expires time.Time) (string, *Error) {
+	vp, expired := s.cfg.Validity.validityPeriod(expires, s.now())
+	if expired {
+		return "", expiredError(s.cfg.Name)
+	}
+	p.ValidityPeriod = vp
+	return s.submit(ctx, p, first)
 }
 
 // submit writes one submit_sm and waits for its answer.

@@ -36,26 +36,29 @@ func isReceipt(esm byte) bool { return esm&esmReceipt != 0 || esm&0x3C == esmInt
 
 // onDeliverSM handles a deliver_sm; gosmpp has answered it already.
 func (s *SMPP) onDeliverSM(p *pdu.DeliverSM) {
+	if !isReceipt(p.EsmClass) {
+		s.onMODeliverSM(p) // a reply from a phone (smpp_mo.go)
+		return
+	}
 	coding := byte(data.GSM7BITCoding)
 	if enc := p.Message.Encoding(); enc != nil {
 		coding = enc.DataCoding()
 	}
 	sm, _ := p.Message.GetMessageData()
-	s.onReceipt(p.EsmClass, coding, sm, p.OptionalParameters)
+	s.onReceipt(coding, sm, p.OptionalParameters)
 }
 
 // onDataSM handles a data_sm, which some SMSCs use for receipts, the text
 // (if any) in message_payload.
 func (s *SMPP) onDataSM(p *pdu.DataSM) {
-	s.onReceipt(p.EsmClass, p.DataCoding, nil, p.OptionalParameters)
-}
-
-func (s *SMPP) onReceipt(esm, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field) {
-	if !isReceipt(esm) {
-		// A mobile-originated SMS: smsfleet has no use for them.
-		s.log.Debug("smpp deliver_sm ignored: not a receipt", zap.Uint8("esm_class", esm))
+	if !isReceipt(p.EsmClass) {
+		s.onMODataSM(p)
 		return
 	}
+	s.onReceipt(p.DataCoding, nil, p.OptionalParameters)
+}
+
+func (s *SMPP) onReceipt(coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field) {
 	r, ok := smppReceipt(s.cfg.Name, coding, sm, tlvs, time.Now())
 	if !ok {
 		// The text echoes the start of the SMS: personal data, so only at
@@ -64,7 +67,7 @@ func (s *SMPP) onReceipt(esm, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field
 		s.log.Debug("smpp receipt unreadable", zap.ByteString("short_message", sm))
 		return
 	}
-	r.Ref = s.parts.first(r.Ref)
+	r.Ref = s.parts.first(s.receiptID(r.Ref))
 	if s.cfg.OnReceipt != nil {
 		s.cfg.OnReceipt(r)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/linxGnu/gosmpp/pdu"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
 func TestParseDLR(t *testing.T) {
@@ -134,10 +135,10 @@ func TestSMPPReceiptTLV(t *testing.T) {
 }
 
 // receiptClient binds a client whose receipts arrive on a channel.
-func receiptClient(t *testing.T, smsc *testSMSC) (*SMPP, chan sms.Receipt) {
+func receiptClient(t *testing.T, smsc *testenv.SMSC) (*SMPP, chan sms.Receipt) {
 	t.Helper()
 	ch := make(chan sms.Receipt, 16)
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.OnReceipt = func(r sms.Receipt) { ch <- r } })
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.OnReceipt = func(r sms.Receipt) { ch <- r } })
 	return c, ch
 }
 
@@ -152,48 +153,35 @@ func nextReceipt(t *testing.T, ch chan sms.Receipt) sms.Receipt {
 	}
 }
 
-// answered waits for the client's deliver_sm_resp to seq.
-func (s *testSMSC) answered(t *testing.T, seq uint32) {
-	t.Helper()
-	select {
-	case got := <-s.deliverResp:
-		if got != seq {
-			t.Fatalf("deliver_sm_resp for %d, want %d", got, seq)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatalf("no deliver_sm_resp for %d", seq)
-	}
-}
-
 func TestSMPPReceipts(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
+	smsc := testenv.NewSMSC(t).Start()
 	c, receipts := receiptClient(t, smsc)
 	res := mustSend(t, c, Request{To: "+4915112345678", Text: "hello"})
 
 	// A mobile-originated SMS is answered and otherwise ignored.
-	smsc.answered(t, smsc.deliver(t, 0x00, 0, []byte("a reply from the phone"), nil))
+	smsc.Answered(t, smsc.Deliver(t, 0x00, 0, []byte("a reply from the phone"), nil))
 
 	// Text form.
 	text := "id:" + res.Ref + " sub:001 dlvrd:001 submit date:2401021504 done date:2401021505 stat:DELIVRD err:000 text:hello"
-	smsc.answered(t, smsc.deliver(t, 0x04, 0, []byte(text), nil))
+	smsc.Answered(t, smsc.Deliver(t, 0x04, 0, []byte(text), nil))
 	want := sms.Receipt{Provider: "smsc1", Ref: res.Ref, Status: "delivered", ErrorCode: "000", At: time.Date(2024, 1, 2, 15, 5, 0, 0, time.UTC)}
 	if r := nextReceipt(t, receipts); r != want {
 		t.Errorf("text receipt %+v, want %+v", r, want)
 	}
 
 	// TLV form: receipted_message_id and message_state win over the text.
-	seq := smsc.deliver(t, 0x04, 0, []byte("id:other stat:DELIVRD err:021"), map[pdutlv.Tag][]byte{
+	seq := smsc.Deliver(t, 0x04, 0, []byte("id:other stat:DELIVRD err:021"), map[pdutlv.Tag][]byte{
 		pdutlv.TagReceiptedMessageID: append([]byte(res.Ref), 0),
 		pdutlv.TagMessageStateOption: {5},
 	})
-	smsc.answered(t, seq)
+	smsc.Answered(t, seq)
 	if r := nextReceipt(t, receipts); r.Ref != res.Ref || r.Status != "undelivered" || r.ErrorCode != "021" || r.At.IsZero() {
 		t.Errorf("TLV receipt %+v", r)
 	}
 
 	// An unreadable receipt is answered all the same and reported nowhere.
-	smsc.answered(t, smsc.deliver(t, 0x04, 0, []byte("garbage"), nil))
+	smsc.Answered(t, smsc.Deliver(t, 0x04, 0, []byte("garbage"), nil))
 	select {
 	case r := <-receipts:
 		t.Errorf("unexpected receipt %+v", r)
@@ -203,20 +191,20 @@ func TestSMPPReceipts(t *testing.T) {
 
 func TestSMPPReceiptLaterPart(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
+	smsc := testenv.NewSMSC(t).Start()
 	c, receipts := receiptClient(t, smsc)
 	text := strings.Repeat("long text ", 40)
 	n, _, _ := sms.Segments(text)
 	res := mustSend(t, c, Request{To: "+4915112345678", Text: text})
 	var ids []string
 	for i := 0; i < n; i++ {
-		ids = append(ids, smsc.next(t).id)
+		ids = append(ids, smsc.Next(t).ID)
 	}
 	if ids[0] != res.Ref || n < 3 {
 		t.Fatalf("ref %q, part ids %q", res.Ref, ids)
 	}
 	for _, id := range ids[1:] {
-		smsc.answered(t, smsc.deliver(t, 0x04, 0, []byte("id:"+id+" stat:UNDELIV err:005"), nil))
+		smsc.Answered(t, smsc.Deliver(t, 0x04, 0, []byte("id:"+id+" stat:UNDELIV err:005"), nil))
 		if r := nextReceipt(t, receipts); r.Ref != res.Ref || r.Status != "undelivered" {
 			t.Errorf("receipt of part %s: %+v, want ref %s", id, r, res.Ref)
 		}

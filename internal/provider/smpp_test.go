@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -22,193 +21,15 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/fiorix/go-smpp/smpp/pdu"
-	"github.com/fiorix/go-smpp/smpp/pdu/pdufield"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
-	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
 	"github.com/fiorix/go-smpp/smpp/smpptest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/testenv"
 )
-
-// testSMSC is smpptest's in-process SMSC (real SMPP over TCP, the other
-// library's codec) with a handler that answers like an SMSC and records
-// what it receives.
-type testSMSC struct {
-	srv *smpptest.Server
-	// answer decides the reply to each submit_sm: a command_status and
-	// whether to reply at all. Set before start; nil answers ESME_ROK.
-	answer func(sub submitted) (status uint32, reply bool)
-	// async answers each submit_sm from its own goroutine after a random
-	// pause, so answers overtake each other as on a busy SMSC.
-	async bool
-
-	wmu sync.Mutex // smpptest's Conn writes through an unlocked bufio.Writer
-
-	mu    sync.Mutex
-	conns []smpptest.Conn // every connection that sent a PDU after binding
-
-	submits     chan submitted
-	deliverResp chan uint32 // sequence numbers of deliver_sm_resp
-	ids         atomic.Int64
-	inflight    atomic.Int64
-	maxInflight atomic.Int64
-}
-
-// submitted is a submit_sm as the SMSC read it, with the message_id it
-// gave (when it answered ESME_ROK).
-type submitted struct {
-	seq                         uint32
-	src, dst                    string
-	srcTON, srcNPI              byte
-	dstTON, dstNPI              byte
-	esmClass, dataCoding, regDl byte
-	sm                          []byte // short_message as sent: UDH included
-	id                          string
-}
-
-func newTestSMSC(t *testing.T) *testSMSC {
-	t.Helper()
-	s := &testSMSC{
-		srv:         smpptest.NewUnstartedServer(),
-		submits:     make(chan submitted, 1024),
-		deliverResp: make(chan uint32, 64),
-	}
-	s.srv.Handler = s.handle
-	t.Cleanup(func() {
-		s.srv.Close()
-		s.closeConns()
-	})
-	return s
-}
-
-func (s *testSMSC) start() *testSMSC { s.srv.Start(); return s }
-
-func (s *testSMSC) write(c smpptest.Conn, p pdu.Body) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	_ = c.Write(p)
-}
-
-func (s *testSMSC) handle(c smpptest.Conn, m pdu.Body) {
-	s.mu.Lock()
-	known := false
-	for _, k := range s.conns {
-		known = known || k == c
-	}
-	if !known {
-		s.conns = append(s.conns, c)
-	}
-	s.mu.Unlock()
-
-	switch m.Header().ID {
-	case pdu.SubmitSMID:
-		f := m.Fields()
-		b := func(n pdufield.Name) byte { return f[n].Bytes()[0] }
-		sub := submitted{
-			seq: m.Header().Seq,
-			src: f[pdufield.SourceAddr].String(), dst: f[pdufield.DestinationAddr].String(),
-			srcTON: b(pdufield.SourceAddrTON), srcNPI: b(pdufield.SourceAddrNPI),
-			dstTON: b(pdufield.DestAddrTON), dstNPI: b(pdufield.DestAddrNPI),
-			esmClass: b(pdufield.ESMClass), dataCoding: b(pdufield.DataCoding), regDl: b(pdufield.RegisteredDelivery),
-			sm: f[pdufield.ShortMessage].Bytes(),
-		}
-		status, reply := uint32(0), true
-		if s.answer != nil {
-			status, reply = s.answer(sub)
-		}
-		if status == 0 {
-			sub.id = fmt.Sprintf("MSG%06d", s.ids.Add(1))
-		}
-		// Recorded before the answer, so a test that got its Result
-		// finds every part here.
-		s.submits <- sub
-		if !reply {
-			return
-		}
-		n := s.inflight.Add(1)
-		for max := s.maxInflight.Load(); n > max && !s.maxInflight.CompareAndSwap(max, n); max = s.maxInflight.Load() {
-		}
-		respond := func() {
-			resp := pdu.NewSubmitSMResp()
-			resp.Header().Seq = sub.seq
-			resp.Header().Status = pdu.Status(status)
-			_ = resp.Fields().Set(pdufield.MessageID, sub.id)
-			s.inflight.Add(-1)
-			s.write(c, resp)
-		}
-		if s.async {
-			go func() {
-				time.Sleep(time.Duration(mrand.IntN(300)) * time.Microsecond)
-				respond()
-			}()
-		} else {
-			respond()
-		}
-	case pdu.EnquireLinkID:
-		s.write(c, pdu.NewEnquireLinkRespSeq(m.Header().Seq))
-	case pdu.UnbindID:
-		resp := pdu.NewUnbindResp()
-		resp.Header().Seq = m.Header().Seq
-		s.write(c, resp)
-	case pdu.DeliverSMRespID:
-		s.deliverResp <- m.Header().Seq
-	}
-}
-
-// deliver pushes a deliver_sm to the last connection that talked to us and
-// returns its sequence number.
-func (s *testSMSC) deliver(t *testing.T, esm byte, coding byte, text []byte, tlvs map[pdutlv.Tag][]byte) uint32 {
-	t.Helper()
-	s.mu.Lock()
-	if len(s.conns) == 0 {
-		s.mu.Unlock()
-		t.Fatal("no client connection to deliver to")
-	}
-	c := s.conns[len(s.conns)-1]
-	s.mu.Unlock()
-	p := pdu.NewDeliverSM()
-	f := p.Fields()
-	_ = f.Set(pdufield.SourceAddrTON, 1)
-	_ = f.Set(pdufield.SourceAddrNPI, 1)
-	_ = f.Set(pdufield.SourceAddr, "4915112345678")
-	_ = f.Set(pdufield.DestinationAddr, "SMSFleet")
-	_ = f.Set(pdufield.ESMClass, esm)
-	_ = f.Set(pdufield.DataCoding, coding)
-	_ = f.Set(pdufield.ShortMessage, text)
-	// go-smpp writes deliver_sm's UDH length octet even without UDHI (as
-	// a zero), which shifts short_message by one; an empty field writes
-	// nothing.
-	_ = f.Set(pdufield.UDHLength, &pdufield.SM{})
-	for tag, v := range tlvs {
-		_ = p.TLVFields().Set(tag, v)
-	}
-	s.write(c, p)
-	return p.Header().Seq
-}
-
-func (s *testSMSC) closeConns() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.conns {
-		_ = c.Close()
-	}
-	s.conns = nil
-}
-
-func (s *testSMSC) next(t *testing.T) submitted {
-	t.Helper()
-	select {
-	case sub := <-s.submits:
-		return sub
-	case <-time.After(2 * time.Second):
-		t.Fatal("no submit_sm reached the SMSC")
-		return submitted{}
-	}
-}
 
 // newTestSMPP binds a client to addr and waits for the bind.
 func newTestSMPP(t *testing.T, addr string, edit func(*SMPPConfig)) *SMPP {
@@ -274,55 +95,55 @@ func asError(t *testing.T, err error) *Error {
 
 func TestSMPPSendGSM(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
-	c := newTestSMPP(t, smsc.srv.Addr(), nil)
+	smsc := testenv.NewSMSC(t).Start()
+	c := newTestSMPP(t, smsc.Addr(), nil)
 
 	res := mustSend(t, c, Request{ID: "m.1", To: "+4915112345678", From: "SMSFleet", Text: "Hi @ {you} €5"})
-	sub := smsc.next(t)
-	if res.Provider != "smsc1" || res.Ref != sub.id || res.Ref == "" {
-		t.Fatalf("result %+v, SMSC gave id %q", res, sub.id)
+	sub := smsc.Next(t)
+	if res.Provider != "smsc1" || res.Ref != sub.ID || res.Ref == "" {
+		t.Fatalf("result %+v, SMSC gave id %q", res, sub.ID)
 	}
 	// Unpacked GSM 03.38 septets, one an octet; extension characters are
 	// ESC + code.
 	want := []byte{'H', 'i', ' ', 0x00, ' ', 0x1B, 0x28, 'y', 'o', 'u', 0x1B, 0x29, ' ', 0x1B, 0x65, '5'}
-	if string(sub.sm) != string(want) {
-		t.Errorf("short_message % X, want % X", sub.sm, want)
+	if string(sub.SM) != string(want) {
+		t.Errorf("short_message % X, want % X", sub.SM, want)
 	}
-	if sub.dataCoding != 0 || sub.esmClass != 0 || sub.regDl != 1 {
-		t.Errorf("data_coding %d esm_class %#x registered_delivery %d, want 0 0 1", sub.dataCoding, sub.esmClass, sub.regDl)
+	if sub.DataCoding != 0 || sub.EsmClass != 0 || sub.RegDelivery != 1 {
+		t.Errorf("data_coding %d esm_class %#x registered_delivery %d, want 0 0 1", sub.DataCoding, sub.EsmClass, sub.RegDelivery)
 	}
-	if sub.dst != "4915112345678" || sub.dstTON != 1 || sub.dstNPI != 1 {
-		t.Errorf("destination %q TON %d NPI %d", sub.dst, sub.dstTON, sub.dstNPI)
+	if sub.Dst != "4915112345678" || sub.DstTON != 1 || sub.DstNPI != 1 {
+		t.Errorf("destination %q TON %d NPI %d", sub.Dst, sub.DstTON, sub.DstNPI)
 	}
-	if sub.src != "SMSFleet" || sub.srcTON != 5 || sub.srcNPI != 0 {
-		t.Errorf("source %q TON %d NPI %d, want alphanumeric", sub.src, sub.srcTON, sub.srcNPI)
+	if sub.Src != "SMSFleet" || sub.SrcTON != 5 || sub.SrcNPI != 0 {
+		t.Errorf("source %q TON %d NPI %d, want alphanumeric", sub.Src, sub.SrcTON, sub.SrcNPI)
 	}
 }
 
 func TestSMPPSendUCS2(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
-	c := newTestSMPP(t, smsc.srv.Addr(), nil)
+	smsc := testenv.NewSMSC(t).Start()
+	c := newTestSMPP(t, smsc.Addr(), nil)
 
 	text := "Привет 👋 `ok`" // the backtick alone is not GSM
 	mustSend(t, c, Request{To: "4915112345678", From: "+4930123456", Text: text})
-	sub := smsc.next(t)
+	sub := smsc.Next(t)
 	var want []byte
 	for _, u := range utf16.Encode([]rune(text)) {
 		want = append(want, byte(u>>8), byte(u))
 	}
-	if sub.dataCoding != 8 || string(sub.sm) != string(want) {
-		t.Errorf("data_coding %d short_message % X, want 8 % X", sub.dataCoding, sub.sm, want)
+	if sub.DataCoding != 8 || string(sub.SM) != string(want) {
+		t.Errorf("data_coding %d short_message % X, want 8 % X", sub.DataCoding, sub.SM, want)
 	}
-	if sub.src != "4930123456" || sub.srcTON != 1 || sub.srcNPI != 1 {
-		t.Errorf("source %q TON %d NPI %d, want international without +", sub.src, sub.srcTON, sub.srcNPI)
+	if sub.Src != "4930123456" || sub.SrcTON != 1 || sub.SrcNPI != 1 {
+		t.Errorf("source %q TON %d NPI %d, want international without +", sub.Src, sub.SrcTON, sub.SrcNPI)
 	}
 }
 
 func TestSMPPSendLong(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
-	c := newTestSMPP(t, smsc.srv.Addr(), nil)
+	smsc := testenv.NewSMSC(t).Start()
+	c := newTestSMPP(t, smsc.Addr(), nil)
 
 	gsm := strings.Repeat("a", 152) + "€" + strings.Repeat("b", 150) + "[]" + strings.Repeat("c", 100)
 	ucs := strings.Repeat("ж", 66) + "😀" + strings.Repeat("й", 120)
@@ -343,30 +164,30 @@ func TestSMPPSendLong(t *testing.T) {
 			wantTexts := sms.SplitParts(tc.text)
 			var ref byte
 			for i := 0; i < n; i++ {
-				sub := smsc.next(t)
-				if i == 0 && res.Ref != sub.id {
-					t.Errorf("Ref %q, want the first part's id %q", res.Ref, sub.id)
+				sub := smsc.Next(t)
+				if i == 0 && res.Ref != sub.ID {
+					t.Errorf("Ref %q, want the first part's id %q", res.Ref, sub.ID)
 				}
-				if sub.esmClass&0x40 == 0 || sub.dataCoding != tc.coding {
-					t.Errorf("part %d: esm_class %#x data_coding %d", i+1, sub.esmClass, sub.dataCoding)
+				if sub.EsmClass&0x40 == 0 || sub.DataCoding != tc.coding {
+					t.Errorf("part %d: esm_class %#x data_coding %d", i+1, sub.EsmClass, sub.DataCoding)
 				}
-				if len(sub.sm) < 6 {
-					t.Fatalf("part %d: short_message % X", i+1, sub.sm)
+				if len(sub.SM) < 6 {
+					t.Fatalf("part %d: short_message % X", i+1, sub.SM)
 				}
-				udh := sub.sm[:6]
+				udh := sub.SM[:6]
 				if i == 0 {
 					ref = udh[3]
 				}
 				if want := []byte{5, 0, 3, ref, byte(n), byte(i + 1)}; string(udh) != string(want) {
 					t.Errorf("part %d: UDH % X, want % X", i+1, udh, want)
 				}
-				if got := tc.decode(sub.sm[6:]); got != wantTexts[i] {
+				if got := tc.decode(sub.SM[6:]); got != wantTexts[i] {
 					t.Errorf("part %d: text %q, want %q", i+1, got, wantTexts[i])
 				}
 			}
 			select {
-			case sub := <-smsc.submits:
-				t.Errorf("more parts than Segments counts (%d): % X", n, sub.sm)
+			case sub := <-smsc.Submits:
+				t.Errorf("more parts than Segments counts (%d): % X", n, sub.SM)
 			default:
 			}
 		})
@@ -375,13 +196,13 @@ func TestSMPPSendLong(t *testing.T) {
 
 func TestSMPPErrorStatus(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t)
-	smsc.answer = func(sub submitted) (uint32, bool) {
-		st, _ := strconv.ParseUint(string(sub.sm), 16, 32)
+	smsc := testenv.NewSMSC(t)
+	smsc.Answer = func(sub testenv.Submitted) (uint32, bool) {
+		st, _ := strconv.ParseUint(string(sub.SM), 16, 32)
 		return uint32(st), true
 	}
-	smsc.start()
-	c := newTestSMPP(t, smsc.srv.Addr(), nil)
+	smsc.Start()
+	c := newTestSMPP(t, smsc.Addr(), nil)
 	for _, tc := range []struct {
 		status uint32
 		class  Class
@@ -407,10 +228,10 @@ func TestSMPPErrorStatus(t *testing.T) {
 
 func TestSMPPSubmitTimeout(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t)
-	smsc.answer = func(sub submitted) (uint32, bool) { return 0, string(sub.sm) != "lost" }
-	smsc.start()
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.SubmitTimeout = 150 * time.Millisecond })
+	smsc := testenv.NewSMSC(t)
+	smsc.Answer = func(sub testenv.Submitted) (uint32, bool) { return 0, string(sub.SM) != "lost" }
+	smsc.Start()
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.SubmitTimeout = 150 * time.Millisecond })
 
 	start := time.Now()
 	_, err := c.Send(context.Background(), Request{To: "+4915112345678", Text: "lost"})
@@ -423,12 +244,12 @@ func TestSMPPSubmitTimeout(t *testing.T) {
 	}
 	// The session and its window slot survive.
 	mustSend(t, c, Request{To: "+4915112345678", Text: "next"})
-	smsc.next(t)
-	smsc.next(t)
+	smsc.Next(t)
+	smsc.Next(t)
 
 	// A canceled context while waiting is ambiguous too.
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-smsc.submits; cancel() }()
+	go func() { <-smsc.Submits; cancel() }()
 	_, err = c.Send(ctx, Request{To: "+4915112345678", Text: "lost"})
 	if pe := asError(t, err); !pe.Ambiguous || !errors.Is(err, context.Canceled) {
 		t.Fatalf("%+v, want ambiguous and canceled", pe)
@@ -485,14 +306,14 @@ func (g *gate) addr() string { return g.ln.Addr().String() }
 
 func TestSMPPRebind(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
-	g := newGate(t, smsc.srv.Addr(), nil)
+	smsc := testenv.NewSMSC(t).Start()
+	g := newGate(t, smsc.Addr(), nil)
 	c := newTestSMPP(t, g.addr(), nil)
 	first := mustSend(t, c, Request{To: "+4915112345678", Text: "before"})
 
 	// The SMSC drops the session and refuses binds for a while.
 	g.down.Store(true)
-	smsc.closeConns()
+	smsc.CloseConns()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := c.waitState(ctx, false); err != nil {
@@ -515,14 +336,14 @@ func TestSMPPRebind(t *testing.T) {
 
 func TestSMPPSessionLostInFlight(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t)
-	smsc.answer = func(sub submitted) (uint32, bool) { return 0, string(sub.sm) != "hang" }
-	smsc.start()
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.SubmitTimeout = 10 * time.Second })
+	smsc := testenv.NewSMSC(t)
+	smsc.Answer = func(sub testenv.Submitted) (uint32, bool) { return 0, string(sub.SM) != "hang" }
+	smsc.Start()
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.SubmitTimeout = 10 * time.Second })
 	mustSend(t, c, Request{To: "+4915112345678", Text: "hello"})
 
-	smsc.next(t)
-	go func() { <-smsc.submits; smsc.closeConns() }()
+	smsc.Next(t)
+	go func() { <-smsc.Submits; smsc.CloseConns() }()
 	start := time.Now()
 	_, err := c.Send(context.Background(), Request{To: "+4915112345678", Text: "hang"})
 	if pe := asError(t, err); pe.Class != Transient || !pe.Ambiguous {
@@ -542,10 +363,10 @@ func TestSMPPSessionLostInFlight(t *testing.T) {
 
 func TestSMPPConcurrent(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t)
-	smsc.async = true
-	smsc.start()
-	c := newTestSMPP(t, smsc.srv.Addr(), func(c *SMPPConfig) { c.Window = 10 })
+	smsc := testenv.NewSMSC(t)
+	smsc.Async = true
+	smsc.Start()
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.Window = 10 })
 
 	var (
 		mu   sync.Mutex
@@ -577,20 +398,20 @@ func TestSMPPConcurrent(t *testing.T) {
 	if len(refs) != 200 {
 		t.Errorf("%d distinct refs, want 200", len(refs))
 	}
-	if m := smsc.maxInflight.Load(); m > 10 {
+	if m := smsc.MaxInflight(); m > 10 {
 		t.Errorf("%d submit_sm in flight at once, window is 10", m)
 	}
 }
 
 func TestSMPPTLS(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
+	smsc := testenv.NewSMSC(t).Start()
 	cert, pool := selfSigned(t)
-	g := newGate(t, smsc.srv.Addr(), &tls.Config{Certificates: []tls.Certificate{cert}})
+	g := newGate(t, smsc.Addr(), &tls.Config{Certificates: []tls.Certificate{cert}})
 	c := newTestSMPP(t, g.addr(), func(c *SMPPConfig) { c.TLS = &tls.Config{RootCAs: pool} })
 	res := mustSend(t, c, Request{To: "+4915112345678", Text: "over TLS"})
-	if sub := smsc.next(t); sub.id != res.Ref || string(sub.sm) != "over TLS" {
-		t.Errorf("SMSC got %q as %q, client has %q", sub.sm, sub.id, res.Ref)
+	if sub := smsc.Next(t); sub.ID != res.Ref || string(sub.SM) != "over TLS" {
+		t.Errorf("SMSC got %q as %q, client has %q", sub.SM, sub.ID, res.Ref)
 	}
 }
 
@@ -623,8 +444,8 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 
 func TestSMPPBadRequest(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
-	c := newTestSMPP(t, smsc.srv.Addr(), nil)
+	smsc := testenv.NewSMSC(t).Start()
+	c := newTestSMPP(t, smsc.Addr(), nil)
 	for _, req := range []Request{
 		{To: "", Text: "x"},
 		{To: "+49 151", Text: "x"},
@@ -644,7 +465,7 @@ func TestSMPPBadRequest(t *testing.T) {
 		t.Errorf("canceled: %+v, want transient not ambiguous", pe)
 	}
 	select {
-	case sub := <-smsc.submits:
+	case sub := <-smsc.Submits:
 		t.Errorf("a bad request reached the SMSC: %+v", sub)
 	default:
 	}
@@ -711,9 +532,9 @@ func waitLog(t *testing.T, ch chan struct{}) {
 
 func TestSMPPBadPassword(t *testing.T) {
 	t.Parallel()
-	smsc := newTestSMSC(t).start()
+	smsc := testenv.NewSMSC(t).Start()
 	log, logs, bindFailed := observedLogger()
-	c, err := NewSMPP(SMPPConfig{Addr: smsc.srv.Addr(), SystemID: smpptest.DefaultUser, Password: "wrongpw",
+	c, err := NewSMPP(SMPPConfig{Addr: smsc.Addr(), SystemID: smpptest.DefaultUser, Password: "wrongpw",
 		RebindInterval: 10 * time.Millisecond, Logger: log})
 	if err != nil {
 		t.Fatal(err)

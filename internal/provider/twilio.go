@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -218,6 +219,8 @@ type TwilioConfig struct {
 	StatusCallback string
 	// Timeout bounds one send; 0 leaves only the HTTP client's deadline.
 	Timeout time.Duration
+	// Now is the clock Request.Expires is read on; nil is time.Now.
+	Now func() time.Time
 }
 
 // String leaves the auth token out, so a config that ends up in a log line
@@ -241,6 +244,13 @@ var twilioPermanent = map[string]bool{
 	"21211": true, "21614": true, "21612": true, "21610": true, "21408": true,
 	"30003": true, "30004": true, "30005": true, "30006": true, "30007": true, "30008": true,
 }
+
+// TwilioMaxValidity is the longest ValidityPeriod Twilio takes (its
+// errors 21624 and 90007: whole seconds from 1 to 36,000, 10 hours, which
+// is also its default). An SMS valid for longer is sent without one:
+// Twilio's own limit (or the Messaging Service's) then ends it earlier
+// than our deadline, never later.
+const TwilioMaxValidity = 36000 * time.Second
 
 // twilioThrottled is Twilio's "too many requests" code; some gateways send
 // it with a status other than 429.
@@ -289,6 +299,19 @@ func (t *Twilio) Send(ctx context.Context, req Request) (Result, error) {
 		form.Set("MessagingServiceSid", t.cfg.MessagingServiceSID)
 	}
 	form.Set("Body", req.Text)
+	// What is left of the SMS's validity, in whole seconds rounded down,
+	// so Twilio drops it (status failed, error 30036) rather than deliver
+	// it late.
+	now := time.Now
+	if t.cfg.Now != nil {
+		now = t.cfg.Now
+	}
+	switch left, ok, expired := remaining(req.Expires, now()); {
+	case expired:
+		return Result{}, expiredError(t.cfg.Name)
+	case ok && left <= TwilioMaxValidity:
+		form.Set("ValidityPeriod", strconv.FormatInt(int64(left/time.Second), 10))
+	}
 	if t.cfg.StatusCallback != "" {
 		form.Set("StatusCallback", t.cfg.StatusCallback)
 	}
