@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"testing"
@@ -40,7 +41,7 @@ func TestSMPPValidityAndHexDecimalReceipts(t *testing.T) {
 		c.Providers = []provider.Config{smpp}
 		r.Worker = false
 	})
-	f, err := fleet.New(context.Background(), fleet.Options{Config: e.Config, Roles: fleet.Roles{Worker: true}, Redis: e.RDB, Now: e.Clock.Now})
+	f, err := fleet.New(context.Background(), fleet.Options{Config: e.Config, Roles: fleet.Roles{Worker: true}, Redis: e.Client, Now: e.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,4 +81,65 @@ func TestSMPPValidityAndHexDecimalReceipts(t *testing.T) {
 	receipt := fmt.Sprintf("id:%012d sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD err:000 text:", hexID)
 	smsc.Answered(t, smsc.Deliver(t, 0x04, 0, []byte(receipt), nil))
 	e.WaitCounts(code, map[string]int64{"delivered": 1}, 10*time.Second)
+}
+
+// TestSMPPReplyOptsOutAndIsAnswered (issue 17): a STOP that reaches the
+// fleet as an SMPP deliver_sm (MO) on the worker's SMSC connection works
+// as a webhook reply does: the phone is opted out of the shop (the
+// application sending from the number it replied to), the reply is kept
+// and listed by GET /api/v1/inbound, and the shop's STOP confirmation goes
+// back to the phone through the SMSC; the next SMS to the phone is
+// suppressed.
+func TestSMPPReplyOptsOutAndIsAnswered(t *testing.T) {
+	smsc := testenv.NewSMSC(t).Start()
+	t.Setenv("E2E_SMSC_PASSWORD", testenv.SMSCPassword)
+	smpp := provider.Config{Name: "smsc", Kind: provider.KindSMPP, Addr: smsc.Addr(), SystemID: testenv.SMSCSystemID, PasswordEnv: "E2E_SMSC_PASSWORD"}
+	const confirmation = "You will get no more SMS from us. Reply START to undo."
+	e := harness.New(t, func(c *config.Config, r *fleet.Roles) {
+		c.Providers = []provider.Config{smpp}
+		for i := range c.Applications {
+			if c.Applications[i].Code == harness.ShopApp {
+				c.Applications[i].Inbound = &config.ApplicationInbound{StopConfirmation: confirmation}
+			}
+		}
+		r.Worker = false
+	})
+	f, err := fleet.New(context.Background(), fleet.Options{Config: e.Config, Roles: fleet.Roles{Worker: true}, Redis: e.Client, Now: e.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		f.Shutdown(ctx)
+	})
+	phone := harness.Phones(4200, 1)[0]
+	e.Register(harness.ShopApp, harness.ShopToken, phone)
+	// A first SMS: the sender the phone will reply to, and the SMSC's
+	// connection to deliver on.
+	first := e.Send(map[string]any{"send_date": "now", "content": "Sale today", "devices": []string{phone}})
+	sub := smsc.Next(t)
+	e.WaitCounts(first, map[string]int64{"sent": 1}, 10*time.Second)
+
+	// The phone answers STOP, as an SMSC delivers it: international TON,
+	// the digits without "+", to the sender the SMS came from.
+	smsc.Answered(t, smsc.DeliverMO(t, testenv.MO{SrcTON: 1, SrcNPI: 1, Src: phone[1:], Dst: sub.Src, SM: []byte("STOP")}))
+	var replies []inboundItem
+	harness.Eventually(t, 10*time.Second, func() bool {
+		replies = listInbound(t, e, harness.ShopToken, "phone="+url.QueryEscape(phone))
+		return len(replies) == 1
+	}, func() string { return fmt.Sprintf("replies %+v, want the STOP", replies) })
+	if r := replies[0]; r.Provider != "smsc" || r.From != phone || r.Text != "STOP" || r.Keyword != "stop" {
+		t.Fatalf("reply %+v, want STOP from %s over smsc", r, phone)
+	}
+	// The confirmation reaches the phone through the SMSC.
+	if conf := smsc.Next(t); (conf.Dst != phone[1:] && conf.Dst != phone) || string(conf.SM) != confirmation {
+		t.Fatalf("answer submit_sm to %q: %q, want the STOP confirmation to %s", conf.Dst, conf.SM, phone)
+	}
+	// The next SMS to the phone is suppressed: it opted out.
+	next := e.Send(map[string]any{"send_date": "now", "content": "Sale tomorrow", "devices": []string{phone}})
+	e.WaitCounts(next, map[string]int64{"suppressed": 1}, 10*time.Second)
 }
