@@ -30,7 +30,13 @@ type Consumer struct {
 	// crash, set by tests, is consulted before each batch is applied:
 	// true makes Run return there and then, as if the process died.
 	crash func(msgs []kafka.Message) bool
+	// onApplied, when set, sees every batch of final receipts once applied
+	// (the delivery quality counts them: internal/traffic).
+	onApplied func(ctx context.Context, rs []sms.Receipt)
 }
+
+// OnApplied sets what sees each batch of final receipts once applied.
+func (c *Consumer) OnApplied(f func(ctx context.Context, rs []sms.Receipt)) { c.onApplied = f }
 
 // NewConsumer reads topic on brokers in group; unparseable records go to
 // dlq. A receipt for a reference not known yet is parked for parkTTL.
@@ -177,6 +183,9 @@ func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
 	res, err := c.st.ApplyReceipts(ctx, rs, c.parkTTL)
 	if err != nil {
 		return err
+	}
+	if c.onApplied != nil {
+		c.onApplied(ctx, rs)
 	}
 	parked := 0
 	for i, r := range res {

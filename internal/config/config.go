@@ -124,6 +124,9 @@ type Config struct {
 	Lanes Lanes `envPrefix:"LANE_"`
 	// Pprof is the opt-in profiling endpoint (pprof.go).
 	Pprof Pprof
+	// Admin and Quality: the operator API and routing on delivery quality (admin.go).
+	Admin   Admin   `envPrefix:"ADMIN_"`
+	Quality Quality `envPrefix:"QUALITY_"`
 }
 
 // HTTP bounds the connections of every role's HTTP server, so slow or
@@ -373,6 +376,7 @@ func (c Config) PolicyOf(app string) Resolved {
 // application's policy.
 func (c *Config) Validate() error {
 	c.fillSimulatorSecret()
+	c.fillAdminToken()
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -393,7 +397,7 @@ func (c Config) validate() error {
 	for _, check := range []func() error{
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
-		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions,
+		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions, c.validateTraffic,
 	} {
 		if err := check(); err != nil {
 			return err

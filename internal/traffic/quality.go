@@ -1,0 +1,196 @@
+package traffic
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/sms"
+)
+
+// Quality measures each provider's delivery fleet-wide: how many SMS it
+// accepted, and how many of them had a delivery receipt within the
+// deadline, in buckets of a tenth of the window by the time of acceptance
+// (keys.go). A bucket is judged once its SMS's deadline has passed: the
+// window is the last Window of deadlines, as in GOV.UK Notify's rule.
+//
+// It is statistical, not a ledger: a pod that crashes between a
+// provider's acceptance and Accepted leaves that SMS out of the figures
+// (counted neither sent nor delivered), which shifts no verdict.
+type Quality struct {
+	rdb    redis.UniversalClient
+	cfg    config.Quality
+	bucket time.Duration
+}
+
+// NewQuality measures on rdb under cfg (a zero cfg: the defaults).
+func NewQuality(rdb redis.UniversalClient, cfg config.Quality) *Quality {
+	if cfg == (config.Quality{}) {
+		cfg = config.Default().Quality
+	}
+	return &Quality{rdb: rdb, cfg: cfg, bucket: max(cfg.Window/10, time.Second)}
+}
+
+// Config is the rule the figures are judged by.
+func (q *Quality) Config() config.Quality { return q.cfg }
+
+// Accept is one SMS a provider accepted.
+type Accept struct {
+	Provider, Ref string
+	At            time.Time
+}
+
+func (q *Quality) bucketOf(t time.Time) int64 { return t.UnixMilli() / q.bucket.Milliseconds() }
+
+// ttl keeps a bucket until it has left the window.
+func (q *Quality) ttl() time.Duration { return q.cfg.Window + q.cfg.Deadline + 2*q.bucket }
+
+// Accepted counts SMS the providers accepted (one pipelined round trip)
+// and starts each one's receipt clock.
+func (q *Quality) Accepted(ctx context.Context, as []Accept) error {
+	if len(as) == 0 {
+		return nil
+	}
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, a := range as {
+			if a.Provider == "" || a.Ref == "" {
+				continue
+			}
+			k := bucketKey(a.Provider, q.bucketOf(a.At))
+			p.HIncrBy(ctx, k, "s", 1)
+			p.Expire(ctx, k, q.ttl())
+			p.Set(ctx, recvKey(a.Provider, a.Ref), a.At.UnixMilli(), q.cfg.Deadline)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("quality: count accepted: %w", err)
+	}
+	return nil
+}
+
+// Receipts counts final receipts: a delivered one whose SMS's clock is
+// still running (its deadline has not passed) counts as delivered in
+// time, with its latency. Any final receipt stops the clock (GETDEL), so
+// a replayed receipt counts once.
+func (q *Quality) Receipts(ctx context.Context, rs []sms.Receipt) error {
+	var final []sms.Receipt
+	for _, r := range rs {
+		if r.Final() && r.Provider != "" && r.Ref != "" {
+			final = append(final, r)
+		}
+	}
+	if len(final) == 0 {
+		return nil
+	}
+	gets := make([]*redis.StringCmd, len(final))
+	if _, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range final {
+			gets[i] = p.GetDel(ctx, recvKey(r.Provider, r.Ref))
+		}
+		return nil
+	}); err != nil && err != redis.Nil {
+		return fmt.Errorf("quality: stop receipt clocks: %w", err)
+	}
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range final {
+			ms, err := strconv.ParseInt(gets[i].Val(), 10, 64)
+			if err != nil || r.Status != sms.Delivered {
+				continue // too late (clock gone), or not delivered
+			}
+			sent := time.UnixMilli(ms)
+			lat := max(r.At.Sub(sent), 0)
+			if lat > q.cfg.Deadline {
+				continue
+			}
+			k := bucketKey(r.Provider, q.bucketOf(sent))
+			p.HIncrBy(ctx, k, "d", 1)
+			p.HIncrBy(ctx, k, "l", lat.Milliseconds())
+			p.Expire(ctx, k, q.ttl())
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("quality: count receipts: %w", err)
+	}
+	return nil
+}
+
+// Figures are one provider's delivery over the window.
+type Figures struct {
+	// Sent SMS whose deadline fell in the window, Delivered of them with a
+	// delivery receipt within the deadline.
+	Sent      int64 `json:"sent"`
+	Delivered int64 `json:"delivered"`
+	// Ratio is Delivered/Sent (1 with nothing sent).
+	Ratio float64 `json:"delivery_ratio"`
+	// LatencyMS is the mean receipt latency of the delivered ones.
+	LatencyMS int64 `json:"receipt_latency_ms"`
+	// Factor is the share of its weight the provider keeps (Floor..1).
+	Factor float64 `json:"weight_factor"`
+}
+
+// factor is the rule: full weight while at most Threshold of the SMS went
+// without a receipt in time (or too few SMS to judge); below, the weight
+// falls in proportion to the delivery ratio, never under Floor, and
+// climbs back as the ratio recovers.
+func (q *Quality) factor(f Figures) float64 {
+	if f.Sent < int64(q.cfg.MinSMS) || 1-f.Ratio <= q.cfg.Threshold {
+		return 1
+	}
+	return min(max(f.Ratio/(1-q.cfg.Threshold), q.cfg.Floor), 1)
+}
+
+// Evaluate computes every provider's figures at now: over the buckets
+// whose deadline has fully passed and fell within the last Window.
+func (q *Quality) Evaluate(ctx context.Context, providers []string, now time.Time) (map[string]Figures, error) {
+	bms := q.bucket.Milliseconds()
+	judged := now.Add(-q.cfg.Deadline).UnixMilli() // buckets ending by then are complete
+	hi := judged/bms - 1                           // the last bucket that ended by judged
+	lo := now.Add(-q.cfg.Deadline-q.cfg.Window).UnixMilli()/bms + 1
+	cmds := map[string][]*redis.SliceCmd{}
+	if _, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, prov := range providers {
+			for b := lo; b <= hi; b++ {
+				cmds[prov] = append(cmds[prov], p.HMGet(ctx, bucketKey(prov, b), "s", "d", "l"))
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("quality: read buckets: %w", err)
+	}
+	out := make(map[string]Figures, len(providers))
+	for _, prov := range providers {
+		var f Figures
+		var lat int64
+		for _, c := range cmds[prov] {
+			v := c.Val()
+			f.Sent += num(v, 0)
+			f.Delivered += num(v, 1)
+			lat += num(v, 2)
+		}
+		f.Ratio = 1
+		if f.Sent > 0 {
+			f.Ratio = min(float64(f.Delivered)/float64(f.Sent), 1)
+		}
+		if f.Delivered > 0 {
+			f.LatencyMS = lat / f.Delivered
+		}
+		f.Factor = q.factor(f)
+		out[prov] = f
+	}
+	return out, nil
+}
+
+func num(v []any, i int) int64 {
+	if i >= len(v) {
+		return 0
+	}
+	s, _ := v[i].(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
