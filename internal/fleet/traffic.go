@@ -69,10 +69,11 @@ func (f *Fleet) mountAdmin(guard *authguard.Guard) {
 }
 
 // receiptsMeasured makes the receipts consumer count receipts for the
-// delivery quality.
+// delivery quality, before it applies them: a batch applied again after a
+// crash finds its receipt clocks stopped and counts nothing twice.
 func (f *Fleet) receiptsMeasured() {
 	q := f.traffic.quality
-	f.receipts.consumer.OnApplied(func(ctx context.Context, rs []sms.Receipt) {
+	f.receipts.consumer.OnFinal(func(ctx context.Context, rs []sms.Receipt) {
 		if err := q.Receipts(ctx, rs); err != nil {
 			f.log.Warn("delivery quality: receipts not counted", zap.Int("receipts", len(rs)), zap.Error(err))
 		}

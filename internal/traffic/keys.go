@@ -18,8 +18,9 @@
 //	sf:q:{prov}:{b}        hash   quality bucket b (unix ms / bucket width) of a provider: s accepted,
 //	                              d delivered within the deadline, l latency sum (ms) of those; TTL
 //	                              window + deadline + two buckets
-//	sf:qr:{prov}:{ref}     string unix ms the provider accepted the SMS with reference ref; TTL the
-//	                              deadline (a receipt that finds it gone came too late)
+//	sf:qr:{prov}:{ref}     string unix ms the provider accepted the SMS with reference ref, or, when
+//	                              its receipt came first, "r:{status}:{unix ms}" for the acceptance to
+//	                              count; TTL the deadline (a receipt that finds it gone came too late)
 package traffic
 
 import (

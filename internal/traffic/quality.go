@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,34 +50,115 @@ func (q *Quality) bucketOf(t time.Time) int64 { return t.UnixMilli() / q.bucket.
 // ttl keeps a bucket until it has left the window.
 func (q *Quality) ttl() time.Duration { return q.cfg.Window + q.cfg.Deadline + 2*q.bucket }
 
-// Accepted counts SMS the providers accepted (one pipelined round trip)
-// and starts each one's receipt clock.
+// The receipt clock of one SMS (sf:qr:{prov}:{ref}, keys.go) is started
+// by its acceptance and stopped by its final receipt, whichever way round
+// they come: a receipt can overtake the acceptance's count (it comes from
+// the provider while the worker's batch is still calling the others). Each
+// side is one single-key script, so the two cannot miss each other.
+
+// startClock: KEYS[1] the clock; ARGV[1] accepted at (unix ms), ARGV[2]
+// TTL (ms). A receipt's marker is taken and returned (the acceptance
+// counts it); otherwise the clock starts, unless one runs already (the
+// same SMS counted twice keeps its first clock). Returns the marker or false.
+var startClock = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  if string.sub(v, 1, 2) == 'r:' then redis.call('DEL', KEYS[1]); return v end
+  return false
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`)
+
+// stopClock: KEYS[1] the clock; ARGV[1] the marker, ARGV[2] TTL (ms). A
+// running clock is stopped and its start returned; with none, the
+// receipt's marker is left (once) for the acceptance. Returns the start
+// or false.
+var stopClock = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 2) ~= 'r:' then redis.call('DEL', KEYS[1]); return v end
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return false
+`)
+
+// Accepted counts SMS the providers accepted and starts each one's
+// receipt clock (one pipelined round trip); a receipt that came first is
+// counted now.
 func (q *Quality) Accepted(ctx context.Context, as []Accept) error {
-	if len(as) == 0 {
+	var todo []Accept
+	for _, a := range as {
+		if a.Provider != "" && a.Ref != "" {
+			todo = append(todo, a)
+		}
+	}
+	if len(todo) == 0 {
 		return nil
 	}
+	ttl := q.cfg.Deadline.Milliseconds()
+	marks := make([]*redis.Cmd, len(todo))
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, a := range as {
-			if a.Provider == "" || a.Ref == "" {
-				continue
-			}
+		for i, a := range todo {
 			k := bucketKey(a.Provider, q.bucketOf(a.At))
 			p.HIncrBy(ctx, k, "s", 1)
 			p.Expire(ctx, k, q.ttl())
-			p.Set(ctx, recvKey(a.Provider, a.Ref), a.At.UnixMilli(), q.cfg.Deadline)
+			marks[i] = startClock.Eval(ctx, p, []string{recvKey(a.Provider, a.Ref)}, a.At.UnixMilli(), ttl)
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return fmt.Errorf("quality: count accepted: %w", err)
+	}
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, a := range todo {
+			v, _ := marks[i].Val().(string)
+			if status, at, ok := parseMarker(v); ok {
+				q.countDelivered(ctx, p, a.Provider, a.At, status, at)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("quality: count accepted: %w", err)
+		return fmt.Errorf("quality: count early receipts: %w", err)
 	}
 	return nil
 }
 
+// earlyMarker starts what a receipt that came before its acceptance was
+// counted leaves in the clock's place: "r:<status>:<unix ms>".
+const earlyMarker = "r:"
+
+func parseMarker(v string) (sms.Status, time.Time, bool) {
+	rest, ok := strings.CutPrefix(v, earlyMarker)
+	if !ok {
+		return "", time.Time{}, false
+	}
+	status, ms, ok := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil {
+		return "", time.Time{}, false
+	}
+	return sms.Status(status), time.UnixMilli(n), true
+}
+
+// countDelivered counts one SMS accepted at sent whose final receipt said
+// status at at: delivered within the deadline, with its latency.
+func (q *Quality) countDelivered(ctx context.Context, p redis.Pipeliner, prov string, sent time.Time, status sms.Status, at time.Time) {
+	lat := max(at.Sub(sent), 0)
+	if status != sms.Delivered || lat > q.cfg.Deadline {
+		return
+	}
+	k := bucketKey(prov, q.bucketOf(sent))
+	p.HIncrBy(ctx, k, "d", 1)
+	p.HIncrBy(ctx, k, "l", lat.Milliseconds())
+	p.Expire(ctx, k, q.ttl())
+}
+
 // Receipts counts final receipts: a delivered one whose SMS's clock is
 // still running (its deadline has not passed) counts as delivered in
-// time, with its latency. Any final receipt stops the clock (GETDEL), so
-// a replayed receipt counts once.
+// time, with its latency. Any final receipt stops the clock, so a replayed
+// receipt counts once. A receipt that finds no clock came too late, or
+// before its acceptance was counted: it leaves a marker (for the
+// deadline) that Accepted counts if it comes.
 func (q *Quality) Receipts(ctx context.Context, rs []sms.Receipt) error {
 	var final []sms.Receipt
 	for _, r := range rs {
@@ -87,10 +169,12 @@ func (q *Quality) Receipts(ctx context.Context, rs []sms.Receipt) error {
 	if len(final) == 0 {
 		return nil
 	}
-	gets := make([]*redis.StringCmd, len(final))
+	ttl := q.cfg.Deadline.Milliseconds()
+	starts := make([]*redis.Cmd, len(final))
 	if _, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range final {
-			gets[i] = p.GetDel(ctx, recvKey(r.Provider, r.Ref))
+			marker := earlyMarker + string(r.Status) + ":" + strconv.FormatInt(r.At.UnixMilli(), 10)
+			starts[i] = stopClock.Eval(ctx, p, []string{recvKey(r.Provider, r.Ref)}, marker, ttl)
 		}
 		return nil
 	}); err != nil && err != redis.Nil {
@@ -98,19 +182,12 @@ func (q *Quality) Receipts(ctx context.Context, rs []sms.Receipt) error {
 	}
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range final {
-			ms, err := strconv.ParseInt(gets[i].Val(), 10, 64)
-			if err != nil || r.Status != sms.Delivered {
-				continue // too late (clock gone), or not delivered
+			v, _ := starts[i].Val().(string)
+			ms, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				continue // no clock: a marker was left
 			}
-			sent := time.UnixMilli(ms)
-			lat := max(r.At.Sub(sent), 0)
-			if lat > q.cfg.Deadline {
-				continue
-			}
-			k := bucketKey(r.Provider, q.bucketOf(sent))
-			p.HIncrBy(ctx, k, "d", 1)
-			p.HIncrBy(ctx, k, "l", lat.Milliseconds())
-			p.Expire(ctx, k, q.ttl())
+			q.countDelivered(ctx, p, r.Provider, time.UnixMilli(ms), r.Status, r.At)
 		}
 		return nil
 	})

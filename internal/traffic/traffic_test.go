@@ -220,3 +220,33 @@ func abs(f float64) float64 {
 	}
 	return f
 }
+
+// TestQualityCountsAReceiptThatOvertookItsAcceptance: a receipt can reach
+// the consumer before the worker's batch has counted the acceptance; it is
+// counted once the acceptance is, exactly once, and a late one is not.
+func TestQualityCountsAReceiptThatOvertookItsAcceptance(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.NewRedis(t).Client(t)
+	cfg := config.Quality{Enabled: true, Window: 5 * time.Minute, Deadline: time.Minute, Threshold: 0.15, Floor: 0.05, MinSMS: 1}
+	q := traffic.NewQuality(rdb, cfg)
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	early := []sms.Receipt{
+		{Provider: "p", Ref: "a", Status: sms.Delivered, At: t0.Add(time.Second)},
+		{Provider: "p", Ref: "b", Status: sms.Undelivered, At: t0.Add(time.Second)},
+	}
+	for range 2 { // a replayed early receipt changes nothing
+		if err := q.Receipts(ctx, early); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Accepted(ctx, []traffic.Accept{{Provider: "p", Ref: "a", At: t0}, {Provider: "p", Ref: "b", At: t0}, {Provider: "p", Ref: "c", At: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	figs, err := q.Evaluate(ctx, []string{"p"}, t0.Add(cfg.Deadline+time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := figs["p"]; f.Sent != 3 || f.Delivered != 1 || f.LatencyMS != 1000 {
+		t.Fatalf("figures %+v, want 3 sent, 1 delivered in 1000 ms", f)
+	}
+}
