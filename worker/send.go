@@ -127,11 +127,13 @@ func (s *Sender) run(ctx context.Context, refs []store.SMSRef) ([]error, error) 
 	s.compose(live(items))
 	s.admit(ctx, live(items))
 	s.deliver(ctx, live(items))
-	s.noteAccepted(ctx, items)
+	accepted := s.acceptances(items)
 	s.recordAccepted(ctx, items)
 	for i, it := range items {
 		errs[i] = s.settle(ctx, it)
 	}
+	// After the SMS's own writes, which it does not delay.
+	s.noteAccepted(ctx, accepted)
 	return errs, nil
 }
 

@@ -27,12 +27,10 @@ func (s *Sender) paused(it *item) bool {
 	return true
 }
 
-// noteAccepted counts the batch's acceptances for the delivery quality of
-// their providers (one round trip). A failure only costs the figures
-// these SMS: it is logged, and the SMS go on.
-func (s *Sender) noteAccepted(ctx context.Context, items []*item) {
+// acceptances are the batch's SMS a provider accepted in this run.
+func (s *Sender) acceptances(items []*item) []traffic.Accept {
 	if s.Quality == nil {
-		return
+		return nil
 	}
 	var as []traffic.Accept
 	at := s.Now()
@@ -40,6 +38,17 @@ func (s *Sender) noteAccepted(ctx context.Context, items []*item) {
 		if it.verdict.fate == fateSent && it.sent.err == nil && it.sent.res.Ref != "" {
 			as = append(as, traffic.Accept{Provider: it.sent.res.Provider, Ref: it.sent.res.Ref, At: at})
 		}
+	}
+	return as
+}
+
+// noteAccepted counts acceptances for the delivery quality of their
+// providers (one round trip), after the SMS's own writes: a receipt that
+// comes first is counted all the same (traffic.Quality). A failure only
+// costs the figures these SMS: it is logged, and the SMS go on.
+func (s *Sender) noteAccepted(ctx context.Context, as []traffic.Accept) {
+	if s.Quality == nil || len(as) == 0 {
+		return
 	}
 	if err := s.Quality.Accepted(ctx, as); err != nil {
 		s.Log.Warn("delivery quality: acceptances not counted", zap.Int("sms", len(as)), zap.Error(err))

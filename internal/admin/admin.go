@@ -21,6 +21,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/traffic"
+	"github.com/smsfleet/smsfleet/worker"
 	"github.com/smsfleet/smsfleet/worker/route"
 )
 
@@ -113,10 +114,7 @@ func (a *API) listProviders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := a.o.Watcher.State()
-	out := make([]providerView, 0, len(a.o.Providers))
-	for _, p := range a.providerViews(a.o.DefaultRoute.Weights) {
-		out = append(out, p)
-	}
+	out := a.providerViews(a.o.DefaultRoute.Weights)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version": version, "applied_here": st.Version, "providers": out, "pods": pods,
 		"paused_lanes": keys(st.PausedLanes), "paused_applications": keys(st.PausedApps),
@@ -222,6 +220,8 @@ func (a *API) changeLane(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The queues first, then the record: if the record fails the answer is
+	// 500 and the same request, idempotent in both steps, completes it.
 	if err := a.pauseQueues(lane, paused); err != nil {
 		a.fail(w, err)
 		return
@@ -320,12 +320,18 @@ func (a *API) routes(w http.ResponseWriter, r *http.Request, app string) {
 	for _, n := range names {
 		out = append(out, byName[n])
 	}
-	q := a.o.Watcher
-	writeJSON(w, http.StatusOK, map[string]any{"application": app, "providers": out, "overrides": rt.Overrides, "version": q.Applied()})
+	writeJSON(w, http.StatusOK, map[string]any{"application": app, "providers": out, "overrides": rt.Overrides, "version": a.o.Watcher.Applied()})
 }
 
+// pauseQueues pauses (or resumes) every queue of lane: its shards and the
+// queues an earlier SMSFLEET_LANE_SHARDS left, which the workers still
+// serve (worker.LaneQueues).
 func (a *API) pauseQueues(lane string, paused bool) error {
-	for _, q := range a.o.Shards.Queues(lane) {
+	lanes, err := worker.LaneQueues(a.o.Inspector, a.o.Shards)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	for _, q := range lanes[lane] {
 		var err error
 		if paused {
 			err = a.o.Inspector.PauseQueue(q)

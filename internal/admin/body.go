@@ -46,7 +46,7 @@ func readObject(r *http.Request, allowed ...string) (map[string]json.RawMessage,
 // intIn decodes an integer within [lo, hi].
 func intIn(raw json.RawMessage, lo, hi int) (int, bool) {
 	var f float64
-	if json.Unmarshal(raw, &f) != nil || f != float64(int(f)) || f < float64(lo) || f > float64(hi) {
+	if string(raw) == "null" || json.Unmarshal(raw, &f) != nil || f != float64(int(f)) || f < float64(lo) || f > float64(hi) {
 		return 0, false
 	}
 	return int(f), true
