@@ -53,3 +53,8 @@ func bucketKey(prov string, b int64) string {
 
 // recvKey names the receipt clock of the SMS prov accepted as ref.
 func recvKey(prov, ref string) string { return pRecv + prov + ":" + ref }
+
+// IsHeartbeat reports whether key is one of the pods' reports, which
+// every pod rewrites each poll whatever else happens (a snapshot of the
+// keyspace leaves them out, as asynq's own server heartbeats).
+func IsHeartbeat(key string) bool { return key == keyPods || key == keySeen }
