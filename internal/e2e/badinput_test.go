@@ -16,8 +16,8 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
-	"github.com/smsfleet/smsfleet/internal/traffic"
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/traffic"
 )
 
 // badInputMaxRecipients and badInputMaxBody are the limits of the fleet
