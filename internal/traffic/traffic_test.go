@@ -250,3 +250,29 @@ func TestQualityCountsAReceiptThatOvertookItsAcceptance(t *testing.T) {
 		t.Fatalf("figures %+v, want 3 sent, 1 delivered in 1000 ms", f)
 	}
 }
+
+// TestWatcherKeepsItsStateWhenRedisIsGone: a pod that cannot read Redis
+// keeps applying the last state it read (an outage must not undo a drain)
+// and says so with an error.
+func TestWatcherKeepsItsStateWhenRedisIsGone(t *testing.T) {
+	ctx := context.Background()
+	r := testenv.NewRedis(t)
+	rdb := r.Client(t)
+	st := traffic.NewStore(rdb, 10, nil)
+	w := traffic.NewWatcher(traffic.WatcherOptions{Store: st, Quality: traffic.NewQuality(rdb, config.Quality{}), Providers: []string{"sim-a"}})
+	c := traffic.Change{Who: "admin", What: "provider sim-a", Set: map[string]string{}}
+	traffic.DrainProvider(&c, "sim-a", true)
+	if _, err := st.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Refresh(ctx); err != nil || !w.Drained("sim-a") {
+		t.Fatalf("refresh: %v, drained %v", err, w.Drained("sim-a"))
+	}
+	r.Stop()
+	if err := w.Refresh(ctx); err == nil {
+		t.Fatal("a refresh without Redis reported no error")
+	}
+	if !w.Drained("sim-a") || w.Applied() != 1 {
+		t.Fatalf("the drain was lost with Redis: drained %v, version %d", w.Drained("sim-a"), w.Applied())
+	}
+}
