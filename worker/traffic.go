@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/traffic"
+	"github.com/smsfleet/smsfleet/worker/route"
 )
 
 // pausedDelay is how long an SMS of a paused application waits before its
@@ -36,7 +37,7 @@ func (s *Sender) acceptances(items []*item) []traffic.Accept {
 	at := s.Now()
 	for _, it := range items {
 		if it.verdict.fate == fateSent && it.sent.err == nil && it.sent.res.Ref != "" {
-			as = append(as, traffic.Accept{Provider: it.sent.res.Provider, Ref: it.sent.res.Ref, At: at})
+			as = append(as, traffic.Accept{Provider: it.sent.res.Provider, Ref: it.sent.res.Ref, Country: route.CountryOf(it.l.To), At: at})
 		}
 	}
 	return as

@@ -156,7 +156,7 @@ func effective(name string, configured map[string]int, wt *traffic.Watcher) (flo
 	if !ok {
 		return 0, false
 	}
-	return float64(w) * wt.Factor(name), true
+	return float64(w) * wt.Factor(name, ""), true
 }
 
 func keys(m map[string]bool) []string {

@@ -83,8 +83,8 @@ func (f *Fleet) receiptsMeasured() {
 // trafficCollector exports this process's view of the traffic state and
 // of the delivery quality (smsfleet_traffic_*, smsfleet_provider_quality_*).
 type trafficCollector struct {
-	w                                     *traffic.Watcher
-	version, ratio, latency, sent, factor *prometheus.Desc
+	w                                                    *traffic.Watcher
+	version, ratio, latency, sent, factor, countryFactor *prometheus.Desc
 }
 
 func newTrafficCollector(w *traffic.Watcher) *trafficCollector {
@@ -95,6 +95,8 @@ func newTrafficCollector(w *traffic.Watcher) *trafficCollector {
 		latency: prometheus.NewDesc("smsfleet_provider_quality_receipt_latency_seconds", "Mean receipt latency of a provider's SMS delivered within the deadline, over the window.", p, nil),
 		sent:    prometheus.NewDesc("smsfleet_provider_quality_sms", "SMS a provider accepted whose receipt deadline fell in the window.", p, nil),
 		factor:  prometheus.NewDesc("smsfleet_provider_quality_weight_factor", "Share of its weight a provider keeps for its delivery quality (floor..1).", p, nil),
+		countryFactor: prometheus.NewDesc("smsfleet_provider_quality_country_weight_factor",
+			"Share of its weight a provider keeps for its delivery quality to one country's phones (judged countries only).", []string{"provider", "country"}, nil),
 	}
 }
 
@@ -107,5 +109,10 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, float64(f.LatencyMS)/1000, name)
 		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.GaugeValue, float64(f.Sent), name)
 		ch <- prometheus.MustNewConstMetric(c.factor, prometheus.GaugeValue, f.Factor, name)
+		for cc, cf := range f.Countries {
+			if cf.Judged {
+				ch <- prometheus.MustNewConstMetric(c.countryFactor, prometheus.GaugeValue, cf.Factor, name, cc)
+			}
+		}
 	}
 }

@@ -18,7 +18,9 @@
 //	sf:q:{prov}:{b}        hash   quality bucket b (unix ms / bucket width) of a provider: s accepted,
 //	                              d delivered within the deadline, l latency sum (ms) of those; TTL
 //	                              window + deadline + two buckets
-//	sf:qr:{prov}:{ref}     string unix ms the provider accepted the SMS with reference ref, or, when
+//	sf:q:{prov}:{CC}:{b}   hash   the same for the provider's SMS to phones of country CC (ISO code)
+//	sf:q:{prov}:cc         set    the countries the provider's buckets name (ISO codes: bounded); same TTL
+//	sf:qr:{prov}:{ref}     string "{unix ms}|{CC}" the provider accepted the SMS with reference ref, or, when
 //	                              its receipt came first, "r:{status}:{unix ms}" for the acceptance to
 //	                              count; TTL the deadline (a receipt that finds it gone came too late)
 package traffic
@@ -46,10 +48,17 @@ func fieldWeight(prov string) string  { return "p:" + prov + ":w" }
 func fieldLane(lane string) string    { return "l:" + lane }
 func fieldApp(app string) string      { return "a:" + app }
 
-// bucketKey names provider prov's quality bucket b.
-func bucketKey(prov string, b int64) string {
+// bucketKey names provider prov's quality bucket b, for the phones of
+// country ("" for all of them).
+func bucketKey(prov, country string, b int64) string {
+	if country != "" {
+		return pBucket + prov + "}:" + country + ":" + strconv.FormatInt(b, 10)
+	}
 	return pBucket + prov + "}:" + strconv.FormatInt(b, 10)
 }
+
+// countriesKey names the set of countries provider prov's buckets name.
+func countriesKey(prov string) string { return pBucket + prov + "}:cc" }
 
 // recvKey names the receipt clock of the SMS prov accepted as ref.
 func recvKey(prov, ref string) string { return pRecv + prov + ":" + ref }

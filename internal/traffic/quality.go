@@ -39,10 +39,11 @@ func NewQuality(rdb redis.UniversalClient, cfg config.Quality) *Quality {
 // Config is the rule the figures are judged by.
 func (q *Quality) Config() config.Quality { return q.cfg }
 
-// Accept is one SMS a provider accepted.
+// Accept is one SMS a provider accepted, to a phone of Country (ISO
+// code, "" when unknown).
 type Accept struct {
-	Provider, Ref string
-	At            time.Time
+	Provider, Ref, Country string
+	At                     time.Time
 }
 
 func (q *Quality) bucketOf(t time.Time) int64 { return t.UnixMilli() / q.bucket.Milliseconds() }
@@ -98,10 +99,8 @@ func (q *Quality) Accepted(ctx context.Context, as []Accept) error {
 	marks := make([]*redis.Cmd, len(todo))
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, a := range todo {
-			k := bucketKey(a.Provider, q.bucketOf(a.At))
-			p.HIncrBy(ctx, k, "s", 1)
-			p.Expire(ctx, k, q.ttl())
-			marks[i] = startClock.Eval(ctx, p, []string{recvKey(a.Provider, a.Ref)}, a.At.UnixMilli(), ttl)
+			q.count(ctx, p, a.Provider, a.Country, a.At, "s", 1)
+			marks[i] = startClock.Eval(ctx, p, []string{recvKey(a.Provider, a.Ref)}, clockValue(a.At, a.Country), ttl)
 		}
 		return nil
 	})
@@ -112,7 +111,7 @@ func (q *Quality) Accepted(ctx context.Context, as []Accept) error {
 		for i, a := range todo {
 			v, _ := marks[i].Val().(string)
 			if status, at, ok := parseMarker(v); ok {
-				q.countDelivered(ctx, p, a.Provider, a.At, status, at)
+				q.countDelivered(ctx, p, a.Provider, a.Country, a.At, status, at)
 			}
 		}
 		return nil
@@ -142,15 +141,49 @@ func parseMarker(v string) (sms.Status, time.Time, bool) {
 
 // countDelivered counts one SMS accepted at sent whose final receipt said
 // status at at: delivered within the deadline, with its latency.
-func (q *Quality) countDelivered(ctx context.Context, p redis.Pipeliner, prov string, sent time.Time, status sms.Status, at time.Time) {
+func (q *Quality) countDelivered(ctx context.Context, p redis.Pipeliner, prov, country string, sent time.Time, status sms.Status, at time.Time) {
 	lat := max(at.Sub(sent), 0)
 	if status != sms.Delivered || lat > q.cfg.Deadline {
 		return
 	}
-	k := bucketKey(prov, q.bucketOf(sent))
-	p.HIncrBy(ctx, k, "d", 1)
-	p.HIncrBy(ctx, k, "l", lat.Milliseconds())
+	q.count(ctx, p, prov, country, sent, "d", 1)
+	q.count(ctx, p, prov, country, sent, "l", lat.Milliseconds())
+}
+
+// count adds n to field of the provider's bucket of sent and, with a
+// country, to the provider × country bucket, remembering the country in
+// the provider's (bounded: ISO codes) country set.
+func (q *Quality) count(ctx context.Context, p redis.Pipeliner, prov, country string, sent time.Time, field string, n int64) {
+	b := q.bucketOf(sent)
+	k := bucketKey(prov, "", b)
+	p.HIncrBy(ctx, k, field, n)
 	p.Expire(ctx, k, q.ttl())
+	if country == "" {
+		return
+	}
+	ck := bucketKey(prov, country, b)
+	p.HIncrBy(ctx, ck, field, n)
+	p.Expire(ctx, ck, q.ttl())
+	p.SAdd(ctx, countriesKey(prov), country)
+	p.Expire(ctx, countriesKey(prov), q.ttl())
+}
+
+// clockValue is a running clock: "<unix ms>" or "<unix ms>|<country>".
+func clockValue(at time.Time, country string) string {
+	v := strconv.FormatInt(at.UnixMilli(), 10)
+	if country != "" {
+		v += "|" + country
+	}
+	return v
+}
+
+func parseClock(v string) (time.Time, string, bool) {
+	ms, country, _ := strings.Cut(v, "|")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	return time.UnixMilli(n), country, true
 }
 
 // Receipts counts final receipts: a delivered one whose SMS's clock is
@@ -183,11 +216,11 @@ func (q *Quality) Receipts(ctx context.Context, rs []sms.Receipt) error {
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range final {
 			v, _ := starts[i].Val().(string)
-			ms, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
+			sent, country, ok := parseClock(v)
+			if !ok {
 				continue // no clock: a marker was left
 			}
-			q.countDelivered(ctx, p, r.Provider, time.UnixMilli(ms), r.Status, r.At)
+			q.countDelivered(ctx, p, r.Provider, country, sent, r.Status, r.At)
 		}
 		return nil
 	})
@@ -209,6 +242,12 @@ type Figures struct {
 	LatencyMS int64 `json:"receipt_latency_ms"`
 	// Factor is the share of its weight the provider keeps (Floor..1).
 	Factor float64 `json:"weight_factor"`
+	// Judged: enough SMS (SMSFLEET_QUALITY_MIN_SMS) to judge.
+	Judged bool `json:"judged"`
+	// Countries are the same figures per country of the phones (ISO
+	// code); a judged country's factor applies to its phones, the
+	// provider's to the others.
+	Countries map[string]Figures `json:"countries,omitempty"`
 }
 
 // factor is the rule: full weight while at most Threshold of the SMS went
@@ -222,18 +261,32 @@ func (q *Quality) factor(f Figures) float64 {
 	return min(max(f.Ratio/(1-q.cfg.Threshold), q.cfg.Floor), 1)
 }
 
-// Evaluate computes every provider's figures at now: over the buckets
-// whose deadline has fully passed and fell within the last Window.
+// Evaluate computes every provider's figures at now, overall and per
+// country: over the buckets whose deadline has fully passed and fell
+// within the last Window (two round trips).
 func (q *Quality) Evaluate(ctx context.Context, providers []string, now time.Time) (map[string]Figures, error) {
 	bms := q.bucket.Milliseconds()
 	judged := now.Add(-q.cfg.Deadline).UnixMilli() // buckets ending by then are complete
-	hi := judged/bms - 1                           // the last bucket that ended by judged
+	hi := judged/bms - 1                            // the last bucket that ended by judged
 	lo := now.Add(-q.cfg.Deadline-q.cfg.Window).UnixMilli()/bms + 1
-	cmds := map[string][]*redis.SliceCmd{}
+	countries := make(map[string]*redis.StringSliceCmd, len(providers))
 	if _, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, prov := range providers {
-			for b := lo; b <= hi; b++ {
-				cmds[prov] = append(cmds[prov], p.HMGet(ctx, bucketKey(prov, b), "s", "d", "l"))
+			countries[prov] = p.SMembers(ctx, countriesKey(prov))
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("quality: read countries: %w", err)
+	}
+	type series struct{ prov, country string }
+	cmds := map[series][]*redis.SliceCmd{}
+	if _, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, prov := range providers {
+			for _, cc := range append([]string{""}, countries[prov].Val()...) {
+				for b := lo; b <= hi; b++ {
+					s := series{prov, cc}
+					cmds[s] = append(cmds[s], p.HMGet(ctx, bucketKey(prov, cc, b), "s", "d", "l"))
+				}
 			}
 		}
 		return nil
@@ -242,25 +295,40 @@ func (q *Quality) Evaluate(ctx context.Context, providers []string, now time.Tim
 	}
 	out := make(map[string]Figures, len(providers))
 	for _, prov := range providers {
-		var f Figures
-		var lat int64
-		for _, c := range cmds[prov] {
-			v := c.Val()
-			f.Sent += num(v, 0)
-			f.Delivered += num(v, 1)
-			lat += num(v, 2)
+		f := q.figures(cmds[series{prov, ""}])
+		for _, cc := range countries[prov].Val() {
+			if cf := q.figures(cmds[series{prov, cc}]); cf.Sent > 0 {
+				if f.Countries == nil {
+					f.Countries = map[string]Figures{}
+				}
+				f.Countries[cc] = cf
+			}
 		}
-		f.Ratio = 1
-		if f.Sent > 0 {
-			f.Ratio = min(float64(f.Delivered)/float64(f.Sent), 1)
-		}
-		if f.Delivered > 0 {
-			f.LatencyMS = lat / f.Delivered
-		}
-		f.Factor = q.factor(f)
 		out[prov] = f
 	}
 	return out, nil
+}
+
+// figures sums a series of buckets and judges it.
+func (q *Quality) figures(cmds []*redis.SliceCmd) Figures {
+	var f Figures
+	var lat int64
+	for _, c := range cmds {
+		v := c.Val()
+		f.Sent += num(v, 0)
+		f.Delivered += num(v, 1)
+		lat += num(v, 2)
+	}
+	f.Ratio = 1
+	if f.Sent > 0 {
+		f.Ratio = min(float64(f.Delivered)/float64(f.Sent), 1)
+	}
+	if f.Delivered > 0 {
+		f.LatencyMS = lat / f.Delivered
+	}
+	f.Judged = f.Sent >= int64(q.cfg.MinSMS)
+	f.Factor = q.factor(f)
+	return f
 }
 
 func num(v []any, i int) int64 {

@@ -276,3 +276,59 @@ func TestWatcherKeepsItsStateWhenRedisIsGone(t *testing.T) {
 		t.Fatalf("the drain was lost with Redis: drained %v, version %d", w.Drained("sim-a"), w.Applied())
 	}
 }
+
+// TestQualityPerCountry: figures are kept per provider × country too; a
+// judged country's factor applies to its phones, while a country with too
+// few SMS, or none, gets the provider's overall factor.
+func TestQualityPerCountry(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.NewRedis(t).Client(t)
+	cfg := config.Quality{Enabled: true, Window: 5 * time.Minute, Deadline: time.Minute, Threshold: 0.15, Floor: 0.05, MinSMS: 10}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	now := t0
+	q := traffic.NewQuality(rdb, cfg)
+	w := traffic.NewWatcher(traffic.WatcherOptions{Store: traffic.NewStore(rdb, 10, nil), Quality: q, Providers: []string{"p"},
+		UseQuality: true, Now: func() time.Time { return now }})
+	var as []traffic.Accept
+	var rs []sms.Receipt
+	add := func(country string, n int, delivered bool) {
+		for i := range n {
+			ref := fmt.Sprintf("%s-%d", country, i)
+			as = append(as, traffic.Accept{Provider: "p", Ref: ref, Country: country, At: t0})
+			st := sms.Undelivered
+			if delivered {
+				st = sms.Delivered
+			}
+			rs = append(rs, sms.Receipt{Provider: "p", Ref: ref, Status: st, At: t0.Add(time.Second)})
+		}
+	}
+	add("DE", 20, true)
+	add("NG", 20, false)
+	add("FR", 3, false) // too few to judge France on its own
+	if err := q.Accepted(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Receipts(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(cfg.Deadline + time.Minute)
+	if err := w.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	overall := (20.0 / 43) / (1 - cfg.Threshold)
+	tests := []struct {
+		country string
+		want    float64
+	}{
+		{"DE", 1}, {"NG", cfg.Floor}, {"FR", overall}, {"US", overall}, {"", overall},
+	}
+	for _, tt := range tests {
+		if got := w.Factor("p", tt.country); abs(got-tt.want) > 1e-9 {
+			t.Errorf("factor for %q: %v, want %v", tt.country, got, tt.want)
+		}
+	}
+	f := w.Figures()["p"]
+	if f.Sent != 43 || f.Delivered != 20 || f.Countries["NG"].Sent != 20 || f.Countries["NG"].Delivered != 0 || f.Countries["FR"].Judged {
+		t.Fatalf("figures %+v", f)
+	}
+}

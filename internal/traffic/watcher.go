@@ -152,12 +152,21 @@ func (w *Watcher) Weight(prov string) (int, bool) {
 }
 
 // Factor is the share of its weight prov keeps for its delivery quality
-// (1 with quality routing off or no verdict).
-func (w *Watcher) Factor(prov string) float64 {
+// to phones of country: the country's factor when the country has enough
+// SMS to judge, else the provider's overall one (1 with quality routing
+// off or no verdict).
+func (w *Watcher) Factor(prov, country string) float64 {
 	if !w.useQuality {
 		return 1
 	}
-	if f, ok := w.cur.Load().figures[prov]; ok && f.Factor > 0 {
+	f, ok := w.cur.Load().figures[prov]
+	if !ok {
+		return 1
+	}
+	if cf, ok := f.Countries[country]; ok && country != "" && cf.Judged && cf.Factor > 0 {
+		return cf.Factor
+	}
+	if f.Factor > 0 {
 		return f.Factor
 	}
 	return 1

@@ -1,6 +1,10 @@
 package route
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/nyaruka/phonenumbers/v2"
+)
 
 // Control is the live part of routing (internal/traffic's Watcher): the
 // operator's drains and weights, and each provider's delivery quality.
@@ -14,8 +18,8 @@ type Control interface {
 	// Weight is the operator's weight, replacing the configured one.
 	Weight(provider string) (int, bool)
 	// Factor (0..1] is the share of its weight a provider keeps for its
-	// delivery quality.
-	Factor(provider string) float64
+	// delivery quality to phones of country (ISO code, "" unknown).
+	Factor(provider, country string) float64
 }
 
 // SetControl makes the router follow c; call it before the first SMS.
@@ -36,7 +40,7 @@ func (r *Router) undrained(names []string) []string {
 // the configured ones, replaced by the operator's where set, times each
 // provider's quality factor. Nil when neither the route nor the operator
 // sets a weight (the route is a plain order: see demoted).
-func (r *Router) effectiveWeights(names []string, configured map[string]int) map[string]float64 {
+func (r *Router) effectiveWeights(names []string, configured map[string]int, country string) map[string]float64 {
 	var out map[string]float64
 	for _, n := range names {
 		w, ok := configured[n]
@@ -51,7 +55,7 @@ func (r *Router) effectiveWeights(names []string, configured map[string]int) map
 		if out == nil {
 			out = make(map[string]float64, len(names))
 		}
-		out[n] = float64(w) * r.factor(n)
+		out[n] = float64(w) * r.factor(n, country)
 	}
 	if out == nil {
 		return nil
@@ -61,26 +65,18 @@ func (r *Router) effectiveWeights(names []string, configured map[string]int) map
 	return out
 }
 
-// EffectiveWeight is the weight prov's first-choice share is drawn with
-// under route weights configured (see effectiveWeights), and whether it
-// has one.
-func (r *Router) EffectiveWeight(prov string, configured map[string]int) (float64, bool) {
-	w, ok := r.effectiveWeights([]string{prov}, configured)[prov]
-	return w, ok
-}
-
 // demoted applies the quality factors to a route without weights: a
 // provider with factor f keeps its place with probability f and is moved
 // behind the others otherwise, so its share of first choices falls to
 // about f of what it was.
-func (r *Router) demoted(names []string) {
+func (r *Router) demoted(names []string, country string) {
 	if r.ctl == nil {
 		return
 	}
 	keep := names[:0:0]
 	var back []string
 	for _, n := range names {
-		if f := r.factor(n); f < 1 && rand.Float64() >= f {
+		if f := r.factor(n, country); f < 1 && rand.Float64() >= f {
 			back = append(back, n)
 			continue
 		}
@@ -89,9 +85,19 @@ func (r *Router) demoted(names []string) {
 	copy(names, append(keep, back...))
 }
 
-func (r *Router) factor(n string) float64 {
+func (r *Router) factor(n, country string) float64 {
 	if r.ctl == nil {
 		return 1
 	}
-	return r.ctl.Factor(n)
+	return r.ctl.Factor(n, country)
+}
+
+// CountryOf is the ISO code of phone's country ("" when unknown): the
+// quality figures are kept per provider × country.
+func CountryOf(phone string) string {
+	num, err := phonenumbers.Parse(phone, "")
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(num)
 }

@@ -23,7 +23,7 @@ func (c fixedControl) Weight(p string) (int, bool) {
 	w, ok := c.weights[p]
 	return w, ok
 }
-func (c fixedControl) Factor(p string) float64 {
+func (c fixedControl) Factor(p, _ string) float64 {
 	if f, ok := c.factors[p]; ok {
 		return f
 	}

@@ -181,10 +181,14 @@ func (r *Router) Candidates(app, phone, sticky string) []*Member {
 		names = o
 	}
 	names = r.undrained(names)
-	if w := r.effectiveWeights(names, rt.Weights); len(w) > 0 {
+	country := ""
+	if r.ctl != nil {
+		country = CountryOf(phone)
+	}
+	if w := r.effectiveWeights(names, rt.Weights, country); len(w) > 0 {
 		r.weighted(names, w)
 	} else {
-		r.demoted(names)
+		r.demoted(names, country)
 	}
 	if sticky != "" {
 		for i, n := range names {
