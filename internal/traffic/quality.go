@@ -267,7 +267,7 @@ func (q *Quality) factor(f Figures) float64 {
 func (q *Quality) Evaluate(ctx context.Context, providers []string, now time.Time) (map[string]Figures, error) {
 	bms := q.bucket.Milliseconds()
 	judged := now.Add(-q.cfg.Deadline).UnixMilli() // buckets ending by then are complete
-	hi := judged/bms - 1                            // the last bucket that ended by judged
+	hi := judged/bms - 1                           // the last bucket that ended by judged
 	lo := now.Add(-q.cfg.Deadline-q.cfg.Window).UnixMilli()/bms + 1
 	countries := make(map[string]*redis.StringSliceCmd, len(providers))
 	if _, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
