@@ -30,7 +30,14 @@ type Consumer struct {
 	// crash, set by tests, is consulted before each batch is applied:
 	// true makes Run return there and then, as if the process died.
 	crash func(msgs []kafka.Message) bool
+	// onFinal, when set, sees every batch of final receipts just before it
+	// is applied (the delivery quality counts them: internal/traffic), so
+	// an SMS's status never shows a receipt the figures have not counted.
+	onFinal func(ctx context.Context, rs []sms.Receipt)
 }
+
+// OnFinal sets what sees each batch of final receipts before it is applied.
+func (c *Consumer) OnFinal(f func(ctx context.Context, rs []sms.Receipt)) { c.onFinal = f }
 
 // NewConsumer reads topic on brokers in group; unparseable records go to
 // dlq. A receipt for a reference not known yet is parked for parkTTL.
@@ -173,6 +180,9 @@ func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
 	}
 	if len(rs) == 0 {
 		return nil
+	}
+	if c.onFinal != nil {
+		c.onFinal(ctx, rs)
 	}
 	res, err := c.st.ApplyReceipts(ctx, rs, c.parkTTL)
 	if err != nil {

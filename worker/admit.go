@@ -14,6 +14,9 @@ import (
 // without using an attempt: it has not been begun yet.
 func (s *Sender) admit(ctx context.Context, items []*item) {
 	for _, it := range items {
+		if s.paused(it) {
+			continue
+		}
 		it.cands = s.candidates(it)
 		first := firstAvailable(it.cands)
 		if first == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
+	"github.com/smsfleet/smsfleet/internal/traffic"
 	"github.com/smsfleet/smsfleet/ratelimit"
 	"github.com/smsfleet/smsfleet/worker/route"
 )
@@ -55,6 +56,12 @@ type Sender struct {
 	Rates *Rates
 
 	Texts *TextCache
+
+	// Paused reports whether the operator paused an application, and
+	// Quality counts acceptances for routing on delivery quality
+	// (traffic.go); nil: neither.
+	Paused  func(app string) bool
+	Quality *traffic.Quality
 
 	// unrecorded remembers acceptances whose sent write failed (record.go).
 	unrecorded unrecorded
@@ -123,10 +130,13 @@ func (s *Sender) run(ctx context.Context, refs []store.SMSRef) ([]error, error) 
 	s.compose(live(items))
 	s.admit(ctx, live(items))
 	s.deliver(ctx, live(items))
+	accepted := s.acceptances(items)
 	s.recordAccepted(ctx, items)
 	for i, it := range items {
 		errs[i] = s.settle(ctx, it)
 	}
+	// After the SMS's own writes, which it does not delay.
+	s.noteAccepted(ctx, accepted)
 	return errs, nil
 }
 

@@ -113,6 +113,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
     history      http://%[1]s/history/   (sign in with the auth token below)
     application  %[2]s
     auth token   %[3]s
+    admin token  %[7]s   (operator API: /api/v1/admin/providers)
     kafka        %[4]s   (topics smsfleet.receipts, smsfleet.receipts.dlq, smsfleet.outcomes)
 
   Take sim-a down (traffic moves to sim-b) and back up:
@@ -121,7 +122,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 
   Try: curl -s http://%[1]s/json/1.3/createMessage -d '{"request":{"application":"%[2]s","auth":"%[3]s","notifications":[{"send_date":"now","content":"Hello","devices":["+447700900123"],"use_auto_registration":true}]}}'
 
-`, addr, dev.Code, dev.ServerToken, kafkaAddr, monitorLogin(cfg.Monitor), cfg.SimulatorSecret)
+`, addr, dev.Code, dev.ServerToken, kafkaAddr, monitorLogin(cfg.Monitor), cfg.SimulatorSecret, cfg.Admin.Token)
 	})
 }
 

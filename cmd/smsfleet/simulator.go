@@ -23,7 +23,8 @@ the Twilio-style Messages API for any provider name, created on first use:
        with any credentials whose user is {sid}; Idempotency-Key honoured
   GET  /simulator/messages?to=&provider=&limit=   accepted SMS, newest first
   GET  /simulator/{provider}/faults
-  POST /simulator/{provider}/faults  {"down":false,"error_rate":0,"throttle_rate":0,"latency_ms":0}
+  POST /simulator/{provider}/faults  {"down":false,"error_rate":0,"throttle_rate":0,"latency_ms":0,
+                                      "undelivered_rate":0,"receipt_delay_ms":0}
        replaces all of the provider's faults (a field left out is reset)
   GET  /healthz, /readyz
 

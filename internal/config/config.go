@@ -131,6 +131,9 @@ type Config struct {
 	Pprof Pprof
 	// Privacy holds the fleet-wide text and number retentions (privacy.go).
 	Privacy PrivacyDefaults
+	// Admin and Quality: the operator API and routing on delivery quality (admin.go).
+	Admin   Admin   `envPrefix:"ADMIN_"`
+	Quality Quality `envPrefix:"QUALITY_"`
 }
 
 // HTTP bounds the connections of every role's HTTP server, so slow or
@@ -385,6 +388,7 @@ func (c Config) PolicyOf(app string) Resolved {
 // application's policy.
 func (c *Config) Validate() error {
 	c.fillSimulatorSecret()
+	c.fillAdminToken()
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -407,6 +411,7 @@ func (c Config) validate() error {
 		c.validateLimits, c.validateApplications, c.Defaults.Validity.validate, c.validateProviders,
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
 		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions, c.validatePrivacy,
+		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions, c.validateTraffic,
 	} {
 		if err := check(); err != nil {
 			return err

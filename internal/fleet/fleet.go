@@ -98,6 +98,8 @@ type Fleet struct {
 	mux  *http.ServeMux
 	// sup runs the background components (see Start for the order).
 	sup *lifecycle.Supervisor
+	// traffic is the live traffic control and delivery quality (traffic.go).
+	traffic trafficParts
 }
 
 // New builds a fleet. It checks Redis and loads the store's scripts.
@@ -144,23 +146,26 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		return nil, err
 	}
 	f.rates = rates
+	f.buildTraffic(ctx)
 	perFleet := prometheus.NewRegistry()
-	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")))
+	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")), newTrafficCollector(f.traffic.watcher))
 	f.mux.Handle("GET /metrics", metrics.Handler(perFleet))
-	if o.Roles.API {
-		f.mountAPI()
-	}
 	if o.Roles.Receipts {
 		if err := f.buildReceipts(); err != nil {
 			f.close()
 			return nil, err
 		}
+		f.receiptsMeasured()
 	}
 	if o.Roles.Worker {
 		if err := f.buildWorker(); err != nil {
 			f.close()
 			return nil, err
 		}
+	}
+	// After the worker: the operator API shows this process's breakers.
+	if o.Roles.API {
+		f.mountAPI()
 	}
 	return f, nil
 }
@@ -256,6 +261,7 @@ func (f *Fleet) mountAPI() {
 		ChunkSize: o.Config.DispatchChunk,
 		Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
 	}).Register(f.mux)
+	f.mountAdmin(guard)
 	history.New(history.Options{
 		Store: f.store, Apps: o.Config.Applications, DefaultRegion: o.Config.DefaultRegion, Guard: guard,
 		Logger: o.Log.Named("history"), Now: o.Now, Currency: o.Config.Prices.Currency, Sender: appSender(o.Config),
@@ -282,6 +288,7 @@ func (f *Fleet) buildWorker() error {
 	}
 	wc := o.Config.Worker
 	f.router = route.New(provs, o.Config.RouteOf, o.Config.Breaker, !o.NoBreakers, o.Log.Named("route"))
+	f.router.SetControl(f.traffic.watcher)
 	f.servers = worker.NewServers(f.rdb, wc, f.lanes, o.Config.ShutdownGrace, o.Log)
 	f.servers = append(f.servers, worker.NewServer(f.rdb, wc, callbackConcurrency, map[string]int{tasks.CallbackQueue: 1}, o.Config.ShutdownGrace, o.Log))
 	f.relay = f.buildRelay()
@@ -316,6 +323,7 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 //     put in while the rest drains.
 func (f *Fleet) Start() error {
 	ctx := context.Background()
+	f.sup.Add(f.traffic.watcher)
 	if len(f.servers) > 0 {
 		if err := f.startLanes(ctx); err != nil {
 			return err
@@ -378,6 +386,7 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 		Rates: f.rates,
 		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,
 		RetryDelay: worker.RetryDelay(f.opts.Config.Worker), Shards: f.opts.Config.LaneShards(),
+		Paused: f.traffic.watcher.AppPaused, Quality: f.traffic.quality,
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16, Batch: f.opts.Config.Worker.Batch}
 	mux := worker.NewMux(send, fan)

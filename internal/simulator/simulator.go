@@ -77,10 +77,20 @@ type Faults struct {
 	// answer is slow: a client that times out has an ambiguous failure, and
 	// its retry with the same Idempotency-Key gets the same sid.
 	LatencyMS int `json:"latency_ms"`
+	// UndeliveredRate is the share of accepted SMS whose delivery receipt
+	// says undelivered (error 30003): a provider that takes SMS but stops
+	// delivering them, which only routing on delivery quality notices.
+	UndeliveredRate float64 `json:"undelivered_rate"`
+	// ReceiptDelayMS delays every receipt further (beyond the simulator's
+	// own receipt delay): a provider whose receipts come late.
+	ReceiptDelayMS int `json:"receipt_delay_ms"`
 }
 
 // MaxLatencyMS bounds Faults.LatencyMS.
 const MaxLatencyMS = 60_000
+
+// MaxReceiptDelayMS bounds Faults.ReceiptDelayMS (an hour).
+const MaxReceiptDelayMS = 3_600_000
 
 // Validate reports what is wrong with f, naming the field.
 func (f Faults) Validate() error {
@@ -91,6 +101,10 @@ func (f Faults) Validate() error {
 		return fmt.Errorf("throttle_rate must be between 0 and 1, got %v", f.ThrottleRate)
 	case f.LatencyMS < 0 || f.LatencyMS > MaxLatencyMS:
 		return fmt.Errorf("latency_ms must be between 0 and %d, got %d", MaxLatencyMS, f.LatencyMS)
+	case !(f.UndeliveredRate >= 0 && f.UndeliveredRate <= 1):
+		return fmt.Errorf("undelivered_rate must be between 0 and 1, got %v", f.UndeliveredRate)
+	case f.ReceiptDelayMS < 0 || f.ReceiptDelayMS > MaxReceiptDelayMS:
+		return fmt.Errorf("receipt_delay_ms must be between 0 and %d, got %d", MaxReceiptDelayMS, f.ReceiptDelayMS)
 	}
 	return nil
 }
@@ -173,12 +187,12 @@ func SignWebhook(h http.Header, secret, id string, now time.Time, body []byte) e
 
 // postReceipt posts msg's delivery receipt, retrying a few times as a
 // provider would while the receiver answers 5xx.
-func (s *Simulator) postReceipt(msg Received, delay time.Duration, secret string, client *http.Client, now func() time.Time) {
+func (s *Simulator) postReceipt(msg Received, delay time.Duration, undelivered bool, secret string, client *http.Client, now func() time.Time) {
 	status, code := "delivered", ""
 	switch {
 	case strings.HasSuffix(msg.To, "0003"):
 		return
-	case strings.HasSuffix(msg.To, "0002"):
+	case strings.HasSuffix(msg.To, "0002") || undelivered:
 		status, code = "undelivered", "30003"
 	}
 	fields := url.Values{"MessageSid": {msg.Ref}, "MessageStatus": {status}, "To": {msg.To}, "AccountSid": {msg.Account}}
@@ -391,7 +405,11 @@ func (s *Simulator) decide(a *account, msg Received, f Faults) (status int, body
 	delete(a.failedKey, failKey)
 	s.received = append(s.received, msg)
 	if s.dlrDelay > 0 && msg.StatusCallback != "" {
-		go s.postReceipt(msg, s.dlrDelay, s.dlrSecret, s.client, s.clock())
+		// The receipt's fate is decided with the acceptance, under the
+		// faults of the moment.
+		undelivered := f.UndeliveredRate > 0 && mrand.Float64() < f.UndeliveredRate
+		delay := s.dlrDelay + time.Duration(f.ReceiptDelayMS)*time.Millisecond
+		go s.postReceipt(msg, delay, undelivered, s.dlrSecret, s.client, s.clock())
 	}
 	a.count++
 	if len(s.received) > s.cap {

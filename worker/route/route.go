@@ -83,6 +83,9 @@ type Router struct {
 	order   []string
 	def     config.Route
 	routeOf func(app string) config.Route
+	// ctl is the operator's live control and the delivery quality
+	// (control.go); nil: the configuration alone decides.
+	ctl Control
 }
 
 // New builds a router. With breakers false the providers are called bare
@@ -177,9 +180,15 @@ func (r *Router) Candidates(app, phone, sticky string) []*Member {
 	if o := override(rt.Overrides, phone); o != nil {
 		names = o
 	}
-	names = append([]string(nil), names...)
-	if len(rt.Weights) > 0 {
-		r.weighted(names, rt.Weights)
+	names = r.undrained(names)
+	country := ""
+	if r.ctl != nil {
+		country = CountryOf(phone)
+	}
+	if w := r.effectiveWeights(names, rt.Weights, country); len(w) > 0 {
+		r.weighted(names, w)
+	} else {
+		r.demoted(names, country)
 	}
 	if sticky != "" {
 		for i, n := range names {
@@ -200,19 +209,19 @@ func (r *Router) Candidates(app, phone, sticky string) []*Member {
 }
 
 // weighted moves a healthy provider, drawn by weight, to the front.
-func (r *Router) weighted(names []string, weights map[string]int) {
-	total := 0
+func (r *Router) weighted(names []string, weights map[string]float64) {
+	total := 0.0
 	for _, n := range names {
 		if m := r.members[n]; m != nil && !m.Open() {
 			total += weights[n]
 		}
 	}
-	if total == 0 {
+	if total <= 0 {
 		return
 	}
-	pick := rand.N(total)
+	pick := rand.Float64() * total
 	for i, n := range names {
-		if m := r.members[n]; m == nil || m.Open() {
+		if m := r.members[n]; m == nil || m.Open() || weights[n] <= 0 {
 			continue
 		}
 		if pick -= weights[n]; pick < 0 {
