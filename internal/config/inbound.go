@@ -93,6 +93,21 @@ func (c Config) validateAppInbound(a Application) error {
 		return nil
 	}
 	in := *a.Inbound
+	for _, check := range []func() error{
+		func() error { return c.validateInboundWords(in) },
+		in.validateTexts,
+		func() error { return c.validateInboundCallback(a, in.CallbackURL) },
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateInboundWords checks an application's keywords: single words,
+// none meaning two things (with the fleet-wide STOP and START words).
+func (c Config) validateInboundWords(in ApplicationInbound) error {
 	meaning := map[string]string{}
 	for _, w := range c.Inbound.StopWords {
 		meaning[strings.ToUpper(w)] = "stop"
@@ -114,6 +129,12 @@ func (c Config) validateAppInbound(a Application) error {
 			meaning[strings.ToUpper(w)] = set.kw
 		}
 	}
+	return nil
+}
+
+// validateTexts checks the help text and confirmations: UTF-8 that fits
+// an SMS, and a help text wherever help words are set.
+func (in ApplicationInbound) validateTexts() error {
 	if len(in.HelpWords) > 0 && in.HelpText == "" {
 		return fmt.Errorf("help_text: required with help_words")
 	}
@@ -127,15 +148,21 @@ func (c Config) validateAppInbound(a Application) error {
 			return fmt.Errorf("%s: %d characters, at most %d", t.field, n, MaxAutoReply)
 		}
 	}
-	if in.CallbackURL == "" {
+	return nil
+}
+
+// validateInboundCallback checks an application's inbound callback URL
+// ("" for none): absolute, https unless allowed, and signable.
+func (c Config) validateInboundCallback(a Application, callback string) error {
+	if callback == "" {
 		return nil
 	}
-	u, err := url.Parse(in.CallbackURL)
+	u, err := url.Parse(callback)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("callback_url: %q is not an absolute http(s) URL", in.CallbackURL)
+		return fmt.Errorf("callback_url: %q is not an absolute http(s) URL", callback)
 	}
 	if u.Scheme == "http" && !a.CallbackAllowHTTP && !c.Dev {
-		return fmt.Errorf("callback_url: must be https (callback_allow_http allows http), got %q", in.CallbackURL)
+		return fmt.Errorf("callback_url: must be https (callback_allow_http allows http), got %q", callback)
 	}
 	if c.CallbackSecretOf(a.Code) == "" {
 		return fmt.Errorf("callback_url: the application has no callback secret to sign its replies with (callback_secret or SMSFLEET_CALLBACK_SECRETS)")

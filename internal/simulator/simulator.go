@@ -365,17 +365,8 @@ func (s *Simulator) send(w http.ResponseWriter, r *http.Request) {
 // Faults come first: a provider that is down or overloaded answers so
 // whatever the request, and accepts nothing.
 func (s *Simulator) decide(a *account, msg Received, f Faults) (status int, body []byte, replayed bool) {
-	switch {
-	case f.Down:
-		return http.StatusServiceUnavailable, twilioError(503, 20503, "Service Unavailable (simulated outage)"), false
-	case f.ThrottleRate > 0 && mrand.Float64() < f.ThrottleRate:
-		return http.StatusTooManyRequests, twilioError(429, 20429, "Too Many Requests (simulated)"), false
-	case f.ErrorRate > 0 && mrand.Float64() < f.ErrorRate:
-		return http.StatusServiceUnavailable, twilioError(503, 20500, "Internal Server Error (simulated)"), false
-	case msg.To == "":
-		return http.StatusBadRequest, twilioError(400, 21604, "A 'To' phone number is required."), false
-	case msg.From == "" && msg.MessagingServiceSID == "":
-		return http.StatusBadRequest, twilioError(400, 21603, "A 'From' phone number is required."), false
+	if status, body := refusal(msg, f); status != 0 {
+		return status, body, false
 	}
 	if msg.key != "" {
 		if prev, ok := a.byKey[msg.key]; ok {
@@ -388,17 +379,49 @@ func (s *Simulator) decide(a *account, msg Received, f Faults) (status int, body
 	if failKey == "" {
 		failKey = "to:" + msg.To
 	}
-	switch {
-	case strings.HasSuffix(msg.To, "0001"):
-		return http.StatusBadRequest, twilioError(400, 21211, "The 'To' number is not a valid phone number."), false
-	case strings.HasSuffix(msg.To, "0004") && !a.failedKey[failKey]:
-		a.failedKey[failKey] = true
-		return http.StatusServiceUnavailable, twilioError(503, 20503, "Service Unavailable (test number 0004 fails once)"), false
+	if status, body := a.testNumber(msg.To, failKey); status != 0 {
+		return status, body, false
 	}
+	return http.StatusCreated, s.accept(a, msg, f, failKey), false
+}
 
+// refusal is the answer of a provider at fault (down, throttling,
+// failing) or to a request without its numbers; 0 when there is none.
+func refusal(msg Received, f Faults) (int, []byte) {
+	switch {
+	case f.Down:
+		return http.StatusServiceUnavailable, twilioError(503, 20503, "Service Unavailable (simulated outage)")
+	case f.ThrottleRate > 0 && mrand.Float64() < f.ThrottleRate:
+		return http.StatusTooManyRequests, twilioError(429, 20429, "Too Many Requests (simulated)")
+	case f.ErrorRate > 0 && mrand.Float64() < f.ErrorRate:
+		return http.StatusServiceUnavailable, twilioError(503, 20500, "Internal Server Error (simulated)")
+	case msg.To == "":
+		return http.StatusBadRequest, twilioError(400, 21604, "A 'To' phone number is required.")
+	case msg.From == "" && msg.MessagingServiceSID == "":
+		return http.StatusBadRequest, twilioError(400, 21603, "A 'From' phone number is required.")
+	}
+	return 0, nil
+}
+
+// testNumber is the answer of the simulator's test numbers (0001 never
+// valid, 0004 failing once per failKey); 0 for any other number.
+func (a *account) testNumber(to, failKey string) (int, []byte) {
+	switch {
+	case strings.HasSuffix(to, "0001"):
+		return http.StatusBadRequest, twilioError(400, 21211, "The 'To' number is not a valid phone number.")
+	case strings.HasSuffix(to, "0004") && !a.failedKey[failKey]:
+		a.failedKey[failKey] = true
+		return http.StatusServiceUnavailable, twilioError(503, 20503, "Service Unavailable (test number 0004 fails once)")
+	}
+	return 0, nil
+}
+
+// accept records an accepted msg (keeping at most s.cap), schedules its
+// receipt under the faults of the moment, and returns its resource.
+func (s *Simulator) accept(a *account, msg Received, f Faults, failKey string) []byte {
 	msg.Ref = newSID()
 	msg.ReceivedAt = time.Now().UTC()
-	body = messageResource(msg)
+	body := messageResource(msg)
 	if msg.key != "" {
 		a.byKey[msg.key] = answer{status: http.StatusCreated, body: body}
 	}
@@ -421,7 +444,7 @@ func (s *Simulator) decide(a *account, msg Received, f Faults) (status int, body
 			da.count--
 		}
 	}
-	return http.StatusCreated, body, false
+	return body
 }
 
 // messageResource is Twilio's answer to a created message.
