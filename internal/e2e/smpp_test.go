@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -41,18 +40,7 @@ func TestSMPPValidityAndHexDecimalReceipts(t *testing.T) {
 		c.Providers = []provider.Config{smpp}
 		r.Worker = false
 	})
-	f, err := fleet.New(context.Background(), fleet.Options{Config: e.Config, Roles: fleet.Roles{Worker: true}, Redis: e.Client, Now: e.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		f.Shutdown(ctx)
-	})
+	harness.StartConfiguredWorker(t, e)
 
 	e.Clock.Set(time.Now().Add(-20 * time.Hour))
 	to := harness.Phones(4100, 1)[0]
@@ -104,18 +92,7 @@ func TestSMPPReplyOptsOutAndIsAnswered(t *testing.T) {
 		}
 		r.Worker = false
 	})
-	f, err := fleet.New(context.Background(), fleet.Options{Config: e.Config, Roles: fleet.Roles{Worker: true}, Redis: e.Client, Now: e.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		f.Shutdown(ctx)
-	})
+	harness.StartConfiguredWorker(t, e)
 	phone := harness.Phones(4200, 1)[0]
 	e.Register(harness.ShopApp, harness.ShopToken, phone)
 	// A first SMS: the sender the phone will reply to, and the SMSC's

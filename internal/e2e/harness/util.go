@@ -72,6 +72,22 @@ func StartWorkerOn(t testing.TB, e *Env, rdb redis.UniversalClient, provs ...pro
 	if len(provs) == 0 {
 		provs = e.Providers()
 	}
+	startWorker(t, e, rdb, provs)
+}
+
+// StartConfiguredWorker starts a worker-only fleet on e's Redis that
+// builds its providers from e's configuration, as production does (an
+// SMPP provider with its connection and its receipts and replies wiring),
+// rather than sending through e's simulator; it stops at cleanup.
+func StartConfiguredWorker(t testing.TB, e *Env) {
+	t.Helper()
+	startWorker(t, e, e.Client, nil)
+}
+
+// startWorker starts a worker-only fleet on rdb with provs (nil: the
+// configuration's) and stops it at cleanup.
+func startWorker(t testing.TB, e *Env, rdb redis.UniversalClient, provs []provider.Provider) {
+	t.Helper()
 	f, err := fleet.New(context.Background(), fleet.Options{
 		Config: e.Config, Roles: fleet.Roles{Worker: true}, Redis: rdb, Now: e.Clock.Now, Providers: provs,
 	})
