@@ -18,6 +18,8 @@ import (
 //	  help_text: "Shop: reply STOP to stop. Help: shop.example.com"
 //	  stop_confirmation: "Shop: you will get no more SMS. Reply START to undo."
 //	  start_confirmation: "Shop: you will get our SMS again."
+//	  start_blocked_text: "Shop: you asked us not to text you; contact us to change it."
+//	  answer_limits: {help: {max: 1, per: 10m}}   # inbound_limits.go
 //
 // The fleet-wide STOP and START words (config.Inbound) apply to every
 // application; the words here are added to them for this one. A keyword
@@ -40,6 +42,23 @@ type ApplicationInbound struct {
 	// changed the application's opt-outs ("": no answer).
 	StopConfirmation  string
 	StartConfirmation string
+	// StartBlockedText answers a START that leaves the phone opted out
+	// all the same: START removes only the phone's own STOP, never an
+	// opt-out the application set through the API, so "you are opted in"
+	// would be a lie. "" (the default): such a START is not answered.
+	StartBlockedText string
+	// AnswerLimits throttle the answers per phone and keyword (zero: the
+	// defaults, inbound_limits.go).
+	AnswerLimits AnswerLimits
+	// NumberHashKey is the application's number_hash_key when it has
+	// hash_numbers (privacy.go), filled in by InboundOf: every reply
+	// that leaves for the application (its callback, GET /api/v1/inbound)
+	// carries the keyed hash of the phone instead of its number. nil:
+	// the number.
+	NumberHashKey []byte
+	// limitsErr is a bad answer_limits block, reported by Validate with
+	// the application's name.
+	limitsErr error
 }
 
 // FileInbound is ApplicationInbound as the file spells it.
@@ -51,6 +70,9 @@ type FileInbound struct {
 	HelpText          string   `yaml:"help_text"`
 	StopConfirmation  string   `yaml:"stop_confirmation"`
 	StartConfirmation string   `yaml:"start_confirmation"`
+	StartBlockedText  string   `yaml:"start_blocked_text"`
+	// AnswerLimits: inbound_limits.go.
+	AnswerLimits *FileAnswerLimits `yaml:"answer_limits"`
 }
 
 // DefaultHelpWords answer help_text when an application names none.
@@ -68,7 +90,9 @@ func (fi *FileInbound) application() *ApplicationInbound {
 		return nil
 	}
 	in := &ApplicationInbound{CallbackURL: strings.TrimSpace(fi.CallbackURL), StopWords: fi.StopWords, StartWords: fi.StartWords,
-		HelpWords: fi.HelpWords, HelpText: fi.HelpText, StopConfirmation: fi.StopConfirmation, StartConfirmation: fi.StartConfirmation}
+		HelpWords: fi.HelpWords, HelpText: fi.HelpText, StopConfirmation: fi.StopConfirmation, StartConfirmation: fi.StartConfirmation,
+		StartBlockedText: fi.StartBlockedText}
+	in.AnswerLimits, in.limitsErr = fi.AnswerLimits.limits()
 	if in.HelpText != "" && len(in.HelpWords) == 0 {
 		in.HelpWords = DefaultHelpWords
 	}
@@ -96,6 +120,7 @@ func (c Config) validateAppInbound(a Application) error {
 	for _, check := range []func() error{
 		func() error { return c.validateInboundWords(in) },
 		in.validateTexts,
+		in.validateLimits,
 		func() error { return c.validateInboundCallback(a, in.CallbackURL) },
 	} {
 		if err := check(); err != nil {
@@ -140,12 +165,33 @@ func (in ApplicationInbound) validateTexts() error {
 	}
 	for _, t := range []struct{ field, text string }{
 		{"help_text", in.HelpText}, {"stop_confirmation", in.StopConfirmation}, {"start_confirmation", in.StartConfirmation},
+		{"start_blocked_text", in.StartBlockedText},
 	} {
 		if !utf8.ValidString(t.text) {
 			return fmt.Errorf("%s: not valid UTF-8", t.field)
 		}
 		if n := utf8.RuneCountInString(t.text); n > MaxAutoReply {
 			return fmt.Errorf("%s: %d characters, at most %d", t.field, n, MaxAutoReply)
+		}
+	}
+	return nil
+}
+
+// validateLimits checks the answer limits: the file's, as read, and any
+// set in code (a limit left zero is the default).
+func (in ApplicationInbound) validateLimits() error {
+	if in.limitsErr != nil {
+		return in.limitsErr
+	}
+	for _, l := range []struct {
+		name string
+		l    AnswerLimit
+	}{{"help", in.AnswerLimits.Help}, {"stop", in.AnswerLimits.Stop}, {"start", in.AnswerLimits.Start}} {
+		if l.l == (AnswerLimit{}) {
+			continue
+		}
+		if err := l.l.validate(); err != nil {
+			return fmt.Errorf("answer_limits.%s.%w", l.name, err)
 		}
 	}
 	return nil
@@ -171,12 +217,16 @@ func (c Config) validateInboundCallback(a Application, callback string) error {
 }
 
 // InboundOf returns an application's inbound settings (zero for an
-// unknown application).
+// unknown application), with its number hash key when it has
+// hash_numbers, so every reply forwarded to it is hashed alike.
 func (c Config) InboundOf(app string) ApplicationInbound {
+	var in ApplicationInbound
 	for _, a := range c.Applications {
 		if a.Code == app && a.Inbound != nil {
-			return *a.Inbound
+			in = *a.Inbound
+			break
 		}
 	}
-	return ApplicationInbound{}
+	in.NumberHashKey = c.NumberHashKeyOf(app)
+	return in
 }
