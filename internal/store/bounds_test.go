@@ -46,6 +46,7 @@ var keyBounds = map[string]string{
 	"sf:in:":    "ttl",
 	"sf:il:":    "ttl",
 	"sf:ip:":    "ttl",
+	"sf:at:":    "ttl",
 	"sf:fc:":    "ttl",
 	"sf:p:":     "preset: created and deleted by the application's API calls",
 	"sf:pl:":    "one member per preset of the application",

@@ -38,6 +38,7 @@ package store
 //	sf:in:{app}:{id}     hash   one reply from a phone to the application: prov, from, to, text, at, kw, cb, ar; expires with the retention (inbound.go)
 //	sf:il:{app}          zset   the application's reply ids by unix ms; trimmed past the retention, expires with it (inbound.go)
 //	sf:ip:{app}:{phone}  zset   the application's reply ids from one phone by unix ms; trimmed past the retention, expires with it (inbound.go)
+//	sf:at:{app}:{phone}:{kw} zset ids of the replies whose keyword (help, stop, start) was answered, by unix ms; at most the answer limit's max, expires a window after the last (answer_throttle.go)
 //	sf:fc:{app}:{phone}  zset   marketing SMS ids sent to a phone, scored by unix ms (30 days)
 //	sf:p:{app}:{code}    hash   preset: name, content (JSON), ct created
 //	sf:pl:{app}          zset   the application's preset codes, scored by creation (unix ms)
@@ -87,7 +88,7 @@ const (
 //	per application   sf:d:{app}:{phone}, sf:ds:{app}, sf:u:{app}:{user}, sf:ml:{app}, sf:mseq:{app},
 //	                  sf:tx:{app}:{txn}, sf:oo:{app}, sf:or:{app}:{phone}, sf:fc:{app}:{phone},
 //	                  sf:p:{app}:{code}, sf:pl:{app}, sf:in:{app}:{id}, sf:il:{app},
-//	                  sf:ip:{app}:{phone}                     the application's code, in braces, is the tag
+//	                  sf:ip:{app}:{phone}, sf:at:{app}:{phone}:{kw}   the application's code, in braces, is the tag
 //	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:mt:{T}:{code}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
 //	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}, sf:px:{T}, sf:cd:{day}:{T}   one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"

@@ -172,6 +172,8 @@ func scriptWalk(t *testing.T, s *Store, nowp *time.Time) []walkStep {
 			_, err := s.SaveInbound(ctx, app, InboundMessage{ID: "in2", Provider: "p", From: "+4915100000021", To: "SHOP", Text: "HELP", At: now, Keyword: "help"}, 0)
 			must(err)
 			must(s.MarkInboundStep(ctx, app, "in2", StepCallback, "1"))
+			_, err = s.AdmitAnswer(ctx, app, "+4915100000021", "help", "in2", 1, time.Minute)
+			must(err)
 		}},
 		{"privacy sweep", func() {
 			code := "AAAA-00000000-00000401"
