@@ -25,10 +25,15 @@ import (
 //  3. a keyword with an answer configured (help text, STOP or START
 //     confirmation) gets it as an SMS like any other, written through the
 //     store and enqueued as the intake does, under a transactionId of the
-//     reply's id, so a redelivered reply answers once;
+//     reply's id, so a redelivered reply answers once; at most the
+//     application's answer_limits per phone and keyword, and never "you
+//     are opted in" to a phone an API opt-out still blocks
+//     (answer_policy.go: a skipped answer is recorded with its reason);
 //  4. the reply, keyword or not, is POSTed to the application's inbound
 //     callback URL through the status callbacks' queue (signed and retried
-//     like them), under a task id of the reply's id.
+//     like them), under a task id of the reply's id, with the keyed hash
+//     of the phone instead of its number for an application with
+//     hash_numbers.
 //
 // Steps 3 and 4 are recorded in the stored reply when done, so a
 // redelivery after a crash between any two steps does the rest and
@@ -144,19 +149,13 @@ func (a *Applier) applyTo(ctx context.Context, app string, m Message) error {
 	if a.Settings != nil {
 		settings = a.Settings(app)
 	}
-	if a.Answers != nil && rec.Steps[store.StepAutoReply] == "" {
-		if text := answerOf(settings, kw); text != "" {
-			code, err := a.Answers.Send(ctx, app, m, kw, text)
-			if err != nil {
-				return fmt.Errorf("answer %s: %w", kw, err)
-			}
-			if err := a.Store.MarkInboundStep(ctx, app, m.ID, store.StepAutoReply, code); err != nil {
-				return err
-			}
+	if a.Answers != nil && kw != "" && rec.Steps[store.StepAutoReply] == "" {
+		if err := a.answer(ctx, app, m, kw, settings); err != nil {
+			return err
 		}
 	}
 	if a.Callbacks != nil && settings.CallbackURL != "" && rec.Steps[store.StepCallback] == "" {
-		if err := a.Callbacks.Forward(ctx, app, settings.CallbackURL, rec); err != nil {
+		if err := a.Callbacks.Forward(ctx, app, settings.CallbackURL, rec, settings.NumberHashKey); err != nil {
 			return fmt.Errorf("forward to the inbound callback: %w", err)
 		}
 		if err := a.Store.MarkInboundStep(ctx, app, m.ID, store.StepCallback, "1"); err != nil {

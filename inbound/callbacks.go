@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
 )
@@ -32,16 +33,20 @@ type Callbacks struct {
 type Event struct {
 	// EventID is "inbound:<application>:<reply id>": the same on every
 	// retry, so a receiver deduplicates on it (it is the webhook-id).
-	EventID     string    `json:"event_id"`
-	Type        string    `json:"type"` // always "inbound"
-	ID          string    `json:"id"`
-	Application string    `json:"application"`
-	From        string    `json:"from"`
-	To          string    `json:"to"`
-	Text        string    `json:"text"`
-	Keyword     string    `json:"keyword,omitempty"` // stop, start or help: also applied by the fleet
-	Provider    string    `json:"provider"`
-	ReceivedAt  time.Time `json:"received_at"`
+	EventID     string `json:"event_id"`
+	Type        string `json:"type"` // always "inbound"
+	ID          string `json:"id"`
+	Application string `json:"application"`
+	// From is the phone's number; for an application with hash_numbers
+	// it is empty and FromHash carries outcomes.HashPhone of it (the
+	// phone_hash of its outcome events), so no number leaves for it.
+	From       string    `json:"from,omitempty"`
+	FromHash   string    `json:"from_hash,omitempty"`
+	To         string    `json:"to"`
+	Text       string    `json:"text"`
+	Keyword    string    `json:"keyword,omitempty"` // stop, start or help: also applied by the fleet
+	Provider   string    `json:"provider"`
+	ReceivedAt time.Time `json:"received_at"`
 }
 
 // callbackTask is the payload outcomes.Callbacks reads (its callbackTask:
@@ -53,15 +58,28 @@ type callbackTask struct {
 	Body json.RawMessage `json:"body"`
 }
 
-// EventOf is the callback body of app's stored reply.
-func EventOf(app string, m store.InboundMessage) Event {
-	return Event{EventID: "inbound:" + app + ":" + m.ID, Type: "inbound", ID: m.ID, Application: app, From: m.From, To: m.To,
-		Text: m.Text, Keyword: m.Keyword, Provider: m.Provider, ReceivedAt: m.At.UTC()}
+// EventOf is the callback body of app's stored reply; hashKey is the
+// application's number hash key (nil: the event carries the number).
+func EventOf(app string, m store.InboundMessage, hashKey []byte) Event {
+	from, fromHash := PhoneOf(m.From, hashKey)
+	return Event{EventID: "inbound:" + app + ":" + m.ID, Type: "inbound", ID: m.ID, Application: app, From: from, FromHash: fromHash,
+		To: m.To, Text: m.Text, Keyword: m.Keyword, Provider: m.Provider, ReceivedAt: m.At.UTC()}
 }
 
-// Forward enqueues the POST of app's reply m to url.
-func (c *Callbacks) Forward(_ context.Context, app, url string, m store.InboundMessage) error {
-	ev := EventOf(app, m)
+// PhoneOf is how a reply's phone leaves for an application: its number,
+// or, with a hash key (hash_numbers), only its keyed hash, the same
+// HMAC as its outcome events' phone_hash.
+func PhoneOf(phone string, hashKey []byte) (number, hash string) {
+	if hashKey == nil {
+		return phone, ""
+	}
+	return "", outcomes.HashPhone(hashKey, phone)
+}
+
+// Forward enqueues the POST of app's reply m to url, its number hashed
+// with hashKey when set.
+func (c *Callbacks) Forward(_ context.Context, app, url string, m store.InboundMessage, hashKey []byte) error {
+	ev := EventOf(app, m, hashKey)
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("callback body: %w", err)

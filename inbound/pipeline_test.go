@@ -38,6 +38,8 @@ type pipeline struct {
 	applier *Applier
 	insp    *asynq.Inspector
 	now     time.Time
+	// shop is the shop's inbound settings (the tests may change them).
+	shop config.ApplicationInbound
 }
 
 func newPipeline(t *testing.T) *pipeline { return newPipelineTB(t) }
@@ -59,11 +61,12 @@ func newPipelineTB(t testing.TB) *pipeline {
 	q := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = q.Close() })
 	p.insp = asynq.NewInspectorFromRedisClient(rdb)
+	p.shop = config.ApplicationInbound{CallbackURL: "https://shop.example.com/replies", HelpWords: []string{"HELP"}, HelpText: shopHelp, StopConfirmation: shopStop}
 	settings := func(app string) config.ApplicationInbound {
 		if app != shop {
 			return config.ApplicationInbound{}
 		}
-		return config.ApplicationInbound{CallbackURL: "https://shop.example.com/replies", HelpWords: []string{"HELP"}, HelpText: shopHelp, StopConfirmation: shopStop}
+		return p.shop
 	}
 	p.applier = &Applier{
 		Store: p.st, Settings: settings, Log: zap.NewNop(),
@@ -178,7 +181,7 @@ func TestForwardedReplyIsSignedLikeAStatusCallback(t *testing.T) {
 	}))
 	defer srv.Close()
 	m := store.InboundMessage{ID: "r1", Provider: "gw", From: "+4915100000001", To: "SHOP", Text: "hi", At: p.now, Keyword: ""}
-	if err := p.applier.Callbacks.Forward(context.Background(), shop, srv.URL, m); err != nil {
+	if err := p.applier.Callbacks.Forward(context.Background(), shop, srv.URL, m, nil); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := p.insp.ListPendingTasks(tasks.CallbackQueue)
@@ -189,7 +192,7 @@ func TestForwardedReplyIsSignedLikeAStatusCallback(t *testing.T) {
 	if err := h.ProcessTask(context.Background(), asynq.NewTask(pending[0].Type, pending[0].Payload)); err != nil {
 		t.Fatalf("the status callbacks' handler refused the task: %v", err)
 	}
-	want := EventOf(shop, m)
+	want := EventOf(shop, m, nil)
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("received %+v, want %+v", got, want)
 	}

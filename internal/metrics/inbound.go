@@ -18,3 +18,11 @@ var InboundReplies = counterVec("smsfleet_inbound_replies_total",
 // ("direct").
 var InboundLanded = counterVec("smsfleet_inbound_landed_total",
 	"Inbound replies landed, by path: kafka, or direct when Kafka is not configured or could not take them.", "path")
+
+// InboundAnswersSkipped counts keyword answers not sent, by keyword (help,
+// stop, start) and reason: "throttled" (the application's answer_limits
+// for that phone and keyword were spent) or "still_opted_out" (a START
+// that left an API opt-out standing, with no start_blocked_text). The
+// keyword itself was applied; the stored reply records the reason.
+var InboundAnswersSkipped = counterVec("smsfleet_inbound_answers_skipped_total",
+	"Keyword answers not sent, by keyword and reason (throttled, still_opted_out); the keyword itself was applied.", "keyword", "reason")
