@@ -44,6 +44,7 @@ type Options struct {
 	RouteOf      func(app string) config.Route
 	DefaultRoute config.Route
 	Apps         []config.Application
+	Unmatched    UnmatchedSource // replies no application matched (inbound.go); nil: 503
 	Guard        *authguard.Guard
 	Log          *zap.Logger
 }
@@ -83,6 +84,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/admin/lanes/{lane}", a.operator(a.changeLane))
 	mux.Handle("POST /api/v1/admin/applications/{code}", a.operator(a.changeApp))
 	mux.Handle("GET /api/v1/admin/audit", a.operator(a.audit))
+	a.registerInbound(mux) // GET /api/v1/admin/inbound/unmatched
 	mux.Handle("GET /api/v1/routes", a.application(a.routes))
 }
 

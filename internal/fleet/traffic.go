@@ -63,7 +63,7 @@ func (f *Fleet) mountAdmin(guard *authguard.Guard) {
 		Token: o.Config.Admin.Token, Who: o.Config.Admin.Name,
 		Store: f.traffic.store, Watcher: f.traffic.watcher, Router: f.router, Inspector: f.insp,
 		Shards: o.Config.LaneShards(), Providers: f.traffic.watcher.Providers(),
-		RouteOf: o.Config.RouteOf, DefaultRoute: o.Config.DefaultRoute, Apps: o.Config.Applications,
+		RouteOf: o.Config.RouteOf, DefaultRoute: o.Config.DefaultRoute, Apps: o.Config.Applications, Unmatched: f.store,
 		Guard: guard, Log: o.Log.Named("admin"),
 	}).Register(f.mux)
 }
