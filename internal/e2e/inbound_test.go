@@ -23,6 +23,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/simulator"
+	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/receipts"
@@ -93,12 +94,12 @@ func (c *inboundReceiver) from(phone string) (events []inbound.Event, posts int)
 // through the simulator) and a shop with an inbound callback, a help text
 // and both confirmations; the bank sends from BANK with no inbound
 // settings.
-func inboundEnv(t *testing.T) (*harness.Env, *testenv.Kafka, *inboundReceiver) {
+func inboundEnv(t *testing.T, extra ...func(*config.Config, *fleet.Roles)) (*harness.Env, *testenv.Kafka, *inboundReceiver) {
 	t.Setenv("E2E_TW_TOKEN", twToken)
 	t.Setenv("E2E_GW_SECRET", gwSecret)
 	k := testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ)
 	rcv := newInboundReceiver(t)
-	e := harness.New(t, withReceiptsOn(k), func(c *config.Config, _ *fleet.Roles) {
+	mutate := append([]func(*config.Config, *fleet.Roles){withReceiptsOn(k), func(c *config.Config, _ *fleet.Roles) {
 		c.Providers = []provider.Config{
 			{Name: "simulator", Kind: provider.KindSimulator, WebhookSecret: c.SimulatorSecret},
 			{Name: "tw", Kind: provider.KindTwilio, URL: "http://127.0.0.1:1", AccountSID: "AC-e2e", AuthTokenEnv: "E2E_TW_TOKEN"},
@@ -120,7 +121,8 @@ func inboundEnv(t *testing.T) (*harness.Env, *testenv.Kafka, *inboundReceiver) {
 				c.Applications[i].Policy.Sender = "BANK"
 			}
 		}
-	})
+	}}, extra...)
+	e := harness.New(t, mutate...)
 	return e, k, rcv
 }
 
@@ -169,6 +171,8 @@ func doReq(t *testing.T, req *http.Request) (int, string) {
 // inboundItem is one reply of GET /api/v1/inbound.
 type inboundItem struct {
 	ID, From, To, Text, Keyword, Provider, Answer string
+	FromHash                                      string `json:"from_hash"`
+	AnswerSkipped                                 string `json:"answer_skipped"`
 }
 
 func listInbound(t *testing.T, e *harness.Env, token, query string) []inboundItem {
@@ -582,5 +586,135 @@ func waitReplyApplied(t *testing.T, e *harness.Env) func() {
 		t.Helper()
 		harness.Eventually(t, 20*time.Second, func() bool { return count() > before }, func() string { return "the reply was not applied" })
 		before = count()
+	}
+}
+
+// TestInboundAnswersThrottledHashedAndUnmatchedForTheOperator (issue 17):
+// on a fleet whose shop has hash_numbers,
+//   - a phone texting HELP five times gets one answer (the default one
+//     per 10 minutes); the other four replies are kept and say
+//     answer_skipped "throttled"; a second STOP is applied but not
+//     confirmed again;
+//   - a START that leaves an API opt-out standing is not confirmed
+//     (answer_skipped "still_opted_out") and the phone stays opted out;
+//   - the callback and GET /api/v1/inbound carry from_hash (the outcome
+//     events' HMAC), never the number;
+//   - a reply to a sender no application has is listed for the operator
+//     at GET /api/v1/admin/inbound/unmatched, masked and without its text
+//     unless full=1.
+func TestInboundAnswersThrottledHashedAndUnmatchedForTheOperator(t *testing.T) {
+	key := strings.Repeat("h", config.MinNumberHashKey)
+	e, _, rcv := inboundEnv(t, withAdmin(50*time.Millisecond), func(c *config.Config, _ *fleet.Roles) {
+		for i := range c.Applications {
+			if c.Applications[i].Code == harness.ShopApp {
+				c.Applications[i].Privacy.HashNumbers, c.Applications[i].Privacy.NumberHashKey = true, key
+			}
+		}
+	})
+	post := replyPosters(t, e)["json"]
+	phones := harness.Phones(7300, 3)
+	flood, blocked, stranger := phones[0], phones[1], phones[2]
+	applied := waitReplyApplied(t, e)
+	send := func(id, from, to, text string) {
+		t.Helper()
+		if st, body := post(id, from, to, text); st/100 != 2 {
+			t.Fatalf("reply %q: HTTP %d %s", text, st, body)
+		}
+		applied()
+	}
+	for i := range 5 {
+		send(fmt.Sprintf("flood-help-%d", i), flood, "smsfleet", "HELP")
+	}
+	send("flood-stop-1", flood, "smsfleet", "STOP")
+	send("flood-stop-2", flood, "smsfleet", "STOP")
+	if !optedOut(t, e, flood) {
+		t.Fatal("the STOPs did not opt the phone out")
+	}
+	if _, err := e.Fleet.Store().AddOptOut(context.Background(), harness.ShopApp, blocked, ""); err != nil {
+		t.Fatal(err)
+	}
+	send("blocked-start", blocked, "smsfleet", "START")
+	if !optedOut(t, e, blocked) {
+		t.Fatal("a START removed the API's opt-out")
+	}
+	send("stranger-1", stranger, "NOBODY", "who is this?")
+
+	// Every reply records its answer or why it got none.
+	decided := func(phone string, n int) []inboundItem {
+		var items []inboundItem
+		harness.Eventually(t, 20*time.Second, func() bool {
+			items = listInbound(t, e, harness.ShopToken, "phone="+url.QueryEscape(phone))
+			for _, it := range items {
+				if it.Answer == "" && it.AnswerSkipped == "" {
+					return false
+				}
+			}
+			return len(items) == n
+		}, func() string { return fmt.Sprintf("replies of %s: %+v", phone, items) })
+		return items
+	}
+	got := map[string]int{}
+	for _, it := range decided(flood, 7) {
+		got[it.Text+" "+map[bool]string{true: "answered", false: it.AnswerSkipped}[it.Answer != ""]]++
+		if it.From != "" || it.FromHash != outcomes.HashPhone([]byte(key), flood) {
+			t.Errorf("GET /api/v1/inbound with hash_numbers: %+v, want from_hash and no from", it)
+		}
+	}
+	if want := map[string]int{"HELP answered": 1, "HELP throttled": 4, "STOP answered": 1, "STOP throttled": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("flood: %v, want %v", got, want)
+	}
+	if items := decided(blocked, 1); items[0].AnswerSkipped != inbound.SkipStillOptedOut {
+		t.Fatalf("START under an API opt-out: %+v, want answer_skipped %s", items[0], inbound.SkipStillOptedOut)
+	}
+	// The answers that were written reach the phone: one help text, one
+	// STOP confirmation; the blocked phone gets none.
+	harness.Eventually(t, 20*time.Second, func() bool { return len(e.Sim.Messages(flood, 100)) == 2 },
+		func() string {
+			return fmt.Sprintf("SMS to the flooding phone: %d, want 2", len(e.Sim.Messages(flood, 100)))
+		})
+	if n := len(e.Sim.Messages(blocked, 100)); n != 0 {
+		t.Fatalf("the START under an API opt-out got %d SMS", n)
+	}
+
+	// The callback: 8 events, hashed, none carrying a number.
+	hashes := map[string]string{outcomes.HashPhone([]byte(key), flood): "flood", outcomes.HashPhone([]byte(key), blocked): "blocked"}
+	events := func() (n int, bad []inbound.Event) {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		for _, evs := range rcv.got {
+			n++
+			if evs[0].From != "" || hashes[evs[0].FromHash] == "" {
+				bad = append(bad, evs[0])
+			}
+		}
+		return n, bad
+	}
+	harness.Eventually(t, 20*time.Second, func() bool { n, _ := events(); return n == 8 },
+		func() string { n, _ := events(); return fmt.Sprintf("%d callbacks, want 8", n) })
+	if _, bad := events(); len(bad) > 0 {
+		t.Fatalf("callbacks with a number or an unknown hash: %+v", bad)
+	}
+
+	// The operator reads the unmatched reply: masked by default, in full
+	// with full=1; an application's token is refused.
+	path := "/api/v1/admin/inbound/unmatched?from=" + e.Clock.Now().UTC().Format(time.DateOnly)
+	if st, _ := adminCall(t, e, "GET", path, "Token "+harness.ShopToken, ""); st != http.StatusUnauthorized {
+		t.Fatalf("an application's token: HTTP %d", st)
+	}
+	page := operator(t, e, "GET", path, "")
+	list, _ := page["unmatched"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("unmatched: %v, want the stranger's reply", page)
+	}
+	u := list[0].(map[string]any)
+	if u["from"] != sms.MaskPhone(stranger) || u["to"] != "NOBODY" || u["text"] != nil || u["text_chars"] != float64(len("who is this?")) {
+		t.Fatalf("masked view: %v", u)
+	}
+	u = operator(t, e, "GET", path+"&full=1", "")["unmatched"].([]any)[0].(map[string]any)
+	if u["from"] != stranger || u["text"] != "who is this?" {
+		t.Fatalf("full view: %v", u)
+	}
+	if st, out := adminCall(t, e, "GET", "/api/v1/admin/inbound/unmatched?limit=0", "Bearer "+adminToken, ""); st != http.StatusBadRequest || out["field"] != "limit" {
+		t.Fatalf("limit=0: HTTP %d %v", st, out)
 	}
 }
