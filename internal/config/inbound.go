@@ -38,8 +38,9 @@ type ApplicationInbound struct {
 	// HelpText answers a HELP word ("": HELP is not answered, and its
 	// words are not keywords).
 	HelpText string
-	// StopConfirmation and StartConfirmation answer a STOP or a START that
-	// changed the application's opt-outs ("": no answer).
+	// StopConfirmation and StartConfirmation answer a STOP or a START,
+	// whether or not it changed the application's opt-outs, within
+	// AnswerLimits ("": no answer).
 	StopConfirmation  string
 	StartConfirmation string
 	// StartBlockedText answers a START that leaves the phone opted out
