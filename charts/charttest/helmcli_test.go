@@ -115,7 +115,7 @@ func TestHelmCLI(t *testing.T) {
 		"# Source: smsfleet/charts/redis/templates/services.yaml", "name: prod-redis-master",
 		"# Source: smsfleet/charts/kafka/templates/service.yaml", "name: prod-kafka",
 		`SMSFLEET_REDIS_ADDR: "prod-redis-master:6379"`, `SMSFLEET_KAFKA_BROKERS: "prod-kafka:9092"`,
-		"name: prod-redis\n", "key: \"redis-password\"",
+		"name: prod-redis\n", "key: redis-password\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("helm template with the subcharts on lacks %q", want)
