@@ -36,6 +36,9 @@ func TestHelmTestHook(t *testing.T) {
 					t.Errorf("script calls %s: %v, want %v:\n%s", url, !contains(tc.roles, role), contains(tc.roles, role), script)
 				}
 			}
+			if !strings.Contains(r.notes, "helm test "+releaseName+" -n "+namespace) {
+				t.Errorf("NOTES do not say how to run the test:\n%s", r.notes)
+			}
 			sc := pod.Spec.Containers[0].SecurityContext
 			if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 				t.Errorf("the test Pod is not restricted: %+v", sc)

@@ -37,6 +37,7 @@ func TestUmbrella(t *testing.T) {
 		redis, brokers string
 	}{
 		{"external services", nil, "redis-master.data:6379", "kafka-0.kafka:9092"},
+		{"openshift through the umbrella", []string{"smsfleet.podSecurityContext.runAsUser=null", "smsfleet.securityContext.runAsUser=null"}, "redis-master.data:6379", "kafka-0.kafka:9092"},
 		{"bundled redis and kafka", []string{"smsfleet.redis.enabled=true", "smsfleet.kafka.enabled=true", "smsfleet.config.redis.addr=", "smsfleet.config.kafka.brokers=null"}, "prod-redis-master:6379", "prod-kafka:9092"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,7 +64,13 @@ func TestUmbrella(t *testing.T) {
 			if !r.has("ConfigMap", "prod-umbrella") || len(r.names("Deployment")) != len(roles) {
 				t.Errorf("umbrella ConfigMaps %v, Deployments %v", r.names("ConfigMap"), r.names("Deployment"))
 			}
-			if len(tc.set) > 0 && (!r.has("Service", "prod-redis-master") || !r.has("Service", "prod-kafka")) {
+			if strings.HasPrefix(tc.name, "openshift") {
+				spec := r.deployment(t, "api").Spec.Template.Spec
+				if spec.SecurityContext.RunAsUser != nil || spec.Containers[0].SecurityContext.RunAsUser != nil {
+					t.Errorf("null did not drop runAsUser through the umbrella: %+v", spec.SecurityContext)
+				}
+			}
+			if strings.HasPrefix(tc.name, "bundled") && (!r.has("Service", "prod-redis-master") || !r.has("Service", "prod-kafka")) {
 				t.Errorf("bundled Services missing: %v", r.names("Service"))
 			}
 		})
