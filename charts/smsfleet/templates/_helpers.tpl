@@ -62,7 +62,7 @@ caller writes {{- with include ... }}{{ . | nindent 2 }}{{- end }}.
 */}}
 {{- define "smsfleet.metaAnnotations" -}}
 {{- $all := merge (dict) (.extra | default dict) (.root.Values.commonAnnotations | default dict) }}
-{{- with $all }}
+{{- with $all -}}
 annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
