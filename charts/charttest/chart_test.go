@@ -33,6 +33,7 @@ func TestLint(t *testing.T) {
 	var logged bytes.Buffer
 	log.SetOutput(&logged)
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	staged := stageChart(t)
 	for name, vs := range map[string]valueSet{
 		"base":     {},
 		"keda":     {set: []string{"worker.keda.enabled=true"}},
@@ -42,7 +43,7 @@ func TestLint(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			logged.Reset()
-			linter := lint.AllWithKubeVersion(chartDir, vs.values(t), namespace, kubeVersion)
+			linter := lint.AllWithKubeVersion(staged, vs.values(t), namespace, kubeVersion)
 			for _, m := range linter.Messages {
 				if m.Severity >= support.WarningSev {
 					t.Errorf("lint: %s", m)

@@ -3,12 +3,13 @@ package charttest
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/strvals"
@@ -95,16 +96,20 @@ type rendered struct {
 	notes   string
 	objects map[string]map[string]any // kind -> name -> typed object
 	raw     map[string]string         // "Kind/name" -> manifest
+	sources map[string]string         // "Kind/name" -> template path, e.g. smsfleet/templates/service.yaml
 }
 
 // renderChart renders the chart like `helm template` (client-only dry-run
 // install) and returns the error instead of failing.
 func renderChart(t testing.TB, vs valueSet, caps capabilities) (string, string, error) {
 	t.Helper()
-	chrt, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatalf("load chart: %v", err)
-	}
+	return renderLoaded(t, loadChart(t), vs.values(t), caps)
+}
+
+// renderLoaded renders a loaded chart like `helm template`, hooks (the helm
+// test Pod) included, as `helm template` prints them.
+func renderLoaded(t testing.TB, chrt *chart.Chart, vals map[string]any, caps capabilities) (string, string, error) {
+	t.Helper()
 	cfg := &action.Configuration{Log: func(string, ...any) {}}
 	install := action.NewInstall(cfg)
 	install.DryRun = true
@@ -116,11 +121,15 @@ func renderChart(t testing.TB, vs valueSet, caps capabilities) (string, string, 
 	install.Namespace = namespace
 	install.KubeVersion = kubeVersion
 	install.APIVersions = chartutil.VersionSet(caps.apiVersions)
-	rel, err := install.Run(chrt, vs.values(t))
+	rel, err := install.Run(chrt, vals)
 	if err != nil {
 		return "", "", err
 	}
-	return rel.Manifest, rel.Info.Notes, nil
+	manifest := rel.Manifest
+	for _, h := range rel.Hooks {
+		manifest += "\n---\n# Source: " + h.Path + "\n" + h.Manifest
+	}
+	return manifest, rel.Info.Notes, nil
 }
 
 // render renders the chart and strictly decodes every manifest; any error
@@ -131,7 +140,18 @@ func render(t testing.TB, vs valueSet, caps capabilities) *rendered {
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
-	r := &rendered{notes: notes, objects: map[string]map[string]any{}, raw: map[string]string{}}
+	return decodeManifest(t, manifest, notes)
+}
+
+// ownTemplate matches the template paths of this chart's objects, also as a
+// subchart of an umbrella; a dependency's (charts/redis/...) are its own.
+var ownTemplate = regexp.MustCompile(`(^|/)smsfleet/templates/`)
+
+// decodeManifest strictly decodes every manifest of a rendered release and
+// checks the metadata of the chart's own objects.
+func decodeManifest(t testing.TB, manifest, notes string) *rendered {
+	t.Helper()
+	r := &rendered{notes: notes, objects: map[string]map[string]any{}, raw: map[string]string{}, sources: map[string]string{}}
 	for _, doc := range releaseutil.SplitManifests(manifest) {
 		if strings.TrimSpace(doc) == "" {
 			continue
@@ -155,7 +175,10 @@ func render(t testing.TB, vs valueSet, caps capabilities) *rendered {
 			r.objects[tm.Kind] = map[string]any{}
 		}
 		r.objects[tm.Kind][tm.Metadata.Name] = obj
-		checkMeta(t, key, objectMeta(obj))
+		r.sources[key] = sourceOf(doc)
+		if ownTemplate.MatchString(r.sources[key]) {
+			checkMeta(t, key, objectMeta(obj))
+		}
 	}
 	return r
 }
@@ -180,6 +203,10 @@ func decodeStrict(t testing.TB, apiVersion, kind, doc string) any {
 		obj = &autoscalingv2.HorizontalPodAutoscaler{}
 	case "policy/v1 PodDisruptionBudget":
 		obj = &policyv1.PodDisruptionBudget{}
+	case "v1 Pod":
+		obj = &corev1.Pod{}
+	case "networking.k8s.io/v1 NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	case "networking.k8s.io/v1 Ingress":
 		obj = &networkingv1.Ingress{}
 	case "keda.sh/v1alpha1 ScaledObject":
@@ -305,4 +332,14 @@ type Rule struct {
 	For         string            `json:"for"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
+}
+
+// sourceOf returns the template path of a manifest's "# Source:" line.
+func sourceOf(doc string) string {
+	for _, line := range strings.Split(doc, "\n") {
+		if src, ok := strings.CutPrefix(strings.TrimSpace(line), "# Source: "); ok {
+			return src
+		}
+	}
+	return ""
 }

@@ -50,6 +50,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ include "smsfleet.version" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: smsfleet
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The annotations block of an object: commonAnnotations merged with the object's
+own (dict "root" $ "extra" map; the object's win). Empty when both are, so the
+caller writes {{- with include ... }}{{ . | nindent 2 }}{{- end }}.
+*/}}
+{{- define "smsfleet.metaAnnotations" -}}
+{{- $all := merge (dict) (.extra | default dict) (.root.Values.commonAnnotations | default dict) }}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{/* The labels of one role's resources: dict "root" $ "role" "api". */}}
@@ -119,9 +135,10 @@ Checks the values that the schema cannot: rendering fails with a message naming
 the value to set.
 */}}
 {{- define "smsfleet.validate" -}}
+{{- include "smsfleet.validateSubcharts" . }}
 {{- include "smsfleet.validateRedis" . }}
-{{- if and .Values.receipts.enabled (empty .Values.config.kafka.brokers) }}
-{{- fail "config.kafka.brokers is required while receipts.enabled is true: the receipts role lands every delivery receipt in Kafka (SMSFLEET_KAFKA_BROKERS), e.g. --set 'config.kafka.brokers={kafka-0.kafka:9092}'; or set receipts.enabled=false" }}
+{{- if and .Values.receipts.enabled (empty (include "smsfleet.kafkaBrokers" .)) }}
+{{- fail "config.kafka.brokers is required while receipts.enabled is true: the receipts role lands every delivery receipt in Kafka (SMSFLEET_KAFKA_BROKERS), e.g. --set 'config.kafka.brokers={kafka-0.kafka:9092}'; or set kafka.enabled=true for the bundled kafka subchart, or receipts.enabled=false" }}
 {{- end }}
 {{- $s := .Values.secrets }}
 {{- if and $s.existingSecret (or $s.applications $s.redisPassword $s.redisSentinelPassword $s.monitorPassword $s.env) }}
@@ -147,33 +164,6 @@ the value to set.
 {{- end }}
 {{- end }}
 
-{{/*
-The restricted security context of every container (Pod Security Standards,
-restricted profile).
-*/}}
-{{- define "smsfleet.containerSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-readOnlyRootFilesystem: true
-allowPrivilegeEscalation: false
-privileged: false
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
-{{/* The restricted security context of every pod. */}}
-{{- define "smsfleet.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
 
 {{/*
 The PromQL label matchers of this release's series: the prometheusRule.selector
@@ -198,7 +188,7 @@ Checks config.redis per mode (SMSFLEET_REDIS_MODE), as the fleet does at start
 value to set.
 */}}
 {{- define "smsfleet.validateRedis" -}}
-{{- $r := .Values.config.redis }}
+{{- $r := fromYaml (include "smsfleet.redis" .) }}
 {{- if eq $r.mode "standalone" }}
 {{- if gt (len $r.addrs) 1 }}
 {{- fail (printf "config.redis.addrs has %d addresses but config.redis.mode is standalone, which takes one (config.redis.addr): set config.redis.mode=sentinel or cluster for several" (len $r.addrs)) }}
