@@ -8,7 +8,6 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/metrics"
-	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/traffic"
 )
 
@@ -62,6 +61,6 @@ func (g *Guards) Hot(app string, rules Rules, phone string) {
 	}
 	metrics.GuardAnomalies.WithLabelValues(app, cc).Inc()
 	g.log.Warn("OTP to a number prefix suddenly hot: possible SMS pumping", zap.String("application", app),
-		zap.String("prefix", rules.Prefix(phone)), zap.String("country", cc), zap.String("phone", sms.MaskPhone(phone)),
+		zap.String("prefix", rules.Prefix(phone)), zap.String("country", cc),
 		zap.Float64("anomaly_factor", rules.AnomalyFactor), zap.Int("anomaly_floor", rules.AnomalyFloor))
 }
