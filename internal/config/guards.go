@@ -270,3 +270,9 @@ func (c Config) validateGuards() error {
 	}
 	return nil
 }
+
+// IsZero reports whether g sets nothing (an override that changes nothing).
+func (g Guards) IsZero() bool {
+	return g.Countries == nil && g.DeniedRanges == nil && g.Senders == nil && g.DefaultSender == "" && g.Rate == 0 && g.Burst == 0 &&
+		g.OTPPerPhoneHour == 0 && g.OTPPerPrefixMinute == 0 && g.PrefixDigits == 0 && g.AnomalyFactor == 0 && g.AnomalyFloor == 0
+}
