@@ -62,13 +62,11 @@ func (p *Pumping) Peek(ctx context.Context, app string, rules Rules, phones []st
 	pipe := p.rdb.Pipeline()
 	byPhone := make([]*redis.IntCmd, len(phones))
 	byPrefix := map[string]*redis.IntCmd{}
-	pending := map[string]int64{}
 	for i, ph := range phones {
 		if rules.OTPPerPhoneHour > 0 {
 			byPhone[i] = pipe.ZCount(ctx, phoneKey(app, ph), strconv.FormatInt(now-hourMS, 10), "+inf")
 		}
 		pre := rules.Prefix(ph)
-		pending[pre]++
 		if _, ok := byPrefix[pre]; !ok && rules.OTPPerPrefixMinute > 0 {
 			byPrefix[pre] = pipe.ZCount(ctx, prefixKey(app, pre), strconv.FormatInt(now-minuteMS, 10), "+inf")
 		}
@@ -76,11 +74,15 @@ func (p *Pumping) Peek(ctx context.Context, app string, rules Rules, phones []st
 	if _, err := pipe.Exec(ctx); err != nil {
 		return -1, nil, fmt.Errorf("guard: OTP counts of %s: %w", app, err)
 	}
+	// The request's own SMS count as they come: the first phone that
+	// would pass a cap is the one named.
+	pending := map[string]int64{}
 	for i, ph := range phones {
 		if c := byPhone[i]; c != nil && c.Val()+1 > int64(rules.OTPPerPhoneHour) {
 			return i, phoneRefusal(rules), nil
 		}
 		pre := rules.Prefix(ph)
+		pending[pre]++
 		if c := byPrefix[pre]; c != nil && c.Val()+pending[pre] > int64(rules.OTPPerPrefixMinute) {
 			return i, prefixRefusal(rules, pre), nil
 		}
