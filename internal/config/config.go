@@ -102,7 +102,7 @@ type Config struct {
 	Prices Prices
 	// Guards are the fleet-wide default guards (the file's guards:,
 	// guards.go); GuardsOf merges an application's over them.
-	Guards Guards `env:"-"`
+	Guards Guards
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
 	// privacies holds each application's resolved privacy (PrivacyOf).
