@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 )
 
 // Phones of the guard tests: harness.Phones are German mobiles.
@@ -324,5 +327,28 @@ func TestGuardsBadConfigurationRefusedAtStart(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.says)
 			}
 		})
+	}
+}
+
+// TestGuardsOTPAnomaly (issue 18): a prefix suddenly hot with OTP is
+// counted once per minute in smsfleet_guard_anomalies_total; the OTP
+// still go (the caps, not the anomaly, refuse).
+func TestGuardsOTPAnomaly(t *testing.T) {
+	// No history: the threshold is the floor, 2; the third OTP crosses it.
+	e := harness.New(t, withGuards(config.Guards{OTPPerPhoneHour: 10, AnomalyFactor: 2, AnomalyFloor: 2}))
+	phones := harness.Phones(7500, 4)
+	e.Register(harness.ShopApp, harness.ShopToken, phones...)
+	hot := metrics.GuardAnomalies.WithLabelValues(harness.ShopApp, "DE")
+	before := testutil.ToFloat64(hot)
+	for i, ph := range phones {
+		code := e.Send(map[string]any{"send_date": "now", "content": "123456", "message_type": "otp", "devices": []string{ph}})
+		e.WaitCounts(code, map[string]int64{"sent": 1}, 10*time.Second)
+		want := 0.0
+		if i >= 2 {
+			want = 1
+		}
+		if got := testutil.ToFloat64(hot) - before; got != want {
+			t.Fatalf("after %d OTP: %v anomalies, want %v", i+1, got, want)
+		}
 	}
 }
