@@ -16,6 +16,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/groupcommit"
+	"github.com/smsfleet/smsfleet/internal/guard"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
@@ -54,7 +55,10 @@ type Options struct {
 	MaxBodyBytesInFlight int64
 	// Guard counts, logs and throttles authentication failures (nil: one
 	// that counts and logs but never throttles).
-	Guard  *authguard.Guard
+	Guard *authguard.Guard
+	// Guards are the applications' spend and fraud guards (guards.go;
+	// nil: none).
+	Guards *guard.Guards
 	Logger *zap.Logger
 	// Now is the clock; tests inject one to schedule a few seconds ahead.
 	Now func() time.Time
@@ -200,6 +204,10 @@ func (a *API) serveJSON(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	app, err := a.authorize(r, raw, m.access)
 	if err != nil {
+		a.writeErr(w, r, err)
+		return
+	}
+	if err := a.guardRate(r.Context(), app, r.PathValue("method")); err != nil {
 		a.writeErr(w, r, err)
 		return
 	}

@@ -33,6 +33,9 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	if err != nil {
 		return plan{}, err
 	}
+	if err := a.guardDestinations(ctx, app, field, n, msg.Type); err != nil {
+		return plan{}, err
+	}
 	text, err := a.composeContent(ctx, app, field, n.Content, n.Preset, pol)
 	if err != nil {
 		return plan{}, err
@@ -81,6 +84,9 @@ func (a *API) checkNotification(app, field string, n notification, pol config.Re
 	}
 	sender, err := checkSender(n.Sender, field, pol)
 	if err != nil {
+		return store.Message{}, err
+	}
+	if sender, err = a.guardSender(app, field, n.Sender, sender); err != nil {
 		return store.Message{}, err
 	}
 	validity, err := checkValidity(n.Validity, field, typ, pol)

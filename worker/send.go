@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/guard"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -62,6 +63,8 @@ type Sender struct {
 	// (traffic.go); nil: neither.
 	Paused  func(app string) bool
 	Quality *traffic.Quality
+	// Guards are the applications' guards (guards.go); nil: none.
+	Guards *guard.Guards
 
 	// unrecorded remembers acceptances whose sent write failed (record.go).
 	unrecorded unrecorded
@@ -128,6 +131,7 @@ func (s *Sender) run(ctx context.Context, refs []store.SMSRef) ([]error, error) 
 		it.verdict = judge(it.l, it.pol, now)
 	}
 	s.compose(live(items))
+	s.guard(ctx, live(items))
 	s.admit(ctx, live(items))
 	s.deliver(ctx, live(items))
 	accepted := s.acceptances(items)

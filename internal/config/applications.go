@@ -48,6 +48,9 @@ type Application struct {
 	// Privacy: retention of texts and numbers, redaction, hashed numbers
 	// (privacy.go; file only).
 	Privacy Privacy
+	// Guards are the application's guards over the fleet's (guards.go;
+	// file only); nil: the fleet's. A pointer keeps Application comparable.
+	Guards *Guards
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

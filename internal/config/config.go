@@ -100,6 +100,9 @@ type Config struct {
 	// Prices are what each provider charges per segment (the file's
 	// prices:, prices.go); none: costs are not recorded.
 	Prices Prices
+	// Guards are the fleet-wide default guards (the file's guards:,
+	// guards.go); GuardsOf merges an application's over them.
+	Guards Guards
 	// policies holds each application's resolved policy (see PolicyOf).
 	policies map[string]Resolved
 	// privacies holds each application's resolved privacy (PrivacyOf).
@@ -336,6 +339,9 @@ func load(dev bool) (Config, error) {
 		}
 		c.Providers = f.Providers
 		c.Prices = f.Prices
+		if f.Guards != nil {
+			c.Guards = *f.Guards
+		}
 		if c.Rate.Limits == "" {
 			c.Rate.Limits = f.RateLimits
 		}
@@ -412,6 +418,7 @@ func (c Config) validate() error {
 		c.validateRate, c.validateDefaults, c.validateCallbacks, c.validateInbound, c.validateReceipts, c.validateFormats,
 		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions, c.validatePrivacy,
 		c.validateHTTP, c.validateWebhookURL, c.Redis.validate, c.Lanes.validate, c.validatePartitions, c.validateTraffic,
+		c.validateGuards,
 	} {
 		if err := check(); err != nil {
 			return err

@@ -35,6 +35,8 @@ type File struct {
 	Applications      []FileApplication `yaml:"applications"`
 	// Prices are the providers' prices per segment (prices.go).
 	Prices Prices `yaml:"prices"`
+	// Guards are the fleet-wide default guards (guards.go).
+	Guards *Guards `yaml:"guards"`
 }
 
 // FileApplication is one application in the file.
@@ -63,6 +65,8 @@ type FileApplication struct {
 	AllowBroadcast bool `yaml:"allow_broadcast"`
 	// Inbound: replies, keywords and their answers (inbound.go).
 	Inbound *FileInbound `yaml:"inbound"`
+	// Guards: the application's guards over the fleet's (guards.go).
+	Guards *Guards `yaml:"guards"`
 }
 
 // readFile reads and strictly decodes path: an unknown key is an error, so
@@ -94,6 +98,7 @@ func (fa FileApplication) application() (app Application, err error) {
 		app.DeviceToken = os.Getenv(fa.DeviceTokenEnv)
 	}
 	app.Inbound = fa.Inbound.application()
+	app.Guards = fa.Guards
 	app.CallbackSecret = fa.CallbackSecret
 	app.CallbackAllowHTTP = fa.CallbackAllowHTTP
 	if fa.CallbackSecretEnv != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/smsfleet/smsfleet/intake"
 	"github.com/smsfleet/smsfleet/internal/authguard"
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/guard"
 	"github.com/smsfleet/smsfleet/internal/history"
 	"github.com/smsfleet/smsfleet/internal/httprole"
 	"github.com/smsfleet/smsfleet/internal/kafkax"
@@ -100,6 +101,8 @@ type Fleet struct {
 	sup *lifecycle.Supervisor
 	// traffic is the live traffic control and delivery quality (traffic.go).
 	traffic trafficParts
+	// guards are the applications' guards (guards.go).
+	guards *guard.Guards
 }
 
 // New builds a fleet. It checks Redis and loads the store's scripts.
@@ -147,6 +150,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	}
 	f.rates = rates
 	f.buildTraffic(ctx)
+	f.buildGuards(ctx)
 	perFleet := prometheus.NewRegistry()
 	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")), newTrafficCollector(f.traffic.watcher))
 	f.mux.Handle("GET /metrics", metrics.Handler(perFleet))
@@ -257,7 +261,7 @@ func (f *Fleet) mountAPI() {
 		Store:    f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
 		MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 		UnauthenticatedBodyBytes: o.Config.UnauthenticatedBodyBytes, MaxBodyBytesInFlight: o.Config.MaxBodyBytesInFlight,
-		Guard:     guard,
+		Guard: guard, Guards: f.guards,
 		ChunkSize: o.Config.DispatchChunk,
 		Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
 	}).Register(f.mux)
@@ -323,7 +327,7 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 //     put in while the rest drains.
 func (f *Fleet) Start() error {
 	ctx := context.Background()
-	f.sup.Add(f.traffic.watcher)
+	f.sup.Add(f.traffic.watcher, f.guards.Live)
 	if len(f.servers) > 0 {
 		if err := f.startLanes(ctx); err != nil {
 			return err
@@ -386,7 +390,7 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 		Rates: f.rates,
 		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,
 		RetryDelay: worker.RetryDelay(f.opts.Config.Worker), Shards: f.opts.Config.LaneShards(),
-		Paused: f.traffic.watcher.AppPaused, Quality: f.traffic.quality,
+		Paused: f.traffic.watcher.AppPaused, Quality: f.traffic.quality, Guards: f.guards,
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16, Batch: f.opts.Config.Worker.Batch}
 	mux := worker.NewMux(send, fan)

@@ -59,13 +59,15 @@ func providerNames(ps []provider.Provider) []string {
 // mountAdmin registers the operator API and GET /api/v1/routes.
 func (f *Fleet) mountAdmin(guard *authguard.Guard) {
 	o := f.opts
-	admin.New(admin.Options{
+	api := admin.New(admin.Options{
 		Token: o.Config.Admin.Token, Who: o.Config.Admin.Name,
 		Store: f.traffic.store, Watcher: f.traffic.watcher, Router: f.router, Inspector: f.insp,
 		Shards: o.Config.LaneShards(), Providers: f.traffic.watcher.Providers(),
 		RouteOf: o.Config.RouteOf, DefaultRoute: o.Config.DefaultRoute, Apps: o.Config.Applications, Unmatched: f.store,
 		Guard: guard, Log: o.Log.Named("admin"),
-	}).Register(f.mux)
+	})
+	api.Register(f.mux)
+	api.RegisterGuards(f.mux, f.guards)
 }
 
 // receiptsMeasured makes the receipts consumer count receipts for the

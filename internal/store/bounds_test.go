@@ -57,6 +57,10 @@ var keyBounds = map[string]string{
 	"sf:hkey":   "one key per fleet, written once (Message History sessions)",
 	"sf:qf:":    "ttl",
 	"sf:cd:":    "ttl",
+	"sf:gp:":    "ttl",
+	"sf:gx:":    "ttl",
+	"sf:gm:":    "ttl",
+	"sf:gr:":    "ttl",
 	"sf:px":     "entries removed when due by the privacy sweep (DeliveryWaitSweeper), each within the statistics retention",
 }
 

@@ -50,6 +50,10 @@ package store
 //	sf:cd:{YYYYMMDD}     hash   cost of the SMS sent that day (UTC) per application, in millionths of the currency (one per partition, summed; about 13 months: cost.go)
 //	sf:qf:{queue}        string a queue's replication fence on a Redis Cluster: written, then WAITed on, on the queue's master (queuefence.go; 1 min)
 //	sf:px                zset   "t:<code>" (text) and "n:<code>" (a direct message's number) due for removal by their retention, scored by unix ms (one per partition; privacy.go)
+//	sf:gp:{app}:{phone}  zset   OTP SMS ids sent to a phone, by unix ms; trimmed to the last hour, PEXPIRE 1 h (internal/guard/pumping.go; the application's code in braces is the tag)
+//	sf:gx:{app}:{prefix} zset   OTP SMS ids sent to a number prefix, by unix ms; trimmed to the last minute, PEXPIRE 1 min (internal/guard)
+//	sf:gm:{app}:{prefix}:{minute} string OTP sent to a prefix in one unix minute, for anomalies; TTL 12 min (internal/guard)
+//	sf:gr:{kind}:{app}   string the application's intake token bucket (ratelimit.Limiter with prefix sf:gr:: t, a, m, and u:{app}:{second}); each expires when idle (internal/guard/rate.go)
 const (
 	pDevice    = "sf:d:"
 	pDevices   = "sf:ds:"
