@@ -48,6 +48,9 @@ type Application struct {
 	// Privacy: retention of texts and numbers, redaction, hashed numbers
 	// (privacy.go; file only).
 	Privacy Privacy
+	// Quotas cap the application's SMS, segments and money per UTC day and
+	// month (quotas.go; file only).
+	Quotas Quotas
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

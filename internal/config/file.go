@@ -63,6 +63,8 @@ type FileApplication struct {
 	AllowBroadcast bool `yaml:"allow_broadcast"`
 	// Inbound: replies, keywords and their answers (inbound.go).
 	Inbound *FileInbound `yaml:"inbound"`
+	// Quotas per day and month (quotas.go).
+	Quotas *FileQuotas `yaml:"quotas"`
 }
 
 // readFile reads and strictly decodes path: an unknown key is an error, so
@@ -107,6 +109,9 @@ func (fa FileApplication) application() (app Application, err error) {
 	}
 	if app.Privacy, err = fa.Privacy.load(fa.Code); err != nil {
 		return Application{}, err
+	}
+	if app.Quotas, err = fa.Quotas.resolve(); err != nil {
+		return Application{}, fmt.Errorf("application %s: %w", fa.Code, err)
 	}
 	if err := app.validate(); err != nil {
 		return Application{}, err
