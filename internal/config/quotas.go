@@ -61,7 +61,9 @@ func (k QuotaKind) String() string {
 
 // Monthly reports whether the quota's period is the UTC month (else the
 // UTC day).
-func (k QuotaKind) Monthly() bool { return k == SMSPerMonth || k == SegmentsPerMonth || k == MoneyPerMonth }
+func (k QuotaKind) Monthly() bool {
+	return k == SMSPerMonth || k == SegmentsPerMonth || k == MoneyPerMonth
+}
 
 // Money reports whether the quota counts money (in Micros).
 func (k QuotaKind) Money() bool { return k == MoneyPerDay || k == MoneyPerMonth }
