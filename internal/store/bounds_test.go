@@ -56,6 +56,9 @@ var keyBounds = map[string]string{
 	"sf:hkey":   "one key per fleet, written once (Message History sessions)",
 	"sf:qf:":    "ttl",
 	"sf:cd:":    "ttl",
+	"sf:qt:":    "ttl",
+	"sf:qv:":    "ttl",
+	"sf:qw:":    "ttl",
 	"sf:px":     "entries removed when due by the privacy sweep (DeliveryWaitSweeper), each within the statistics retention",
 }
 
