@@ -253,7 +253,7 @@ func (f *Fleet) mountAPI() {
 		Now: o.Now, Log: o.Log.Named("auth")})
 	intake.NewAPI(intake.Options{
 		Rates:    &intake.RateStatus{Limits: f.rates.Limits, Limiter: f.rates.Limiter},
-		Currency: o.Config.Prices.Currency,
+		Currency: o.Config.Prices.Currency, Quotas: f.quotaStore(),
 		Store:    f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
 		MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 		UnauthenticatedBodyBytes: o.Config.UnauthenticatedBodyBytes, MaxBodyBytesInFlight: o.Config.MaxBodyBytesInFlight,
@@ -387,6 +387,7 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,
 		RetryDelay: worker.RetryDelay(f.opts.Config.Worker), Shards: f.opts.Config.LaneShards(),
 		Paused: f.traffic.watcher.AppPaused, Quality: f.traffic.quality,
+		Quotas: f.workerQuotas(),
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16, Batch: f.opts.Config.Worker.Batch}
 	mux := worker.NewMux(send, fan)
