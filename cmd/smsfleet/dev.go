@@ -100,7 +100,8 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	opts := fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true, Receipts: true}, Log: log, Simulator: sim,
-		Mounts: map[string]http.Handler{mon.RootPath() + "/": mon.Handler(), mon.RootPath() + "/metrics": mon.MetricsHandler()}}
+		Mounts: map[string]http.Handler{mon.RootPath() + "/": mon.Handler(), mon.RootPath() + "/metrics": mon.MetricsHandler(),
+			mon.RootPath() + "/traffic": mon.TrafficHandler(monitor.TrafficOptionsFor(cfg, monRedis, log.Named("monitor")))}}
 	return serve(ctx, cfg, opts, func(addr string) {
 		fmt.Fprintf(stdout, `
   smsfleet dev is running (embedded Redis, provider simulator; nothing is kept)

@@ -253,12 +253,13 @@ func (f *Fleet) mountAPI() {
 		Now: o.Now, Log: o.Log.Named("auth")})
 	intake.NewAPI(intake.Options{
 		Rates:    &intake.RateStatus{Limits: f.rates.Limits, Limiter: f.rates.Limiter},
-		Currency: o.Config.Prices.Currency, Quotas: f.quotaStore(),
+		Currency: o.Config.Prices.Currency,
 		Store:    f.store, Enqueuer: f.enq, Inspector: f.insp, Apps: o.Config.Applications,
 		MaxBodyBytes: o.Config.MaxBodyBytes, MaxRecipients: o.Config.MaxRecipients, DefaultRegion: o.Config.DefaultRegion,
 		UnauthenticatedBodyBytes: o.Config.UnauthenticatedBodyBytes, MaxBodyBytesInFlight: o.Config.MaxBodyBytesInFlight,
 		Guard:     guard,
 		ChunkSize: o.Config.DispatchChunk,
+		Quotas:    f.quotaStore(),
 		Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
 	}).Register(f.mux)
 	f.mountAdmin(guard)
