@@ -163,7 +163,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/optouts/{phone}", a.native(a.removeOptOut))
 	mux.Handle("GET /api/v1/ratelimits", a.native(a.rateLimits))
 	mux.Handle("GET /api/v1/costs", a.native(a.costs))
-	mux.Handle("GET /api/v1/quotas", a.native(a.quotas)) // quota.go
+	mux.Handle("GET /api/v1/quotas", a.native(a.quotas))       // quota.go
 	mux.Handle("GET /api/v1/inbound", a.native(a.listInbound)) // inbound_api.go
 }
 
