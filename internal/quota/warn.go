@@ -21,7 +21,7 @@ const Topic = "smsfleet.quota"
 const (
 	EventType     = "quota.warning"
 	CEType        = "io.smsfleet.quota.warning.v1"
-	CESource      = "/smsfleet/worker"
+	CESource      = "/smsfleet/quota"
 	SchemaVersion = "1"
 )
 
