@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -99,6 +100,21 @@ func TestQuotaSMSRefusedAtIntake(t *testing.T) {
 	}
 	if month.Quota != "sms_per_month" || month.Used != "5" || month.Limit != "1000" || month.Period != "month" || month.PeriodEnd != nextMonth {
 		t.Errorf("month quota %+v", month)
+	}
+	// The metrics: use and limit per configured application and quota
+	// (bounded labels), and the intake's refusal counted.
+	metricsBody := getMetrics(t, e)
+	for _, want := range []string{
+		`smsfleet_quota_used{application="SHOP1-00001",quota="sms_per_day"} 5`,
+		`smsfleet_quota_limit{application="SHOP1-00001",quota="sms_per_month"} 1000`,
+		`smsfleet_quota_refused_total{quota="sms_per_day",stage="intake"}`,
+	} {
+		if !strings.Contains(metricsBody, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metricsBody, `smsfleet_quota_used{application="BANK1-00002"`) {
+		t.Error("/metrics shows quotas of an application that has none")
 	}
 	// Another application's quotas are its own (none); a wrong token is 401.
 	var bank quotasView
@@ -323,4 +339,19 @@ func TestQuotaBadConfigRefusedAtStartup(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", tc.quotas, err, tc.want)
 		}
 	}
+}
+
+// getMetrics reads the fleet's /metrics.
+func getMetrics(t *testing.T, e *harness.Env) string {
+	t.Helper()
+	resp, err := http.Get(e.API.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: HTTP %d %v", resp.StatusCode, err)
+	}
+	return string(b)
 }

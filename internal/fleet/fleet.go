@@ -149,6 +149,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	f.buildTraffic(ctx)
 	perFleet := prometheus.NewRegistry()
 	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")), newTrafficCollector(f.traffic.watcher))
+	if qs := f.quotaStore(); qs != nil {
+		perFleet.MustRegister(newQuotaCollector(qs, o.Config))
+	}
 	f.mux.Handle("GET /metrics", metrics.Handler(perFleet))
 	if o.Roles.Receipts {
 		if err := f.buildReceipts(); err != nil {
