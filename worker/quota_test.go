@@ -47,7 +47,7 @@ func TestQuotaAtSend(t *testing.T) {
 	}{
 		{"sms per day", config.SMSPerDay, 2, `"hi"`, 2, 2},
 		{"segments per month", config.SegmentsPerMonth, 5, `"` + strings.Repeat("x", 161) + `"`, 2, 4}, // 2 segments each
-		{"budget at the dearer provider", config.MoneyPerMonth, 200_000, `"hi"`, 2, 160_000},    // 0.08 each, not 0.05
+		{"budget at the dearer provider", config.MoneyPerMonth, 200_000, `"hi"`, 2, 160_000},           // 0.08 each, not 0.05
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := newStub(t, "a", answerOK, 0), newStub(t, "b", answerOK, 0)
