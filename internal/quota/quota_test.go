@@ -26,7 +26,7 @@ type clock struct {
 func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
-func newStore(t *testing.T, qs config.Quotas, start time.Time) (*Store, *clock) {
+func newStore(t testing.TB, qs config.Quotas, start time.Time) (*Store, *clock) {
 	t.Helper()
 	r := testenv.NewRedis(t)
 	c := &clock{t: start}
