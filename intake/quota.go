@@ -15,15 +15,20 @@ import (
 // SMS would exceed one of the application's SMS quotas as already used
 // (quota sms_per_day 1000 reached (998 used, 5 requested)). It reserves
 // nothing: the worker reserves each SMS exactly when it knows its
-// segments and price (worker/quota.go). A targeted notification's count
-// is unknown until its dispatch, so only the worker holds it.
+// segments and price (worker/quota.go). Only the SMS due now are
+// counted: a scheduled group goes in a later period, where the worker
+// checks it. A targeted notification's count is unknown until its
+// dispatch, so only the worker holds it.
 func (a *API) checkQuota(ctx context.Context, app, field string, audiences []store.Audience) error {
 	if a.Quotas == nil {
 		return nil
 	}
 	var n int64
+	now := a.Now()
 	for _, au := range audiences {
-		n += int64(len(au.Phones))
+		if !au.SendAt.After(now) {
+			n += int64(len(au.Phones))
+		}
 	}
 	if n == 0 {
 		return nil

@@ -116,6 +116,12 @@ func TestQuotaSMSRefusedAtIntake(t *testing.T) {
 	if strings.Contains(metricsBody, `smsfleet_quota_used{application="BANK1-00002"`) {
 		t.Error("/metrics shows quotas of an application that has none")
 	}
+	// Today's quota used up does not refuse a message due tomorrow (the
+	// worker checks it in its own day).
+	later := time.Date(now.Year(), now.Month(), now.Day()+1, 10, 0, 0, 0, time.UTC).Format("2006-01-02 15:04")
+	if r := createAs(e, harness.ShopApp, harness.ShopToken, map[string]any{"send_date": later, "timezone": "UTC", "content": "Tomorrow", "devices": phones[:2]}); r.StatusCode != 200 {
+		t.Errorf("a message for tomorrow: status %d %q, want accepted", r.StatusCode, r.StatusMessage)
+	}
 	// Another application's quotas are its own (none); a wrong token is 401.
 	var bank quotasView
 	if st := e.Native("/api/v1/quotas", harness.BankToken, &bank); st != http.StatusOK || len(bank.Quotas) != 0 {
