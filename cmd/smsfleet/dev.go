@@ -19,6 +19,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/logging"
 	"github.com/smsfleet/smsfleet/internal/monitor"
+	"github.com/smsfleet/smsfleet/internal/quota"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/redisx"
@@ -130,7 +131,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 // embeddedKafka starts kfake on addr (port 0: any free port) with the
 // receipts topics, and returns where it listens.
 func embeddedKafka(addr string) (string, func(), error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ), kfake.AllowAutoTopicCreation()}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ, quota.Topic), kfake.AllowAutoTopicCreation()}
 	_, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("SMSFLEET_DEV_KAFKA_ADDR %q: %w", addr, err)
