@@ -70,6 +70,7 @@ type providerRow struct {
 	Drained          bool
 	Weight           int
 	Operator         bool // Weight is the operator's
+	Weighted         bool // a weight applies (the operator's or a configured one); else the route's order
 	Quality          traffic.Figures
 	Countries        []countryRow
 	QualityAvailable bool
@@ -131,9 +132,10 @@ func readTraffic(ctx context.Context, o TrafficOptions) trafficData {
 		}
 	}
 	for _, p := range o.Providers {
-		row := providerRow{Name: p, Drained: st.Drained[p], Weight: o.Weights[p]}
+		row := providerRow{Name: p, Drained: st.Drained[p]}
+		row.Weight, row.Weighted = o.Weights[p]
 		if w, ok := st.Weights[p]; ok {
-			row.Weight, row.Operator = w, true
+			row.Weight, row.Operator, row.Weighted = w, true, true
 		}
 		if f, ok := figures[p]; ok {
 			row.Quality, row.QualityAvailable = f, true

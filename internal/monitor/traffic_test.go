@@ -47,7 +47,7 @@ func TestTrafficPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /monitoring/traffic", m.TrafficHandler(monitor.TrafficOptions{Store: st, Quality: q, Providers: []string{"sim-a", "sim-b"},
+	mux.Handle("GET /monitoring/traffic", m.TrafficHandler(monitor.TrafficOptions{Store: st, Quality: q, Providers: []string{"sim-a", "sim-b", "sim-c"},
 		Weights: map[string]int{"sim-a": 2, "sim-b": 1}, Now: func() time.Time { return now }}))
 	page := httptest.NewServer(mux)
 	t.Cleanup(page.Close)
@@ -60,6 +60,7 @@ func TestTrafficPage(t *testing.T) {
 		"State version 3",
 		`<tr id="provider-sim-a">`, `<span class="drained">drained</span>`, "2 <small>(configured)</small>",
 		`<tr id="provider-sim-b">`, "7 <small>(operator)</small>", "taking traffic",
+		`<tr id="provider-sim-c">`, "none: the route's order",
 		"100.0 %", // delivery ratio and weight factor with nothing sent
 		`<span class="drained">marketing</span>`, `<span class="drained">SHOP1-00001</span>`,
 		"<td>worker-1</td><td>3</td>",
