@@ -17,6 +17,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/groupcommit"
 	"github.com/smsfleet/smsfleet/internal/guard"
+	"github.com/smsfleet/smsfleet/internal/quota"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
@@ -44,6 +45,8 @@ type Options struct {
 	// Currency is the configured prices' currency ("" when no prices are
 	// configured: costs are unknown and not shown; cost.go).
 	Currency string
+	// Quotas are the applications' quotas (quota.go); nil: none checked.
+	Quotas *quota.Store
 	// UnauthenticatedBodyBytes bounds what is read of a body before its
 	// caller is authenticated (SMSFLEET_UNAUTHENTICATED_BODY_BYTES; 0:
 	// 64 KiB, at most MaxBodyBytes). See readRequest.
@@ -164,6 +167,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/optouts/{phone}", a.native(a.removeOptOut))
 	mux.Handle("GET /api/v1/ratelimits", a.native(a.rateLimits))
 	mux.Handle("GET /api/v1/costs", a.native(a.costs))
+	mux.Handle("GET /api/v1/quotas", a.native(a.quotas))       // quota.go
 	mux.Handle("GET /api/v1/inbound", a.native(a.listInbound)) // inbound_api.go
 }
 

@@ -58,6 +58,9 @@ func (a *API) planNotification(ctx context.Context, app, field string, raw json.
 	if p.audiences, err = a.audiences(ctx, &p.msg, n, recipients, now); err != nil {
 		return plan{}, err
 	}
+	if err := a.checkQuota(ctx, app, field, p.audiences); err != nil {
+		return plan{}, err
+	}
 	return p, nil
 }
 

@@ -65,6 +65,9 @@ type Sender struct {
 	Quality *traffic.Quality
 	// Guards are the applications' guards (guards.go); nil: none.
 	Guards *guard.Guards
+	// Quotas reserve each SMS's use of its application's quotas before
+	// its provider call (quota.go); nil: no quotas.
+	Quotas *Quotas
 
 	// unrecorded remembers acceptances whose sent write failed (record.go).
 	unrecorded unrecorded
@@ -133,7 +136,7 @@ func (s *Sender) run(ctx context.Context, refs []store.SMSRef) ([]error, error) 
 	s.compose(live(items))
 	s.guard(ctx, live(items))
 	s.admit(ctx, live(items))
-	s.deliver(ctx, live(items))
+	s.deliverWithinQuota(ctx, live(items))
 	accepted := s.acceptances(items)
 	s.recordAccepted(ctx, items)
 	for i, it := range items {

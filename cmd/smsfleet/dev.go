@@ -19,6 +19,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/fleet"
 	"github.com/smsfleet/smsfleet/internal/logging"
 	"github.com/smsfleet/smsfleet/internal/monitor"
+	"github.com/smsfleet/smsfleet/internal/quota"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/redisx"
@@ -100,7 +101,8 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	opts := fleet.Options{Config: cfg, Roles: fleet.Roles{API: true, Worker: true, Receipts: true}, Log: log, Simulator: sim,
-		Mounts: map[string]http.Handler{mon.RootPath() + "/": mon.Handler(), mon.RootPath() + "/metrics": mon.MetricsHandler()}}
+		Mounts: map[string]http.Handler{mon.RootPath() + "/": mon.Handler(), mon.RootPath() + "/metrics": mon.MetricsHandler(),
+			mon.RootPath() + "/traffic": mon.TrafficHandler(monitor.TrafficOptionsFor(cfg, monRedis, log.Named("monitor")))}}
 	return serve(ctx, cfg, opts, func(addr string) {
 		fmt.Fprintf(stdout, `
   smsfleet dev is running (embedded Redis, provider simulator; nothing is kept)
@@ -129,7 +131,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
 // embeddedKafka starts kfake on addr (port 0: any free port) with the
 // receipts topics, and returns where it listens.
 func embeddedKafka(addr string) (string, func(), error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ), kfake.AllowAutoTopicCreation()}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ, quota.Topic), kfake.AllowAutoTopicCreation()}
 	_, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("SMSFLEET_DEV_KAFKA_ADDR %q: %w", addr, err)

@@ -24,6 +24,9 @@ nodes in SMSFLEET_REDIS_ADDRS):
   /monitoring/   the lanes (otp, transactional, marketing, dispatch) with their
                  pending, scheduled, retry and archived tasks; a send task shows
                  its SMS (masked phone, status, provider, attempts)
+  /monitoring/traffic  the live traffic state: drained providers, weights,
+                 paused lanes and applications, delivery quality and weight
+                 factors, the state each pod applies, and the audit trail
   /metrics       Prometheus: asynq_* queue metrics (queue size, latency, tasks
                  by state) plus Go and process metrics; run one monitor per
                  fleet, the queue collector reads every queue on each scrape;
@@ -67,6 +70,7 @@ func runMonitor(ctx context.Context, stdout io.Writer) error {
 	})
 	mux := role.Mux()
 	mux.Handle(m.RootPath()+"/", m.Handler())
+	mux.Handle("GET "+m.RootPath()+"/traffic", m.TrafficHandler(monitor.TrafficOptionsFor(cfg, rdb, log.Named("monitor"))))
 	mux.Handle("GET /metrics", m.MetricsHandler())
 	mux.Handle("GET /{$}", http.RedirectHandler(m.RootPath()+"/", http.StatusFound))
 

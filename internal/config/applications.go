@@ -51,6 +51,9 @@ type Application struct {
 	// Guards are the application's guards over the fleet's (guards.go;
 	// file only); nil: the fleet's. A pointer keeps Application comparable.
 	Guards *Guards
+	// Quotas cap the application's SMS, segments and money per UTC day and
+	// month (quotas.go; file only).
+	Quotas Quotas
 }
 
 // Applications is the list of tenants, parsed from SMSFLEET_APPLICATIONS:

@@ -672,6 +672,9 @@ func (c Config) validateProviders() error {
 			}
 		}
 	}
+	if err := c.validateQuotas(); err != nil {
+		return err
+	}
 	return c.Prices.validate(known)
 }
 

@@ -67,6 +67,8 @@ type FileApplication struct {
 	Inbound *FileInbound `yaml:"inbound"`
 	// Guards: the application's guards over the fleet's (guards.go).
 	Guards *Guards `yaml:"guards"`
+	// Quotas per day and month (quotas.go).
+	Quotas *FileQuotas `yaml:"quotas"`
 }
 
 // readFile reads and strictly decodes path: an unknown key is an error, so
@@ -112,6 +114,9 @@ func (fa FileApplication) application() (app Application, err error) {
 	}
 	if app.Privacy, err = fa.Privacy.load(fa.Code); err != nil {
 		return Application{}, err
+	}
+	if app.Quotas, err = fa.Quotas.resolve(); err != nil {
+		return Application{}, fmt.Errorf("application %s: %w", fa.Code, err)
 	}
 	if err := app.validate(); err != nil {
 		return Application{}, err

@@ -153,6 +153,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	f.buildGuards(ctx)
 	perFleet := prometheus.NewRegistry()
 	perFleet.MustRegister(newRateCollector(rates, o.Log.Named("metrics")), newTrafficCollector(f.traffic.watcher))
+	if qs := f.quotaStore(); qs != nil {
+		perFleet.MustRegister(newQuotaCollector(qs, o.Config))
+	}
 	f.mux.Handle("GET /metrics", metrics.Handler(perFleet))
 	if o.Roles.Receipts {
 		if err := f.buildReceipts(); err != nil {
@@ -263,6 +266,7 @@ func (f *Fleet) mountAPI() {
 		UnauthenticatedBodyBytes: o.Config.UnauthenticatedBodyBytes, MaxBodyBytesInFlight: o.Config.MaxBodyBytesInFlight,
 		Guard: guard, Guards: f.guards,
 		ChunkSize: o.Config.DispatchChunk,
+		Quotas:    f.quotaStore(),
 		Policy:    o.Config.PolicyOf, DeliveryWait: o.Config.DeliveryWait, CallbackSecret: o.Config.CallbackSecretOf, Logger: o.Log.Named("api"), Now: o.Now,
 	}).Register(f.mux)
 	f.mountAdmin(guard)
@@ -391,6 +395,7 @@ func (f *Fleet) startLanes(ctx context.Context) error {
 		Tasks: f.client, SendTimeout: f.opts.Config.Worker.SendTimeout,
 		RetryDelay: worker.RetryDelay(f.opts.Config.Worker), Shards: f.opts.Config.LaneShards(),
 		Paused: f.traffic.watcher.AppPaused, Quality: f.traffic.quality, Guards: f.guards,
+		Quotas: f.workerQuotas(),
 	}
 	fan := &dispatcher.Fanout{Store: f.store, Enqueuer: f.enq, Log: f.log.Named("dispatch"), Parallel: 16, Batch: f.opts.Config.Worker.Batch}
 	mux := worker.NewMux(send, fan)

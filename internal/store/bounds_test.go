@@ -61,6 +61,9 @@ var keyBounds = map[string]string{
 	"sf:gx:":    "ttl",
 	"sf:gm:":    "ttl",
 	"sf:gr:":    "ttl",
+	"sf:qt:":    "ttl",
+	"sf:qv:":    "ttl",
+	"sf:qw:":    "ttl",
 	"sf:px":     "entries removed when due by the privacy sweep (DeliveryWaitSweeper), each within the statistics retention",
 }
 

@@ -48,6 +48,10 @@ package store
 //	sf:hp:{app}:{phone}  zset   SMS ids of an application to a phone, scored by when a worker first loaded them (unix ms); expires the number retention after its last SMS (history.go, privacy.go)
 //	sf:hkey              string the Message History session key, created once by the first API process (history.go)
 //	sf:cd:{YYYYMMDD}     hash   cost of the SMS sent that day (UTC) per application, in millionths of the currency (one per partition, summed; about 13 months: cost.go)
+//	sf:qt:{app}:d:{YYYYMMDD} hash  what the application reserved of its quotas that UTC day: s SMS, g segments, c money (millionths); 3 days (internal/quota)
+//	sf:qt:{app}:m:{YYYYMM}   hash   the same for the UTC month; 63 days (internal/quota)
+//	sf:qv:{app}:{id}     string an SMS's quota reservation "YYYYMMDD|sms|segments|money", so a retry is not counted twice; 35 days (internal/quota)
+//	sf:qw:{app}:{quota}:{period} string a quota warning claimed ("p", 2 min) or published ("s", until its period ends) (internal/quota)
 //	sf:qf:{queue}        string a queue's replication fence on a Redis Cluster: written, then WAITed on, on the queue's master (queuefence.go; 1 min)
 //	sf:px                zset   "t:<code>" (text) and "n:<code>" (a direct message's number) due for removal by their retention, scored by unix ms (one per partition; privacy.go)
 //	sf:gp:{app}:{phone}  zset   OTP SMS ids sent to a phone, by unix ms; trimmed to the last hour, PEXPIRE 1 h (internal/guard/pumping.go; the application's code in braces is the tag)
@@ -93,6 +97,7 @@ const (
 //	                  sf:tx:{app}:{txn}, sf:oo:{app}, sf:or:{app}:{phone}, sf:fc:{app}:{phone},
 //	                  sf:p:{app}:{code}, sf:pl:{app}, sf:in:{app}:{id}, sf:il:{app},
 //	                  sf:ip:{app}:{phone}, sf:at:{app}:{phone}:{kw}   the application's code, in braces, is the tag
+//	                  sf:qt:, sf:qv:, sf:qw: (internal/quota) carry the application's tag in both layouts
 //	per partition     sf:m:{T}:{code}, sf:mr:{T}:{code}:{i}, sf:mt:{T}:{code}, sf:s:{T}:{id}, sf:sa:{T}:{id}   T = tag of the message's partition
 //	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}, sf:px:{T}, sf:cd:{day}:{T}   one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
