@@ -123,7 +123,7 @@ func (s *Sender) recordSent(ctx context.Context, it *item, o store.Outcome) erro
 		return fmt.Errorf("record sent: %w", err)
 	}
 	if moved {
-		metrics.SMS.WithLabelValues(string(sms.Sent), it.l.Type.Lane(), o.Provider, o.Operator).Inc()
+		metrics.CountSent(it.l.Type.Lane(), o.Provider, o.Operator)
 		countCost(it, o)
 	}
 	it.log.Info("sms sent", zap.String("provider", o.Provider), zap.Int("segments", o.Segments), zap.String("encoding", o.Encoding))

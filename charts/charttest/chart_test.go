@@ -319,7 +319,7 @@ var renderCases = []renderCase{
 				t.Errorf("breaker rule = %+v", br)
 			}
 			dr := rulesNamed(pr, "SmsfleetDeliveryRateDrop")[0]
-			for _, want := range []string{`status="delivered"`, `status=~"delivered|undelivered|unknown"`, "[30m]", ") < 0.9", ">= 100"} {
+			for _, want := range []string{`smsfleet_sms_outcomes_total{`, `outcome="delivered"`, `outcome=~"delivered|undelivered|unknown"`, "[30m]", ") < 0.9", ">= 100"} {
 				if !strings.Contains(dr.Expr, want) {
 					t.Errorf("delivery rate rule lacks %q: %s", want, dr.Expr)
 				}

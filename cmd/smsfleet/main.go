@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/metrics"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -43,6 +44,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	metrics.SetVersion(version) // smsfleet_build_info{version}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {

@@ -23,6 +23,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/net/netutil"
+
+	"github.com/smsfleet/smsfleet/internal/metrics"
 )
 
 // Check is one readiness dependency; an error makes /readyz answer 503
@@ -162,9 +164,17 @@ func New(o Options) *Role {
 func (r *Role) Mux() *http.ServeMux { return r.mux }
 
 // Handler is what the listener serves: the mux, each request under its
-// deadline (Options.RequestTimeout) unless its path is exempt.
+// deadline (Options.RequestTimeout) unless its path is exempt, counted and
+// timed by method, route pattern and code (smsfleet_http_requests_total,
+// smsfleet_http_request_duration_seconds).
 func (r *Role) Handler() http.Handler {
-	limited := Deadline(r.opts.RequestTimeout, r.mux)
+	return metrics.InstrumentHTTP(r.withDeadlines(metrics.RecordRoute(r.mux)))
+}
+
+// withDeadlines runs h under the request deadline, except on NoDeadline
+// paths.
+func (r *Role) withDeadlines(h http.Handler) http.Handler {
+	limited := Deadline(r.opts.RequestTimeout, h)
 	if len(r.opts.NoDeadline) == 0 {
 		return limited
 	}
@@ -177,7 +187,7 @@ func (r *Role) Handler() http.Handler {
 				if wt := r.opts.Limits.WriteTimeout; wt > 0 {
 					_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(2 * wt))
 				}
-				r.mux.ServeHTTP(w, req)
+				h.ServeHTTP(w, req)
 				return
 			}
 		}

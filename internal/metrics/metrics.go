@@ -51,11 +51,6 @@ func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
 }
 
 var (
-	// SMS counts SMS reaching each status: sent (the worker, when a
-	// provider accepts) and every outcome (the outcome relay).
-	SMS = counterVec("smsfleet_sms_total", "SMS reaching each status, by lane, provider and operator.",
-		"status", "lane", "provider", "operator")
-
 	// ProviderLatency times every provider call, by how it ended (ok,
 	// transient, throttled, permanent, ambiguous).
 	ProviderLatency = histogramVec("smsfleet_provider_request_duration_seconds", "Provider send calls, by provider and result.",

@@ -304,7 +304,7 @@ func TestMetrics(t *testing.T) {
 	for _, lane := range sms.Lanes {
 		for _, want := range []string{
 			`asynq_queue_size{queue="` + lane + `"} 1`,
-			`asynq_tasks_enqueued_total{queue="` + lane + `",state="pending"} 1`,
+			`asynq_queue_tasks{queue="` + lane + `",state="pending"} 1`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %s", want)

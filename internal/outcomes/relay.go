@@ -193,7 +193,7 @@ func (r *Relay) publish(ctx context.Context, events []store.OutcomeEvent) error 
 	// Counted here, once per relayed event, because the relay is the one
 	// place that sees every outcome, whichever role caused it.
 	for _, o := range events {
-		metrics.SMS.WithLabelValues(string(o.Status), o.Lane, o.Provider, o.Operator).Inc()
+		metrics.CountOutcome(string(o.Status), o.Lane, o.Provider, o.Operator)
 	}
 	return nil
 }
