@@ -56,6 +56,7 @@ var keyBounds = map[string]string{
 	"sf:hkey":   "one key per fleet, written once (Message History sessions)",
 	"sf:qf:":    "ttl",
 	"sf:cd:":    "ttl",
+	"sf:mo:":    "ttl: the MO timeout from the first part, and again once handed on",
 	"sf:px":     "entries removed when due by the privacy sweep (DeliveryWaitSweeper), each within the statistics retention",
 }
 

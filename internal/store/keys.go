@@ -48,6 +48,7 @@ package store
 //	sf:hkey              string the Message History session key, created once by the first API process (history.go)
 //	sf:cd:{YYYYMMDD}     hash   cost of the SMS sent that day (UTC) per application, in millionths of the currency (one per partition, summed; about 13 months: cost.go)
 //	sf:qf:{queue}        string a queue's replication fence on a Redis Cluster: written, then WAITed on, on the queue's master (queuefence.go; 1 min)
+//	sf:mo:{prov:from:to:w:ref}  hash   parts of a long SMPP MO (w 8 or 16, the reference's width): n total, c coding, g parts held, p:<seq> user data, lk lease end (unix ms); then only done=1 once handed on; expires the MO timeout after its first part (moparts.go)
 //	sf:px                zset   "t:<code>" (text) and "n:<code>" (a direct message's number) due for removal by their retention, scored by unix ms (one per partition; privacy.go)
 const (
 	pDevice    = "sf:d:"
@@ -75,6 +76,7 @@ const (
 	pPresets   = "sf:pl:"
 	keyIDKey   = "sf:idkey"
 	pWebhook   = "sf:wh:"
+	pMOParts   = "sf:mo:"
 	chunkSep   = "\n"
 	fieldCount = "c:"
 )
@@ -92,6 +94,7 @@ const (
 //	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}, sf:px:{T}, sf:cd:{day}:{T}   one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
 //	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
+//	                  sf:mo:{prov:from:to:w:ref}       one key per script; tagged in both layouts (moparts.go)
 //	                  sf:ibu with sf:ibi:{sf:ibu}                                               the stream's name is the tag
 const keyLayout = "sf:layout"
 
