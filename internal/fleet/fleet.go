@@ -279,8 +279,8 @@ func (f *Fleet) buildWorker() error {
 		if o.Simulator != nil {
 			simBase = "http://" + o.Config.HTTPAddr + "/simulator"
 		}
-		replies := connReplies(o.Config, f.inboundApplier(), o.Log, o.Now)
-		set, err := buildProviders(o.Config, simBase, f.store, replies, o.Now, o.Log)
+		landing := newConnLanding(o.Config, f.store, f.inboundApplier().Apply, o.Now, o.Log)
+		set, err := buildProviders(o.Config, simBase, f.store, landing, o.Log)
 		if err != nil {
 			return err
 		}

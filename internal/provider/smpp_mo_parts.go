@@ -4,8 +4,6 @@ import (
 	"context"
 	"strconv"
 	"time"
-
-	"github.com/smsfleet/smsfleet/internal/store"
 )
 
 // Where the parts of a long MO wait for each other (see smpp_mo.go).
@@ -17,13 +15,30 @@ import (
 // again. A copy of a part that was held already is a duplicate:
 // acknowledged, nothing more.
 
-// MOPartStore holds long-MO parts durably; internal/store implements it
-// over Redis (moparts.go), so the parts survive a restart and the parts
-// of one message may arrive on the binds of different workers.
+// MOPartStore holds long-MO parts durably: the fleet adapts
+// internal/store's (moparts.go, over Redis) to it, so the parts survive a
+// restart and the parts of one message may arrive on the binds of
+// different workers. (provider cannot import store: store's tests reach
+// provider through config.)
 type MOPartStore interface {
-	AddMOPart(ctx context.Context, p store.MOPart) (store.MOPartResult, error)
-	FinishMO(ctx context.Context, k store.MOKey, ttl time.Duration) error
-	ReleaseMO(ctx context.Context, k store.MOKey) error
+	// AddMOPart files part Seq of Total of k's message, waited for TTL
+	// from its first part, and answers its state ("waiting",
+	// "duplicate", "complete" with every part's data in order, "busy"
+	// while another caller hands it on, "handed_on", "mismatch"): see
+	// store.MOState. A complete message is the caller's for lease.
+	AddMOPart(ctx context.Context, k MOPartKey, seq, total int, coding string, data []byte, ttl, lease time.Duration) (state string, parts [][]byte, err error)
+	// FinishMO marks k's message handed on, for ttl.
+	FinishMO(ctx context.Context, k MOPartKey, ttl time.Duration) error
+	// ReleaseMO gives up the lease on k's complete message.
+	ReleaseMO(ctx context.Context, k MOPartKey) error
+}
+
+// MOPartKey names one long MO: provider, sender, recipient and the
+// sender's reference (8 or 16 bits).
+type MOPartKey struct {
+	Provider, From, To string
+	Ref                uint16
+	Ref16              bool
 }
 
 // moHolder holds parts: the Redis one (moStoreHolder) or, without a
@@ -49,8 +64,8 @@ type moStoreHolder struct {
 	lease time.Duration // the most one landing may take
 }
 
-func (h *moStoreHolder) key(part moPart) store.MOKey {
-	return store.MOKey{Provider: h.prov, From: part.from, To: part.to, Ref: part.ref, Ref16: part.ref16}
+func (h *moStoreHolder) key(part moPart) MOPartKey {
+	return MOPartKey{Provider: h.prov, From: part.from, To: part.to, Ref: part.ref, Ref16: part.ref16}
 }
 
 // moCoding names a part's data_coding, and whether gosmpp knew it.
@@ -63,23 +78,23 @@ func moCoding(part moPart) string {
 }
 
 func (h *moStoreHolder) add(ctx context.Context, part moPart, _ time.Time) (moPart, moResult, error) {
-	res, err := h.st.AddMOPart(ctx, store.MOPart{MOKey: h.key(part), Seq: part.seq, Total: part.total, Coding: moCoding(part),
-		Data: part.text, TTL: h.cfg.Timeout, Lease: h.lease})
+	state, parts, err := h.st.AddMOPart(ctx, h.key(part), part.seq, part.total, moCoding(part), part.text, h.cfg.Timeout, h.lease)
 	if err != nil {
 		return moPart{}, moNotStored, err
 	}
-	switch res.State {
-	case store.MOWaiting:
-		return moPart{}, moWaiting, nil
-	case store.MODuplicate, store.MOHandedOn:
+	switch state {
+	case "complete":
+	case "duplicate", "handed_on":
 		return moPart{}, moDuplicate, nil
-	case store.MOBusy:
+	case "busy":
 		return moPart{}, moBusy, nil
-	case store.MOMismatch:
+	case "mismatch":
 		return moPart{}, moCodingMismatch, nil
+	default:
+		return moPart{}, moWaiting, nil
 	}
 	whole := moPart{from: part.from, to: part.to, coding: part.coding, known: part.known}
-	for _, p := range res.Parts {
+	for _, p := range parts {
 		whole.text = append(whole.text, p...)
 	}
 	return whole, moComplete, nil
