@@ -136,7 +136,9 @@ func (m moStore) FinishMO(ctx context.Context, k MOPartKey, ttl time.Duration) e
 	return m.st.FinishMO(ctx, m.key(k), ttl)
 }
 
-func (m moStore) ReleaseMO(ctx context.Context, k MOPartKey) error { return m.st.ReleaseMO(ctx, m.key(k)) }
+func (m moStore) ReleaseMO(ctx context.Context, k MOPartKey) error {
+	return m.st.ReleaseMO(ctx, m.key(k))
+}
 
 // TestSMPPLongMOStraddlesARestart: the parts of a long MO are held in
 // Redis, each acknowledged once stored, so a part acknowledged by a
