@@ -315,8 +315,8 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 //  1. the outcome relay (worker), last to stop, so it relays the outcomes
 //     of the tasks the lanes finish while they drain;
 //  2. the receipts consumer and the inbound consumer (receipts);
-//  3. the SMPP receipts and replies forwarders and the providers' own
-//     connections (SMPP sessions), if a provider has one (worker);
+//  3. the providers' own connections (SMPP sessions), if a provider has
+//     one (worker): they land receipts and replies before answering;
 //  4. the worker lanes: stopping them drains the asynq servers in parallel;
 //  5. the sweepers (outbox and delivery waits for the worker, parked
 //     receipts for the receipts role), first to stop, so no new work is
@@ -333,9 +333,8 @@ func (f *Fleet) Start() error {
 	if f.receipts != nil {
 		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter(), f.inbound.consumer)
 	}
-	// The SMPP receipts forwarder, then the connections that feed it:
-	// they stop after the lanes drained (in-flight sends keep their
-	// session) and before the forwarder, which Close then flushes.
+	// The connections stop after the lanes drained (in-flight sends keep
+	// their session); Close then closes the producers they landed with.
 	f.sup.Add(f.conns...)
 	if len(f.servers) > 0 {
 		interval := f.opts.Config.Worker.OutboxInterval
