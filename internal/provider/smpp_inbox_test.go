@@ -283,3 +283,74 @@ func TestSMPPOnAllPDU(t *testing.T) {
 		t.Errorf("full inbox answered %#v, want ESME_RX_T_APPN", answered)
 	}
 }
+
+// TestSMPPAnswerOnlyOnItsSession: the session drops while a reply is
+// being landed (the landing then fails): nothing is answered on the new
+// session for the old one's sequence number, and the SMSC's redelivery
+// after the rebind lands it, once.
+func TestSMPPAnswerOnlyOnItsSession(t *testing.T) {
+	t.Parallel()
+	smsc := testenv.NewSMSC(t).Start()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	var landed []Reply
+	var mu sync.Mutex
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) {
+		c.Name = "smsc-session"
+		c.LandTimeout = 5 * time.Second
+		c.OnReply = func(ctx context.Context, _ string, r Reply) error {
+			if calls.Add(1) == 1 {
+				close(entered)
+				select { // either way the first landing fails
+				case <-release:
+				case <-ctx.Done():
+				}
+				return errors.New("kafka: not enough replicas")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			landed = append(landed, r)
+			return nil
+		}
+	})
+	talk(t, smsc, c)
+	smsc.DeliverMO(t, testenv.MO{SrcTON: 1, SrcNPI: 1, Src: "4915112345678", Dst: "4930123456", SM: []byte("STOP")})
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reply never reached OnReply")
+	}
+	smsc.CloseConns() // the network drops the session mid-landing
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.waitState(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitBound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	talk(t, smsc, c)
+	if n := smsc.Unanswered(); n != 1 {
+		t.Fatalf("%d deliveries unanswered, want the one whose session dropped", n)
+	}
+	if n := smsc.RedeliverUnanswered(t); n != 1 {
+		t.Fatalf("redelivered %d", n)
+	}
+	harnessWait(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(landed) == 1 })
+	if n := smsc.Unanswered(); n != 0 {
+		t.Errorf("%d deliveries unanswered after the redelivery", n)
+	}
+}
+
+// harnessWait waits until cond holds, failing after 10s.
+func harnessWait(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -151,11 +151,15 @@ func (s *SMPP) onMO(ctx context.Context, part moPart, udh pdu.UDH, tlvs map[pdu.
 // it did not land, it keeps them for the SMSC's next copy of the part.
 func (s *SMPP) passWhole(ctx context.Context, part, whole moPart) data.CommandStatusType {
 	st := s.passMO(ctx, whole.from, whole.to, whole.coding, whole.known, whole.text)
+	// The landing may have used up ctx; the bookkeeping gets its own
+	// bounded time.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LandTimeout)
+	defer cancel()
 	if st == statusRetry {
-		s.holder.release(context.WithoutCancel(ctx), part)
+		s.holder.release(bctx, part)
 		return st
 	}
-	if err := s.holder.handedOn(context.WithoutCancel(ctx), part); err != nil {
+	if err := s.holder.handedOn(bctx, part); err != nil {
 		// Landed: acknowledge. Its parts stay leased until the lease runs
 		// out; only a copy of a part after that could land it twice.
 		s.log.Warn("smpp MO landed but its parts not marked handed on", zap.String("from", sms.MaskPhone(part.from)), zap.Error(err))
