@@ -8,11 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/testenv"
+	"github.com/smsfleet/smsfleet/receipts"
 )
 
 // relativeValidity is SMPP 3.4's relative time form: 0000DDhhmmss000R.
@@ -73,21 +76,27 @@ func TestSMPPValidityAndHexDecimalReceipts(t *testing.T) {
 
 // TestSMPPReplyOptsOutAndIsAnswered (issue 17): a STOP that reaches the
 // fleet as an SMPP deliver_sm (MO) on the worker's SMSC connection works
-// as a webhook reply does: the phone is opted out of the shop (the
-// application sending from the number it replied to), the reply is kept
-// and listed by GET /api/v1/inbound, and the shop's STOP confirmation goes
-// back to the phone through the SMSC; the next SMS to the phone is
-// suppressed.
+// as a webhook reply does: it is answered ESME_ROK only once it is on the
+// smsfleet.inbound topic; the receipts role applies it from there: the
+// phone is opted out of the shop (the application sending from the number
+// it replied to), the reply is kept and listed by GET /api/v1/inbound,
+// POSTed (signed) to the shop's inbound callback, and the shop's STOP
+// confirmation goes back to the phone through the SMSC; the next SMS to
+// the phone is suppressed.
 func TestSMPPReplyOptsOutAndIsAnswered(t *testing.T) {
 	smsc := testenv.NewSMSC(t).Start()
 	t.Setenv("E2E_SMSC_PASSWORD", testenv.SMSCPassword)
 	smpp := provider.Config{Name: "smsc", Kind: provider.KindSMPP, Addr: smsc.Addr(), SystemID: testenv.SMSCSystemID, PasswordEnv: "E2E_SMSC_PASSWORD"}
 	const confirmation = "You will get no more SMS from us. Reply START to undo."
-	e := harness.New(t, func(c *config.Config, r *fleet.Roles) {
+	k := testenv.NewKafka(t, 3, receipts.Topic, receipts.TopicDLQ, outcomes.Topic, inbound.Topic, inbound.TopicDLQ)
+	rcv := newInboundReceiver(t)
+	e := harness.New(t, withReceiptsOn(k), func(c *config.Config, r *fleet.Roles) {
 		c.Providers = []provider.Config{smpp}
+		c.Callback.AllowPrivate = true // the receiver is on loopback
 		for i := range c.Applications {
 			if c.Applications[i].Code == harness.ShopApp {
-				c.Applications[i].Inbound = &config.ApplicationInbound{StopConfirmation: confirmation}
+				c.Applications[i].CallbackSecret, c.Applications[i].CallbackAllowHTTP = inboundSecret, true
+				c.Applications[i].Inbound = &config.ApplicationInbound{CallbackURL: rcv.srv.URL + "/replies", StopConfirmation: confirmation}
 			}
 		}
 		r.Worker = false
@@ -102,8 +111,15 @@ func TestSMPPReplyOptsOutAndIsAnswered(t *testing.T) {
 	e.WaitCounts(first, map[string]int64{"sent": 1}, 10*time.Second)
 
 	// The phone answers STOP, as an SMSC delivers it: international TON,
-	// the digits without "+", to the sender the SMS came from.
-	smsc.Answered(t, smsc.DeliverMO(t, testenv.MO{SrcTON: 1, SrcNPI: 1, Src: phone[1:], Dst: sub.Src, SM: []byte("STOP")}))
+	// the digits without "+", to the sender the SMS came from. The answer
+	// comes once the reply is in Kafka.
+	if st := smsc.Answered(t, smsc.DeliverMO(t, testenv.MO{SrcTON: 1, SrcNPI: 1, Src: phone[1:], Dst: sub.Src, SM: []byte("STOP")})); st != 0 {
+		t.Fatalf("deliver_sm answered %#x, want ESME_ROK", st)
+	}
+	recs := readInbound(t, k, 1, 10*time.Second)
+	if len(recs) != 1 || recs[0].Provider != "smsc" || recs[0].From != phone || recs[0].To != sub.Src || recs[0].Text != "STOP" {
+		t.Fatalf("smsfleet.inbound records %+v, want the STOP from %s over smsc", recs, phone)
+	}
 	var replies []inboundItem
 	harness.Eventually(t, 10*time.Second, func() bool {
 		replies = listInbound(t, e, harness.ShopToken, "phone="+url.QueryEscape(phone))
@@ -111,6 +127,17 @@ func TestSMPPReplyOptsOutAndIsAnswered(t *testing.T) {
 	}, func() string { return fmt.Sprintf("replies %+v, want the STOP", replies) })
 	if r := replies[0]; r.Provider != "smsc" || r.From != phone || r.Text != "STOP" || r.Keyword != "stop" {
 		t.Fatalf("reply %+v, want STOP from %s over smsc", r, phone)
+	}
+	// The shop's inbound callback gets it, signed with its secret.
+	harness.Eventually(t, 10*time.Second, func() bool {
+		evs, _ := rcv.from(phone)
+		return len(evs) == 1
+	}, func() string {
+		evs, posts := rcv.from(phone)
+		return fmt.Sprintf("callback events %+v (%d POSTs)", evs, posts)
+	})
+	if evs, _ := rcv.from(phone); evs[0].Text != "STOP" || evs[0].Provider != "smsc" || evs[0].Application != harness.ShopApp || evs[0].ID != recs[0].ID {
+		t.Fatalf("callback event %+v, want the STOP %s for the shop", evs[0], recs[0].ID)
 	}
 	// The confirmation reaches the phone through the SMSC.
 	if conf := smsc.Next(t); (conf.Dst != phone[1:] && conf.Dst != phone) || string(conf.SM) != confirmation {

@@ -287,8 +287,8 @@ func (f *Fleet) buildWorker() error {
 		if o.Simulator != nil {
 			simBase = "http://" + o.Config.HTTPAddr + "/simulator"
 		}
-		replies := connReplies(o.Config, f.inboundApplier(), o.Log, o.Now)
-		set, err := buildProviders(o.Config, simBase, f.store, replies, o.Now, o.Log)
+		landing := newConnLanding(o.Config, f.store, f.inboundApplier().Apply, o.Now, o.Log)
+		set, err := buildProviders(o.Config, simBase, f.store, landing, o.Log)
 		if err != nil {
 			return err
 		}
@@ -323,8 +323,8 @@ func (f *Fleet) Enqueuer() *dispatcher.Enqueuer { return f.enq }
 //  1. the outcome relay (worker), last to stop, so it relays the outcomes
 //     of the tasks the lanes finish while they drain;
 //  2. the receipts consumer and the inbound consumer (receipts);
-//  3. the SMPP receipts and replies forwarders and the providers' own
-//     connections (SMPP sessions), if a provider has one (worker);
+//  3. the providers' own connections (SMPP sessions), if a provider has
+//     one (worker): they land receipts and replies before answering;
 //  4. the worker lanes: stopping them drains the asynq servers in parallel;
 //  5. the sweepers (outbox and delivery waits for the worker, parked
 //     receipts for the receipts role), first to stop, so no new work is
@@ -341,9 +341,8 @@ func (f *Fleet) Start() error {
 	if f.receipts != nil {
 		f.sup.Add(f.receipts.consumer, f.receipts.consumer.LagMeter(), f.inbound.consumer)
 	}
-	// The SMPP receipts forwarder, then the connections that feed it:
-	// they stop after the lanes drained (in-flight sends keep their
-	// session) and before the forwarder, which Close then flushes.
+	// The connections stop after the lanes drained (in-flight sends keep
+	// their session); Close then closes the producers they landed with.
 	f.sup.Add(f.conns...)
 	if len(f.servers) > 0 {
 		interval := f.opts.Config.Worker.OutboxInterval

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/smsfleet/smsfleet/inbound"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/worker"
@@ -72,15 +70,4 @@ func (f *Fleet) buildInbound() *inboundRole {
 func (r *inboundRole) close() {
 	_ = r.consumer.Close()
 	_ = r.producer.Close()
-}
-
-// connReplies makes the entry of replies that arrive on a provider's
-// connection (SMPP MO, provider.Deps.OnReply): a forwarder into Kafka when
-// it is configured, applying directly otherwise.
-func connReplies(cfg config.Config, apply *inbound.Applier, log *zap.Logger, now func() time.Time) *inbound.Forwarder {
-	var p *inbound.Producer
-	if len(cfg.Kafka.Brokers) > 0 {
-		p = inbound.NewProducer(cfg.Kafka.Brokers, cfg.Inbound.Topic)
-	}
-	return inbound.NewForwarder(p, 10_000, apply.Apply, cfg.DefaultRegion, now, log.Named("connection-replies"))
 }

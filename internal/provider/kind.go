@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -65,14 +66,19 @@ type Deps struct {
 	// should be posted ("" when the fleet's public URL is unknown); nil
 	// means nowhere.
 	StatusCallback func(name string) string
-	// OnReceipt receives the receipts a provider gets on its connection
-	// (SMPP), not by webhook; it must not block. May be nil.
-	OnReceipt func(sms.Receipt)
-	// OnReply receives the inbound messages (MO: replies from phones) a
+	// OnReceipt lands the receipts a provider gets on its connection
+	// (SMPP), not by webhook, and returns nil once landed durably: the
+	// connection acknowledges a receipt only then (smpp_inbox.go). May be
+	// nil.
+	OnReceipt func(ctx context.Context, r sms.Receipt) error
+	// OnReply lands the inbound messages (MO: replies from phones) a
 	// provider gets on its connection (SMPP deliver_sm that is not a
-	// receipt), not by webhook, with the provider's name; it must not
-	// block. May be nil (the fleet wires it to the inbound path).
-	OnReply func(provider string, r Reply)
+	// receipt), not by webhook, with the provider's name, as OnReceipt
+	// does. May be nil (the fleet wires it to the inbound path).
+	OnReply func(ctx context.Context, provider string, r Reply) error
+	// MOParts holds the parts of long MO (the fleet's Redis); nil holds
+	// them in memory.
+	MOParts MOPartStore
 	// Logger may be nil.
 	Logger *zap.Logger
 }

@@ -62,7 +62,7 @@ func (smppKind) New(c Config, d Deps) (Provider, error) {
 	return NewSMPP(SMPPConfig{
 		Name: c.Name, Addr: c.Addr, SystemID: c.SystemID, Password: Secret(c.PasswordEnv), SystemType: c.SystemType,
 		TLS: tc, Window: c.Window, EnquireLink: c.EnquireLink, SubmitTimeout: c.timeout(),
-		MessageIDType: ids, Validity: validity, OnReceipt: d.OnReceipt, OnReply: d.OnReply, Logger: d.logger().Named("smpp"),
+		MessageIDType: ids, Validity: validity, OnReceipt: d.OnReceipt, OnReply: d.OnReply, MOParts: d.MOParts, Logger: d.logger().Named("smpp"),
 	})
 }
 
@@ -107,17 +107,30 @@ type SMPPConfig struct {
 	// Validity is how Request.Expires goes in validity_period
 	// (smpp_validity.go); the zero value is the relative form.
 	Validity SMPPValidity
-	// OnReceipt receives each delivery receipt, normalised (see
-	// smpp_receipt.go). It runs on the session's reading goroutine: while
-	// it runs no submit_sm_resp is read, so it must hand off, not block.
-	// May be nil.
-	OnReceipt func(sms.Receipt)
-	// OnReply receives each mobile-originated message (a deliver_sm or
+	// OnReceipt lands each delivery receipt, normalised (see
+	// smpp_receipt.go), and returns nil once it has landed durably (in
+	// Kafka, or the delivery state): only then is the receipt's
+	// deliver_sm answered ESME_ROK; an error has it answered with a
+	// temporary error so the SMSC delivers it again (smpp_inbox.go). It
+	// runs on an inbox worker, never on the session's reader, within
+	// LandTimeout (ctx). May be nil: receipts are then acknowledged and
+	// dropped.
+	OnReceipt func(ctx context.Context, r sms.Receipt) error
+	// OnReply lands each mobile-originated message (a deliver_sm or
 	// data_sm that is not a receipt), decoded and, when long, reassembled
-	// (smpp_mo.go), with the provider's name. Like OnReceipt it runs on
-	// the reading goroutine and must not block. May be nil: MO is then
-	// counted and dropped.
-	OnReply func(provider string, r Reply)
+	// (smpp_mo.go), with the provider's name, as OnReceipt does: nil once
+	// landed; an error wrapping ErrUnlandable refuses it for good. May be
+	// nil: MO is then counted and dropped.
+	OnReply func(ctx context.Context, provider string, r Reply) error
+	// LandTimeout bounds each landing (OnReceipt, OnReply and the parts
+	// store); 0 means SubmitTimeout. What does not land in time is
+	// answered with a temporary error and delivered again.
+	LandTimeout time.Duration
+	// MOParts holds the parts of long MO until the last one comes
+	// (internal/store over Redis: parts survive a restart and may arrive
+	// on any worker's bind). nil holds them in this process's memory,
+	// lost when it stops (for tools and tests without Redis).
+	MOParts MOPartStore
 	// MO bounds the reassembly of long MO; zero fields take defaults.
 	MO MOConfig
 	// Now is the clock validity periods are computed on and long MO
@@ -182,7 +195,10 @@ type SMPP struct {
 	sess      atomic.Pointer[gosmpp.Session]
 	udhRef    atomic.Uint32 // the concatenation reference of the next long SMS
 	parts     *partRefs
-	mo        *moAssembler // long MO waiting for their other parts
+	mo        *moAssembler // long MO waiting for their other parts, without MOParts
+	holder    moHolder     // where long MO wait: s.mo, or MOParts
+	inbox     *inbox       // deliver_sm and data_sm waiting to be landed
+	badUDH    sync.Map     // int32 sequence numbers of deliver_sm mended by udhGuardConn
 
 	mu      sync.Mutex
 	pending map[int32]pendingSubmit // by sequence number
@@ -237,6 +253,9 @@ func NewSMPP(cfg SMPPConfig) (*SMPP, error) {
 	if cfg.RebindInterval == 0 {
 		cfg.RebindInterval = SMPPDefaultRebindInterval
 	}
+	if cfg.LandTimeout <= 0 {
+		cfg.LandTimeout = cfg.SubmitTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -250,11 +269,17 @@ func NewSMPP(cfg SMPPConfig) (*SMPP, error) {
 		parts:     newPartRefs(partRefsSize),
 		pending:   make(map[int32]pendingSubmit),
 		changed:   make(chan struct{}),
+		inbox:     newInbox(),
 	}
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
 	s.mo = newMOAssembler(cfg.MO, s.countMO)
+	s.holder = s.mo
+	if cfg.MOParts != nil {
+		// A lease covers one landing and the marking after it.
+		s.holder = &moStoreHolder{st: cfg.MOParts, prov: cfg.Name, cfg: s.mo.cfg, lease: 2 * s.cfg.LandTimeout}
+	}
 	// A random start makes it unlikely that two processes (or a restart)
 	// send two long SMS to the same phone with the same reference, which
 	// the handset would mix up.
@@ -280,6 +305,7 @@ func (s *SMPP) Run(ctx context.Context) error {
 		defer close(swept)
 		s.sweepMO(ctx)
 	}()
+	s.runInbox()
 	s.bindLoop(ctx)
 	select {
 	case <-ctx.Done():
@@ -313,11 +339,15 @@ func (s *SMPP) WaitBound(ctx context.Context) error { return s.waitState(ctx, tr
 
 // Close unbinds and stops rebinding. Sends still waiting for an answer
 // fail (transient, ambiguous). A bind attempt under way when Close is
-// called closes its session itself when it completes.
+// called closes its session itself when it completes. Before unbinding it
+// waits for the inbox (smpp_inbox.go): the message being landed is
+// answered once landed (within LandTimeout), the queued ones are answered
+// with a temporary error for the SMSC to deliver again.
 func (s *SMPP) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.done)
+		s.inbox.wg.Wait()
 		if sess := s.sess.Load(); sess != nil {
 			err = sess.Close()
 		}
@@ -350,8 +380,10 @@ func (s *SMPP) bindLoop(ctx context.Context) {
 		ReadTimeout: s.cfg.EnquireLink + s.cfg.SubmitTimeout,
 		// Always set: it is what resets the write deadline dial put on the
 		// connection (see dial).
-		WriteTimeout:  s.ioTimeout,
-		OnPDU:         s.onPDU,
+		WriteTimeout: s.ioTimeout,
+		// Every PDU, answered by us: deliver_sm only once landed
+		// (smpp_inbox.go).
+		OnAllPDU:      s.onAllPDU,
 		OnSubmitError: s.onSubmitError,
 		OnReceivingError: func(err error) {
 			s.log.Debug("smpp read failed", zap.Error(err))
@@ -420,7 +452,7 @@ func (s *SMPP) dial(addr string) (net.Conn, error) {
 	// deadlines once bound (before each read, and before each write since
 	// WriteTimeout is set).
 	_ = conn.SetDeadline(time.Now().Add(s.ioTimeout))
-	return conn, nil
+	return &udhGuardConn{Conn: conn, s: s}, nil
 }
 
 // onClosed runs when gosmpp loses the session (not on Close), just before
@@ -486,9 +518,8 @@ func (s *SMPP) waitState(ctx context.Context, want bool) error {
 	}
 }
 
-// onPDU receives every PDU but enquire_link and unbind, which gosmpp
-// answers itself. gosmpp has already answered requests (responded): a
-// deliver_sm gets its deliver_sm_resp whatever we make of it.
+// onPDU takes the answers to our submit_sm (onAllPDU passes it every
+// PDU but enquire_link, unbind, deliver_sm and data_sm).
 func (s *SMPP) onPDU(p pdu.PDU, _ bool) {
 	switch pp := p.(type) {
 	case *pdu.SubmitSMResp:
@@ -499,10 +530,6 @@ func (s *SMPP) onPDU(p pdu.PDU, _ bool) {
 		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, messageID: id})
 	case *pdu.GenericNack:
 		s.resolve(pp.SequenceNumber, outcome{status: pp.CommandStatus, nack: true})
-	case *pdu.DeliverSM:
-		s.onDeliverSM(pp)
-	case *pdu.DataSM:
-		s.onDataSM(pp)
 	}
 }
 

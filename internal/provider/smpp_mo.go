@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,9 +29,12 @@ import (
 // sar_segment_seqnum TLVs; the parts are held (smpp_mo_assembly.go) until
 // the last one comes, and the whole text goes on as one reply.
 //
-// gosmpp answers every deliver_sm before we see it, so an MO is
-// acknowledged once read: one we refuse (an encoding we cannot read, no
-// source address) is logged at warn, without its text or full number,
+// Each MO PDU is answered only once landed (smpp_inbox.go): a message in
+// one piece once OnReply landed it, a part of a long one once held
+// (smpp_mo_parts.go), the last part once the whole is landed. One we
+// refuse (an encoding we cannot read, no source address, broken
+// concatenation fields) is answered with a permanent error
+// (ESME_RX_P_APPN), logged at warn, without its text or full number,
 // counted in smsfleet_smpp_mo_total, and not passed on.
 
 // moPart is one MO PDU, read.
@@ -47,8 +51,9 @@ type moPart struct {
 	ref16      bool
 }
 
-// onMODeliverSM reads a deliver_sm that is not a receipt.
-func (s *SMPP) onMODeliverSM(p *pdu.DeliverSM) {
+// onMODeliverSM reads a deliver_sm that is not a receipt and returns the
+// status to answer it with.
+func (s *SMPP) onMODeliverSM(ctx context.Context, p *pdu.DeliverSM) data.CommandStatusType {
 	part := moPart{
 		from: moAddress(p.SourceAddr), to: moAddress(p.DestAddr),
 	}
@@ -63,17 +68,16 @@ func (s *SMPP) onMODeliverSM(p *pdu.DeliverSM) {
 		if f, ok := p.OptionalParameters[pdu.TagMessagePayload]; ok {
 			var err error
 			if part.text, udh, err = splitUDH(p.EsmClass, f.Data); err != nil {
-				s.refuseMO(part, "malformed", "bad user data header in message_payload", err)
-				return
+				return s.refuseMO(part, "malformed", "bad user data header in message_payload", err)
 			}
 		}
 	}
-	s.onMO(part, udh, p.OptionalParameters)
+	return s.onMO(ctx, part, udh, p.OptionalParameters)
 }
 
 // onMODataSM reads a data_sm that is not a receipt: its text is always in
 // message_payload.
-func (s *SMPP) onMODataSM(p *pdu.DataSM) {
+func (s *SMPP) onMODataSM(ctx context.Context, p *pdu.DataSM) data.CommandStatusType {
 	part := moPart{
 		from: moAddress(p.SourceAddr), to: moAddress(p.DestAddr),
 		coding: p.DataCoding, known: data.FromDataCoding(p.DataCoding) != nil || isGSMClass(p.DataCoding),
@@ -84,13 +88,11 @@ func (s *SMPP) onMODataSM(p *pdu.DataSM) {
 			err error
 		)
 		if part.text, udh, err = splitUDH(p.EsmClass, f.Data); err != nil {
-			s.refuseMO(part, "malformed", "bad user data header in message_payload", err)
-			return
+			return s.refuseMO(part, "malformed", "bad user data header in message_payload", err)
 		}
-		s.onMO(part, udh, p.OptionalParameters)
-		return
+		return s.onMO(ctx, part, udh, p.OptionalParameters)
 	}
-	s.onMO(part, nil, p.OptionalParameters)
+	return s.onMO(ctx, part, nil, p.OptionalParameters)
 }
 
 // splitUDH separates the UDH from user data when esm_class says there is
@@ -107,33 +109,62 @@ func splitUDH(esm byte, ud []byte) ([]byte, pdu.UDH, error) {
 	return ud[n:], udh, nil
 }
 
-// onMO checks a part, reassembles a long message and hands a whole one on.
-func (s *SMPP) onMO(part moPart, udh pdu.UDH, tlvs map[pdu.Tag]pdu.Field) {
+// onMO checks a part, holds the parts of a long message and hands a
+// whole one on; it returns the status to answer the PDU with.
+func (s *SMPP) onMO(ctx context.Context, part moPart, udh pdu.UDH, tlvs map[pdu.Tag]pdu.Field) data.CommandStatusType {
 	if part.from == "" {
-		s.refuseMO(part, "malformed", "no source_addr", nil)
-		return
+		return s.refuseMO(part, "malformed", "no source_addr", nil)
 	}
 	if err := concatInfo(&part, udh, tlvs); err != nil {
-		s.refuseMO(part, "malformed", "bad concatenation fields", err)
-		return
+		return s.refuseMO(part, "malformed", "bad concatenation fields", err)
 	}
 	if part.total <= 1 {
-		s.passMO(part.from, part.to, part.coding, part.known, part.text)
-		return
+		return s.passMO(ctx, part.from, part.to, part.coding, part.known, part.text)
 	}
-	whole, res := s.mo.add(part, s.now())
-	s.countMO(res)
-	switch res {
-	case moTooManyParts:
+	if part.total > s.mo.cfg.MaxParts {
+		s.countMO(moTooManyParts)
 		s.log.Warn("smpp MO refused: more parts than allowed", zap.String("from", sms.MaskPhone(part.from)),
 			zap.Int("parts", part.total), zap.Int("max_parts", s.mo.cfg.MaxParts))
+		return statusRefused
+	}
+	whole, res, err := s.holder.add(ctx, part, s.now())
+	s.countMO(res)
+	switch res {
+	case moNotStored:
+		s.log.Warn("smpp MO part not stored: answered with a temporary error, the SMSC delivers it again",
+			zap.String("from", sms.MaskPhone(part.from)), zap.Error(err))
+		return statusRetry
+	case moBusy:
+		return statusRetry // another bind is handing the whole on
 	case moDuplicate:
 		s.log.Info("smpp MO part received twice: ignored", zap.String("from", sms.MaskPhone(part.from)), zap.Int("part", part.seq))
 	case moCodingMismatch:
 		s.log.Warn("smpp MO refused: parts of one message in different data_codings", zap.String("from", sms.MaskPhone(part.from)))
+		return statusRefused
 	case moComplete:
-		s.passMO(whole.from, whole.to, whole.coding, whole.known, whole.text)
+		return s.passWhole(ctx, part, whole)
 	}
+	return data.ESME_ROK
+}
+
+// passWhole hands a complete long message on, then forgets its parts; if
+// it did not land, it keeps them for the SMSC's next copy of the part.
+func (s *SMPP) passWhole(ctx context.Context, part, whole moPart) data.CommandStatusType {
+	st := s.passMO(ctx, whole.from, whole.to, whole.coding, whole.known, whole.text)
+	// The landing may have used up ctx; the bookkeeping gets its own
+	// bounded time.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LandTimeout)
+	defer cancel()
+	if st == statusRetry {
+		s.holder.release(bctx, part)
+		return st
+	}
+	if err := s.holder.handedOn(bctx, part); err != nil {
+		// Landed: acknowledge. Its parts stay leased until the lease runs
+		// out; only a copy of a part after that could land it twice.
+		s.log.Warn("smpp MO landed but its parts not marked handed on", zap.String("from", sms.MaskPhone(part.from)), zap.Error(err))
+	}
+	return st
 }
 
 // concatInfo fills part's concatenation fields from its UDH (IEI 0x00 or
@@ -169,25 +200,38 @@ func concatInfo(part *moPart, udh pdu.UDH, tlvs map[pdu.Tag]pdu.Field) error {
 	return nil
 }
 
-// passMO decodes a whole message and hands it on.
-func (s *SMPP) passMO(from, to string, coding byte, known bool, ud []byte) {
+// passMO decodes a whole message and lands it through OnReply; it
+// returns the status to answer with.
+func (s *SMPP) passMO(ctx context.Context, from, to string, coding byte, known bool, ud []byte) data.CommandStatusType {
 	text, err := decodeMO(coding, known, ud)
 	if err != nil {
-		s.refuseMO(moPart{from: from, coding: coding, text: ud}, "bad_encoding", "text not readable in its data_coding", err)
-		return
+		return s.refuseMO(moPart{from: from, coding: coding, text: ud}, "bad_encoding", "text not readable in its data_coding", err)
 	}
 	if s.cfg.OnReply == nil {
 		s.countMO(moNoHandler)
 		s.log.Warn("smpp MO dropped: nothing receives inbound messages", zap.String("from", sms.MaskPhone(from)))
-		return
+		return data.ESME_ROK
 	}
-	s.countMO(moPassed)
-	s.cfg.OnReply(s.cfg.Name, Reply{From: from, To: to, Text: text})
+	err = s.cfg.OnReply(ctx, s.cfg.Name, Reply{From: from, To: to, Text: text})
+	st := landStatus(err)
+	switch st {
+	case data.ESME_ROK:
+		s.countMO(moPassed)
+	case statusRefused:
+		metrics.SMPPMO.WithLabelValues(s.cfg.Name, "refused").Inc()
+		s.log.Warn("smpp MO refused by the inbound path", zap.String("from", sms.MaskPhone(from)), zap.Error(err))
+	default:
+		s.countMO(moNotLanded)
+		s.log.Warn("smpp MO not landed: answered with a temporary error, the SMSC delivers it again",
+			zap.String("from", sms.MaskPhone(from)), zap.Error(err))
+	}
+	return st
 }
 
-// refuseMO logs and counts an MO we cannot pass on. The text is never
-// logged (it is personal data), nor the full number.
-func (s *SMPP) refuseMO(part moPart, result, why string, err error) {
+// refuseMO logs and counts an MO we cannot pass on, and returns the
+// permanent refusal to answer it with. The text is never logged (it is
+// personal data), nor the full number.
+func (s *SMPP) refuseMO(part moPart, result, why string, err error) data.CommandStatusType {
 	metrics.SMPPMO.WithLabelValues(s.cfg.Name, result).Inc()
 	fields := []zap.Field{zap.String("from", sms.MaskPhone(part.from)), zap.Uint8("data_coding", part.coding),
 		zap.Int("length", len(part.text))}
@@ -195,6 +239,7 @@ func (s *SMPP) refuseMO(part moPart, result, why string, err error) {
 		fields = append(fields, zap.Error(err))
 	}
 	s.log.Warn("smpp MO refused: "+why, fields...)
+	return statusRefused
 }
 
 func (s *SMPP) countMO(r moResult) {

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Reassembly of long MO (see smpp_mo.go).
+// Reassembly of long MO in memory (see smpp_mo.go), for a client without
+// a MOPartStore (SMPPConfig.MOParts; the fleet always gives it Redis).
 //
 // gosmpp reads a concatenation UDH (pdu.UDH.GetConcatInfo, 8-bit only)
 // but keeps no parts: its own example holds them in an unbounded map.
@@ -17,7 +18,10 @@ import (
 // dropped, incomplete). Every drop is counted in smsfleet_smpp_mo_total,
 // since each is a reply that never reached the fleet. Parts are held in
 // memory only: a process that stops loses the incomplete messages it
-// held (their parts were acknowledged when read, as gosmpp does).
+// held, whose parts it acknowledged once held; that is why the fleet
+// holds them in Redis (smpp_mo_parts.go). A complete message is kept
+// until handed on, then as a marker that makes later copies of its parts
+// duplicates, until its timeout.
 
 // MOConfig bounds the reassembly of long MO.
 type MOConfig struct {
@@ -65,6 +69,9 @@ const (
 	moIncomplete
 	moEvicted
 	moNoHandler
+	moBusy      // complete, being handed on by another bind: delivered again later
+	moNotStored // the parts store failed: delivered again later
+	moNotLanded // OnReply failed: delivered again later
 )
 
 func (r moResult) String() string {
@@ -85,6 +92,12 @@ func (r moResult) String() string {
 		return "evicted"
 	case moNoHandler:
 		return "no_handler"
+	case moBusy:
+		return "busy"
+	case moNotStored:
+		return "not_stored"
+	case moNotLanded:
+		return "not_landed"
 	}
 	return "passed"
 }
@@ -104,6 +117,7 @@ type moSet struct {
 	coding byte
 	known  bool
 	first  time.Time // the first part's arrival: the timeout runs from it
+	done   bool      // handed on: only a marker against late copies
 }
 
 // moAssembler holds incomplete long MO. It is safe for concurrent use:
@@ -123,16 +137,21 @@ func newMOAssembler(cfg MOConfig, drop func(moResult)) *moAssembler {
 
 // add files part (total > 1) at now and returns the whole message once
 // its last part came (res moComplete), its text the parts' user data in
-// order, undecoded: a character may straddle two parts.
-func (a *moAssembler) add(part moPart, now time.Time) (whole moPart, res moResult) {
+// order, undecoded: a character may straddle two parts. The message is
+// kept until handedOn, so a copy of a part after a failed handing on
+// completes it again.
+func (a *moAssembler) add(_ context.Context, part moPart, now time.Time) (whole moPart, res moResult, err error) {
 	if part.total > a.cfg.MaxParts {
-		return moPart{}, moTooManyParts
+		return moPart{}, moTooManyParts, nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.sweepLocked(now)
-	key := moKey{from: part.from, to: part.to, ref: part.ref, ref16: part.ref16}
+	key := moKeyOf(part)
 	set, ok := a.sets[key]
+	if ok && set.done {
+		return moPart{}, moDuplicate, nil
+	}
 	if ok && len(set.parts) != part.total {
 		// The reference was reused for a new message (8 bits wrap fast)
 		// while an old one sat incomplete: the old one will not complete.
@@ -148,24 +167,43 @@ func (a *moAssembler) add(part moPart, now time.Time) (whole moPart, res moResul
 		a.sets[key] = set
 	}
 	if set.coding != part.coding || set.known != part.known {
-		return moPart{}, moCodingMismatch
+		return moPart{}, moCodingMismatch, nil
 	}
+	res = moWaiting
 	if set.parts[part.seq-1] != nil {
-		return moPart{}, moDuplicate
+		res = moDuplicate
+	} else {
+		// A copy: the PDU's buffer is not ours to keep.
+		set.parts[part.seq-1] = append(make([]byte, 0, len(part.text)+1), part.text...)
+		set.got++
 	}
-	// A copy: the PDU's buffer is not ours to keep.
-	set.parts[part.seq-1] = append(make([]byte, 0, len(part.text)+1), part.text...)
-	set.got++
 	if set.got < part.total {
-		return moPart{}, moWaiting
+		return moPart{}, res, nil
 	}
-	delete(a.sets, key)
 	var text []byte
 	for _, p := range set.parts {
 		text = append(text, p...)
 	}
-	return moPart{from: part.from, to: part.to, coding: set.coding, known: set.known, text: text}, moComplete
+	return moPart{from: part.from, to: part.to, coding: set.coding, known: set.known, text: text}, moComplete, nil
 }
+
+func moKeyOf(part moPart) moKey {
+	return moKey{from: part.from, to: part.to, ref: part.ref, ref16: part.ref16}
+}
+
+// handedOn keeps only a marker of part's message, until its timeout.
+func (a *moAssembler) handedOn(_ context.Context, part moPart) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if set, ok := a.sets[moKeyOf(part)]; ok {
+		set.parts, set.done = nil, true
+	}
+	return nil
+}
+
+// release keeps the complete message as it is: the next copy of a part
+// completes it again.
+func (a *moAssembler) release(context.Context, moPart) {}
 
 // sweep drops the messages whose parts stopped coming before now-Timeout.
 func (a *moAssembler) sweep(now time.Time) {
@@ -178,7 +216,9 @@ func (a *moAssembler) sweepLocked(now time.Time) {
 	for k, set := range a.sets {
 		if now.Sub(set.first) >= a.cfg.Timeout {
 			delete(a.sets, k)
-			a.drop(moIncomplete)
+			if !set.done {
+				a.drop(moIncomplete)
+			}
 		}
 	}
 }
@@ -195,16 +235,25 @@ func (a *moAssembler) evictOldestLocked() {
 		}
 	}
 	if found {
+		done := a.sets[oldest].done
 		delete(a.sets, oldest)
-		a.drop(moEvicted)
+		if !done {
+			a.drop(moEvicted)
+		}
 	}
 }
 
-// pending is how many incomplete messages are held.
+// pending is how many messages are held, not yet handed on.
 func (a *moAssembler) pending() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.sets)
+	n := 0
+	for _, set := range a.sets {
+		if !set.done {
+			n++
+		}
+	}
+	return n
 }
 
 // sweepMO drops timed-out incomplete MO every so often until ctx is done

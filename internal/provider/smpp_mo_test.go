@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -195,12 +196,15 @@ func TestMOAssembler(t *testing.T) {
 			var d dropCounter
 			a := newMOAssembler(tc.cfg, d.drop)
 			for i, s := range tc.steps {
-				whole, res := a.add(s.p, t0.Add(s.at))
+				whole, res, _ := a.add(context.Background(), s.p, t0.Add(s.at))
 				if res != s.want {
 					t.Fatalf("step %d: %v, want %v", i+1, res, s.want)
 				}
-				if res == moComplete && (string(whole.text) != s.text || whole.from != s.p.from || whole.to != s.p.to) {
-					t.Fatalf("step %d: whole %+v, want text %q", i+1, whole, s.text)
+				if res == moComplete {
+					if string(whole.text) != s.text || whole.from != s.p.from || whole.to != s.p.to {
+						t.Fatalf("step %d: whole %+v, want text %q", i+1, whole, s.text)
+					}
+					_ = a.handedOn(context.Background(), s.p)
 				}
 			}
 			for _, r := range []moResult{moIncomplete, moEvicted} {
@@ -242,11 +246,12 @@ func replyClient(t *testing.T, smsc *testenv.SMSC, name string, edit func(*SMPPC
 	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) {
 		c.Name = name
 		c.Logger = zap.New(core)
-		c.OnReply = func(provider string, r Reply) {
+		c.OnReply = func(_ context.Context, provider string, r Reply) error {
 			if provider != name {
 				t.Errorf("OnReply for provider %q, want %q", provider, name)
 			}
 			ch <- r
+			return nil
 		}
 		if edit != nil {
 			edit(c)
@@ -439,7 +444,7 @@ func TestSMPPMODataSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []Reply
-	c.cfg.OnReply = func(_ string, r Reply) { got = append(got, r) }
+	c.cfg.OnReply = func(_ context.Context, _ string, r Reply) error { got = append(got, r); return nil }
 	dataSM := func(esm, coding byte, payload []byte, tlvs ...pdu.Field) pdu.PDU {
 		p := pdu.NewDataSM().(*pdu.DataSM)
 		p.SourceAddr = pdu.NewAddressWithTonNpi(1, 1)
@@ -459,14 +464,14 @@ func TestSMPPMODataSM(t *testing.T) {
 		}
 		return back
 	}
-	c.onPDU(dataSM(0, data.LATIN1Coding, []byte("Gr\xfc\xdfe")), true)
-	c.onPDU(dataSM(0x40, 0, append([]byte{5, 0, 3, 4, 2, 2}, "world"...)), true)
-	c.onPDU(dataSM(0x40, 0, append([]byte{5, 0, 3, 4, 2, 1}, "hello "...)), true)
-	c.onPDU(dataSM(0, 8, ucs2("a"), pdu.Field{Tag: pdu.TagSarMsgRefNum, Data: []byte{0, 1}},
-		pdu.Field{Tag: pdu.TagSarTotalSegments, Data: []byte{2}}, pdu.Field{Tag: pdu.TagSarSegmentSeqnum, Data: []byte{1}}), true)
-	c.onPDU(dataSM(0, 8, ucs2("b"), pdu.Field{Tag: pdu.TagSarMsgRefNum, Data: []byte{0, 1}},
-		pdu.Field{Tag: pdu.TagSarTotalSegments, Data: []byte{2}}, pdu.Field{Tag: pdu.TagSarSegmentSeqnum, Data: []byte{2}}), true)
-	c.onPDU(dataSM(0, 0x02, []byte{1, 2, 3}), true) // binary: refused
+	c.handle(dataSM(0, data.LATIN1Coding, []byte("Gr\xfc\xdfe")))
+	c.handle(dataSM(0x40, 0, append([]byte{5, 0, 3, 4, 2, 2}, "world"...)))
+	c.handle(dataSM(0x40, 0, append([]byte{5, 0, 3, 4, 2, 1}, "hello "...)))
+	c.handle(dataSM(0, 8, ucs2("a"), pdu.Field{Tag: pdu.TagSarMsgRefNum, Data: []byte{0, 1}},
+		pdu.Field{Tag: pdu.TagSarTotalSegments, Data: []byte{2}}, pdu.Field{Tag: pdu.TagSarSegmentSeqnum, Data: []byte{1}}))
+	c.handle(dataSM(0, 8, ucs2("b"), pdu.Field{Tag: pdu.TagSarMsgRefNum, Data: []byte{0, 1}},
+		pdu.Field{Tag: pdu.TagSarTotalSegments, Data: []byte{2}}, pdu.Field{Tag: pdu.TagSarSegmentSeqnum, Data: []byte{2}}))
+	c.handle(dataSM(0, 0x02, []byte{1, 2, 3})) // binary: refused
 	want := []Reply{
 		{From: "+4915112345678", To: "12345", Text: "Grüße"},
 		{From: "+4915112345678", To: "12345", Text: "hello world"},
@@ -524,8 +529,9 @@ func FuzzSMPPMO(f *testing.F) {
 				t.Fatalf("part %d of %d accepted", part.seq, part.total)
 			}
 			now = now.Add(time.Second)
-			if whole, res := a.add(part, now); res == moComplete {
+			if whole, res, _ := a.add(context.Background(), part, now); res == moComplete {
 				text = whole.text
+				_ = a.handedOn(context.Background(), part)
 			}
 		}
 		if s, err := decodeMO(part.coding, part.known, text); err == nil && !utf8.ValidString(s) {

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -114,7 +115,7 @@ func TestSMPPReceiptMessageIDType(t *testing.T) {
 	ch := make(chan sms.Receipt, 16)
 	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) {
 		c.MessageIDType = MessageIDType{idHex, idDec}
-		c.OnReceipt = func(r sms.Receipt) { ch <- r }
+		c.OnReceipt = func(_ context.Context, r sms.Receipt) error { ch <- r; return nil }
 		c.Logger = zap.New(core)
 	})
 	text := strings.Repeat("x", 200) // two parts: ids 0xFF, 0x10A

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -34,43 +35,52 @@ const (
 
 func isReceipt(esm byte) bool { return esm&esmReceipt != 0 || esm&0x3C == esmIntermediate }
 
-// onDeliverSM handles a deliver_sm; gosmpp has answered it already.
-func (s *SMPP) onDeliverSM(p *pdu.DeliverSM) {
+// onDeliverSM handles a deliver_sm and returns the status to answer it
+// with (smpp_inbox.go).
+func (s *SMPP) onDeliverSM(ctx context.Context, p *pdu.DeliverSM) data.CommandStatusType {
 	if !isReceipt(p.EsmClass) {
-		s.onMODeliverSM(p) // a reply from a phone (smpp_mo.go)
-		return
+		return s.onMODeliverSM(ctx, p) // a reply from a phone (smpp_mo.go)
 	}
 	coding := byte(data.GSM7BITCoding)
 	if enc := p.Message.Encoding(); enc != nil {
 		coding = enc.DataCoding()
 	}
 	sm, _ := p.Message.GetMessageData()
-	s.onReceipt(coding, sm, p.OptionalParameters)
+	return s.onReceipt(ctx, coding, sm, p.OptionalParameters)
 }
 
 // onDataSM handles a data_sm, which some SMSCs use for receipts, the text
 // (if any) in message_payload.
-func (s *SMPP) onDataSM(p *pdu.DataSM) {
+func (s *SMPP) onDataSM(ctx context.Context, p *pdu.DataSM) data.CommandStatusType {
 	if !isReceipt(p.EsmClass) {
-		s.onMODataSM(p)
-		return
+		return s.onMODataSM(ctx, p)
 	}
-	s.onReceipt(p.DataCoding, nil, p.OptionalParameters)
+	return s.onReceipt(ctx, p.DataCoding, nil, p.OptionalParameters)
 }
 
-func (s *SMPP) onReceipt(coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field) {
+// onReceipt lands a receipt through OnReceipt: ESME_ROK once landed, a
+// temporary error (the SMSC delivers it again) when it did not land. One
+// that cannot be read is acknowledged: it would never read better.
+func (s *SMPP) onReceipt(ctx context.Context, coding byte, sm []byte, tlvs map[pdu.Tag]pdu.Field) data.CommandStatusType {
 	r, ok := smppReceipt(s.cfg.Name, coding, sm, tlvs, time.Now())
 	if !ok {
 		// The text echoes the start of the SMS: personal data, so only at
 		// debug level.
 		s.log.Warn("smpp receipt unreadable", zap.Int("length", len(sm)))
 		s.log.Debug("smpp receipt unreadable", zap.ByteString("short_message", sm))
-		return
+		return data.ESME_ROK
 	}
 	r.Ref = s.parts.first(s.receiptID(r.Ref))
-	if s.cfg.OnReceipt != nil {
-		s.cfg.OnReceipt(r)
+	if s.cfg.OnReceipt == nil {
+		return data.ESME_ROK
 	}
+	err := s.cfg.OnReceipt(ctx, r)
+	st := landStatus(err)
+	if st != data.ESME_ROK {
+		s.log.Warn("smpp receipt not landed: answered with an error", zap.String("ref", r.Ref),
+			zap.Stringer("status", st), zap.Error(err))
+	}
+	return st
 }
 
 // smppReceipt builds a receipt from a receipt PDU's coding, short_message

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -138,7 +139,9 @@ func TestSMPPReceiptTLV(t *testing.T) {
 func receiptClient(t *testing.T, smsc *testenv.SMSC) (*SMPP, chan sms.Receipt) {
 	t.Helper()
 	ch := make(chan sms.Receipt, 16)
-	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.OnReceipt = func(r sms.Receipt) { ch <- r } })
+	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) {
+		c.OnReceipt = func(_ context.Context, r sms.Receipt) error { ch <- r; return nil }
+	})
 	return c, ch
 }
 

@@ -64,6 +64,7 @@ var keyBounds = map[string]string{
 	"sf:qt:":    "ttl",
 	"sf:qv:":    "ttl",
 	"sf:qw:":    "ttl",
+	"sf:mo:":    "ttl: the MO timeout from the first part, and again once handed on",
 	"sf:px":     "entries removed when due by the privacy sweep (DeliveryWaitSweeper), each within the statistics retention",
 }
 

@@ -53,6 +53,7 @@ package store
 //	sf:qv:{app}:{id}     string an SMS's quota reservation "YYYYMMDD|sms|segments|money", so a retry is not counted twice; 35 days (internal/quota)
 //	sf:qw:{app}:{quota}:{period} string a quota warning claimed ("p", 2 min) or published ("s", until its period ends) (internal/quota)
 //	sf:qf:{queue}        string a queue's replication fence on a Redis Cluster: written, then WAITed on, on the queue's master (queuefence.go; 1 min)
+//	sf:mo:{prov:from:to:w:ref}  hash   parts of a long SMPP MO (w 8 or 16, the reference's width): n total, c coding, g parts held, p:<seq> user data, lk lease end (unix ms); then only done=1 once handed on; expires the MO timeout after its first part (moparts.go)
 //	sf:px                zset   "t:<code>" (text) and "n:<code>" (a direct message's number) due for removal by their retention, scored by unix ms (one per partition; privacy.go)
 //	sf:gp:{app}:{phone}  zset   OTP SMS ids sent to a phone, by unix ms; trimmed to the last hour, PEXPIRE 1 h (internal/guard/pumping.go; the application's code in braces is the tag)
 //	sf:gx:{app}:{prefix} zset   OTP SMS ids sent to a number prefix, by unix ms; trimmed to the last minute, PEXPIRE 1 min (internal/guard)
@@ -84,6 +85,7 @@ const (
 	pPresets   = "sf:pl:"
 	keyIDKey   = "sf:idkey"
 	pWebhook   = "sf:wh:"
+	pMOParts   = "sf:mo:"
 	chunkSep   = "\n"
 	fieldCount = "c:"
 )
@@ -102,6 +104,7 @@ const (
 //	                  sf:outbox:{T}, sf:dw:{T}, sf:oc:{T}, sf:pz:{T}, sf:cnt:{T}, sf:px:{T}, sf:cd:{day}:{T}   one per partition
 //	                  sf:ref:{T}:{prov}:{ref}, sf:park:{T}:{prov}:{ref}                        T = tag of the partition of "prov:ref"
 //	fleet-wide        sf:rq:{id}, sf:ibu, sf:idkey, sf:wh:{prov}:{id}, sf:layout                one key per command
+//	                  sf:mo:{prov:from:to:w:ref}       one key per script; tagged in both layouts (moparts.go)
 //	                  sf:ibu with sf:ibi:{sf:ibu}                                               the stream's name is the tag
 const keyLayout = "sf:layout"
 

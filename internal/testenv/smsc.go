@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,13 +33,23 @@ type SMSC struct {
 	ID func(n int64) string
 	// Submits receives every submit_sm read, before it is answered.
 	Submits chan Submitted
+	// Redeliver makes the SMSC deliver a deliver_sm again, at once, when
+	// the client answers it with a temporary error (ESME_RX_T_APPN,
+	// ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RSYSERR), as SMSCs do; at most
+	// MaxRedeliveries times (0: 20). Set before Start.
+	Redeliver       bool
+	MaxRedeliveries int
 
 	wmu sync.Mutex // smpptest's Conn writes through an unlocked bufio.Writer
 
 	mu    sync.Mutex
 	conns []smpptest.Conn // every connection that sent a PDU after binding
 
-	deliverResp chan uint32 // sequence numbers of deliver_sm_resp
+	// Deliveries: every deliver_sm pushed, by sequence number, with its
+	// answer; changed is closed and replaced on every answer.
+	deliveries map[uint32]*delivery
+	changed    chan struct{}
+
 	ids         atomic.Int64
 	inflight    atomic.Int64
 	maxInflight atomic.Int64
@@ -68,9 +79,10 @@ type Submitted struct {
 func NewSMSC(tb testing.TB) *SMSC {
 	tb.Helper()
 	s := &SMSC{
-		srv:         smpptest.NewUnstartedServer(),
-		Submits:     make(chan Submitted, 1024),
-		deliverResp: make(chan uint32, 64),
+		srv:        smpptest.NewUnstartedServer(),
+		Submits:    make(chan Submitted, 1024),
+		deliveries: make(map[uint32]*delivery),
+		changed:    make(chan struct{}),
 	}
 	s.srv.Handler = s.handle
 	tb.Cleanup(func() {
@@ -162,7 +174,7 @@ func (s *SMSC) handle(c smpptest.Conn, m pdu.Body) {
 		resp.Header().Seq = m.Header().Seq
 		s.write(c, resp)
 	case pdu.DeliverSMRespID:
-		s.deliverResp <- m.Header().Seq
+		s.answered(m.Header().Seq, uint32(m.Header().Status))
 	}
 }
 
@@ -182,18 +194,42 @@ type MO struct {
 	TLVs                 map[pdutlv.Tag][]byte
 }
 
+// delivery is one deliver_sm pushed: its MO, the first delivery of the
+// same MO (itself when it is the first), and the answer once there.
+type delivery struct {
+	mo       MO
+	first    uint32
+	answered bool
+	status   uint32
+}
+
 // DeliverMO pushes m to the last connection that talked to us (one that
 // has sent a PDU since it bound) and returns its sequence number.
 func (s *SMSC) DeliverMO(tb testing.TB, m MO) uint32 {
 	tb.Helper()
+	seq, err := s.push(m, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return seq
+}
+
+// push writes m to the last connection; first is the sequence number of
+// m's first delivery (0: this is the first).
+func (s *SMSC) push(m MO, first uint32) (uint32, error) {
 	s.mu.Lock()
 	if len(s.conns) == 0 {
 		s.mu.Unlock()
-		tb.Fatal("no client connection to deliver to")
+		return 0, fmt.Errorf("no client connection to deliver to")
 	}
 	c := s.conns[len(s.conns)-1]
-	s.mu.Unlock()
 	p := pdu.NewDeliverSM()
+	seq := p.Header().Seq
+	if first == 0 {
+		first = seq
+	}
+	s.deliveries[seq] = &delivery{mo: m, first: first}
+	s.mu.Unlock()
 	f := p.Fields()
 	_ = f.Set(pdufield.SourceAddrTON, m.SrcTON)
 	_ = f.Set(pdufield.SourceAddrNPI, m.SrcNPI)
@@ -204,25 +240,154 @@ func (s *SMSC) DeliverMO(tb testing.TB, m MO) uint32 {
 	_ = f.Set(pdufield.ShortMessage, m.SM)
 	// go-smpp writes deliver_sm's UDH length octet even without UDHI (as
 	// a zero), which shifts short_message by one; an empty field writes
-	// nothing.
+	// nothing. short_message goes as given: a test can send a broken UDH.
 	_ = f.Set(pdufield.UDHLength, &pdufield.SM{})
 	for tag, v := range m.TLVs {
 		_ = p.TLVFields().Set(tag, v)
 	}
 	s.write(c, p)
-	return p.Header().Seq
+	return seq, nil
 }
 
-// Answered waits for the client's deliver_sm_resp to seq.
-func (s *SMSC) Answered(tb testing.TB, seq uint32) {
-	tb.Helper()
-	select {
-	case got := <-s.deliverResp:
-		if got != seq {
-			tb.Fatalf("deliver_sm_resp for %d, want %d", got, seq)
+// temporary is a deliver_sm_resp status an SMSC delivers again after.
+func temporary(status uint32) bool {
+	switch status {
+	case 0x64, 0x58, 0x14, 0x08: // RX_T_APPN, THROTTLED, MSGQFUL, SYSERR
+		return true
+	}
+	return false
+}
+
+// answered records the answer to seq and, with Redeliver, delivers a
+// temporarily refused MO again.
+func (s *SMSC) answered(seq, status uint32) {
+	s.mu.Lock()
+	d, ok := s.deliveries[seq]
+	if ok {
+		d.answered, d.status = true, status
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	again := ok && s.Redeliver && temporary(status) && s.attemptsLocked(d.first) <= s.maxRedeliveries()
+	s.mu.Unlock()
+	if again {
+		go func() { _, _ = s.push(d.mo, d.first) }()
+	}
+}
+
+func (s *SMSC) maxRedeliveries() int {
+	if s.MaxRedeliveries > 0 {
+		return s.MaxRedeliveries
+	}
+	return 20
+}
+
+// attemptsLocked is how many times the MO first delivered as first was
+// delivered.
+func (s *SMSC) attemptsLocked(first uint32) int {
+	n := 0
+	for _, d := range s.deliveries {
+		if d.first == first {
+			n++
 		}
-	case <-time.After(5 * time.Second):
-		tb.Fatalf("no deliver_sm_resp for %d", seq)
+	}
+	return n
+}
+
+// Answered waits for the client's deliver_sm_resp to seq and returns its
+// command_status.
+func (s *SMSC) Answered(tb testing.TB, seq uint32) uint32 {
+	tb.Helper()
+	var status uint32
+	s.waitFor(tb, fmt.Sprintf("no deliver_sm_resp for %d", seq), func() bool {
+		d, ok := s.deliveries[seq]
+		status = d.status
+		return ok && d.answered
+	})
+	return status
+}
+
+// Settled waits until the MO first delivered as seq is answered with a
+// status the SMSC does not deliver again after (see Redeliver), and
+// returns the status of every delivery of it, in order.
+func (s *SMSC) Settled(tb testing.TB, seq uint32) []uint32 {
+	tb.Helper()
+	var statuses []uint32
+	s.waitFor(tb, fmt.Sprintf("deliveries of %d not settled", seq), func() bool {
+		var seqs []uint32
+		for q, d := range s.deliveries {
+			if d.first == seq {
+				seqs = append(seqs, q)
+			}
+		}
+		slices.Sort(seqs)
+		statuses = statuses[:0]
+		for _, q := range seqs {
+			d := s.deliveries[q]
+			if !d.answered {
+				return false
+			}
+			statuses = append(statuses, d.status)
+		}
+		last := len(statuses) - 1
+		return last >= 0 && (!s.Redeliver || !temporary(statuses[last]) || last+1 > s.maxRedeliveries())
+	})
+	return statuses
+}
+
+// Unanswered is how many deliver_sm were pushed and never answered.
+func (s *SMSC) Unanswered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, d := range s.deliveries {
+		if !d.answered {
+			n++
+		}
+	}
+	return n
+}
+
+// RedeliverUnanswered delivers again, to the last connection, every MO
+// whose latest delivery was never answered (its connection dropped), as
+// an SMSC does once the client has bound again; it returns how many.
+func (s *SMSC) RedeliverUnanswered(tb testing.TB) int {
+	tb.Helper()
+	s.mu.Lock()
+	var again []*delivery
+	for _, d := range s.deliveries {
+		if !d.answered {
+			d.answered, d.status = true, 0xFFFFFFFF // superseded: never answered
+			again = append(again, d)
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range again {
+		if _, err := s.push(d.mo, d.first); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return len(again)
+}
+
+// waitFor waits until ok (called under s.mu) holds; a failing test ends
+// after 10s rather than hang.
+func (s *SMSC) waitFor(tb testing.TB, what string, ok func() bool) {
+	tb.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		done, ch := ok(), s.changed
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			tb.Fatal(what)
+		}
 	}
 }
 
