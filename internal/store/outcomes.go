@@ -133,7 +133,12 @@ func (s *Store) describeOutcomes(ctx context.Context, part int, msgs []redis.XMe
 		case sms.Failed, sms.Expired:
 			e.Reason = str(f[2])
 		case sms.Undelivered:
-			e.Reason = str(f[3])
+			// The receipt's error code is the detail of a reason code
+			// (internal/outcomes/reasons.go).
+			e.Reason = "operator_undelivered"
+			if c := str(f[3]); c != "" {
+				e.Reason += ": " + c
+			}
 		case sms.Unknown:
 			e.Reason = NotDeliveredWithinWait
 		}
