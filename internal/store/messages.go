@@ -490,8 +490,8 @@ func (s *Store) FinishCanceledGroup(ctx context.Context, code string, g int) (in
 	if err != nil {
 		return 0, fmt.Errorf("finish cancel of %s: %w", code, err)
 	}
-	if g < 0 || g >= len(m.Groups) || m.Groups[g].Fanout != "canceled" {
-		return 0, nil
+	if g < 0 || g >= len(m.Groups) || m.Groups[g].Fanout != "canceled" || m.Counts[sms.Scheduled] <= 0 {
+		return 0, nil // nothing of the group can be left scheduled
 	}
 	var out CancelResult
 	err = s.cancelGroup(ctx, m, g, ms(s.now()), &out)
