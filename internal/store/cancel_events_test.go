@@ -63,8 +63,8 @@ func canceledEvents(t *testing.T, s *store.Store) map[string]int {
 
 // TestEveryCanceledSMSHasOneOutcomeEvent: a cancel gives each SMS it
 // cancels one canceled outcome event, whether it runs once, is retried,
-// dies midway and is retried, or dies midway and the group's dispatch
-// task finishes it.
+// dies midway and is retried, dies midway and the group's dispatch task
+// finishes it, or races a fan-out that materializes records meanwhile.
 func TestEveryCanceledSMSHasOneOutcomeEvent(t *testing.T) {
 	cases := []struct {
 		name string
@@ -103,6 +103,34 @@ func TestEveryCanceledSMSHasOneOutcomeEvent(t *testing.T) {
 				return fmt.Errorf("a second finish canceled %d", n)
 			}
 			return err
+		}},
+		{"a started fan-out materializes canceled records meanwhile", func(ctx context.Context, s *store.Store, m store.Message) error {
+			if ok, err := s.StartFanout(ctx, m.Code, 0); err != nil || !ok {
+				return fmt.Errorf("start: %v %v", ok, err)
+			}
+			if err := store.CancelDyingAfterGroup(ctx, s, m, 1); err != nil {
+				return err
+			}
+			for c := 0; c < m.Chunks(0); c++ { // the fan-out goes on after the mark
+				phones, err := s.RecipientChunk(ctx, m.Code, m.Groups[0].FirstChunk+c)
+				if err != nil {
+					return err
+				}
+				_, sts, err := s.Materialize(ctx, m, phones, time.Now().Add(time.Hour))
+				if err != nil {
+					return err
+				}
+				for _, st := range sts {
+					if st != sms.Canceled {
+						return fmt.Errorf("materialized %s after the cancel", st)
+					}
+				}
+			}
+			_, err := s.CancelMessage(ctx, m) // retried: finds nothing left
+			if !errors.Is(err, store.ErrAlreadySent) {
+				return fmt.Errorf("retried cancel: %v, want ErrAlreadySent", err)
+			}
+			return nil
 		}},
 	}
 	for i, c := range cases {
