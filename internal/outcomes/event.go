@@ -1,6 +1,6 @@
 // Package outcomes tells senders what became of each SMS. Every SMS that
-// reaches delivered, undelivered, failed, expired, suppressed or unknown
-// produces one event: to the Kafka topic smsfleet.outcomes (a journey
+// reaches delivered, undelivered, failed, expired, suppressed, unknown or
+// canceled produces one event: to the Kafka topic smsfleet.outcomes (a journey
 // builder splits on "delivered within N" with it), and, when its
 // notification asked, to a status_callback URL, signed and retried.
 //
