@@ -48,8 +48,11 @@ func (f *Fanout) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if !started {
-		f.Log.Info("dispatch skipped: message canceled", zap.String("message", code), zap.Int("group", g))
-		return nil
+		// A cancel that died midway left recipients scheduled: finish it
+		// (each gets its canceled record and outcome event, once).
+		n, err := f.Store.FinishCanceledGroup(ctx, code, g)
+		f.Log.Info("dispatch skipped: message canceled", zap.String("message", code), zap.Int("group", g), zap.Int64("finished_cancel", n))
+		return err
 	}
 	m, err := f.Store.GetMessage(ctx, "", code)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/backoff"
+	"github.com/smsfleet/smsfleet/internal/kafkax"
 )
 
 // Consumer applies replies from Kafka (SMSFLEET_INBOUND_TOPIC) as a
@@ -143,7 +144,7 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 // deadLetter moves a record that is no reply aside, so it blocks nothing
 // and is kept for an operator to read.
 func (c *Consumer) deadLetter(ctx context.Context, km kafka.Message, why error) error {
-	if err := c.dlq.WriteMessages(ctx, kafka.Message{Key: km.Key, Value: km.Value}); err != nil {
+	if err := c.dlq.WriteMessages(ctx, kafkax.DeadLetter(km, why, "/smsfleet/inbound-consumer")); err != nil {
 		return fmt.Errorf("inbound: dead-letter: %w", err)
 	}
 	c.log.Warn("unreadable inbound record sent to the dead-letter topic", zap.String("topic", c.dlq.Topic), zap.Error(why))

@@ -29,7 +29,7 @@ func (p *Producer) Produce(ctx context.Context, ms ...Message) error {
 		if err != nil {
 			return fmt.Errorf("inbound record %s: %w", m.ID, err)
 		}
-		out[i] = kafka.Message{Key: []byte(m.From), Value: v}
+		out[i] = kafka.Message{Key: []byte(m.From), Value: v, Headers: kafkax.Headers(kafkax.Meta{Type: kafkax.TypeInbound, SchemaVersion: 1, ID: m.ID, Source: "/smsfleet/inbound", Time: m.At})}
 	}
 	if err := p.w.WriteMessages(ctx, out...); err != nil {
 		return fmt.Errorf("produce inbound replies: %w", err)

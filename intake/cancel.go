@@ -41,6 +41,14 @@ func (a *API) deleteMessage(ctx context.Context, app string, raw json.RawMessage
 		return nil, err
 	}
 	res, err := a.Store.CancelMessage(ctx, m)
+	if err != nil && len(res.Unstarted) > 0 {
+		// Marked canceled, but the sweep that gives each SMS its canceled
+		// record and event did not finish (the request's deadline: it
+		// takes time in proportion to the recipients; a Redis error). The
+		// groups' dispatch tasks finish it (Store.FinishCanceledGroup):
+		// run them now rather than at their send time.
+		a.runDispatchNow(m.Code, res.Unstarted)
+	}
 	if errors.Is(err, store.ErrAlreadySent) {
 		if m.Canceled {
 			return nil, argError("message", "message %s is already canceled", m.Code)
@@ -63,4 +71,19 @@ func (a *API) deleteMessage(ctx context.Context, app string, raw json.RawMessage
 	}
 	a.log.Info("message canceled", zap.String("message", m.Code), zap.Int("groups_before_fanout", len(res.Unstarted)), zap.Int64("swept", res.Swept))
 	return nil, nil
+}
+
+// runDispatchNow makes the dispatch tasks of groups of code due now. The
+// inspector's calls take no context, so this works after the request's
+// deadline too; a task already gone (run, or never made) is fine.
+func (a *API) runDispatchNow(code string, groups []int) {
+	if a.Inspector == nil {
+		return
+	}
+	for _, g := range groups {
+		id := tasks.DispatchID(code, g)
+		if err := a.Inspector.RunTask(tasks.DispatchQueue(code, a.Enqueuer.Shards()), id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			a.log.Warn("could not run the dispatch task of a canceled message to finish its cancel", zap.String("task", id), zap.Error(err))
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/backoff"
+	"github.com/smsfleet/smsfleet/internal/kafkax"
 	"github.com/smsfleet/smsfleet/internal/metrics"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
@@ -166,7 +167,7 @@ func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
 	for _, m := range msgs {
 		rec, err := decode(m.Value)
 		if err != nil {
-			dead = append(dead, m)
+			dead = append(dead, kafkax.DeadLetter(m, err, DeadLetterSource))
 			continue
 		}
 		if rec.Final() { // an intermediate receipt moves nothing
@@ -204,15 +205,19 @@ func (c *Consumer) apply(ctx context.Context, msgs []kafka.Message) error {
 	return nil
 }
 
+// DeadLetterSource is the ce_source of dead-letter records that had none.
+const DeadLetterSource = "/smsfleet/receipts-consumer"
+
+// deadLetter writes records already made by kafkax.DeadLetter: the
+// original key, value and headers, plus the error and the original topic,
+// partition and offset. A crash before the batch's commit writes them
+// again with the same headers (ce_id included), for the reader of the
+// dead-letter topic to deduplicate.
 func (c *Consumer) deadLetter(ctx context.Context, dead []kafka.Message) error {
 	if c.dlq == nil {
 		return errors.New("unparseable receipts and no dead-letter topic")
 	}
-	out := make([]kafka.Message, len(dead))
-	for i, m := range dead {
-		out[i] = kafka.Message{Key: m.Key, Value: m.Value}
-	}
-	if err := c.dlq.w.WriteMessages(ctx, out...); err != nil {
+	if err := c.dlq.w.WriteMessages(ctx, dead...); err != nil {
 		return fmt.Errorf("dead-letter: %w", err)
 	}
 	metrics.ReceiptsDeadLettered.Add(float64(len(dead)))

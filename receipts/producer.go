@@ -29,7 +29,7 @@ func (p *Producer) Produce(ctx context.Context, recs ...sms.Receipt) error {
 		if err != nil {
 			return err
 		}
-		msgs[i] = kafka.Message{Key: []byte(r.Provider + ":" + r.Ref), Value: v}
+		msgs[i] = kafka.Message{Key: []byte(r.Provider + ":" + r.Ref), Value: v, Headers: receiptHeaders(r)}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("produce receipts: %w", err)
@@ -39,3 +39,20 @@ func (p *Producer) Produce(ctx context.Context, recs ...sms.Receipt) error {
 
 // Close flushes and closes the writer.
 func (p *Producer) Close() error { return p.w.Close() }
+
+// SchemaVersion is the version of a receipt record's JSON
+// (docs/events/receipt.schema.json).
+const SchemaVersion = 1
+
+// Source is the ce_source of receipt records, whichever role lands them
+// (a webhook on the receipts role, an SMPP deliver_sm on a worker).
+const Source = "/smsfleet/receipts"
+
+// receiptHeaders are r's record headers (kafkax.Headers). Its ce_id is
+// derived from what the provider reported, so a receipt the provider
+// posts again (a webhook retried after a timeout) or the forwarder
+// produces again keeps its id.
+func receiptHeaders(r sms.Receipt) []kafka.Header {
+	id := kafkax.StableID(r.Provider, r.Ref, string(r.Status), r.ErrorCode)
+	return kafkax.Headers(kafkax.Meta{Type: kafkax.TypeReceipt, SchemaVersion: SchemaVersion, ID: id, Source: Source, Time: r.At})
+}

@@ -43,11 +43,11 @@ func (s *Sender) composeOne(l store.Loaded, pol config.Resolved, v verdict) (com
 		return composed{}, verdict{fate: fateSuppress, reason: ReasonMissingTag}
 	}
 	if err != nil {
-		return composed{failure: store.Outcome{Error: "render: " + err.Error()}}, verdict{fate: fateFail}
+		return composed{failure: store.Outcome{Error: "render_failed: " + err.Error()}}, verdict{fate: fateFail}
 	}
 	enc, err := sms.Encode(text, pol.SmartEncoding)
 	if err != nil {
-		return composed{failure: store.Outcome{Error: "encode: " + err.Error()}}, verdict{fate: fateFail}
+		return composed{failure: store.Outcome{Error: "encode_failed: " + err.Error()}}, verdict{fate: fateFail}
 	}
 	if enc.Parts > pol.MaxSegments {
 		return composed{failure: store.Outcome{Error: ErrorTooLong, Segments: enc.Parts, Encoding: enc.Encoding}}, verdict{fate: fateFail}

@@ -91,7 +91,7 @@ func TestComposeBrokenStoredContentFails(t *testing.T) {
 	s := &Sender{Texts: NewTextCache(16)}
 	it := &item{l: store.Loaded{Content: `{"en":`}, pol: testPolicy(), verdict: verdict{fate: fateSend}}
 	s.compose([]*item{it})
-	if it.verdict.fate != fateFail || !strings.HasPrefix(it.msg.failure.Error, "render: ") {
+	if it.verdict.fate != fateFail || !strings.HasPrefix(it.msg.failure.Error, "render_failed: ") {
 		t.Fatalf("fate %v, failure %+v; want failed with the render error", it.verdict.fate, it.msg.failure)
 	}
 }

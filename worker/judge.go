@@ -36,12 +36,14 @@ type verdict struct {
 	zone  *time.Location
 }
 
-// Reasons an SMS expires.
+// Reasons an SMS expires: codes of internal/outcomes/reasons.go, with
+// any detail after ": ".
 const (
-	whyValidityEnded   = "validity ended before a provider took it"
-	whyValidityInQuiet = "validity ends inside quiet hours"
-	// whyValidityEndedAmbiguous is followed by the provider's name.
-	whyValidityEndedAmbiguous = "validity ended waiting for an answer about an ambiguous attempt (it may have been delivered) from "
+	whyValidityEnded   = "expired_validity"
+	whyValidityInQuiet = "quiet_hours"
+	// whyValidityEndedAmbiguous is followed by the provider's name: it may
+	// have been delivered there.
+	whyValidityEndedAmbiguous = "ambiguous_attempt: "
 )
 
 // judge decides, from the loaded SMS, its application's resolved policy

@@ -68,6 +68,12 @@ func (s *Sender) settleSent(ctx context.Context, it *item) error {
 	// Provider messages may quote the number: mask it before logging.
 	log := it.log.With(zap.String("provider", out.provider), zap.String("class", class.String()), zap.String("error", sms.MaskPhonesIn(out.err.Error())))
 	if class == provider.Permanent || s.lastAttempt(ctx, it) {
+		// A reason code (internal/outcomes/reasons.go), then the error.
+		code := "provider_failed: " // transient errors until attempts ran out
+		if class == provider.Permanent {
+			code = "provider_rejected: "
+		}
+		o.Error = code + o.Error
 		return s.fail(ctx, id, it.l, log, o)
 	}
 	amb := stillAmbiguous(it)

@@ -19,6 +19,7 @@ import (
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/e2e/harness"
 	"github.com/smsfleet/smsfleet/internal/fleet"
+	"github.com/smsfleet/smsfleet/internal/kafkax"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/receipts"
@@ -112,6 +113,12 @@ func readOutcomes(t *testing.T, k *testenv.Kafka, want int, wait time.Duration) 
 		if string(m.Key) != e.SMSID {
 			t.Fatalf("outcome keyed %q, want its SMS id %q", m.Key, e.SMSID)
 		}
+		// Every record says what it is (docs/events/README.md).
+		for h, v := range map[string]string{"ce_id": e.EventID, "event-type": "sms.outcome", "ce_type": "io.smsfleet.sms.outcome.v1", "content-type": "application/json"} {
+			if got, _ := kafkax.Header(m.Headers, h); got != v {
+				t.Fatalf("outcome %s: header %s = %q, want %q", m.Value, h, got, v)
+			}
+		}
 		out = append(out, e)
 	}
 	return out
@@ -140,11 +147,11 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 	})
 	e.WaitCounts(code, map[string]int64{"delivered": 1, "undelivered": 1, "unknown": 1, "suppressed": 1}, 20*time.Second)
 
-	want := map[string]struct{ status, reason string }{
-		delivered:   {"delivered", ""},
-		undelivered: {"undelivered", "30003"},
-		silent:      {"unknown", "not_delivered_within_wait"},
-		optedOut:    {"suppressed", "opted_out"},
+	want := map[string]struct{ status, reason, detail string }{
+		delivered:   {"delivered", "", ""},
+		undelivered: {"undelivered", "operator_undelivered", "30003"},
+		silent:      {"unknown", "not_delivered_within_wait", ""},
+		optedOut:    {"suppressed", "opted_out", ""},
 	}
 	events := readOutcomes(t, k, len(want), 20*time.Second)
 	if len(events) != len(want) {
@@ -152,7 +159,7 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 	}
 	for _, ev := range events {
 		w, ok := want[ev.Phone]
-		if !ok || ev.Status != w.status || ev.Reason != w.reason || ev.MessageCode != code || ev.Application != harness.ShopApp || ev.Time.IsZero() {
+		if !ok || ev.Status != w.status || ev.Reason != w.reason || ev.Detail != w.detail || ev.MessageCode != code || ev.Application != harness.ShopApp || ev.Time.IsZero() {
 			t.Errorf("outcome %+v, want %+v", ev, w)
 		}
 	}
@@ -175,7 +182,7 @@ func TestOutcomesAndSignedCallbacksArriveOncePerSMS(t *testing.T) {
 			t.Errorf("event %s POSTed %d times, want 3 (two failures, then accepted)", id, tries[id])
 		}
 		w := want[evs[0].Phone]
-		if evs[0].Status != w.status || evs[0].Reason != w.reason {
+		if evs[0].Status != w.status || evs[0].Reason != w.reason || evs[0].Detail != w.detail {
 			t.Errorf("callback %+v, want %+v", evs[0], w)
 		}
 	}

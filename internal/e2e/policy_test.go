@@ -168,7 +168,7 @@ func TestQuietHoursDeferMarketingToTheWindowsEnd(t *testing.T) {
 	e.Clock.Set(end.Add(-time.Hour))
 	code = e.Send(map[string]any{"send_date": "now", "content": "Flash", "devices": []string{german}, "message_type": "marketing", "validity": 600})
 	v := e.WaitCounts(code, map[string]int64{"expired": 1}, 5*time.Second)
-	if !strings.Contains(v.Recipients[0].Error, "quiet hours") {
+	if !strings.Contains(v.Recipients[0].Error, "quiet_hours") {
 		t.Fatalf("expired with %q", v.Recipients[0].Error)
 	}
 }
@@ -216,7 +216,7 @@ func TestExpiredWhenNoProviderTookItInTime(t *testing.T) {
 	e.Clock.Advance(time.Minute)
 	harness.StartWorker(t, e)
 	v := e.WaitCounts(short, map[string]int64{"expired": 1}, 5*time.Second)
-	if !strings.Contains(v.Recipients[0].Error, "validity") {
+	if v.Recipients[0].Error != "expired_validity" {
 		t.Fatalf("expired with %q", v.Recipients[0].Error)
 	}
 	e.WaitCounts(long, map[string]int64{"sent": 1}, 5*time.Second) // 24 h validity

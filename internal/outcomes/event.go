@@ -1,6 +1,6 @@
 // Package outcomes tells senders what became of each SMS. Every SMS that
-// reaches delivered, undelivered, failed, expired, suppressed or unknown
-// produces one event: to the Kafka topic smsfleet.outcomes (a journey
+// reaches delivered, undelivered, failed, expired, suppressed, unknown or
+// canceled produces one event: to the Kafka topic smsfleet.outcomes (a journey
 // builder splits on "delivered within N" with it), and, when its
 // notification asked, to a status_callback URL, signed and retried.
 //
@@ -14,11 +14,23 @@ package outcomes
 import (
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/smsfleet/smsfleet/internal/kafkax"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
 
 // Topic is the Kafka topic of outcome events, keyed by SMS id.
 const Topic = "smsfleet.outcomes"
+
+// SchemaVersion is the version of Event's JSON
+// (docs/events/outcome.schema.json): the schema-version header and the
+// ".v1" of ce_type io.smsfleet.sms.outcome.v1.
+const SchemaVersion = 1
+
+// Source is the ce_source of outcome events: the relay in whatever role
+// and replica runs it, so a redelivered event keeps (ce_source, ce_id).
+const Source = "/smsfleet/outcomes"
 
 // SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>" keyed
 // with the application's callback secret.
@@ -38,16 +50,27 @@ type Event struct {
 	PhoneHash string `json:"phone_hash,omitempty"`
 	// Status is the SMS's new status; Reason says why (for unknown it is
 	// not_delivered_within_wait: the operator sent no receipt in time).
-	Status   string    `json:"status"`
+	Status string `json:"status"`
+	// Reason is a code from docs/events/README.md (reasons.go); Detail
+	// is the free text that explains it, if any (a provider's error, a
+	// receipt's error code).
 	Reason   string    `json:"reason,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
 	Provider string    `json:"provider,omitempty"`
 	Time     time.Time `json:"time"`
 }
 
 // FromStore turns a stored outcome into its event.
 func FromStore(o store.OutcomeEvent) Event {
+	reason, detail := SplitReason(o.Reason)
 	return Event{
 		EventID: o.SMSID + ":" + string(o.Status), MessageCode: o.Code, SMSID: o.SMSID, Application: o.App,
-		Phone: o.Phone, Status: string(o.Status), Reason: o.Reason, Provider: o.Provider, Time: o.At.UTC(),
+		Phone: o.Phone, Status: string(o.Status), Reason: reason, Detail: detail, Provider: o.Provider, Time: o.At.UTC(),
 	}
+}
+
+// headers are the Kafka headers of e's record (kafkax.Headers): ce_id is
+// the event id, the same on every redelivery.
+func (e Event) headers() []kafka.Header {
+	return kafkax.Headers(kafkax.Meta{Type: kafkax.TypeOutcome, SchemaVersion: SchemaVersion, ID: e.EventID, Source: Source, Time: e.Time})
 }

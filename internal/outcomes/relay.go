@@ -159,7 +159,7 @@ func (r *Relay) publish(ctx context.Context, events []store.OutcomeEvent) error 
 		if err != nil {
 			return fmt.Errorf("outcome %s: %w", e.EventID, err)
 		}
-		msgs = append(msgs, kafka.Message{Key: []byte(e.SMSID), Value: body})
+		msgs = append(msgs, kafka.Message{Key: []byte(e.SMSID), Value: body, Headers: e.headers()})
 		if o.Callback == "" {
 			continue
 		}

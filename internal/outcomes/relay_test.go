@@ -58,7 +58,7 @@ func newRig(t *testing.T) *rig {
 }
 
 // failed writes a direct message to phone and moves its SMS to failed
-// (provider p, error "boom"): one outcome event. It returns the SMS id.
+// (provider p, reason provider_rejected, detail "boom"): one outcome event. It returns the SMS id.
 func (g *rig) failed(t *testing.T, code, phone, callback string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -75,7 +75,7 @@ func (g *rig) failed(t *testing.T, code, phone, callback string) string {
 	if _, _, ok, err := g.store.Begin(ctx, id, l); err != nil || !ok {
 		t.Fatalf("begin: %v %v", ok, err)
 	}
-	if moved, err := g.store.MarkFailed(ctx, id, store.Outcome{Provider: "p", Error: "boom", Operator: "op1"}); err != nil || !moved {
+	if moved, err := g.store.MarkFailed(ctx, id, store.Outcome{Provider: "p", Error: "provider_rejected: boom", Operator: "op1"}); err != nil || !moved {
 		t.Fatalf("fail: %v %v", moved, err)
 	}
 	return id
@@ -189,7 +189,16 @@ func wantEvent(t *testing.T, m kafka.Message, id, phone string) {
 	}
 	want := map[string]any{
 		"event_id": id + ":failed", "message_code": sms.MessageCodeOf(id), "sms_id": id, "application": app, "phone": phone,
-		"status": "failed", "reason": "boom", "provider": "p", "time": "2025-12-01T12:00:00Z",
+		"status": "failed", "reason": "provider_rejected", "detail": "boom", "provider": "p", "time": "2025-12-01T12:00:00Z",
+	}
+	headers := map[string]string{
+		"content-type": "application/json", "event-type": "sms.outcome", "schema-version": "1", "ce_id": id + ":failed",
+		"ce_source": "/smsfleet/outcomes", "ce_type": "io.smsfleet.sms.outcome.v1", "ce_specversion": "1.0", "ce_time": "2025-12-01T12:00:00Z",
+	}
+	for k, v := range headers {
+		if h, _ := kafkax.Header(m.Headers, k); h != v {
+			t.Fatalf("header %s = %q, want %q", k, h, v)
+		}
 	}
 	if len(got) != len(want) {
 		t.Fatalf("event %s, want exactly the fields %v", m.Value, want)

@@ -44,11 +44,12 @@ func (s Status) Terminal() bool {
 }
 
 // Outcome reports whether reaching s is news for the sender of the SMS: an
-// event on the outcomes topic and a status callback. Canceled is not (the
-// sender did it), and neither is unknown's later upgrade's absence.
+// event on the outcomes topic and a status callback. Canceled is too: the
+// sender canceled the message, but every SMS's stream of events must end
+// in an outcome (issue 19), whoever asked.
 func (s Status) Outcome() bool {
 	switch s {
-	case Delivered, Undelivered, Failed, Expired, Suppressed, Unknown:
+	case Delivered, Undelivered, Failed, Expired, Suppressed, Unknown, Canceled:
 		return true
 	}
 	return false

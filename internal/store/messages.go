@@ -368,7 +368,7 @@ var ErrAlreadySent = errors.New("message already sent")
 // CancelResult says what CancelMessage did.
 type CancelResult struct {
 	// Unstarted are the groups canceled before their fan-out: their dispatch
-	// tasks are moot.
+	// tasks are moot once the cancel succeeded.
 	Unstarted []int
 	// Swept counts records canceled one by one.
 	Swept int64
@@ -376,16 +376,22 @@ type CancelResult struct {
 
 // scriptCancel marks a message canceled if anything of it is still
 // pending (a targeted message is, until its dispatch's scan ends). Every
-// time zone group whose fan-out has not started is canceled
-// whole, in one counter move (its recipients have no records yet), and its
-// fan-out is told to do nothing; the caller cancels the records of the
-// started groups one by one (scriptCancelSMS).
+// time zone group whose fan-out has not started is marked canceled, so
+// its fan-out does nothing; the caller then cancels every recipient of
+// every group one by one (scriptCancelSMS), creating the records the
+// fan-out never made, so each canceled SMS has its record and its outcome
+// event, appended in the same step as its move. The counters move with
+// each recipient, not here: a cancel that dies midway leaves the rest
+// scheduled, so the message is still pending and a retried cancel (or the
+// group's dispatch task, which finds it canceled) sweeps them.
 //
 // KEYS[1] -> sf:m:<code>
 // ARGV[1] -> now (unix ms)
 //
 // Returns JSON {pending=false} when nothing was pending, else
-// {pending=true, started=[group...]}.
+// {pending=true, started=[group...], canceled=[group...]}: the groups
+// whose fan-out had started, and those canceled before it (by this call
+// or an earlier one).
 var scriptCancel = newScript("cancel", `
 local h = redis.call('HMGET', KEYS[1], F.c .. 'scheduled', F.c .. 'queued', F.g, F.tc, F.tdn)
 local sched, queued, groups = tonumber(h[1] or '0'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
@@ -393,23 +399,17 @@ local sched, queued, groups = tonumber(h[1] or '0'), tonumber(h[2] or '0'), tonu
 local scanning = h[4] and not h[5]
 if sched + queued <= 0 and not scanning then return cjson.encode({pending=false}) end
 redis.call('HSET', KEYS[1], F.canceled, '1', F.canceled_at, ARGV[1])
-local started = {}
+local started, canceled = {}, {}
 for i = 0, groups - 1 do
   local f = F.fo .. i
-  if redis.call('HGET', KEYS[1], f) == '' then
+  local fo = redis.call('HGET', KEYS[1], f)
+  if fo == '' then
     redis.call('HSET', KEYS[1], f, 'canceled')
-    local n = tonumber(redis.call('HGET', KEYS[1], F.gn .. i) or '0')
-    if n > 0 then -- a targeted group has none yet (Lua writes -0 as "-0", no integer)
-      redis.call('HINCRBY', KEYS[1], F.c .. 'scheduled', -n)
-      redis.call('HINCRBY', KEYS[1], F.c .. 'canceled', n)
-    end
-  else
-    table.insert(started, i)
+    fo = 'canceled'
   end
+  if fo == 'canceled' then table.insert(canceled, i) else table.insert(started, i) end
 end
--- Whole groups canceled may have settled the message (privacy.go).
-redactSettled(KEYS[1])
-return cjson.encode({pending=true, started=started})
+return cjson.encode({pending=true, started=started, canceled=canceled})
 `)
 
 // scriptCancelSMS cancels one recipient of a canceled message: a pending
@@ -431,6 +431,8 @@ local st = redis.call('HGET', KEYS[1], F.st)
 if not st then
   redis.call('HSET', KEYS[1], F.m, ARGV[4], F.to, ARGV[1], F.st, 'canceled', F.up, ARGV[2])
   redis.call('EXPIRE', KEYS[1], ARGV[3])
+  -- Its outcome event, as move() appends one (lua.go).
+  redis.call('XADD', KEYS[3], '*', 'id', ARGV[5], F.st, 'canceled', 'at', ARGV[2])
   redis.call('HINCRBY', KEYS[2], F.c .. 'scheduled', -1)
   redis.call('HINCRBY', KEYS[2], F.c .. 'canceled', 1)
   redactSettled(KEYS[2])
@@ -440,14 +442,18 @@ if move(KEYS[1], KEYS[2], KEYS[3], ARGV[5], 'canceled', ARGV[2]) then return 1 e
 return 0
 `)
 
-// CancelMessage cancels every SMS of m not yet handed to a provider.
+// CancelMessage cancels every SMS of m not yet handed to a provider. Each
+// one canceled gets its record and its outcome event (scriptCancelSMS), so
+// the time it takes grows with the recipients still scheduled, as a
+// fan-out's does. Run again after a failure midway, it cancels the rest,
+// and no SMS twice.
 func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, error) {
 	// A message whose ids this process cannot derive is refused before
 	// anything is marked canceled.
 	if _, err := s.SMSID(ctx, m, ""); err != nil {
 		return CancelResult{}, fmt.Errorf("cancel message: %w", err)
 	}
-	started, err := s.markCanceled(ctx, m.Code)
+	unstarted, err := s.markCanceled(ctx, m.Code)
 	if err != nil {
 		return CancelResult{}, err
 	}
@@ -458,37 +464,58 @@ func (s *Store) CancelMessage(ctx context.Context, m Message) (CancelResult, err
 			return CancelResult{}, fmt.Errorf("cancel message: %w", err)
 		}
 	}
-	var out CancelResult
-	for g := range m.Groups {
-		if !started[g] {
-			out.Unstarted = append(out.Unstarted, g)
-		}
-	}
-	// Records exist (or are being created) in the started groups: cancel
-	// them one by one, creating those the fan-out has not reached yet as
-	// canceled.
+	out := CancelResult{Unstarted: unstarted}
 	now := ms(s.now())
 	if m.Direct {
 		return out, s.cancelSMS(ctx, m, []string{m.To}, now, &out)
 	}
-	for g := range started {
-		for c := 0; c < m.Chunks(g); c++ {
-			phones, err := s.RecipientChunk(ctx, m.Code, m.Groups[g].FirstChunk+c)
-			if err != nil {
-				return out, err
-			}
-			if err := s.cancelSMS(ctx, m, phones, now, &out); err != nil {
-				return out, err
-			}
+	// Every group: in a started one records exist (or are being created),
+	// in a canceled one none does yet; either way each recipient is
+	// canceled one by one, its missing record created canceled.
+	for g := range m.Groups {
+		if err := s.cancelGroup(ctx, m, g, now, &out); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
 }
 
+// FinishCanceledGroup cancels the recipients of group g of message code
+// that a cancel left scheduled (it died midway). The group's dispatch
+// task calls it when it finds the group canceled: that task is deleted
+// only after a cancel succeeded, so it is there to finish one that did
+// not. It does nothing to what is canceled already.
+func (s *Store) FinishCanceledGroup(ctx context.Context, code string, g int) (int64, error) {
+	m, err := s.GetMessage(ctx, "", code)
+	if err != nil {
+		return 0, fmt.Errorf("finish cancel of %s: %w", code, err)
+	}
+	if g < 0 || g >= len(m.Groups) || m.Groups[g].Fanout != "canceled" || m.Counts[sms.Scheduled] <= 0 {
+		return 0, nil // nothing of the group can be left scheduled
+	}
+	var out CancelResult
+	err = s.cancelGroup(ctx, m, g, ms(s.now()), &out)
+	return out.Swept, err
+}
+
+// cancelGroup cancels the recipients of group g of m, chunk by chunk.
+func (s *Store) cancelGroup(ctx context.Context, m Message, g int, now int64, out *CancelResult) error {
+	for c := 0; c < m.Chunks(g); c++ {
+		phones, err := s.RecipientChunk(ctx, m.Code, m.Groups[g].FirstChunk+c)
+		if err != nil {
+			return err
+		}
+		if err := s.cancelSMS(ctx, m, phones, now, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // markCanceled marks the message canceled (scriptCancel) and returns the
-// groups whose fan-out had started; ErrAlreadySent when nothing was
+// groups canceled before their fan-out; ErrAlreadySent when nothing was
 // pending any more.
-func (s *Store) markCanceled(ctx context.Context, code string) (map[int]bool, error) {
+func (s *Store) markCanceled(ctx context.Context, code string) ([]int, error) {
 	raw, err := scriptCancel.Run(ctx, s.rdb, []string{s.k.msg(code)}, ms(s.now())).Result()
 	if err != nil {
 		return nil, fmt.Errorf("cancel message: %w", err)
@@ -496,7 +523,7 @@ func (s *Store) markCanceled(ctx context.Context, code string) (map[int]bool, er
 	var res struct {
 		Pending bool `json:"pending"`
 		// cjson encodes an empty table as an object: take either.
-		Started json.RawMessage `json:"started"`
+		Canceled json.RawMessage `json:"canceled"`
 	}
 	if err := decodeJSON(raw, &res); err != nil {
 		return nil, fmt.Errorf("cancel message: %w", err)
@@ -505,16 +532,12 @@ func (s *Store) markCanceled(ctx context.Context, code string) (map[int]bool, er
 		return nil, ErrAlreadySent
 	}
 	var groups []int
-	if len(res.Started) > 0 && res.Started[0] == '[' {
-		if err := json.Unmarshal(res.Started, &groups); err != nil {
+	if len(res.Canceled) > 0 && res.Canceled[0] == '[' {
+		if err := json.Unmarshal(res.Canceled, &groups); err != nil {
 			return nil, fmt.Errorf("cancel message: %w", err)
 		}
 	}
-	started := make(map[int]bool, len(groups))
-	for _, g := range groups {
-		started[g] = true
-	}
-	return started, nil
+	return groups, nil
 }
 
 // cancelSMS cancels the SMS of m to phones in one pipelined round trip

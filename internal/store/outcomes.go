@@ -41,9 +41,11 @@ type OutcomeEvent struct {
 	App       string
 	Phone     string
 	Status    sms.Status
-	// Reason says why: the suppression or expiry reason, the provider's
-	// error for failed, the receipt's error code for undelivered, and
-	// not_delivered_within_wait for unknown.
+	// Reason says why, as stored: "<code>" or "<code>: <detail>" (codes:
+	// internal/outcomes/reasons.go): the suppression or expiry reason, the
+	// provider's error for failed, operator_undelivered and the receipt's
+	// error code for undelivered, not_delivered_within_wait for unknown,
+	// none for canceled.
 	Reason   string
 	Provider string
 	// Lane and Operator label the outcome in metrics.
@@ -133,7 +135,12 @@ func (s *Store) describeOutcomes(ctx context.Context, part int, msgs []redis.XMe
 		case sms.Failed, sms.Expired:
 			e.Reason = str(f[2])
 		case sms.Undelivered:
-			e.Reason = str(f[3])
+			// The receipt's error code is the detail of a reason code
+			// (internal/outcomes/reasons.go).
+			e.Reason = "operator_undelivered"
+			if c := str(f[3]); c != "" {
+				e.Reason += ": " + c
+			}
 		case sms.Unknown:
 			e.Reason = NotDeliveredWithinWait
 		}

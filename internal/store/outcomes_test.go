@@ -72,7 +72,7 @@ func TestOutcomeEventsFollowTheStatusMachine(t *testing.T) {
 		t.Fatalf("%d events, want 1: %+v", len(evs), evs)
 	}
 	e := evs[0]
-	if e.SMSID != id || e.Code != code || e.App != "SHOP1-00001" || e.Phone != to || e.Status != sms.Undelivered || e.Reason != "30005" || e.Provider != "p" {
+	if e.SMSID != id || e.Code != code || e.App != "SHOP1-00001" || e.Phone != to || e.Status != sms.Undelivered || e.Reason != "operator_undelivered: 30005" || e.Provider != "p" {
 		t.Fatalf("event %+v", e)
 	}
 	// Unacknowledged, it is another relay's after the orphan time.

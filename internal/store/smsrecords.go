@@ -773,15 +773,19 @@ func (s *Store) transition(ctx context.Context, id string, to sms.Status, attemp
 
 // scriptMaterialize creates the record of one recipient of a fanned-out
 // message if it does not exist yet: queued, or canceled when the message
-// was canceled meanwhile. The scheduled counter moves to the new status.
+// was canceled meanwhile (with its canceled outcome event, in this same
+// step: the cancel's sweep then finds it canceled and adds none). The
+// scheduled counter moves to the new status.
 //
 // KEYS[1] -> sf:s:<id>
 // KEYS[2] -> sf:m:<code>
+// KEYS[3] -> sf:oc of the message's partition
 // ARGV[1] -> phone
 // ARGV[2] -> now (unix ms)
 // ARGV[3] -> ttl (s)
 // ARGV[4] -> deadline (unix ms)
 // ARGV[5] -> message code
+// ARGV[6] -> SMS id
 //
 // Returns the record's status.
 var scriptMaterialize = newScript("materialize", `
@@ -791,6 +795,7 @@ st = 'queued'
 if redis.call('HGET', KEYS[2], F.canceled) == '1' then st = 'canceled' end
 redis.call('HSET', KEYS[1], F.m, ARGV[5], F.to, ARGV[1], F.st, st, F.up, ARGV[2], F.dl, ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if st == 'canceled' then redis.call('XADD', KEYS[3], '*', 'id', ARGV[6], F.st, st, 'at', ARGV[2]) end
 redis.call('HINCRBY', KEYS[2], F.c .. 'scheduled', -1)
 redis.call('HINCRBY', KEYS[2], F.c .. st, 1)
 return st
@@ -810,10 +815,11 @@ func (s *Store) Materialize(ctx context.Context, m Message, phones []string, dea
 	// retention after the SMS can last settle (privacy.go).
 	t := s.now()
 	now, ttl, dl := ms(t), s.numberTTL(m.App, t, deadline, m.DeliveryWait, ttlSeconds(s.retention)), ms(deadline)
+	oc := s.k.outcome(s.k.partitionOf(code))
 	cmds, err := s.runPipelined(ctx, func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(phones))
 		for i, ph := range phones {
-			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{s.k.sms(ids[i]), s.k.msg(code)}, ph, now, ttl, dl, code)
+			cmds[i] = scriptMaterialize.EvalSha(ctx, p, []string{s.k.sms(ids[i]), s.k.msg(code), oc}, ph, now, ttl, dl, code, ids[i])
 		}
 		return cmds
 	})
