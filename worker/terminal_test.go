@@ -9,6 +9,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
+	"github.com/smsfleet/smsfleet/internal/tasks"
 )
 
 // wantFailedForGood checks that a task result archives SMS id in asynq:
@@ -70,5 +71,35 @@ func TestFailedSMSRunAgainIsArchivedWithoutASend(t *testing.T) {
 	}
 	if r := f.rec(id); r.Status != sms.Failed || r.Attempts != 1 {
 		t.Fatalf("record %+v, want failed after 1 attempt", r)
+	}
+}
+
+// In a batch, an SMS that fails for good gets a follow-up due at once that
+// uses no retry: run, it calls no provider and archives (SkipRetry).
+func TestBatchFailureForGoodFollowsUpToBeArchived(t *testing.T) {
+	b := newBatchFixture(t)
+	b.s.MaxAttempts = 1 // its one failure is its last
+	ok, bad := "+4915112000074", "+4915112000075"
+	b.p.answers[bad] = []answer{answerDown}
+	ids := []string{b.create(msg{}, ok), b.create(msg{}, bad)}
+	if err := b.s.ProcessBatch(b.ctx, b.batchTask(ids, []string{ok, bad})); err != nil {
+		t.Fatalf("ProcessBatch = %v, want nil", err)
+	}
+	if r := b.rec(ids[1]); r.Status != sms.Failed || b.p.callsTo(bad) != 1 {
+		t.Fatalf("rejected SMS %+v, %d calls: want failed after one call", r, b.p.callsTo(bad))
+	}
+	ti := b.followUp(ids[1])
+	if ti == nil || ti.State != asynq.TaskStatePending {
+		t.Fatalf("follow-up %+v, want one pending (due now)", ti)
+	}
+	if p := tasks.ParseSend(ti.Payload); p.Retried != 0 {
+		t.Fatalf("follow-up payload %+v, want no retry used", p)
+	}
+	wantFailedForGood(t, b.runFollowUp(ids[1]), ids[1])
+	if b.p.callsTo(bad) != 1 {
+		t.Fatalf("the follow-up called the provider again (%d calls)", b.p.callsTo(bad))
+	}
+	if c := b.counts(ids[1]); c[sms.Failed] != 1 || c[sms.Sending] != 0 {
+		t.Fatalf("counts %v, want failed 1 (counted once)", c)
 	}
 }
