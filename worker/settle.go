@@ -30,7 +30,7 @@ func (s *Sender) settle(ctx context.Context, it *item) error {
 			// Run again after its failure was recorded (a crash before
 			// asynq archived the task, the monitor's "run", a batch's
 			// follow-up): archive it as the first run would have.
-			return &failedForGood{id: it.l.ID, reason: "recorded as failed earlier"}
+			return s.failedEarlier(ctx, it.l.ID)
 		}
 		return nil
 	case fateExpire:

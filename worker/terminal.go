@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -41,4 +42,15 @@ func (e *failedForGood) Unwrap() error { return asynq.SkipRetry }
 func isFailedForGood(err error) bool {
 	var f *failedForGood
 	return errors.As(err, &f)
+}
+
+// failedEarlier is the task result of a run for an SMS already recorded
+// failed: archived with the recorded error, read back (one HGETALL, only
+// on this rare path) so on-call see the provider's answer.
+func (s *Sender) failedEarlier(ctx context.Context, id string) error {
+	reason := "recorded as failed earlier"
+	if rec, err := s.Store.GetSMS(ctx, id); err == nil && rec.Error != "" {
+		reason = rec.Error
+	}
+	return &failedForGood{id: id, reason: reason}
 }

@@ -61,7 +61,11 @@ func TestFailedSMSRunAgainIsArchivedWithoutASend(t *testing.T) {
 	id := f.create(msg{}, phone)
 	wantFailedForGood(t, f.s.settle(f.ctx, f.delivered(id, phone)), id)
 	for range 2 {
-		wantFailedForGood(t, f.s.process(f.ctx, []store.SMSRef{ref(id, phone)})[0], id)
+		err := f.s.process(f.ctx, []store.SMSRef{ref(id, phone)})[0]
+		wantFailedForGood(t, err, id)
+		if !strings.Contains(err.Error(), "21211") {
+			t.Fatalf("task result %q, want the recorded provider error", err)
+		}
 	}
 	if n := a.calls.Load(); n != 1 {
 		t.Fatalf("provider calls %d, want 1", n)
