@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -57,6 +59,9 @@ func TestMonitorInBrowser(t *testing.T) {
 	// And one the simulator rejects for good (…0001): on-call find it in
 	// its lane's archived tasks (issue 19).
 	waitStatus(t, base, createSMSTo(t, base, failingPhone), "failed")
+	// And one with a status callback, so the callbacks queue is listed
+	// too, as on a live fleet (five queues).
+	sendWithCallback(t, base)
 
 	// The asynq queue metrics of dev, at /monitoring/metrics.
 	checkMonitorMetrics(t, base)
@@ -150,7 +155,7 @@ func TestMonitorInBrowser(t *testing.T) {
 	lanes, _ := json.Marshal(sms.Lanes)
 	// The queue table's first column holds the names (links to each queue).
 	listed := `(() => { const names = [...document.querySelectorAll('table tbody tr > :first-child')].map(td => td.innerText.trim());
-		return ` + string(lanes) + `.every(l => names.includes(l)) ? names : null; })()`
+		return ` + string(lanes) + `.concat(['` + tasks.CallbackQueue + `']).every(l => names.includes(l)) ? names : null; })()`
 	// Until the table lists them; only the hang guard (ctx) bounds the wait.
 	names, err := chromedp.Run(ctx, chromedp.Poll[[]string](listed, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0)))
 	if err != nil {
@@ -374,5 +379,28 @@ func checkArchivedInBrowser(ctx context.Context, base string, fail func(string, 
 	}
 	if strings.Contains(text, failingPhone) {
 		fail("the archived tasks show the full phone number:\n%s", text)
+	}
+}
+
+// sendWithCallback sends one SMS with a status_callback to a local
+// listener and waits until its first callback arrives.
+func sendWithCallback(t *testing.T, base string) {
+	t.Helper()
+	got := make(chan struct{}, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		got <- struct{}{}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(base+"/json/1.3/createMessage", "application/json", strings.NewReader(
+		`{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"tracked","devices":["+4915112340005"],"use_auto_registration":true,"status_callback":"`+srv.URL+`/sms-status"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	select {
+	case <-got:
+	case <-time.After(2 * time.Minute): // a hang guard, not a speed check
+		t.Fatal("no status callback arrived")
 	}
 }
