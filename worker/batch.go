@@ -130,9 +130,13 @@ func (s *Sender) followUp(ctx context.Context, typ sms.Type, r store.SMSRef, cau
 		d     *Deferred
 		delay time.Duration
 	)
-	if errors.As(cause, &d) {
+	switch {
+	case errors.As(cause, &d):
 		delay = max(d.Delay, 0)
-	} else {
+	case isFailedForGood(cause):
+		// Its failure is recorded: the follow-up only archives it, at
+		// once, for on-call (terminal.go), and uses no retry.
+	default:
 		p.Retried++
 		rd := s.RetryDelay
 		if rd == nil {

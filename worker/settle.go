@@ -26,6 +26,12 @@ func (s *Sender) settle(ctx context.Context, it *item) error {
 	switch v.fate {
 	case fateDone:
 		it.log.Debug("send skipped", zap.String("status", v.reason))
+		if v.reason == string(sms.Failed) {
+			// Run again after its failure was recorded (a crash before
+			// asynq archived the task, the monitor's "run", a batch's
+			// follow-up): archive it as the first run would have.
+			return s.failedEarlier(ctx, it.l.ID)
+		}
 		return nil
 	case fateExpire:
 		return s.expire(ctx, it.l.ID, it.log, v.reason)
@@ -151,7 +157,8 @@ func (s *Sender) expire(ctx context.Context, id string, log *zap.Logger, why str
 }
 
 func (s *Sender) fail(ctx context.Context, id string, l store.Loaded, log *zap.Logger, o store.Outcome) error {
-	if _, err := s.Store.MarkFailed(ctx, id, o); err != nil {
+	moved, err := s.Store.MarkFailed(ctx, id, o)
+	if err != nil {
 		return err
 	}
 	if l.Type == sms.Marketing {
@@ -161,7 +168,12 @@ func (s *Sender) fail(ctx context.Context, id string, l store.Loaded, log *zap.L
 		}
 	}
 	log.Warn("sms failed", zap.String("error", sms.MaskPhonesIn(o.Error)))
-	return nil
+	if !moved {
+		// Not failed by this run (canceled or settled meanwhile).
+		return nil
+	}
+	// Archived in asynq for on-call, never retried (terminal.go).
+	return &failedForGood{id: id, reason: o.Error}
 }
 
 // stillAmbiguous reports whether, after this pass, a provider may hold the

@@ -102,9 +102,7 @@ func TestSettleLastAttemptFails(t *testing.T) {
 			f.s.MaxAttempts, f.s.retries = c.maxAttempts, c.retries
 			const phone = "+4915112000052"
 			id := f.create(msg{}, phone)
-			if err := f.s.settle(f.ctx, f.delivered(id, phone)); err != nil {
-				t.Fatalf("settle = %v, want nil (failed for good)", err)
-			}
+			wantFailedForGood(t, f.s.settle(f.ctx, f.delivered(id, phone)), id)
 			r := f.rec(id)
 			if r.Status != sms.Failed || r.Provider != "a" || !strings.Contains(r.Error, "20500") || r.Attempts != 1 || outcomes(r.History) != "a:transient" {
 				t.Fatalf("record %+v", r)
@@ -121,9 +119,7 @@ func TestSettlePermanentFailsAtOnce(t *testing.T) {
 	f := newFixture(t, providers(a, b)...)
 	const phone = "+4915112000053"
 	id := f.create(msg{}, phone)
-	if err := f.s.settle(f.ctx, f.delivered(id, phone)); err != nil {
-		t.Fatalf("settle = %v, want nil", err)
-	}
+	wantFailedForGood(t, f.s.settle(f.ctx, f.delivered(id, phone)), id)
 	r := f.rec(id)
 	if r.Status != sms.Failed || r.Provider != "a" || !strings.Contains(r.Error, "21211") || r.Attempts != 1 || outcomes(r.History) != "a:permanent" {
 		t.Fatalf("record %+v, want failed by a's 21211 on the first of 3 attempts", r)
@@ -185,9 +181,7 @@ func TestSettleMarketingFailureReleasesItsFrequencySlot(t *testing.T) {
 	f.consenting(phone)
 	capped := msg{typ: sms.Marketing, cappingDays: 1, cappingCount: 1}
 	first := f.create(capped, phone)
-	if err := f.s.settle(f.ctx, f.delivered(first, phone)); err != nil {
-		t.Fatal(err)
-	}
+	wantFailedForGood(t, f.s.settle(f.ctx, f.delivered(first, phone)), first)
 	if r := f.rec(first); r.Status != sms.Failed {
 		t.Fatalf("first %+v, want failed", r)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
+	"github.com/smsfleet/smsfleet/internal/tasks"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -54,6 +56,12 @@ func TestMonitorInBrowser(t *testing.T) {
 	// One SMS through the dev API, as the README's first curl does.
 	code := createOneSMS(t, base)
 	waitSent(t, base, code)
+	// And one the simulator rejects for good (…0001): on-call find it in
+	// its lane's archived tasks (issue 19).
+	waitStatus(t, base, createSMSTo(t, base, failingPhone), "failed")
+	// And one with a status callback, so the callbacks queue is listed
+	// too, as on a live fleet (five queues).
+	sendWithCallback(t, base)
 
 	// The asynq queue metrics of dev, at /monitoring/metrics.
 	checkMonitorMetrics(t, base)
@@ -147,7 +155,7 @@ func TestMonitorInBrowser(t *testing.T) {
 	lanes, _ := json.Marshal(sms.Lanes)
 	// The queue table's first column holds the names (links to each queue).
 	listed := `(() => { const names = [...document.querySelectorAll('table tbody tr > :first-child')].map(td => td.innerText.trim());
-		return ` + string(lanes) + `.every(l => names.includes(l)) ? names : null; })()`
+		return ` + string(lanes) + `.concat(['` + tasks.CallbackQueue + `']).every(l => names.includes(l)) ? names : null; })()`
 	// Until the table lists them; only the hang guard (ctx) bounds the wait.
 	names, err := chromedp.Run(ctx, chromedp.Poll[[]string](listed, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0)))
 	if err != nil {
@@ -156,6 +164,15 @@ func TestMonitorInBrowser(t *testing.T) {
 	}
 	t.Logf("dashboard lists the queues %v", names)
 
+	checkArchivedInBrowser(ctx, base, fail)
+
+	// The dashboard again for the screenshot (docs/monitor.png).
+	if _, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/monitoring/")); err != nil {
+		fail("open the monitor: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[[]string](listed, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0))); err != nil {
+		fail("the dashboard does not list the lanes again: %v", err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		fail("screenshot: %v", err)
@@ -206,8 +223,15 @@ func checkMonitorGuarded(t *testing.T, base string) {
 // first curl does, and returns its message code.
 func createOneSMS(t *testing.T, base string) string {
 	t.Helper()
+	return createSMSTo(t, base, "+4915112345678")
+}
+
+// createSMSTo sends one SMS "Hello" to phone through the dev API and
+// returns its message code.
+func createSMSTo(t *testing.T, base, phone string) string {
+	t.Helper()
 	resp, err := http.Post(base+"/json/1.3/createMessage", "application/json", strings.NewReader(
-		`{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"Hello","devices":["+4915112345678"],"use_auto_registration":true}]}}`))
+		`{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"Hello","devices":["`+phone+`"],"use_auto_registration":true}]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,5 +358,49 @@ func TestMonitorNeedsPassword(t *testing.T) {
 	err := runMonitor(context.Background(), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "SMSFLEET_MONITOR_PASSWORD") {
 		t.Fatalf("monitor without a password: %v", err)
+	}
+}
+
+// failingPhone is a number the simulator rejects for good (…0001).
+const failingPhone = "+4915112340001"
+
+// checkArchivedInBrowser opens the transactional lane's archived tasks in
+// the monitor and waits until the failed SMS is listed there with its
+// error and masked phone, and without the full number.
+func checkArchivedInBrowser(ctx context.Context, base string, fail func(string, ...any)) {
+	if _, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/monitoring/queues/transactional?status=archived")); err != nil {
+		fail("open the archived tasks: %v", err)
+	}
+	shown := `(() => { const t = document.body.innerText; return t.includes('failed for good') && t.includes('21211') ? t : null; })()`
+	text, err := chromedp.Run(ctx, chromedp.Poll[string](shown, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	if err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		fail("the archived tasks do not list the failed SMS with its error: %v\npage text:\n%s", err, page)
+	}
+	if strings.Contains(text, failingPhone) {
+		fail("the archived tasks show the full phone number:\n%s", text)
+	}
+}
+
+// sendWithCallback sends one SMS with a status_callback to a local
+// listener and waits until its first callback arrives.
+func sendWithCallback(t *testing.T, base string) {
+	t.Helper()
+	got := make(chan struct{}, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		got <- struct{}{}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(base+"/json/1.3/createMessage", "application/json", strings.NewReader(
+		`{"request":{"application":"DEMO0-00000","auth":"dev-token","notifications":[{"send_date":"now","content":"tracked","devices":["+4915112340005"],"use_auto_registration":true,"status_callback":"`+srv.URL+`/sms-status"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	select {
+	case <-got:
+	case <-time.After(2 * time.Minute): // a hang guard, not a speed check
+		t.Fatal("no status callback arrived")
 	}
 }

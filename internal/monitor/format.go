@@ -178,9 +178,18 @@ func formatUnknown(payload []byte) string {
 	return maskPayload(asynqmon.DefaultPayloadFormatter.FormatPayload("", payload))
 }
 
-// resultFormatter masks the phone numbers in task results (smsfleet's
-// tasks write none today) as in payloads.
+// NoResult is how a completed task without a result is shown. asynqmon's
+// default formatter calls an empty result "non-printable bytes" (it finds
+// no graphic character in it), which read as if the task had written
+// garbage: smsfleet's tasks, callbacks included, write no result.
+const NoResult = "(none: the task writes no result)"
+
+// resultFormatter shows task results: NoResult for an empty one, else as
+// asynqmon would, with phone numbers masked as in payloads.
 var resultFormatter = asynqmon.ResultFormatterFunc(func(_ string, result []byte) string {
+	if len(result) == 0 {
+		return NoResult
+	}
 	return maskPayload(asynqmon.DefaultResultFormatter.FormatResult("", result))
 })
 

@@ -89,3 +89,18 @@ func TestSendPayloadWithAppAndPhone(t *testing.T) {
 		t.Errorf("payload %s shows the phone", got)
 	}
 }
+
+func TestResultFormatter(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"no result (every smsfleet task)", "", NoResult},
+		{"text", "posted: HTTP 204", "posted: HTTP 204"},
+		{"JSON with a phone", `{"phone":"` + fmtPhone + `","status":204}`, `{"phone":"` + fmtMasked + `","status":204}`},
+		{"not printable", "\xff\xfe", "non-printable bytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := resultFormatter.FormatResult("sms:callback", []byte(c.in)); got != c.want {
+				t.Fatalf("result %q shown as %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}
