@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfleet/smsfleet/internal/config"
+	"github.com/smsfleet/smsfleet/internal/kafkax"
 	"github.com/smsfleet/smsfleet/internal/metrics"
 )
 
@@ -22,7 +23,7 @@ const (
 	EventType     = "quota.warning"
 	CEType        = "io.smsfleet.quota.warning.v1"
 	CESource      = "/smsfleet/quota"
-	SchemaVersion = "1"
+	SchemaVersion = 1
 )
 
 // Warning is a quota's warning threshold crossed by an application in a
@@ -121,16 +122,9 @@ func (w *Warner) record(wn Warning) (kafka.Message, error) {
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("quota warning %s: %w", wn.ID(), err)
 	}
-	return kafka.Message{Key: []byte(wn.App), Value: body, Headers: []kafka.Header{
-		{Key: "content-type", Value: []byte("application/json")},
-		{Key: "event-type", Value: []byte(EventType)},
-		{Key: "schema-version", Value: []byte(SchemaVersion)},
-		{Key: "ce_id", Value: []byte(wn.ID())},
-		{Key: "ce_source", Value: []byte(CESource)},
-		{Key: "ce_type", Value: []byte(CEType)},
-		{Key: "ce_specversion", Value: []byte("1.0")},
-		{Key: "ce_time", Value: []byte(wn.At.UTC().Format(time.RFC3339Nano))},
-	}}, nil
+	return kafka.Message{Key: []byte(wn.App), Value: body, Headers: kafkax.Headers(kafkax.Meta{
+		Type: EventType, SchemaVersion: SchemaVersion, ID: wn.ID(), Source: CESource, Time: wn.At,
+	})}, nil
 }
 
 // amount is a quota amount as shown: money as a decimal, counts as such.
