@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
 
@@ -74,26 +73,3 @@ func TestKafkaRedeliveryAppliesOnce(t *testing.T) {
 	}
 }
 
-// TestOnReplyLandsInKafkaFirst: with Kafka configured, a connection's
-// reply is produced to the inbound topic (the consumer applies it), not
-// applied directly.
-func TestOnReplyLandsInKafkaFirst(t *testing.T) {
-	k := testenv.NewKafka(t, 1, Topic)
-	p := newPipeline(t)
-	fw := NewForwarder(NewProducer([]string{k.Addr}, Topic), 16, p.applier.Apply, "DE", func() time.Time { return p.now }, zap.NewNop())
-	fw.OnReply("smsc", provider.Reply{From: "+4915100000003", To: "SHOP", Text: "hello from SMPP"})
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	recs := readTopic(t, k.Addr, Topic, 1)
-	if len(recs) != 1 {
-		t.Fatalf("%d records on %s, want 1", len(recs), Topic)
-	}
-	m, err := decode(recs[0].Value)
-	if err != nil || m.From != "+4915100000003" || m.Text != "hello from SMPP" || m.Provider != "smsc" || m.ID == "" || !m.At.Equal(p.now) {
-		t.Fatalf("record %+v %v", m, err)
-	}
-	if got := p.counts(t, "+4915100000003"); got.stored != 0 {
-		t.Fatalf("applied directly although Kafka took it: %+v", got)
-	}
-}

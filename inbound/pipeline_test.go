@@ -16,7 +16,6 @@ import (
 	"github.com/smsfleet/smsfleet/dispatcher"
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/outcomes"
-	"github.com/smsfleet/smsfleet/internal/provider"
 	"github.com/smsfleet/smsfleet/internal/signature"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/tasks"
@@ -198,29 +197,3 @@ func TestForwardedReplyIsSignedLikeAStatusCallback(t *testing.T) {
 	}
 }
 
-// TestOnReplyIsTheConnectionsEntry (SMPP MO, provider.Deps.OnReply):
-// without Kafka a reply handed to OnReply is applied (stored, keyword
-// applied); one that cannot be read (no phone number, bad encoding) is
-// dropped and nothing is stored.
-func TestOnReplyIsTheConnectionsEntry(t *testing.T) {
-	p := newPipeline(t)
-	fw := NewForwarder(nil, 16, p.applier.Apply, "DE", func() time.Time { return p.now }, zap.NewNop())
-	var onReply func(string, provider.Reply) = fw.OnReply // the Deps field it is wired to
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fw.Run(ctx) }()
-	onReply("smsc", provider.Reply{From: "015100000001", To: "SHOP", Text: "STOP"})
-	onReply("smsc", provider.Reply{From: "not a number", To: "SHOP", Text: "STOP"})
-	onReply("smsc", provider.Reply{From: "+4915100000002", To: "SHOP", Text: "bad \xff bytes"})
-	cancel()
-	<-done
-	if err := fw.Close(); err != nil { // lands what Run left
-		t.Fatal(err)
-	}
-	if got := p.counts(t, "+4915100000001"); got != (counts{stored: 1, callbacks: 1, answers: 1, optedOut: true}) {
-		t.Fatalf("the MO's STOP: %+v", got)
-	}
-	if got := p.counts(t, "+4915100000002"); got.stored != 0 || got.optedOut {
-		t.Fatalf("a bad MO was applied: %+v", got)
-	}
-}
