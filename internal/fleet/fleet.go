@@ -356,6 +356,10 @@ func (f *Fleet) Start() error {
 			&dispatcher.OutboxSweeper{Enqueuer: f.enq, Interval: interval, Log: f.log.Named("outbox")},
 			&receipts.DeliveryWaitSweeper{Store: f.store, Interval: deliveryWaitSweepInterval, Log: f.log.Named("delivery-wait")},
 			&store.OutcomeTrimmer{Store: f.store, Max: f.opts.Config.OutcomesMax, Interval: 10 * time.Second, Log: f.log.Named("outcomes")},
+			// asynq stamps failures with the real clock, as for the recoverer.
+			&worker.ArchiveRetention{Inspector: f.insp, Queues: f.opts.Config.LaneShards().AllQueues(),
+				Retention: func(app string) time.Duration { return f.opts.Config.RetentionsOf(app).Numbers },
+				Interval:  archiveSweepInterval, Now: time.Now, Log: f.log.Named("archive-retention")},
 		)
 	}
 	if f.receipts != nil {
@@ -368,6 +372,11 @@ func (f *Fleet) Start() error {
 // deliveryWaitSweepInterval is how often a worker moves SMS whose delivery
 // wait ended to unknown: the wait is hours, a second late is nothing.
 const deliveryWaitSweepInterval = time.Second
+
+// archiveSweepInterval is how often a worker deletes archived send tasks
+// whose number retention passed (worker/archive_retention.go): retentions
+// are days, ten minutes late is nothing.
+const archiveSweepInterval = 10 * time.Minute
 
 // parkedSweepInterval is how often the receipts role gives up parked
 // receipts whose window ended; a few seconds late is harmless.
