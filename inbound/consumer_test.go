@@ -72,4 +72,3 @@ func TestKafkaRedeliveryAppliesOnce(t *testing.T) {
 		t.Fatalf("dead letters: %v", dead)
 	}
 }
-

@@ -196,4 +196,3 @@ func TestForwardedReplyIsSignedLikeAStatusCallback(t *testing.T) {
 		t.Fatalf("received %+v, want %+v", got, want)
 	}
 }
-
