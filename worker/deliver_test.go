@@ -11,8 +11,8 @@ import (
 	"github.com/smsfleet/smsfleet/ratelimit"
 )
 
-// outcomes are the attempt records' "provider:outcome", in order.
-func outcomes(recs []store.Attempt) string {
+// attemptOutcomes are the attempt records' "provider:outcome", in order.
+func attemptOutcomes(recs []store.Attempt) string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
 		out[i] = r.Provider + ":" + r.Outcome
@@ -51,7 +51,7 @@ func TestDeliver(t *testing.T) {
 				t.Fatalf("calls a=%d b=%d, want %d and %d", a.calls.Load(), b.calls.Load(), c.callsA, c.callsB)
 			}
 			out := it.sent
-			if got := outcomes(out.records); got != c.records {
+			if got := attemptOutcomes(out.records); got != c.records {
 				t.Fatalf("records %s, want %s", got, c.records)
 			}
 			if out.called != c.called || out.transient != c.transient || strings.Join(out.throttledBy, ",") != c.throttledBy {
@@ -114,8 +114,8 @@ func TestDeliverSkipsAnOpenBreaker(t *testing.T) {
 	const phone = "+4915112000041"
 	id := f.create(msg{}, phone)
 	it := f.delivered(id, phone)
-	if a.calls.Load() != 1 || b.calls.Load() != 1 || it.sent.res.Provider != "b" || it.sent.called != 1 || outcomes(it.sent.records) != "b:sent" {
-		t.Fatalf("calls a=%d (1 was the trip) b=%d, result %+v records %s", a.calls.Load(), b.calls.Load(), it.sent.res, outcomes(it.sent.records))
+	if a.calls.Load() != 1 || b.calls.Load() != 1 || it.sent.res.Provider != "b" || it.sent.called != 1 || attemptOutcomes(it.sent.records) != "b:sent" {
+		t.Fatalf("calls a=%d (1 was the trip) b=%d, result %+v records %s", a.calls.Load(), b.calls.Load(), it.sent.res, attemptOutcomes(it.sent.records))
 	}
 }
 

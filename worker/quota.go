@@ -7,6 +7,7 @@ import (
 
 	"github.com/smsfleet/smsfleet/internal/config"
 	"github.com/smsfleet/smsfleet/internal/metrics"
+	"github.com/smsfleet/smsfleet/internal/outcomes"
 	"github.com/smsfleet/smsfleet/internal/quota"
 )
 
@@ -17,8 +18,9 @@ type Quotas struct {
 }
 
 // ReasonQuotaPrefix starts the reason of an SMS a quota suppressed:
-// quota_<name>, such as quota_segments_per_day.
-const ReasonQuotaPrefix = "quota_"
+// quota_<name>, such as quota_segments_per_day (a family of the outcome
+// reason codes, whose home is internal/outcomes/reasons.go).
+const ReasonQuotaPrefix = outcomes.QuotaReasonPrefix
 
 // deliverWithinQuota is deliver behind the quotas: only the worker knows
 // an SMS's segments and its route's price, so each admitted SMS reserves

@@ -117,7 +117,7 @@ func TestProcessTaskRetriesATransientFailureUntilSent(t *testing.T) {
 		t.Fatalf("retry = %v", err)
 	}
 	r := f.rec(id)
-	if r.Status != sms.Sent || r.Attempts != 2 || outcomes(r.History) != "a:transient,a:sent" || a.calls.Load() != 2 {
+	if r.Status != sms.Sent || r.Attempts != 2 || attemptOutcomes(r.History) != "a:transient,a:sent" || a.calls.Load() != 2 {
 		t.Fatalf("after the retry: %+v, %d calls", r, a.calls.Load())
 	}
 }

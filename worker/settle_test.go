@@ -76,7 +76,7 @@ func TestSettleTransientWithAttemptsLeftIsRetried(t *testing.T) {
 			if r.Status != sms.Sending || r.Attempts != 1 || r.Provider != c.provider || !strings.HasPrefix(r.Error, c.provider+": transient") {
 				t.Fatalf("record %+v, want sending after 1 attempt at %s", r, c.provider)
 			}
-			if got := outcomes(r.History); got != c.outcomes {
+			if got := attemptOutcomes(r.History); got != c.outcomes {
 				t.Fatalf("history %s, want %s", got, c.outcomes)
 			}
 			l, ok, lerr := f.st.LoadSMS(f.ctx, id)
@@ -104,7 +104,7 @@ func TestSettleLastAttemptFails(t *testing.T) {
 			id := f.create(msg{}, phone)
 			wantFailedForGood(t, f.s.settle(f.ctx, f.delivered(id, phone)), id)
 			r := f.rec(id)
-			if r.Status != sms.Failed || r.Provider != "a" || !strings.Contains(r.Error, "20500") || r.Attempts != 1 || outcomes(r.History) != "a:transient" {
+			if r.Status != sms.Failed || r.Provider != "a" || !strings.Contains(r.Error, "20500") || r.Attempts != 1 || attemptOutcomes(r.History) != "a:transient" {
 				t.Fatalf("record %+v", r)
 			}
 			if cn := f.counts(id); cn[sms.Failed] != 1 || cn[sms.Sending] != 0 {
@@ -121,7 +121,7 @@ func TestSettlePermanentFailsAtOnce(t *testing.T) {
 	id := f.create(msg{}, phone)
 	wantFailedForGood(t, f.s.settle(f.ctx, f.delivered(id, phone)), id)
 	r := f.rec(id)
-	if r.Status != sms.Failed || r.Provider != "a" || !strings.Contains(r.Error, "21211") || r.Attempts != 1 || outcomes(r.History) != "a:permanent" {
+	if r.Status != sms.Failed || r.Provider != "a" || !strings.Contains(r.Error, "21211") || r.Attempts != 1 || attemptOutcomes(r.History) != "a:permanent" {
 		t.Fatalf("record %+v, want failed by a's 21211 on the first of 3 attempts", r)
 	}
 	if b.calls.Load() != 0 {
@@ -165,7 +165,7 @@ func TestSettleNothingCalledUnbeginsAndDefers(t *testing.T) {
 			t.Fatalf("settle = %v, want *Deferred", err)
 		}
 		r := f.rec(id)
-		if r.Attempts != 0 || r.Status != sms.Sending || outcomes(r.History) != "a:throttled,b:throttled" {
+		if r.Attempts != 0 || r.Status != sms.Sending || attemptOutcomes(r.History) != "a:throttled,b:throttled" {
 			t.Fatalf("record %+v, want no attempt counted and both throttles in the history", r)
 		}
 		if l, _, _ := f.st.LoadSMS(f.ctx, id); l.LastAmbiguous {

@@ -90,7 +90,7 @@ func TestMonitorInBrowser(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 960), // the dashboard scrolls inside the viewport: tall enough for the queue table
+		chromedp.WindowSize(1280, 1080), // the dashboard scrolls inside the viewport: tall enough for the queue table
 		chromedp.CombinedOutput(&chromeOut),
 	)...)
 	defer cancelAlloc()
@@ -172,6 +172,13 @@ func TestMonitorInBrowser(t *testing.T) {
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[[]string](listed, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0))); err != nil {
 		fail("the dashboard does not list the lanes again: %v", err)
+	}
+	// The charts load after the table: give them a moment so the picture
+	// shows them drawn. Only the picture depends on it, so a chart still
+	// empty after the wait is logged, not failed.
+	drawn := `document.querySelectorAll('.recharts-line-curve, .recharts-bar-rectangle').length > 0 || null`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](drawn, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Logf("the dashboard's charts are not drawn yet (%v): the screenshot shows them empty", err)
 	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

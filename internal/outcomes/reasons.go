@@ -44,9 +44,9 @@ var reasonCodes = map[string]string{
 	"unclassified": "a reason stored before reason codes existed; detail is its text",
 }
 
-// quotaPrefix names a family of codes: quota_<name>, an application's
-// quota <name> was used up.
-const quotaPrefix = "quota_"
+// QuotaReasonPrefix names a family of codes: quota_<name>, an
+// application's quota <name> was used up (the worker's ReasonQuotaPrefix).
+const QuotaReasonPrefix = "quota_"
 
 // ReasonCodes returns every reason code, sorted; quota_<name> stands for
 // the quota family.
@@ -55,7 +55,7 @@ func ReasonCodes() []string {
 	for c := range reasonCodes {
 		out = append(out, c)
 	}
-	out = append(out, quotaPrefix+"<name>")
+	out = append(out, QuotaReasonPrefix+"<name>")
 	sort.Strings(out)
 	return out
 }
@@ -65,7 +65,7 @@ func IsReasonCode(code string) bool {
 	if _, ok := reasonCodes[code]; ok {
 		return true
 	}
-	name, ok := strings.CutPrefix(code, quotaPrefix)
+	name, ok := strings.CutPrefix(code, QuotaReasonPrefix)
 	return ok && name != "" && !strings.ContainsAny(name, " :")
 }
 
