@@ -94,7 +94,8 @@ func checkWalkthroughOutput(t *testing.T, out string) {
 		{"10", `{"status":"suppressed","reason":"opted_out"}`},
 		{"11", `[{"provider":"sim-b","outcome":"sent"}]`},
 		{"14", `"set_by":"phone"`},
-		{"15", "smsfleet_sms_total{"},
+		{"15", "smsfleet_sms_sent_total{"},
+		{"15", "smsfleet_sms_outcomes_total{"},
 		{"15", "asynq_queue_size{"},
 	} {
 		if !strings.Contains(out, w.want) {
