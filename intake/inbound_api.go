@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smsfleet/smsfleet/inbound"
+	"github.com/smsfleet/smsfleet/internal/msgquery"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
@@ -87,22 +88,11 @@ func (a *API) numberHashKey(app string) []byte {
 	return []byte(p.NumberHashKey)
 }
 
-// inboundTime reads a from or to filter: a date (a whole UTC day: its
-// start for from, its last millisecond for to) or an RFC 3339 time.
+// inboundTime reads a from or to filter (msgquery.TimeBound).
 func inboundTime(q url.Values, field string, end bool) (time.Time, error) {
-	raw := q.Get(field)
-	if raw == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.Parse(time.DateOnly, raw); err == nil {
-		if end {
-			return d.Add(24*time.Hour - time.Millisecond), nil
-		}
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, raw)
+	t, err := msgquery.TimeBound(q.Get(field), end)
 	if err != nil {
-		return time.Time{}, httpError(http.StatusBadRequest, "%s: must be a date (YYYY-MM-DD) or an RFC 3339 time, got %q", field, raw)
+		return time.Time{}, httpError(http.StatusBadRequest, "%s: %s", field, err.Error())
 	}
-	return t.UTC(), nil
+	return t, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsfleet/smsfleet/internal/msgquery"
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 )
@@ -141,22 +142,11 @@ func unmatchedQuery(q url.Values) (store.UnmatchedQuery, bool, *fieldError) {
 	return out, full, nil
 }
 
-// timeParam reads a from or to parameter: a date (a whole UTC day: its
-// start for from, its last millisecond for to) or an RFC 3339 time.
+// timeParam reads a from or to parameter (msgquery.TimeBound).
 func timeParam(q url.Values, field string, end bool) (time.Time, *fieldError) {
-	raw := q.Get(field)
-	if raw == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.Parse(time.DateOnly, raw); err == nil {
-		if end {
-			return d.Add(24*time.Hour - time.Millisecond), nil
-		}
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, raw)
+	t, err := msgquery.TimeBound(q.Get(field), end)
 	if err != nil {
-		return time.Time{}, &fieldError{field, fmt.Sprintf("%s must be a date (YYYY-MM-DD) or an RFC 3339 time, got %q", field, raw)}
+		return time.Time{}, &fieldError{field, field + " " + err.Error()}
 	}
-	return t.UTC(), nil
+	return t, nil
 }

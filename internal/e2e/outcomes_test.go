@@ -88,24 +88,8 @@ func (c *callbackReceiver) snapshot() (map[string]int, map[string][]outcomes.Eve
 // came or wait passed, and then a little longer to catch duplicates.
 func readOutcomes(t *testing.T, k *testenv.Kafka, want int, wait time.Duration) []outcomes.Event {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr}, Topic: outcomes.Topic, GroupID: "read-" + t.Name(), MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	deadline := time.Now().Add(wait)
 	var out []outcomes.Event
-	for time.Now().Before(deadline) {
-		limit := time.Until(deadline)
-		if len(out) >= want {
-			limit = 500 * time.Millisecond
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), limit)
-		m, err := r.ReadMessage(ctx)
-		cancel()
-		if err != nil {
-			if len(out) >= want {
-				break
-			}
-			continue
-		}
+	for _, m := range readRecords(t, k, outcomes.Topic, want, wait) {
 		var e outcomes.Event
 		if err := json.Unmarshal(m.Value, &e); err != nil {
 			t.Fatalf("outcome %s: %v", m.Value, err)
@@ -120,6 +104,34 @@ func readOutcomes(t *testing.T, k *testenv.Kafka, want int, wait time.Duration) 
 			}
 		}
 		out = append(out, e)
+	}
+	return out
+}
+
+// readRecords reads topic from the start until want records came or wait
+// passed, and then a little longer (half a second without a record) to
+// catch duplicates.
+func readRecords(t *testing.T, k *testenv.Kafka, topic string, want int, wait time.Duration) []kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr}, Topic: topic, GroupID: "read-" + t.Name(), MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	deadline := time.Now().Add(wait)
+	var out []kafka.Message
+	for time.Now().Before(deadline) {
+		limit := time.Until(deadline)
+		if len(out) >= want {
+			limit = 500 * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		m, err := r.ReadMessage(ctx)
+		cancel()
+		if err != nil {
+			if len(out) >= want {
+				break
+			}
+			continue
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -300,27 +299,7 @@ func TestQuotaWarningLandsInKafkaOnce(t *testing.T) {
 // records came or wait passed, then a little longer to catch duplicates.
 func readQuotaWarnings(t *testing.T, k *testenv.Kafka, want int, wait time.Duration) []kafka.Message {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr}, Topic: quota.Topic, GroupID: "read-" + t.Name(), MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	deadline := time.Now().Add(wait)
-	var out []kafka.Message
-	for time.Now().Before(deadline) {
-		limit := time.Until(deadline)
-		if len(out) >= want {
-			limit = 500 * time.Millisecond
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), limit)
-		m, err := r.ReadMessage(ctx)
-		cancel()
-		if err != nil {
-			if len(out) >= want {
-				break
-			}
-			continue
-		}
-		out = append(out, m)
-	}
-	return out
+	return readRecords(t, k, quota.Topic, want, wait)
 }
 
 // TestQuotaBadConfigRefusedAtStartup: a bad quota in SMSFLEET_CONFIG
