@@ -122,7 +122,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
     curl -s http://%[1]s/simulator/sim-a/faults -d '{"down":true}'
     curl -s http://%[1]s/simulator/sim-a/faults -d '{"down":false}'
 
-  Try: curl -s http://%[1]s/json/1.3/createMessage -d '{"request":{"application":"%[2]s","auth":"%[3]s","notifications":[{"send_date":"now","content":"Hello","devices":["+447700900123"],"use_auto_registration":true}]}}'
+  Try: curl -s http://%[1]s/json/1.3/createMessage -d '{"request":{"application":"%[2]s","auth":"%[3]s","notifications":[{"send_date":"now","content":"Hello","devices":["+447911123456"],"use_auto_registration":true}]}}'
 
 `, addr, dev.Code, dev.ServerToken, kafkaAddr, monitorLogin(cfg.Monitor), cfg.SimulatorSecret, cfg.Admin.Token)
 	})

@@ -48,7 +48,7 @@ func (s *Server) normalizePhone(r *http.Request) (query, phone string, err error
 	}
 	phone, err = sms.NormalizePhone(query, s.o.DefaultRegion)
 	if err != nil {
-		msg := "phone is not a phone number we can send to: write it with its country code, like +447700900123."
+		msg := "phone is not a phone number we can send to: write it with its country code, like +447911123456."
 		if s.o.DefaultRegion != "" {
 			msg = "phone is not a phone number we can send to (numbers without + are read as " + strings.ToUpper(s.o.DefaultRegion) + " numbers)."
 		}
