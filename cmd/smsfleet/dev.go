@@ -116,7 +116,7 @@ func runDev(ctx context.Context, stdout io.Writer) error {
     application  %[2]s
     auth token   %[3]s
     admin token  %[7]s   (operator API: /api/v1/admin/providers)
-    kafka        %[4]s   (topics smsfleet.receipts, smsfleet.receipts.dlq, smsfleet.outcomes)
+    kafka        %[4]s   (topics smsfleet.receipts, smsfleet.outcomes, smsfleet.inbound, smsfleet.quota, and the .dlq of receipts and inbound)
 
   Take sim-a down (traffic moves to sim-b) and back up:
     curl -s http://%[1]s/simulator/sim-a/faults -d '{"down":true}'
