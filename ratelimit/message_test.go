@@ -3,30 +3,11 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/testenv"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestMessageRateSpacesAMessagesSMS: send_rate is SMS per second for one
 // message (Pushwoosh's createMessage "send_rate": "Throttling. Valid
@@ -39,8 +20,8 @@ func (c *fakeClock) advance(d time.Duration) {
 // offered at the same ticks, keeps its own pace (1 ms apart) throughout.
 func TestMessageRateSpacesAMessagesSMS(t *testing.T) {
 	r := testenv.NewRedis(t)
-	clock := &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
-	workers := []*MessageRates{NewMessageRates(r.Client(t), "", clock.now), NewMessageRates(r.Client(t), "", clock.now)}
+	clock := testenv.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	workers := []*MessageRates{NewMessageRates(r.Client(t), "", clock.Now), NewMessageRates(r.Client(t), "", clock.Now)}
 	ctx := context.Background()
 	type msg struct {
 		code string
@@ -48,7 +29,7 @@ func TestMessageRateSpacesAMessagesSMS(t *testing.T) {
 		sent []time.Time
 	}
 	slow, fast := &msg{code: "SLOW-00000000-00000001", rate: 100}, &msg{code: "FAST-00000000-00000002", rate: 1000}
-	start := clock.now()
+	start := clock.Now()
 	for tick := 0; tick < 1000 && (len(slow.sent) < 30 || len(fast.sent) < 30); tick++ {
 		for _, m := range []*msg{slow, fast} {
 			for _, w := range workers {
@@ -60,13 +41,13 @@ func TestMessageRateSpacesAMessagesSMS(t *testing.T) {
 					t.Fatal(err)
 				}
 				if d.Allowed {
-					m.sent = append(m.sent, clock.now())
+					m.sent = append(m.sent, clock.Now())
 				} else if d.RetryAfter <= 0 || d.RetryAfter > time.Second/time.Duration(m.rate) {
 					t.Fatalf("%s denied with a wait of %v", m.code, d.RetryAfter)
 				}
 			}
 		}
-		clock.advance(time.Millisecond)
+		clock.Advance(time.Millisecond)
 	}
 	for _, m := range []*msg{slow, fast} {
 		if len(m.sent) != 30 {

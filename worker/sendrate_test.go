@@ -4,34 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smsfleet/smsfleet/internal/sms"
 	"github.com/smsfleet/smsfleet/internal/store"
 	"github.com/smsfleet/smsfleet/internal/store/storetest"
+	"github.com/smsfleet/smsfleet/internal/testenv"
 	"github.com/smsfleet/smsfleet/ratelimit"
 )
-
-// steppedClock is the message limiter's clock in a test: it moves only
-// when the test says.
-type steppedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *steppedClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *steppedClock) step(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fannedOut writes a transactional message of n recipients with the
 // given send_rate, fanned out (every record queued), and returns its refs.
@@ -69,19 +50,19 @@ func (f *fixture) fannedOut(code string, n, sendRate int) []store.SMSRef {
 func TestSendRateHoldsAMessageNotItsLane(t *testing.T) {
 	a := newStub(t, "a", answerOK, 0)
 	f := newFixture(t, providers(a)...)
-	clock := &steppedClock{t: t0}
-	f.withRates("").Messages = ratelimit.NewMessageRates(f.st.Redis(), "", clock.now)
+	clock := testenv.NewClock(t0)
+	f.withRates("").Messages = ratelimit.NewMessageRates(f.st.Redis(), "", clock.Now)
 	rated := f.fannedOut("RATE-00000000-00100001", 30, 100)
 	free := f.fannedOut("FREE-00000000-00200002", 30, 0)
 	pending := append(append([]store.SMSRef{}, rated...), free...)
 	admitted := map[string]time.Time{}
-	start := clock.now()
+	start := clock.Now()
 	for tick := 0; tick < 1000 && len(pending) > 0; tick++ {
 		items := f.upTo(pending...)
 		var next []store.SMSRef
 		for i, it := range items {
 			if it.verdict.fate == fateSend && it.err == nil {
-				admitted[it.l.ID] = clock.now()
+				admitted[it.l.ID] = clock.Now()
 				continue
 			}
 			var d *Deferred
@@ -98,7 +79,7 @@ func TestSendRateHoldsAMessageNotItsLane(t *testing.T) {
 			}
 		}
 		pending = next
-		clock.step(time.Millisecond)
+		clock.Advance(time.Millisecond)
 	}
 	if len(pending) > 0 {
 		t.Fatalf("%d SMS never admitted", len(pending))

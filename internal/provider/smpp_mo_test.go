@@ -219,24 +219,6 @@ func TestMOAssembler(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // replyClient binds a client whose MO arrive on a channel, logging into
 // an observer.
 func replyClient(t *testing.T, smsc *testenv.SMSC, name string, edit func(*SMPPConfig)) (*SMPP, chan Reply, *observer.ObservedLogs) {
@@ -404,7 +386,7 @@ func fieldStrings(m map[string]any) []string {
 func TestSMPPMOTimeout(t *testing.T) {
 	t.Parallel()
 	smsc := testenv.NewSMSC(t).Start()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	c, replies, _ := replyClient(t, smsc, "smsc-mo-timeout", func(c *SMPPConfig) {
 		c.Now = clock.Now
 		c.MO = MOConfig{Timeout: 5 * time.Minute}

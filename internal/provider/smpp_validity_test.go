@@ -54,7 +54,7 @@ func TestSMPPValidityPeriod(t *testing.T) {
 func TestSMPPSendValidity(t *testing.T) {
 	t.Parallel()
 	smsc := testenv.NewSMSC(t).Start()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	c := newTestSMPP(t, smsc.Addr(), func(c *SMPPConfig) { c.Now = clock.Now })
 	expires := clock.Now().Add(10 * time.Minute)
 
